@@ -1,0 +1,1 @@
+export { CIDR, type Family, formatMAC, IP, parseMAC, randomMAC } from "./ip.ts";
