@@ -1,0 +1,65 @@
+// Delegation: a plugin calling another plugin (flannel -> bridge, bridge ->
+// host-local). weft's own plugins run in this process; any other type is
+// exec'd from CNI_PATH so an operator's plugin still works.
+
+import { execPlugin, joinArgs } from "./exec.ts";
+import type { Command, NetConf, PluginContext, Result } from "./plugin.ts";
+import { loadPlugin } from "./registry.ts";
+import {
+  requireSupported,
+  requireVerb,
+  resultFor,
+  upgradeResult,
+} from "./version.ts";
+
+/**
+ * Runs `command` of plugin `type` with `config` (its `type` set to `type`).
+ * Returns the result for ADD, undefined for the other verbs.
+ */
+export async function delegate(
+  type: string,
+  command: Command,
+  config: NetConf,
+  ctx: PluginContext,
+): Promise<Result | undefined> {
+  const conf: NetConf = { ...config, type };
+  requireSupported(conf.cniVersion);
+  requireVerb(command, conf.cniVersion);
+  if (conf.prevResult) conf.prevResult = upgradeResult(conf.prevResult);
+  const plugin = await loadPlugin(type);
+  if (plugin) {
+    const sub: PluginContext = { ...ctx, command, config: conf };
+    switch (command) {
+      case "ADD":
+        return await plugin.add(sub);
+      case "DEL":
+        await plugin.del(sub);
+        return undefined;
+      case "CHECK":
+        await plugin.check(sub);
+        return undefined;
+      case "GC":
+        await plugin.gc?.(sub);
+        return undefined;
+      case "STATUS":
+        await plugin.status?.(sub);
+        return undefined;
+      case "VERSION":
+        return undefined;
+    }
+  }
+  const wire: Record<string, unknown> = { ...conf };
+  if (conf.prevResult) {
+    wire.prevResult = resultFor(conf.prevResult, conf.cniVersion);
+  }
+  const out = await execPlugin(type, {
+    command,
+    containerId: ctx.containerId,
+    netns: ctx.netns,
+    ifname: ctx.ifname,
+    args: joinArgs(ctx.args),
+    path: ctx.path,
+    env: ctx.env,
+  }, JSON.stringify(wire));
+  return command === "ADD" ? upgradeResult(out) : undefined;
+}

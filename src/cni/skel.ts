@@ -1,0 +1,247 @@
+// The plugin skeleton: what every exec'd plugin does before and after its
+// own work — environment, stdin, version negotiation, error JSON.
+
+import {
+  CniError,
+  type Command,
+  CURRENT_VERSION,
+  ErrorCode,
+  type NetConf,
+  type Plugin,
+  type PluginContext,
+  SUPPORTED_VERSIONS,
+} from "./plugin.ts";
+import { loadPlugin } from "./registry.ts";
+import {
+  requireSupported,
+  requireVerb,
+  resultFor,
+  upgradeResult,
+} from "./version.ts";
+import {
+  parseCniArgs,
+  validateContainerId,
+  validateIfname,
+  validateNetworkName,
+} from "./validate.ts";
+
+export const WEFT_CNI_VERSION = "v0.1.0";
+
+const COMMANDS: readonly Command[] = [
+  "ADD",
+  "DEL",
+  "CHECK",
+  "GC",
+  "STATUS",
+  "VERSION",
+];
+
+const REQUIRED: Record<Command, string[]> = {
+  ADD: ["CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_PATH"],
+  CHECK: ["CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_PATH"],
+  DEL: ["CNI_CONTAINERID", "CNI_IFNAME", "CNI_PATH"],
+  GC: ["CNI_PATH"],
+  STATUS: ["CNI_PATH"],
+  VERSION: [],
+};
+
+/** The streams a plugin run talks to (process stdio by default). */
+export interface PluginIO {
+  env: Record<string, string>;
+  readStdin: () => Promise<Uint8Array>;
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+}
+
+function processIO(): PluginIO {
+  return {
+    env: Deno.env.toObject(),
+    readStdin: async () =>
+      new Uint8Array(await new Response(Deno.stdin.readable).arrayBuffer()),
+    stdout: (t) => Deno.stdout.writeSync(new TextEncoder().encode(t)),
+    stderr: (t) => Deno.stderr.writeSync(new TextEncoder().encode(t)),
+  };
+}
+
+/** Runs plugin `name` as an exec'd CNI plugin; returns the exit code. */
+export async function runPlugin(
+  name: string,
+  io: PluginIO = processIO(),
+): Promise<number> {
+  let version = CURRENT_VERSION;
+  try {
+    const cmd = io.env.CNI_COMMAND ?? "";
+    if (cmd === "") {
+      io.stderr(
+        `CNI ${name} plugin weft ${WEFT_CNI_VERSION}\n` +
+          `CNI protocol versions supported: ${SUPPORTED_VERSIONS.join(", ")}\n`,
+      );
+      return 0;
+    }
+    if (!(COMMANDS as readonly string[]).includes(cmd)) {
+      throw new CniError(
+        ErrorCode.InvalidEnvironment,
+        `unknown CNI_COMMAND: ${cmd}`,
+      );
+    }
+    const command = cmd as Command;
+    if (command === "VERSION") {
+      io.stdout(
+        JSON.stringify({
+          cniVersion: CURRENT_VERSION,
+          supportedVersions: SUPPORTED_VERSIONS,
+        }) + "\n",
+      );
+      return 0;
+    }
+    const missing = REQUIRED[command].filter((k) => !io.env[k]);
+    if (missing.length) {
+      throw new CniError(
+        ErrorCode.InvalidEnvironment,
+        `required env variables [${missing.join(",")}] missing`,
+      );
+    }
+    const config = parseConfig(await io.readStdin());
+    version = config.cniVersion;
+    const ctx = contextOf(command, config, io);
+    const plugin = await loadPlugin(name);
+    if (!plugin) {
+      throw new CniError(ErrorCode.Internal, `unknown plugin "${name}"`);
+    }
+    const out = await dispatch(plugin, ctx);
+    if (out !== undefined) io.stdout(JSON.stringify(out, null, 4) + "\n");
+    return 0;
+  } catch (err) {
+    const e = err instanceof CniError ? err : new CniError(
+      ErrorCode.Internal,
+      err instanceof Error ? err.message : String(err),
+      undefined,
+      { cause: err },
+    );
+    const v = SUPPORTED_VERSIONS.includes(version as typeof CURRENT_VERSION)
+      ? version
+      : CURRENT_VERSION;
+    io.stdout(JSON.stringify(e.toJSON(v), null, 4) + "\n");
+    return 1;
+  }
+}
+
+/** Decodes stdin: a JSON object with a valid name; version defaults 0.1.0. */
+export function parseConfig(bytes: Uint8Array): NetConf {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(new TextDecoder().decode(bytes));
+  } catch (err) {
+    throw new CniError(
+      ErrorCode.DecodingFailure,
+      "error unmarshalling network config",
+      (err as Error).message,
+      { cause: err },
+    );
+  }
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    throw new CniError(
+      ErrorCode.DecodingFailure,
+      "error unmarshalling network config",
+      "network config is not a JSON object",
+    );
+  }
+  const conf = raw as Record<string, unknown>;
+  if (conf.cniVersion === undefined || conf.cniVersion === "") {
+    conf.cniVersion = "0.1.0";
+  }
+  if (typeof conf.cniVersion !== "string") {
+    throw new CniError(
+      ErrorCode.DecodingFailure,
+      "error unmarshalling network config",
+      `cniVersion must be a string, not ${JSON.stringify(conf.cniVersion)}`,
+    );
+  }
+  validateNetworkName(conf.name);
+  if (typeof conf.type !== "string" || conf.type === "") {
+    throw new CniError(
+      ErrorCode.InvalidNetworkConfig,
+      "missing plugin type",
+    );
+  }
+  return conf as NetConf;
+}
+
+function contextOf(
+  command: Command,
+  config: NetConf,
+  io: PluginIO,
+): PluginContext {
+  const env = io.env;
+  const containerId = env.CNI_CONTAINERID ?? "";
+  const ifname = env.CNI_IFNAME ?? "";
+  if (command === "ADD" || command === "CHECK" || command === "DEL") {
+    validateContainerId(containerId);
+    validateIfname(ifname);
+  }
+  requireSupported(config.cniVersion);
+  requireVerb(command, config.cniVersion);
+  if (config.prevResult !== undefined && config.prevResult !== null) {
+    config.prevResult = upgradeResult(config.prevResult);
+  } else {
+    delete config.prevResult;
+  }
+  const netns = env.CNI_NETNS ?? "";
+  if (netns && command !== "GC" && command !== "STATUS") {
+    checkNetns(netns, env.CNI_NETNS_OVERRIDE ?? "");
+  }
+  return {
+    command,
+    containerId,
+    netns,
+    ifname,
+    args: parseCniArgs(env.CNI_ARGS ?? ""),
+    path: (env.CNI_PATH ?? "").split(":").filter((p) => p !== ""),
+    config,
+    env,
+    log: (msg) => io.stderr(msg + "\n"),
+  };
+}
+
+/** Code 8 when CNI_NETNS is the plugin's own netns (unless overridden). */
+function checkNetns(netns: string, override: string): void {
+  if (override === "1" || override.toLowerCase() === "true") return;
+  let target: Deno.FileInfo, own: Deno.FileInfo;
+  try {
+    target = Deno.statSync(netns);
+    own = Deno.statSync("/proc/self/ns/net");
+  } catch {
+    return; // a missing netns is the plugin's to report
+  }
+  if (target.dev === own.dev && target.ino === own.ino) {
+    throw new CniError(
+      ErrorCode.InvalidNetns,
+      "plugin's netns and netns from CNI_NETNS should not be the same",
+      `CNI_NETNS=${netns}; set CNI_NETNS_OVERRIDE=1 to allow it`,
+    );
+  }
+}
+
+async function dispatch(
+  plugin: Plugin,
+  ctx: PluginContext,
+): Promise<Record<string, unknown> | undefined> {
+  switch (ctx.command) {
+    case "ADD":
+      return resultFor(await plugin.add(ctx), ctx.config.cniVersion);
+    case "DEL":
+      await plugin.del(ctx);
+      return undefined;
+    case "CHECK":
+      await plugin.check(ctx);
+      return undefined;
+    case "GC":
+      await plugin.gc?.(ctx);
+      return undefined;
+    case "STATUS":
+      await plugin.status?.(ctx);
+      return undefined;
+    case "VERSION":
+      return undefined;
+  }
+}
