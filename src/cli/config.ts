@@ -1,0 +1,359 @@
+// Settings of `weft server` / `weft agent` from three layers, K3s style:
+// the config file (flag names as keys) < WEFT_* environment < flags.
+// Every value is checked; a problem is one line naming the flag (or the
+// config key and its line) and exit code 2.
+
+import { parseArgs } from "@std/cli/parse-args";
+import { parse as parseYaml } from "@std/yaml";
+import { UsageError } from "./errors.ts";
+import { BACKENDS, EGRESS_MODES, type FlagDef, flagsFor } from "./flags.ts";
+
+export type Backend = typeof BACKENDS[number];
+export type EgressMode = typeof EGRESS_MODES[number];
+type Value = string | boolean | number | string[];
+
+export interface WeftConfig {
+  command: "server" | "agent";
+  configFile?: string;
+  dataDir: string;
+  nodeName: string;
+  nodeIP: string[];
+  nodeExternalIP: string[];
+  flannelIface?: string;
+  flannelConf?: string;
+  flannelCniConf?: string;
+  server?: string;
+  token?: string;
+  tokenFile?: string;
+  clusterCIDR: string[];
+  serviceCIDR: string[];
+  clusterDNS: string;
+  clusterDomain: string;
+  flannelBackend: Backend;
+  flannelIPv6Masq: boolean;
+  flannelExternalIP: boolean;
+  egressSelectorMode: EgressMode;
+  disableAgent: boolean;
+  writeKubeconfig: string;
+  writeKubeconfigMode: number;
+  tlsSAN: string[];
+  datastoreEndpoint?: string;
+  httpsListenPort: number;
+  bindAddress: string;
+  /** Where each value came from, for `--help`-style diagnostics and tests. */
+  sources: Record<string, "default" | "file" | "env" | "flag">;
+}
+
+export interface ResolveInput {
+  command: "server" | "agent";
+  args: string[];
+  env?: Record<string, string | undefined>;
+  /** Reads the config file; injectable for tests. */
+  readFile?: (path: string) => string | null;
+  hostname?: () => string;
+}
+
+function readIfExists(path: string): string | null {
+  try {
+    return Deno.readTextFileSync(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return null;
+    throw new UsageError(
+      `cannot read config file ${path}: ${(e as Error).message}`,
+      {
+        cause: e,
+      },
+    );
+  }
+}
+
+function splitList(v: string): string[] {
+  return v.split(",").map((s) => s.trim()).filter((s) => s !== "");
+}
+
+/** Parses argv against the command's flags; rejects unknown flags. */
+function parseFlags(
+  command: string,
+  defs: FlagDef[],
+  args: string[],
+): Map<string, Value> {
+  const known = new Set(defs.map((d) => d.name));
+  let unknown: string | undefined;
+  const parsed = parseArgs(args, {
+    string: defs.filter((d) => d.kind !== "bool").map((d) => d.name),
+    boolean: defs.filter((d) => d.kind === "bool").map((d) => d.name),
+    collect: defs.filter((d) => d.kind === "list").map((d) => d.name),
+    unknown: (arg: string, key?: string) => {
+      if (key === undefined) return true;
+      if (!known.has(key)) unknown ??= arg.split("=")[0];
+      return false;
+    },
+  }) as Record<string, unknown> & { _: unknown[] };
+  if (unknown) {
+    throw new UsageError(
+      `weft ${command}: unknown flag ${unknown}; see "weft ${command} --help"`,
+    );
+  }
+  if (parsed._.length > 0) {
+    throw new UsageError(
+      `weft ${command}: unexpected argument "${
+        parsed._[0]
+      }"; see "weft ${command} --help"`,
+    );
+  }
+  const out = new Map<string, Value>();
+  const given = new Set(
+    args.filter((a) => a.startsWith("--")).map((a) =>
+      a.slice(2).split("=")[0].replace(/^no-/, "")
+    ),
+  );
+  for (const d of defs) {
+    if (!given.has(d.name)) continue;
+    const v = parsed[d.name];
+    if (d.kind === "list") {
+      const items = (v as string[]).flatMap((s) => splitList(String(s)));
+      if (items.length === 0) {
+        throw new UsageError(`weft ${command}: flag --${d.name} needs a value`);
+      }
+      out.set(d.name, items);
+    } else if (d.kind === "bool") {
+      out.set(d.name, v as boolean);
+    } else {
+      if (typeof v !== "string" || v === "") {
+        throw new UsageError(`weft ${command}: flag --${d.name} needs a value`);
+      }
+      out.set(d.name, v);
+    }
+  }
+  return out;
+}
+
+/** The 1-based line of a top-level key in YAML text, or 0. */
+function lineOf(text: string, key: string): number {
+  const lines = text.split("\n");
+  const re = new RegExp(`^["']?${key.replace(/[.-]/g, "\\$&")}["']?\\s*:`);
+  const i = lines.findIndex((l) => re.test(l));
+  return i + 1;
+}
+
+function fileValues(
+  path: string,
+  text: string,
+  defs: FlagDef[],
+): Map<string, Value> {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (e) {
+    const line = (e as { line?: number }).line;
+    const msg = (e as Error).message.split("\n")[0];
+    throw new UsageError(
+      `config file ${path}${line ? ` line ${line}` : ""}: ${msg}`,
+      { cause: e },
+    );
+  }
+  const out = new Map<string, Value>();
+  if (doc === null || doc === undefined) return out;
+  if (typeof doc !== "object" || Array.isArray(doc)) {
+    throw new UsageError(
+      `config file ${path}: expected a mapping of flag names to values`,
+    );
+  }
+  const byName = new Map(defs.map((d) => [d.name, d]));
+  for (const [key, raw] of Object.entries(doc as Record<string, unknown>)) {
+    const where = `config file ${path} line ${lineOf(text, key)}`;
+    const d = byName.get(key);
+    if (!d || key === "config") {
+      throw new UsageError(`${where}: unknown key "${key}"`);
+    }
+    const bad = (want: string) =>
+      new UsageError(
+        `${where}: key "${key}" must be ${want}, got ${JSON.stringify(raw)}`,
+      );
+    if (d.kind === "bool") {
+      if (typeof raw !== "boolean") throw bad("true or false");
+      out.set(key, raw);
+    } else if (d.kind === "list") {
+      if (typeof raw === "string") out.set(key, splitList(raw));
+      else if (
+        Array.isArray(raw) &&
+        raw.every((x) => typeof x === "string" || typeof x === "number")
+      ) {
+        out.set(key, raw.map(String));
+      } else throw bad("a string or a list of strings");
+    } else if (d.kind === "int") {
+      if (typeof raw !== "number" && typeof raw !== "string") {
+        throw bad("a number");
+      }
+      out.set(key, String(raw));
+    } else {
+      if (typeof raw !== "string" && typeof raw !== "number") {
+        throw bad("a string");
+      }
+      out.set(key, String(raw));
+    }
+  }
+  return out;
+}
+
+function envValues(
+  defs: FlagDef[],
+  env: Record<string, string | undefined>,
+): Map<string, Value> {
+  const out = new Map<string, Value>();
+  for (const d of defs) {
+    const v = d.env ? env[d.env] : undefined;
+    if (v === undefined || v === "") continue;
+    if (d.kind === "bool") {
+      if (!/^(true|false|1|0)$/.test(v)) {
+        throw new UsageError(
+          `environment ${d.env}: "${v}" must be true or false`,
+        );
+      }
+      out.set(d.name, v === "true" || v === "1");
+    } else if (d.kind === "list") out.set(d.name, splitList(v));
+    else out.set(d.name, v);
+  }
+  return out;
+}
+
+/** Resolves the settings of `weft server|agent` from file, env and flags. */
+export function resolveConfig(input: ResolveInput): WeftConfig {
+  const { command } = input;
+  const env = input.env ?? Deno.env.toObject();
+  const defs = flagsFor(command);
+  const flags = parseFlags(command, defs, input.args);
+  const envs = envValues(defs, env);
+  const explicitPath = (flags.get("config") ?? envs.get("config")) as
+    | string
+    | undefined;
+  const path = explicitPath ?? "/etc/weft/config.yaml";
+  const text = (input.readFile ?? readIfExists)(path);
+  if (text === null && explicitPath !== undefined) {
+    throw new UsageError(`config file ${path} does not exist`);
+  }
+  const file = text === null ? new Map() : fileValues(path, text, defs);
+
+  const values = new Map<string, Value>();
+  const sources: WeftConfig["sources"] = {};
+  for (const d of defs) {
+    if (d.default !== undefined) {
+      values.set(d.name, d.default);
+      sources[d.name] = "default";
+    }
+    for (
+      const [layer, m] of [["file", file], ["env", envs], [
+        "flag",
+        flags,
+      ]] as const
+    ) {
+      if (m.has(d.name)) {
+        values.set(d.name, m.get(d.name)!);
+        sources[d.name] = layer;
+      }
+    }
+    checkValue(command, d, values.get(d.name), sources[d.name]);
+  }
+  return build(
+    command,
+    values,
+    sources,
+    text === null ? undefined : path,
+    input,
+  );
+}
+
+function checkValue(
+  command: string,
+  d: FlagDef,
+  v: Value | undefined,
+  source: string | undefined,
+): void {
+  if (v === undefined || !d.check) return;
+  const where = source === "env"
+    ? `environment ${d.env}`
+    : source === "file"
+    ? `config file key "${d.name}"`
+    : `flag --${d.name}`;
+  for (const item of Array.isArray(v) ? v : [String(v)]) {
+    const problem = d.check(item);
+    if (problem) {
+      throw new UsageError(
+        `weft ${command}: invalid value "${item}" for ${where}: ${problem}`,
+      );
+    }
+  }
+}
+
+function build(
+  command: "server" | "agent",
+  v: Map<string, Value>,
+  sources: WeftConfig["sources"],
+  configFile: string | undefined,
+  input: ResolveInput,
+): WeftConfig {
+  const str = (k: string) => v.get(k) as string | undefined;
+  const list = (k: string) => (v.get(k) as string[] | undefined) ?? [];
+  const bool = (k: string) => (v.get(k) as boolean | undefined) ?? false;
+  const hostname = (input.hostname ?? Deno.hostname)().toLowerCase();
+  if (command === "agent" && !str("server")) {
+    throw new UsageError(
+      "weft agent: --server (or WEFT_URL) is required, like https://10.0.0.1:6443",
+    );
+  }
+  if (command === "agent" && !str("token") && !str("token-file")) {
+    throw new UsageError(
+      "weft agent: --token or --token-file (or WEFT_TOKEN) is required; the server keeps it in <data-dir>/server/agent-token",
+    );
+  }
+  return {
+    command,
+    configFile,
+    dataDir: str("data-dir")!,
+    nodeName: str("node-name") ?? hostname,
+    nodeIP: list("node-ip"),
+    nodeExternalIP: list("node-external-ip"),
+    flannelIface: str("flannel-iface"),
+    flannelConf: str("flannel-conf"),
+    flannelCniConf: str("flannel-cni-conf"),
+    server: str("server"),
+    token: str("token"),
+    tokenFile: str("token-file"),
+    clusterCIDR: command === "server" ? list("cluster-cidr") : [],
+    serviceCIDR: command === "server" ? list("service-cidr") : [],
+    clusterDNS: str("cluster-dns") ?? "10.43.0.10",
+    clusterDomain: str("cluster-domain") ?? "cluster.local",
+    flannelBackend: (str("flannel-backend") ?? "vxlan") as Backend,
+    flannelIPv6Masq: bool("flannel-ipv6-masq"),
+    flannelExternalIP: bool("flannel-external-ip"),
+    egressSelectorMode: (str("egress-selector-mode") ?? "agent") as EgressMode,
+    disableAgent: bool("disable-agent"),
+    writeKubeconfig: str("write-kubeconfig") ?? "/etc/weft/weft.yaml",
+    writeKubeconfigMode: parseInt(str("write-kubeconfig-mode") ?? "0600", 8),
+    tlsSAN: list("tls-san"),
+    datastoreEndpoint: str("datastore-endpoint"),
+    httpsListenPort: Number(v.get("https-listen-port") ?? 6443),
+    bindAddress: str("bind-address") ?? "0.0.0.0",
+    sources,
+  };
+}
+
+/** The --help text of `weft server` / `weft agent`, from the flag table. */
+export function flagHelp(command: "server" | "agent"): string {
+  const rows = flagsFor(command).map((d) => {
+    const arg = d.kind === "bool"
+      ? ""
+      : d.kind === "list"
+      ? " value[,value]"
+      : " value";
+    const dflt = d.default === undefined || d.default === false
+      ? ""
+      : ` (default ${
+        Array.isArray(d.default) ? d.default.join(",") : d.default
+      })`;
+    const env = d.env ? ` [$${d.env}]` : "";
+    return [`  --${d.name}${arg}`, `${d.help}${dflt}${env}`];
+  });
+  const w = Math.max(...rows.map((r) => r[0].length)) + 2;
+  return rows.map(([a, b]) => a.padEnd(w) + b).join("\n");
+}

@@ -1,0 +1,259 @@
+// The flags of `weft server` and `weft agent`, with K3s's names, defaults,
+// environment variables and value checks. One table drives the parser, the
+// config file, the environment and --help.
+
+import { CIDR, IP } from "../net/mod.ts";
+
+export type FlagKind = "string" | "bool" | "list" | "int";
+export type Scope = "server" | "agent" | "both";
+
+export interface FlagDef {
+  name: string;
+  kind: FlagKind;
+  scope: Scope;
+  help: string;
+  default?: string | boolean | number | string[];
+  /** Environment variable read between the config file and the flag. */
+  env?: string;
+  /** Returns what is wrong with one value, or null. */
+  check?: (value: string) => string | null;
+}
+
+export const BACKENDS = [
+  "vxlan",
+  "host-gw",
+  "wireguard-native",
+  "none",
+] as const;
+export const EGRESS_MODES = ["agent", "pod", "cluster", "disabled"] as const;
+
+const oneOf = (values: readonly string[]) => (v: string) =>
+  values.includes(v) ? null : `must be one of ${values.join(", ")}`;
+const cidr = (v: string) =>
+  CIDR.tryParse(v) ? null : "is not a CIDR (like 10.42.0.0/16)";
+const ip = (v: string) => IP.tryParse(v) ? null : "is not an IP address";
+const url = (v: string) => {
+  try {
+    const u = new URL(v);
+    return u.protocol === "https:" ? null : "must be an https:// URL";
+  } catch {
+    return "is not a URL (like https://10.0.0.1:6443)";
+  }
+};
+const port = (v: string) => {
+  const n = Number(v);
+  return Number.isInteger(n) && n > 0 && n < 65536
+    ? null
+    : "is not a port number (1-65535)";
+};
+const fileMode = (v: string) =>
+  /^0?[0-7]{3}$/.test(v) ? null : "is not an octal file mode (like 0600)";
+const datastore = (v: string) =>
+  v === "" || v.startsWith("sqlite://")
+    ? null
+    : "only the embedded SQLite datastore (sqlite://<path>) is supported";
+const nodeName = (v: string) =>
+  /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(v)
+    ? null
+    : "is not a valid node name (lowercase letters, digits, '-' and '.')";
+
+export const FLAGS: FlagDef[] = [
+  {
+    name: "config",
+    kind: "string",
+    scope: "both",
+    env: "WEFT_CONFIG_FILE",
+    default: "/etc/weft/config.yaml",
+    help: "YAML config file; its keys are flag names",
+  },
+  {
+    name: "data-dir",
+    kind: "string",
+    scope: "both",
+    env: "WEFT_DATA_DIR",
+    default: "/var/lib/weft",
+    help: "folder for state",
+  },
+  {
+    name: "node-name",
+    kind: "string",
+    scope: "both",
+    env: "WEFT_NODE_NAME",
+    help: "node name (default: the hostname)",
+    check: nodeName,
+  },
+  {
+    name: "node-ip",
+    kind: "list",
+    scope: "both",
+    help: "IPv4/IPv6 address to advertise for the node",
+    check: ip,
+  },
+  {
+    name: "node-external-ip",
+    kind: "list",
+    scope: "both",
+    help: "external IPv4/IPv6 address to advertise for the node",
+    check: ip,
+  },
+  {
+    name: "flannel-iface",
+    kind: "string",
+    scope: "both",
+    help: "interface (name or IP) for flannel traffic",
+  },
+  {
+    name: "flannel-conf",
+    kind: "string",
+    scope: "both",
+    help: "net-conf.json to use instead of the generated one",
+  },
+  {
+    name: "flannel-cni-conf",
+    kind: "string",
+    scope: "both",
+    help: "CNI conflist to install instead of the generated one",
+  },
+  {
+    name: "server",
+    kind: "string",
+    scope: "agent",
+    env: "WEFT_URL",
+    help: "server to join (https://host:6443)",
+    check: url,
+  },
+  {
+    name: "token",
+    kind: "string",
+    scope: "both",
+    env: "WEFT_TOKEN",
+    help: "join token (agent) or shared secret (server)",
+  },
+  {
+    name: "token-file",
+    kind: "string",
+    scope: "both",
+    env: "WEFT_TOKEN_FILE",
+    help: "file holding the token",
+  },
+  {
+    name: "cluster-cidr",
+    kind: "list",
+    scope: "server",
+    default: ["10.42.0.0/16"],
+    help: "pod network CIDRs (IPv4, IPv6 or both)",
+    check: cidr,
+  },
+  {
+    name: "service-cidr",
+    kind: "list",
+    scope: "server",
+    default: ["10.43.0.0/16"],
+    help: "service network CIDRs",
+    check: cidr,
+  },
+  {
+    name: "cluster-dns",
+    kind: "string",
+    scope: "server",
+    default: "10.43.0.10",
+    help: "cluster DNS service IP",
+    check: ip,
+  },
+  {
+    name: "cluster-domain",
+    kind: "string",
+    scope: "server",
+    default: "cluster.local",
+    help: "cluster domain",
+  },
+  {
+    name: "flannel-backend",
+    kind: "string",
+    scope: "server",
+    default: "vxlan",
+    help: `flannel backend: ${BACKENDS.join(", ")}`,
+    check: oneOf(BACKENDS),
+  },
+  {
+    name: "flannel-ipv6-masq",
+    kind: "bool",
+    scope: "server",
+    default: false,
+    help: "masquerade IPv6 pod traffic",
+  },
+  {
+    name: "flannel-external-ip",
+    kind: "bool",
+    scope: "server",
+    default: false,
+    help: "use node external IPs for flannel traffic",
+  },
+  {
+    name: "egress-selector-mode",
+    kind: "string",
+    scope: "server",
+    default: "agent",
+    help: `egress selector mode: ${EGRESS_MODES.join(", ")}`,
+    check: oneOf(EGRESS_MODES),
+  },
+  {
+    name: "disable-agent",
+    kind: "bool",
+    scope: "server",
+    default: false,
+    help: "run the control plane only, no local agent",
+  },
+  {
+    name: "write-kubeconfig",
+    kind: "string",
+    scope: "server",
+    env: "WEFT_KUBECONFIG_OUTPUT",
+    default: "/etc/weft/weft.yaml",
+    help: "where to write the admin kubeconfig",
+  },
+  {
+    name: "write-kubeconfig-mode",
+    kind: "string",
+    scope: "server",
+    env: "WEFT_KUBECONFIG_MODE",
+    default: "0600",
+    help: "file mode of the admin kubeconfig",
+    check: fileMode,
+  },
+  {
+    name: "tls-san",
+    kind: "list",
+    scope: "server",
+    help: "extra host name or IP in the serving certificate",
+  },
+  {
+    name: "datastore-endpoint",
+    kind: "string",
+    scope: "server",
+    env: "WEFT_DATASTORE_ENDPOINT",
+    help: "datastore (default: SQLite under <data-dir>/server/db)",
+    check: datastore,
+  },
+  {
+    name: "https-listen-port",
+    kind: "int",
+    scope: "server",
+    default: 6443,
+    help: "API server port",
+    check: port,
+  },
+  {
+    name: "bind-address",
+    kind: "string",
+    scope: "server",
+    default: "0.0.0.0",
+    help: "API server bind address",
+    check: ip,
+  },
+];
+
+/** The flags a command accepts. */
+export function flagsFor(command: "server" | "agent"): FlagDef[] {
+  return FLAGS.filter((f) => f.scope === "both" || f.scope === command);
+}
