@@ -1,0 +1,179 @@
+// Finding and loading libnl (libnl-3, libnl-route-3, libnl-genl-3) and libc.
+// Each library has one symbol table with the C prototype beside each entry.
+// Libraries load lazily, on the first netlink call, so importing ffi/ never
+// fails on a host without libnl.
+
+import { LibraryError } from "./errors.ts";
+
+const nl3 = {
+  // struct nl_sock *nl_socket_alloc(void)
+  nl_socket_alloc: { parameters: [], result: "pointer" },
+  // void nl_socket_free(struct nl_sock *sk)
+  nl_socket_free: { parameters: ["pointer" /* sk */], result: "void" },
+  // int nl_connect(struct nl_sock *sk, int protocol)
+  nl_connect: {
+    parameters: ["pointer", /* sk */ "i32" /* protocol */],
+    result: "i32",
+  },
+  // int nl_sendto(struct nl_sock *sk, void *buf, size_t size)
+  nl_sendto: {
+    parameters: ["pointer", /* sk */ "buffer", /* buf */ "usize" /* size */],
+    result: "i32",
+  },
+  // int nl_recv(struct nl_sock *sk, struct sockaddr_nl *nla, unsigned char **buf, struct ucred **creds)
+  nl_recv: {
+    parameters: [
+      "pointer", /* sk */
+      "buffer", /* nla */
+      "buffer", /* buf (out) */
+      "pointer", /* creds (NULL) */
+    ],
+    result: "i32",
+  },
+  // int nl_socket_get_fd(const struct nl_sock *sk)
+  nl_socket_get_fd: { parameters: ["pointer" /* sk */], result: "i32" },
+  // int nl_socket_set_nonblocking(const struct nl_sock *sk)
+  nl_socket_set_nonblocking: {
+    parameters: ["pointer" /* sk */],
+    result: "i32",
+  },
+  // int nl_socket_add_membership(struct nl_sock *sk, int group)
+  nl_socket_add_membership: {
+    parameters: ["pointer", /* sk */ "i32" /* group */],
+    result: "i32",
+  },
+  // void nl_socket_enable_msg_peek(struct nl_sock *sk)
+  nl_socket_enable_msg_peek: {
+    parameters: ["pointer" /* sk */],
+    result: "void",
+  },
+  // int nl_socket_set_buffer_size(struct nl_sock *sk, int rxbuf, int txbuf)
+  nl_socket_set_buffer_size: {
+    parameters: ["pointer", /* sk */ "i32", /* rxbuf */ "i32" /* txbuf */],
+    result: "i32",
+  },
+  // const char *nl_geterror(int error)
+  nl_geterror: { parameters: ["i32" /* error */], result: "pointer" },
+  // uint32_t nl_us2ticks(uint32_t us)
+  nl_us2ticks: { parameters: ["u32" /* us */], result: "u32" },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+const nlRoute = {
+  // int rtnl_tc_calc_txtime(int bufsize, int rate)   -> microseconds
+  rtnl_tc_calc_txtime: {
+    parameters: ["i32", /* bufsize */ "i32" /* rate (bytes/s) */],
+    result: "i32",
+  },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+const nlGenl = {
+  // int genl_connect(struct nl_sock *sk)
+  genl_connect: { parameters: ["pointer" /* sk */], result: "i32" },
+  // int genl_ctrl_resolve(struct nl_sock *sk, const char *name)
+  genl_ctrl_resolve: {
+    parameters: ["pointer", /* sk */ "buffer" /* name (NUL-terminated) */],
+    result: "i32",
+  },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+const libc = {
+  // int open(const char *pathname, int flags)
+  open: {
+    parameters: ["buffer", /* pathname */ "i32" /* flags */],
+    result: "i32",
+  },
+  // int close(int fd)
+  close: { parameters: ["i32" /* fd */], result: "i32" },
+  // int setns(int fd, int nstype)
+  setns: { parameters: ["i32", /* fd */ "i32" /* nstype */], result: "i32" },
+  // void free(void *ptr)
+  free: { parameters: ["pointer" /* ptr */], result: "void" },
+  // int *__errno_location(void)
+  __errno_location: { parameters: [], result: "pointer" },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+export interface Libs {
+  nl: Deno.DynamicLibrary<typeof nl3>["symbols"];
+  route: Deno.DynamicLibrary<typeof nlRoute>["symbols"];
+  genl: Deno.DynamicLibrary<typeof nlGenl>["symbols"];
+  c: Deno.DynamicLibrary<typeof libc>["symbols"];
+}
+
+const PACKAGES = "libnl-3-200 libnl-route-3-200 libnl-genl-3-200";
+const MULTIARCH = [
+  "/usr/lib/x86_64-linux-gnu",
+  "/lib/x86_64-linux-gnu",
+  "/usr/lib/aarch64-linux-gnu",
+  "/lib/aarch64-linux-gnu",
+  "/usr/lib/arm-linux-gnueabihf",
+  "/usr/lib64",
+  "/usr/lib",
+];
+
+/** Directories searched for libnl, in order (WEFT_LIBNL_DIR alone when set). */
+export function searchDirs(): string[] {
+  const dir = Deno.env.get("WEFT_LIBNL_DIR");
+  return dir ? [dir] : MULTIARCH;
+}
+
+function exists(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
+}
+
+function findDir(): string {
+  const dirs = searchDirs();
+  for (const dir of dirs) {
+    if (exists(`${dir}/libnl-3.so.200`)) return dir;
+  }
+  throw new LibraryError(
+    `libnl-3.so.200 not found in ${
+      dirs.join(", ")
+    }: install the Debian packages ${PACKAGES} (or set WEFT_LIBNL_DIR to the directory holding them)`,
+  );
+}
+
+function open<S extends Deno.ForeignLibraryInterface>(
+  path: string,
+  symbols: S,
+): Deno.DynamicLibrary<S> {
+  try {
+    return Deno.dlopen(path, symbols);
+  } catch (cause) {
+    throw new LibraryError(
+      `cannot load ${path} (${
+        (cause as Error).message
+      }): install the Debian packages ${PACKAGES} (or set WEFT_LIBNL_DIR)`,
+      { cause },
+    );
+  }
+}
+
+let loaded: Libs | undefined;
+
+/** The loaded libraries; throws LibraryError when libnl is missing. */
+export function libs(): Libs {
+  if (loaded) return loaded;
+  const dir = findDir();
+  loaded = {
+    nl: open(`${dir}/libnl-3.so.200`, nl3).symbols,
+    route: open(`${dir}/libnl-route-3.so.200`, nlRoute).symbols,
+    genl: open(`${dir}/libnl-genl-3.so.200`, nlGenl).symbols,
+    c: open("libc.so.6", libc).symbols,
+  };
+  return loaded;
+}
+
+/** errno of the calling thread (read right after the failing libc call). */
+export function errno(): number {
+  const p = libs().c.__errno_location();
+  return p === null ? 0 : new Deno.UnsafePointerView(p).getInt32();
+}
+
+/** A NUL-terminated C string. */
+export function cstr(s: string): Uint8Array<ArrayBuffer> {
+  return new TextEncoder().encode(s + "\0");
+}

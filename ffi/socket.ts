@@ -1,0 +1,161 @@
+// One libnl socket (struct nl_sock) speaking NETLINK_ROUTE: requests with an
+// acknowledgement, dumps, and nonblocking reads for subscriptions.
+
+import { libs } from "./_lib.ts";
+import { NetlinkError, nleToErrno } from "./errors.ts";
+import { inNetns } from "./netns.ts";
+import {
+  messages,
+  type Msg,
+  type MsgBuilder,
+  NLM_F_ACK,
+  NLMSG_DONE,
+  NLMSG_ERROR,
+} from "./_wire.ts";
+
+/** Turns a negative libnl return into a NetlinkError; passes others through. */
+export function unwrap(code: number, op: string): number {
+  if (code >= 0) return code;
+  const p = libs().nl.nl_geterror(code);
+  const detail = p === null
+    ? undefined
+    : new Deno.UnsafePointerView(p).getCString();
+  throw new NetlinkError(nleToErrno(-code), op, { detail });
+}
+
+const registry = new FinalizationRegistry<Deno.PointerValue>((h) => {
+  if (h !== null) libs().nl.nl_socket_free(h);
+});
+
+export interface SocketOptions {
+  netns?: string;
+  groups?: number[];
+  nonblocking?: boolean;
+  rcvbuf?: number;
+}
+
+export class NlSocket implements Disposable {
+  #handle: Deno.PointerValue;
+  #seq = Math.floor(Math.random() * 0x7fffffff);
+  #nla = new Uint8Array(12);
+  #bufp = new BigUint64Array(1);
+
+  private constructor(handle: Deno.PointerValue) {
+    this.#handle = handle;
+    registry.register(this, handle, this);
+  }
+
+  /** Opens and connects a NETLINK_ROUTE socket, bound to `netns` when given. */
+  static open(opts: SocketOptions = {}): NlSocket {
+    const nl = libs().nl;
+    const h = nl.nl_socket_alloc();
+    if (h === null) throw new NetlinkError(12, "netlink socket alloc");
+    try {
+      nl.nl_socket_enable_msg_peek(h);
+      inNetns(
+        opts.netns,
+        () =>
+          unwrap(
+            nl.nl_connect(h, 0),
+            `netlink connect${opts.netns ? ` in ${opts.netns}` : ""}`,
+          ),
+      );
+      if (opts.rcvbuf) {
+        unwrap(
+          nl.nl_socket_set_buffer_size(h, opts.rcvbuf, 0),
+          "netlink set buffer size",
+        );
+      }
+      for (const g of opts.groups ?? []) {
+        unwrap(nl.nl_socket_add_membership(h, g), `netlink join group ${g}`);
+      }
+      if (opts.nonblocking) {
+        unwrap(nl.nl_socket_set_nonblocking(h), "netlink set nonblocking");
+      }
+    } catch (e) {
+      nl.nl_socket_free(h);
+      throw e;
+    }
+    return new NlSocket(h);
+  }
+
+  get closed(): boolean {
+    return this.#handle === null;
+  }
+
+  #h(op: string): NonNullable<Deno.PointerValue> {
+    if (this.#handle === null) {
+      throw new NetlinkError(9, `${op} (netlink socket closed)`);
+    }
+    return this.#handle;
+  }
+
+  /** One datagram, or null when a nonblocking socket has nothing queued. */
+  recv(op: string): Uint8Array | null {
+    const { nl, c } = libs();
+    this.#bufp[0] = 0n;
+    const n = unwrap(
+      nl.nl_recv(
+        this.#h(op),
+        this.#nla,
+        new Uint8Array(this.#bufp.buffer),
+        null,
+      ),
+      op,
+    );
+    const p = Deno.UnsafePointer.create(this.#bufp[0]);
+    if (p === null) return null;
+    try {
+      return n === 0
+        ? null
+        : new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(p, n)).slice();
+    } finally {
+      c.free(p);
+    }
+  }
+
+  #send(b: MsgBuilder, op: string): number {
+    const seq = this.#seq = (this.#seq + 1) >>> 0;
+    const msg = b.finish(seq);
+    unwrap(libs().nl.nl_sendto(this.#h(op), msg, BigInt(msg.byteLength)), op);
+    return seq;
+  }
+
+  #collect(seq: number, op: string): Msg[] {
+    const out: Msg[] = [];
+    for (;;) {
+      const buf = this.recv(op);
+      if (buf === null) continue;
+      for (const m of messages(buf)) {
+        if (m.seq !== seq) continue;
+        if (m.type === NLMSG_ERROR || m.type === NLMSG_DONE) {
+          const err = m.data.byteLength >= 4 ? m.data.getInt32(0, true) : 0;
+          if (err < 0) throw new NetlinkError(-err, op);
+          return out;
+        }
+        out.push(m);
+      }
+    }
+  }
+
+  /** Sends a request with NLM_F_ACK; returns the replies before the ack. */
+  request(b: MsgBuilder, op: string): Msg[] {
+    return this.#collect(this.#send(b.addFlags(NLM_F_ACK), op), op);
+  }
+
+  /** Sends a dump request (its flags include NLM_F_DUMP); returns every part. */
+  dump(b: MsgBuilder, op: string): Msg[] {
+    return this.#collect(this.#send(b, op), op);
+  }
+
+  close(): void {
+    if (this.#handle === null) return;
+    registry.unregister(this);
+    libs().nl.nl_socket_free(this.#handle);
+    this.#handle = null;
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
