@@ -1,0 +1,154 @@
+// Per-node credentials kept by the server in
+// `<data-dir>/server/cred/node-passwd.json` (0600): for each node name the
+// PBKDF2 hash of the node's password and the SHA-256 of its current bearer
+// token. Writes are serialised in-process and atomic on disk; readers pick up
+// changes made by another process (`weft token forget-node`) by mtime.
+
+import { join } from "node:path";
+import { readTextIfExists, writeFileAtomic } from "../../tls/mod.ts";
+import {
+  constantTimeEqual,
+  hashPassword,
+  randomHex,
+  sha256Hex,
+  verifyPassword,
+} from "./secret.ts";
+
+/** The bearer token format of a node: `weft-node:<name>:<64 hex>`. */
+const NODE_TOKEN = /^weft-node:([a-z0-9.-]{1,253}):([0-9a-f]{64})$/;
+
+export interface NodeRecord {
+  passwordHash: string;
+  tokenHash: string;
+  issuedAt: string;
+}
+
+interface FileShape {
+  nodes: Record<string, NodeRecord>;
+}
+
+export class NodePasswordRejected extends Error {
+  override name = "NodePasswordRejected";
+  constructor(readonly nodeName: string) {
+    super(
+      `Node password rejected for node "${nodeName}": another machine already joined under this name, or this machine's password file changed since it joined. ` +
+        `If "${nodeName}" is a different machine, give this one a unique name (--node-name or --with-node-id). ` +
+        `If it is the same machine re-installed, forget the old entry on the server: "kubectl delete node ${nodeName}" or "weft token forget-node ${nodeName}", then join again.`,
+    );
+  }
+}
+
+export function credDir(dataDir: string): string {
+  return join(dataDir, "server", "cred");
+}
+
+export class NodeCredentials {
+  readonly path: string;
+  #cache: FileShape = { nodes: {} };
+  #version = "";
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor(dataDir: string) {
+    this.path = join(credDir(dataDir), "node-passwd.json");
+  }
+
+  async #load(): Promise<FileShape> {
+    let version = "none";
+    try {
+      const st = await Deno.stat(this.path);
+      version = `${st.ino}:${st.mtime?.getTime()}:${st.size}`;
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+    if (version !== this.#version) {
+      const text = await readTextIfExists(this.path);
+      const parsed = text ? JSON.parse(text) as FileShape : { nodes: {} };
+      this.#cache = { nodes: parsed.nodes ?? {} };
+      this.#version = version;
+    }
+    return this.#cache;
+  }
+
+  async #save(data: FileShape): Promise<void> {
+    await writeFileAtomic(this.path, JSON.stringify(data, null, 2) + "\n", {
+      mode: 0o600,
+    });
+    this.#cache = data;
+    this.#version = "";
+  }
+
+  #exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(fn, fn);
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  /**
+   * Checks the node's password (the first use records it) and issues a new
+   * bearer token for the node, revoking the previous one.
+   */
+  issue(nodeName: string, password: string): Promise<string> {
+    return this.#exclusive(async () => {
+      const data = structuredClone(await this.#load());
+      const old = data.nodes[nodeName];
+      if (old && !await verifyPassword(password, old.passwordHash)) {
+        throw new NodePasswordRejected(nodeName);
+      }
+      const secret = randomHex(32);
+      data.nodes[nodeName] = {
+        passwordHash: old?.passwordHash ?? await hashPassword(password),
+        tokenHash: await sha256Hex(secret),
+        issuedAt: new Date().toISOString(),
+      };
+      await this.#save(data);
+      return `weft-node:${nodeName}:${secret}`;
+    });
+  }
+
+  /** The node a bearer token belongs to, or null. */
+  async verify(token: string): Promise<string | null> {
+    const m = NODE_TOKEN.exec(token);
+    if (!m) return null;
+    const rec = (await this.#load()).nodes[m[1]];
+    if (!rec) return null;
+    return constantTimeEqual(await sha256Hex(m[2]), rec.tokenHash)
+      ? m[1]
+      : null;
+  }
+
+  /** Forgets a node's password and revokes its token; false if unknown. */
+  forget(nodeName: string): Promise<boolean> {
+    return this.#exclusive(async () => {
+      const data = structuredClone(await this.#load());
+      if (!data.nodes[nodeName]) return false;
+      delete data.nodes[nodeName];
+      await this.#save(data);
+      return true;
+    });
+  }
+
+  async names(): Promise<string[]> {
+    return Object.keys((await this.#load()).nodes).sort();
+  }
+}
+
+const shared = new Map<string, NodeCredentials>();
+
+/** One instance per data dir in a process, shared by authenticator and routes. */
+export function nodeCredentials(dataDir: string): NodeCredentials {
+  const key = join(dataDir);
+  let c = shared.get(key);
+  if (!c) {
+    c = new NodeCredentials(dataDir);
+    shared.set(key, c);
+  }
+  return c;
+}
+
+/** `weft token forget-node <name>`: the node may join again with any password. */
+export function forgetNode(
+  dataDir: string,
+  nodeName: string,
+): Promise<boolean> {
+  return nodeCredentials(dataDir).forget(nodeName);
+}
