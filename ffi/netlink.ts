@@ -8,9 +8,11 @@ import { libs } from "./_lib.ts";
 import { NlSocket } from "./socket.ts";
 import {
   type MsgBuilder,
+  NLM_F_APPEND,
   NLM_F_CREATE,
   NLM_F_DUMP,
   NLM_F_EXCL,
+  NLM_F_REPLACE,
 } from "./_wire.ts";
 import {
   addLinkMsg,
@@ -23,7 +25,46 @@ import {
   RTM_NEWLINK,
   setLinkMsg,
 } from "./link.ts";
-import type { Link, LinkChange, LinkSpec } from "./types.ts";
+import {
+  addrMsg,
+  AF_INET,
+  AF_INET6,
+  decodeAddr,
+  dumpAddrMsg,
+  RTM_DELADDR,
+  RTM_NEWADDR,
+} from "./addr.ts";
+import {
+  decodeRoute,
+  dumpRouteMsg,
+  getRouteMsg,
+  routeMsg,
+  RT_TABLE_MAIN,
+  RTM_DELROUTE,
+  RTM_F_CLONED,
+  RTM_NEWROUTE,
+} from "./route.ts";
+import {
+  AF_BRIDGE,
+  decodeFdb,
+  decodeNeigh,
+  dumpNeighMsg,
+  fdbMsg,
+  neighMsg,
+  RTM_DELNEIGH,
+  RTM_NEWNEIGH,
+} from "./neigh.ts";
+import type {
+  Addr,
+  Fdb,
+  Link,
+  LinkChange,
+  LinkSpec,
+  Neigh,
+  Route,
+  RouteSpec,
+  Scope,
+} from "./types.ts";
 
 /** How long a name -> index lookup is reused (renames by others are rare). */
 const NAME_TTL_MS = 1000;
@@ -193,5 +234,213 @@ export class Netlink implements Disposable {
   linkSetHairpin(port: string | number, on: boolean): void {
     const op = `link set ${port} hairpin ${on ? "on" : "off"}`;
     this.withDev(port, op, (index) => this.request(hairpinMsg(index, on), op));
+  }
+
+  // ---- addresses ----------------------------------------------------------
+
+  addrList(filter: { dev?: string | number; family?: 4 | 6 } = {}): Addr[] {
+    const names = this.linkNames();
+    const index = filter.dev === undefined
+      ? undefined
+      : this.resolve(filter.dev, "addr list");
+    return this.dump(dumpAddrMsg(NLM_F_DUMP, filter.family), "addr list")
+      .filter((m) => m.type === RTM_NEWADDR)
+      .map((m) => decodeAddr(m, names))
+      .filter((a): a is Addr =>
+        a !== null && (index === undefined || a.index === index) &&
+        (filter.family === undefined || a.family === filter.family)
+      );
+  }
+
+  /** Adds an address ("10.42.1.1/24"); NetlinkError EEXIST when present. */
+  addrAdd(
+    dev: string | number,
+    cidr: string,
+    opts: { scope?: Scope; broadcast?: boolean } = {},
+  ): void {
+    const op = `addr add ${cidr} dev ${dev}`;
+    this.withDev(
+      dev,
+      op,
+      (i) =>
+        this.request(
+          addrMsg(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, i, cidr, opts),
+          op,
+        ),
+    );
+  }
+
+  /** Removes an address; NetlinkError EADDRNOTAVAIL when absent. */
+  addrDel(dev: string | number, cidr: string): void {
+    const op = `addr del ${cidr} dev ${dev}`;
+    this.withDev(
+      dev,
+      op,
+      (i) => this.request(addrMsg(RTM_DELADDR, 0, i, cidr), op),
+    );
+  }
+
+  // ---- routes -------------------------------------------------------------
+
+  /** Routes of the main table (or `table`; 0 = every table). */
+  routeList(
+    filter: { family?: 4 | 6; table?: number; dev?: string | number } = {},
+  ): Route[] {
+    const names = this.linkNames();
+    const table = filter.table ?? RT_TABLE_MAIN;
+    const index = filter.dev === undefined
+      ? undefined
+      : this.resolve(filter.dev, "route list");
+    const out: Route[] = [];
+    for (
+      const m of this.dump(
+        dumpRouteMsg(NLM_F_DUMP, filter.family),
+        "route list",
+      )
+    ) {
+      if (m.type !== RTM_NEWROUTE) continue;
+      const r = decodeRoute(m, names);
+      if (!r || r.flags & RTM_F_CLONED) continue;
+      if (filter.family !== undefined && r.family !== filter.family) continue;
+      if (table !== 0 && r.table !== table) continue;
+      if (index !== undefined && r.index !== index) continue;
+      const { flags: _, ...route } = r;
+      out.push(route);
+    }
+    return out;
+  }
+
+  #route(type: number, flags: number, r: RouteSpec, verb: string): void {
+    const op = `route ${verb} ${r.dst}${r.gw ? ` via ${r.gw}` : ""}${
+      r.dev !== undefined ? ` dev ${r.dev}` : ""
+    }`;
+    if (r.dev === undefined) {
+      this.request(routeMsg(type, flags, r, undefined), op);
+    } else {this.withDev(r.dev, op, (i) =>
+        this.request(routeMsg(type, flags, r, i), op));}
+  }
+
+  /** Adds a route; NetlinkError EEXIST when it exists. */
+  routeAdd(r: RouteSpec): void {
+    this.#route(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, r, "add");
+  }
+
+  /** Adds or replaces a route. */
+  routeReplace(r: RouteSpec): void {
+    this.#route(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, r, "replace");
+  }
+
+  /** Deletes a route; NetlinkError ESRCH when there is none. */
+  routeDel(r: RouteSpec): void {
+    this.#route(RTM_DELROUTE, 0, r, "del");
+  }
+
+  /** The route the kernel picks for `ip` (RTM_GETROUTE). */
+  routeGet(ip: string): Route {
+    const op = `route get ${ip}`;
+    const m = this.request(getRouteMsg(ip), op).find((m) =>
+      m.type === RTM_NEWROUTE
+    );
+    const r = m ? decodeRoute(m, new Map()) : null;
+    if (!r) throw new NetlinkError(3, op, { detail: "no route in the reply" });
+    const { flags: _, ...route } = r;
+    if (route.index !== undefined) route.dev = this.linkGet(route.index)?.name;
+    return route;
+  }
+
+  // ---- neighbours -------------------------------------------------------------
+
+  neighList(filter: { dev?: string | number; family?: 4 | 6 } = {}): Neigh[] {
+    const names = this.linkNames();
+    const index = filter.dev === undefined
+      ? undefined
+      : this.resolve(filter.dev, "neigh list");
+    const af = filter.family === 4
+      ? AF_INET
+      : filter.family === 6
+      ? AF_INET6
+      : 0;
+    return this.dump(dumpNeighMsg(NLM_F_DUMP, af), "neigh list")
+      .filter((m) => m.type === RTM_NEWNEIGH)
+      .map((m) => decodeNeigh(m, names))
+      .filter((n): n is Neigh & { family: 4 | 6 } =>
+        n !== null && (index === undefined || n.index === index) &&
+        (filter.family === undefined || n.family === filter.family)
+      );
+  }
+
+  /** Permanent ARP/NDP entry ip -> mac (created or replaced). */
+  neighSet(dev: string | number, ip: string, mac: string): void {
+    const op = `neigh replace ${ip} lladdr ${mac} dev ${dev}`;
+    this.withDev(
+      dev,
+      op,
+      (i) =>
+        this.request(
+          neighMsg(RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE, i, ip, mac),
+          op,
+        ),
+    );
+  }
+
+  /** Deletes a neighbour entry; NetlinkError ENOENT when absent. */
+  neighDel(dev: string | number, ip: string): void {
+    const op = `neigh del ${ip} dev ${dev}`;
+    this.withDev(
+      dev,
+      op,
+      (i) => this.request(neighMsg(RTM_DELNEIGH, 0, i, ip), op),
+    );
+  }
+
+  // ---- forwarding database --------------------------------------------------
+
+  fdbList(dev?: string | number): Fdb[] {
+    const names = this.linkNames();
+    const index = dev === undefined ? undefined : this.resolve(dev, "fdb list");
+    return this.dump(dumpNeighMsg(NLM_F_DUMP, AF_BRIDGE), "fdb list")
+      .filter((m) => m.type === RTM_NEWNEIGH)
+      .map((m) => decodeFdb(m, names))
+      .filter((f): f is Fdb =>
+        f !== null && (index === undefined || f.index === index)
+      );
+  }
+
+  /** bridge fdb replace MAC dev DEV dst IP self permanent. */
+  fdbSet(dev: string | number, mac: string, dst: string): void {
+    const op = `fdb replace ${mac} dev ${dev} dst ${dst}`;
+    this.withDev(
+      dev,
+      op,
+      (i) =>
+        this.request(
+          fdbMsg(RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE, i, mac, dst),
+          op,
+        ),
+    );
+  }
+
+  /** bridge fdb append MAC dev DEV dst IP self permanent. */
+  fdbAppend(dev: string | number, mac: string, dst: string): void {
+    const op = `fdb append ${mac} dev ${dev} dst ${dst}`;
+    this.withDev(
+      dev,
+      op,
+      (i) =>
+        this.request(
+          fdbMsg(RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_APPEND, i, mac, dst),
+          op,
+        ),
+    );
+  }
+
+  /** bridge fdb del MAC dev DEV [dst IP] self; NetlinkError ENOENT when absent. */
+  fdbDel(dev: string | number, mac: string, dst?: string): void {
+    const op = `fdb del ${mac} dev ${dev}${dst ? ` dst ${dst}` : ""}`;
+    this.withDev(
+      dev,
+      op,
+      (i) => this.request(fdbMsg(RTM_DELNEIGH, 0, i, mac, dst), op),
+    );
   }
 }
