@@ -1,0 +1,151 @@
+// The flannel CNI plugin: renders a delegate config (bridge + host-local by
+// default) from subnet.env and runs it, in process for weft's own plugins.
+
+import {
+  CniError,
+  delegate,
+  ErrorCode,
+  type NetConf,
+  type Plugin,
+  type PluginContext,
+  type Result,
+} from "../plugin.ts";
+import { buildDelegate, flannelConf } from "./delegate_conf.ts";
+import { readConf, removeConf, saveConf, savedIds } from "./saved.ts";
+import { loadSubnetEnv } from "./subnet_env.ts";
+
+export {
+  buildDelegate,
+  DEFAULT_DATA_DIR,
+  type FlannelConf,
+  flannelConf,
+} from "./delegate_conf.ts";
+export {
+  DEFAULT_SUBNET_FILE,
+  loadSubnetEnv,
+  parseSubnetEnv,
+  type SubnetEnv,
+} from "./subnet_env.ts";
+
+function rendered(ctx: PluginContext): NetConf {
+  const fc = flannelConf(ctx.config);
+  return buildDelegate(ctx.config, fc, loadSubnetEnv(fc.subnetFile));
+}
+
+async function add(ctx: PluginContext): Promise<Result> {
+  const fc = flannelConf(ctx.config);
+  const conf = buildDelegate(ctx.config, fc, loadSubnetEnv(fc.subnetFile));
+  saveConf(fc.dataDir, ctx.containerId, JSON.stringify(conf));
+  try {
+    const result = await delegate(conf.type, "ADD", conf, ctx);
+    if (!result) {
+      throw new CniError(ErrorCode.Internal, "delegate ADD returned no result");
+    }
+    return result;
+  } catch (err) {
+    // Unlike upstream (plugins#426), a failed ADD leaves no saved config.
+    removeConf(fc.dataDir, ctx.containerId);
+    const e = err instanceof CniError ? err : null;
+    throw new CniError(
+      e?.code ?? ErrorCode.Internal,
+      `failed to delegate add: ${(err as Error).message}`,
+      e?.details,
+      { cause: err },
+    );
+  }
+}
+
+/** The saved delegate config, or null when missing or unparsable. */
+function savedDelegate(ctx: PluginContext, dataDir: string): NetConf | null {
+  const text = readConf(dataDir, ctx.containerId);
+  if (text === null) return null;
+  try {
+    const conf = JSON.parse(text);
+    if (typeof conf?.type !== "string") throw new Error("no delegate type");
+    return conf as NetConf;
+  } catch (err) {
+    ctx.log?.(
+      `flannel: ignoring unparsable saved config ${dataDir}/${ctx.containerId}: ${
+        (err as Error).message
+      }`,
+    );
+    removeConf(dataDir, ctx.containerId);
+    return null;
+  }
+}
+
+/**
+ * DEL with the saved config; without one (never saved, or lost), the
+ * delegate is rendered again from subnet.env so host-local still releases
+ * the container's IP (upstream leaks it). Unparsable saved file: logged,
+ * success (flannel#1662).
+ */
+async function del(ctx: PluginContext): Promise<void> {
+  const fc = flannelConf(ctx.config);
+  const hadFile = readConf(fc.dataDir, ctx.containerId) !== null;
+  let conf = savedDelegate(ctx, fc.dataDir);
+  if (!conf) {
+    if (hadFile) return;
+    try {
+      conf = rendered(ctx);
+    } catch (err) {
+      ctx.log?.(
+        `flannel: no saved config for ${ctx.containerId} and no usable subnet.env (${
+          (err as Error).message
+        }): nothing to release`,
+      );
+      return;
+    }
+  }
+  await delegate(conf.type, "DEL", conf, ctx);
+  removeConf(fc.dataDir, ctx.containerId);
+}
+
+async function check(ctx: PluginContext): Promise<void> {
+  const fc = flannelConf(ctx.config);
+  const conf = savedDelegate(ctx, fc.dataDir);
+  if (!conf) {
+    throw new CniError(
+      ErrorCode.Internal,
+      `flannel: no saved config for container ${ctx.containerId} in ${fc.dataDir}`,
+    );
+  }
+  conf.cniVersion = ctx.config.cniVersion;
+  if (ctx.config.prevResult) conf.prevResult = ctx.config.prevResult;
+  await delegate(conf.type, "CHECK", conf, ctx);
+}
+
+/** Drops saved configs of containers that are gone, then GC's the delegate. */
+async function gc(ctx: PluginContext): Promise<void> {
+  const fc = flannelConf(ctx.config);
+  const raw = ctx.config["cni.dev/valid-attachments"] ??
+    ctx.config["cni.dev/attachments"] ?? [];
+  const valid = new Set(
+    (Array.isArray(raw) ? raw : []).map((a) => a?.containerID),
+  );
+  for (const id of savedIds(fc.dataDir)) {
+    if (!valid.has(id)) removeConf(fc.dataDir, id);
+  }
+  const conf = rendered(ctx);
+  for (const k of ["cni.dev/valid-attachments", "cni.dev/attachments"]) {
+    if (ctx.config[k] !== undefined) conf[k] = ctx.config[k];
+  }
+  await delegate(conf.type, "GC", conf, ctx);
+}
+
+async function status(ctx: PluginContext): Promise<void> {
+  let conf: NetConf;
+  try {
+    conf = rendered(ctx);
+  } catch (err) {
+    throw new CniError(
+      ErrorCode.NotAvailable,
+      `flannel not ready: ${(err as Error).message}`,
+      undefined,
+      { cause: err },
+    );
+  }
+  await delegate(conf.type, "STATUS", conf, ctx);
+}
+
+export const plugin: Plugin = { add, del, check, gc, status };

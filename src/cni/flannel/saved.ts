@@ -1,0 +1,86 @@
+// The delegate config flannel saves per container for DEL:
+// <dataDir>/<containerID>, directory 0700, file 0600, written atomically
+// (temp, fsync, rename) before the delegate ADD runs.
+
+import { CniError, ErrorCode } from "../plugin.ts";
+
+function ioError(msg: string, err: unknown): CniError {
+  return new CniError(
+    ErrorCode.IOFailure,
+    `${msg}: ${(err as Error).message}`,
+    undefined,
+    { cause: err },
+  );
+}
+
+function pathOf(dataDir: string, cid: string): string {
+  if (!cid || cid.includes("/") || cid.startsWith(".")) {
+    throw new CniError(
+      ErrorCode.InvalidEnvironment,
+      `invalid container id "${cid}"`,
+    );
+  }
+  return `${dataDir.replace(/\/+$/, "")}/${cid}`;
+}
+
+export function saveConf(dataDir: string, cid: string, text: string): void {
+  const path = pathOf(dataDir, cid);
+  const tmp = `${path}.${Deno.pid}.tmp`;
+  try {
+    Deno.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    using f = Deno.openSync(tmp, {
+      write: true,
+      create: true,
+      truncate: true,
+      mode: 0o600,
+    });
+    const data = new TextEncoder().encode(text);
+    let off = 0;
+    while (off < data.length) off += f.writeSync(data.subarray(off));
+    f.syncSync();
+  } catch (err) {
+    removeQuietly(tmp);
+    throw ioError(`failed to save delegate config ${path}`, err);
+  }
+  try {
+    Deno.renameSync(tmp, path);
+  } catch (err) {
+    removeQuietly(tmp);
+    throw ioError(`failed to save delegate config ${path}`, err);
+  }
+}
+
+/** The saved text, or null when there is none. */
+export function readConf(dataDir: string, cid: string): string | null {
+  const path = pathOf(dataDir, cid);
+  try {
+    return Deno.readTextFileSync(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return null;
+    throw ioError(`failed to read delegate config ${path}`, err);
+  }
+}
+
+export function removeConf(dataDir: string, cid: string): void {
+  removeQuietly(pathOf(dataDir, cid));
+}
+
+/** Container ids with a saved config. */
+export function savedIds(dataDir: string): string[] {
+  try {
+    return [...Deno.readDirSync(dataDir)]
+      .filter((e) => e.isFile && !e.name.endsWith(".tmp"))
+      .map((e) => e.name);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return [];
+    throw ioError(`failed to list ${dataDir}`, err);
+  }
+}
+
+function removeQuietly(path: string): void {
+  try {
+    Deno.removeSync(path);
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
+}
