@@ -1,0 +1,95 @@
+// Authorization on top of the authenticated identity, NodeRestriction-like:
+// the admin may do everything; a node may read nodes and pods, create and
+// update its own Node (and its status), create/update pods bound to itself,
+// and delete nothing. Anyone else is refused.
+
+import { type Identity, isAdmin, nodeOf } from "./auth/identity.ts";
+import { ApiError } from "./errors.ts";
+
+export type Verb =
+  | "get"
+  | "list"
+  | "watch"
+  | "create"
+  | "update"
+  | "patch"
+  | "delete";
+
+export interface Attributes {
+  verb: Verb;
+  resource: "nodes" | "pods";
+  subresource?: "status" | "proxy";
+  namespace?: string;
+  name?: string;
+}
+
+export function unauthorized(): ApiError {
+  return new ApiError(401, "Unauthorized", "Unauthorized");
+}
+
+function forbidden(id: Identity, a: Attributes, why: string): ApiError {
+  const res = a.subresource ? `${a.resource}/${a.subresource}` : a.resource;
+  const scope = a.namespace
+    ? `in the namespace "${a.namespace}"`
+    : "at the cluster scope";
+  const what = a.name ? `${a.resource} "${a.name}"` : a.resource;
+  return new ApiError(
+    403,
+    "Forbidden",
+    `${what} is forbidden: User "${id.user}" cannot ${a.verb} resource "${res}" in API group "" ${scope}: ${why}`,
+    { name: a.name, kind: a.resource },
+  );
+}
+
+/** Throws 401 without an identity; the caller is authenticated otherwise. */
+export function requireIdentity(id: Identity | null): Identity {
+  if (!id) throw unauthorized();
+  return id;
+}
+
+const READ: Verb[] = ["get", "list", "watch"];
+
+/**
+ * Checks a request before it touches the store. For a node writing pods the
+ * objects must also pass `authorizePodBinding`.
+ */
+export function authorize(id: Identity | null, a: Attributes): Identity {
+  const who = requireIdentity(id);
+  if (isAdmin(who)) return who;
+  const node = nodeOf(who);
+  if (!node) throw forbidden(who, a, "no rule allows it");
+  if (a.subresource === "proxy") {
+    throw forbidden(who, a, "only administrators may proxy to nodes");
+  }
+  if (READ.includes(a.verb)) return who;
+  if (a.verb === "delete") {
+    throw forbidden(who, a, `node "${node}" may not delete ${a.resource}`);
+  }
+  if (a.resource === "nodes" && a.name !== node) {
+    throw forbidden(
+      who,
+      a,
+      `node "${node}" is not allowed to modify node "${a.name}"`,
+    );
+  }
+  return who;
+}
+
+/** For node identities: every pod version involved must be bound to it. */
+export function authorizePodBinding(
+  id: Identity,
+  a: Attributes,
+  nodeNames: unknown[],
+): void {
+  if (isAdmin(id)) return;
+  const node = nodeOf(id);
+  for (const n of nodeNames) {
+    if (n !== node) {
+      throw forbidden(
+        id,
+        a,
+        `node "${node}" may only ${a.verb} pods with spec.nodeName "${node}"`,
+      );
+    }
+  }
+}

@@ -1,0 +1,277 @@
+// The REST verbs of one resource (nodes or pods) over the registry:
+// list/watch, get, create, update (PUT), patch, delete, and the status
+// subresource. Authorization runs first; node-bound pod checks run on the
+// objects themselves.
+
+import type { Context } from "hono";
+import type { Identity } from "./auth/identity.ts";
+import {
+  type Attributes,
+  authorize,
+  authorizePodBinding,
+  type Verb,
+} from "./authz.ts";
+import { ApiError } from "./errors.ts";
+import {
+  asKubeObject,
+  isObject,
+  type KubeObject,
+  parseBody,
+} from "./object.ts";
+import { applyPatch } from "./patch.ts";
+import { parseRv, type Registry } from "./registry.ts";
+import { fieldValue, type ResourceDef } from "./resources.ts";
+import { fieldSelector, labelSelector } from "./selectors.ts";
+import { toTable, wantsTable } from "./table.ts";
+import { watchResponse } from "./watch.ts";
+
+export interface HandlerDeps {
+  registry: Registry;
+  authenticate: (req: Request) => Promise<Identity | null>;
+  bookmarkIntervalMs: number;
+  signal?: AbortSignal;
+}
+
+function json(body: unknown, code = 200): Response {
+  return new Response(JSON.stringify(body), {
+    status: code,
+    headers: { "content-type": "application/json" },
+  });
+}
+
+function isTrue(v: string | undefined): boolean {
+  return v === "1" || v === "true";
+}
+
+export class ResourceHandlers {
+  constructor(readonly def: ResourceDef, readonly deps: HandlerDeps) {}
+
+  async #auth(c: Context, a: Omit<Attributes, "resource">): Promise<Identity> {
+    const id = await this.deps.authenticate(c.req.raw);
+    return authorize(id, { ...a, resource: this.def.plural });
+  }
+
+  #ns(c: Context): string | undefined {
+    return this.def.namespaced ? c.req.param("ns") : undefined;
+  }
+
+  #bindingCheck(id: Identity, a: Attributes, objs: (KubeObject | null)[]) {
+    if (this.def.kind !== "Pod") return;
+    authorizePodBinding(
+      id,
+      a,
+      objs.filter((o) => o).map((o) => o!.spec?.nodeName),
+    );
+  }
+
+  list = async (c: Context): Promise<Response> => {
+    const ns = this.#ns(c);
+    const q = (k: string) => c.req.query(k);
+    const watch = isTrue(q("watch"));
+    await this.#auth(c, { verb: watch ? "watch" : "list", namespace: ns });
+    const labels = labelSelector(q("labelSelector"));
+    const fields = fieldSelector(q("fieldSelector"), this.def.fields);
+    const match = (o: KubeObject) =>
+      labels((k) => o.metadata.labels?.[k]) && fields((f) => fieldValue(o, f));
+    const table = wantsTable(c.req.header("accept"))
+      ? { includeObject: q("includeObject") ?? "Metadata" }
+      : undefined;
+    if (watch) {
+      const rv = parseRv(q("resourceVersion"));
+      const timeout = q("timeoutSeconds");
+      if (timeout !== undefined && !/^\d+$/.test(timeout)) {
+        throw ApiError.badRequest(
+          `invalid timeoutSeconds ${JSON.stringify(timeout)}`,
+        );
+      }
+      const sendInitial = q("sendInitialEvents");
+      return await watchResponse({
+        registry: this.deps.registry,
+        def: this.def,
+        namespace: ns,
+        resourceVersion: rv === 0 || isTrue(sendInitial) ? undefined : rv,
+        match,
+        table,
+        bookmarks: isTrue(q("allowWatchBookmarks")),
+        bookmarkIntervalMs: this.deps.bookmarkIntervalMs,
+        timeoutMs: timeout === undefined ? undefined : Number(timeout) * 1000,
+        initialEventsEnd: isTrue(sendInitial),
+        signal: this.deps.signal,
+      });
+    }
+    const { items, revision } = await this.deps.registry.list(this.def, ns);
+    const selected = items.filter(match);
+    if (table) {
+      return json(
+        toTable(this.def, selected, String(revision), table.includeObject),
+      );
+    }
+    return json({
+      kind: `${this.def.kind}List`,
+      apiVersion: "v1",
+      metadata: { resourceVersion: String(revision) },
+      items: selected,
+    });
+  };
+
+  get = async (c: Context): Promise<Response> => {
+    const ns = this.#ns(c);
+    const name = c.req.param("name")!;
+    await this.#auth(c, {
+      verb: "get",
+      namespace: ns,
+      name,
+      subresource: this.#sub(c),
+    });
+    const obj = await this.deps.registry.get(this.def, ns, name);
+    if (wantsTable(c.req.header("accept"))) {
+      return json(toTable(
+        this.def,
+        [obj],
+        obj.metadata.resourceVersion,
+        c.req.query("includeObject") ?? "Metadata",
+      ));
+    }
+    return json(obj);
+  };
+
+  #sub(c: Context): "status" | undefined {
+    return c.req.path.endsWith("/status") ? "status" : undefined;
+  }
+
+  create = async (c: Context): Promise<Response> => {
+    const ns = this.#ns(c);
+    const a = { verb: "create" as Verb, namespace: ns };
+    const body = asKubeObject(this.def.kind, parseBody(await c.req.text()));
+    const id = await this.#auth(c, { ...a, name: body.metadata.name });
+    if (this.def.namespaced) {
+      if (
+        body.metadata.namespace !== undefined && body.metadata.namespace !== ns
+      ) {
+        throw ApiError.badRequest(
+          `the namespace of the provided object (${body.metadata.namespace}) does not match the namespace sent on the request (${ns})`,
+        );
+      }
+      body.metadata.namespace = ns;
+    }
+    if (this.def.kind === "Pod") {
+      body.status = { phase: "Pending", ...body.status };
+    }
+    this.#bindingCheck(id, { ...a, resource: this.def.plural }, [body]);
+    const created = await this.deps.registry.create(this.def, body);
+    return json(created, 201);
+  };
+
+  update = async (c: Context): Promise<Response> => {
+    const ns = this.#ns(c);
+    const name = c.req.param("name")!;
+    const sub = this.#sub(c);
+    const a: Attributes = {
+      verb: "update",
+      namespace: ns,
+      name,
+      subresource: sub,
+      resource: this.def.plural,
+    };
+    const id = await this.#auth(c, a);
+    const body = asKubeObject(this.def.kind, parseBody(await c.req.text()));
+    const updated = await this.deps.registry.update(
+      this.def,
+      ns,
+      name,
+      (old) => {
+        const next = sub === "status"
+          ? {
+            ...old,
+            status: body.status,
+            metadata: {
+              ...old.metadata,
+              resourceVersion: body.metadata.resourceVersion,
+            },
+          }
+          : { ...body, status: old.status };
+        if (next.status === undefined) delete next.status;
+        this.#bindingCheck(id, a, [old, next]);
+        return next;
+      },
+    );
+    return json(updated);
+  };
+
+  patch = async (c: Context): Promise<Response> => {
+    const ns = this.#ns(c);
+    const name = c.req.param("name")!;
+    const sub = this.#sub(c);
+    const a: Attributes = {
+      verb: "patch",
+      namespace: ns,
+      name,
+      subresource: sub,
+      resource: this.def.plural,
+    };
+    const id = await this.#auth(c, a);
+    const type = c.req.header("content-type") ?? "";
+    const text = await c.req.text();
+    const updated = await this.deps.registry.update(
+      this.def,
+      ns,
+      name,
+      (old) => {
+        const base = structuredClone(old);
+        delete base.metadata.resourceVersion;
+        const patched = applyPatch(
+          type,
+          base as never,
+          text,
+          this.def.mergeKeys,
+        );
+        if (!isObject(patched) || !isObject(patched.metadata)) {
+          throw ApiError.badRequest(
+            "the patched object must keep its metadata",
+          );
+        }
+        const obj = asKubeObject(this.def.kind, patched);
+        const next = sub === "status"
+          ? {
+            ...base,
+            status: obj.status,
+            metadata: {
+              ...base.metadata,
+              resourceVersion: obj.metadata.resourceVersion,
+            },
+          }
+          : { ...obj, status: old.status };
+        if (next.status === undefined) delete next.status;
+        this.#bindingCheck(id, a, [old, next]);
+        return next;
+      },
+    );
+    return json(updated);
+  };
+
+  delete = async (c: Context): Promise<Response> => {
+    const ns = this.#ns(c);
+    const name = c.req.param("name")!;
+    await this.#auth(c, { verb: "delete", namespace: ns, name });
+    const text = await c.req.text();
+    const pre: { resourceVersion?: number; uid?: string } = {};
+    if (text.trim() !== "") {
+      const opts = parseBody(text);
+      const p = opts.preconditions;
+      if (isObject(p)) {
+        if (typeof p.uid === "string") pre.uid = p.uid;
+        if (typeof p.resourceVersion === "string") {
+          pre.resourceVersion = parseRv(p.resourceVersion);
+        }
+      }
+    }
+    const gone = await this.deps.registry.delete(this.def, ns, name, pre);
+    return json({
+      kind: "Status",
+      apiVersion: "v1",
+      metadata: {},
+      status: "Success",
+      details: { name, kind: this.def.plural, uid: gone.metadata.uid },
+    });
+  };
+}

@@ -1,0 +1,242 @@
+// The API server: one TLS listener on the public port (6443). Deno.serve
+// cannot hand over a raw socket for HTTP CONNECT, so this front listener
+// reads each connection's request head itself: CONNECT goes to the injected
+// handler (the tunnel's proxy) with the identity from the same
+// authenticator; any other connection is piped, head included, to the
+// internal Deno.serve listening on a private unix socket.
+
+import type { Identity } from "./auth/identity.ts";
+import { type ApiDeps, createApp } from "./app.ts";
+import { Registry } from "./registry.ts";
+
+export interface ConnectHead {
+  /** The request target, e.g. "10.42.1.5:80". */
+  target: string;
+  headers: Headers;
+}
+
+export type ConnectHandler = (
+  conn: Deno.Conn,
+  head: ConnectHead,
+  identity: Identity | null,
+) => Promise<void>;
+
+export interface ApiServerOptions extends Omit<ApiDeps, "signal"> {
+  /** PEM serving certificate (chain) and key. */
+  cert: string;
+  key: string;
+  /** Default 6443; 0 picks a free port. */
+  port?: number;
+  /** Bind address (default 0.0.0.0). */
+  hostname?: string;
+  connect?: ConnectHandler;
+}
+
+export interface ApiServer {
+  port: number;
+  hostname: string;
+  /** Stops accepting, ends watches and open connections, waits for them. */
+  close(): Promise<void>;
+}
+
+/** Thrown when a connection's request head is unusable. */
+export class BadRequestHead extends Error {
+  override name = "BadRequestHead";
+}
+
+const MAX_HEAD = 64 * 1024;
+const CRLFCRLF = [13, 10, 13, 10];
+
+function headEnd(buf: Uint8Array, len: number): number {
+  outer: for (let i = 0; i + 3 < len; i++) {
+    for (let j = 0; j < 4; j++) if (buf[i + j] !== CRLFCRLF[j]) continue outer;
+    return i + 4;
+  }
+  return -1;
+}
+
+/** Reads until the end of the request head (or EOF): returns all bytes read
+ * and where the head ends (-1 if it did not end). */
+async function readHead(
+  conn: Deno.Conn,
+): Promise<{ bytes: Uint8Array; end: number }> {
+  const buf = new Uint8Array(MAX_HEAD);
+  let len = 0;
+  while (len < MAX_HEAD) {
+    const n = await conn.read(buf.subarray(len));
+    if (n === null) break;
+    len += n;
+    // A non-CONNECT request is recognized from its first bytes: no need to
+    // wait for the whole head before piping it.
+    if (len >= 8 && !isConnectPrefix(buf.subarray(0, 8))) {
+      return { bytes: buf.slice(0, len), end: -1 };
+    }
+    const end = headEnd(buf, len);
+    if (end >= 0) return { bytes: buf.slice(0, len), end };
+  }
+  return { bytes: buf.slice(0, len), end: -1 };
+}
+
+function isConnectPrefix(b: Uint8Array): boolean {
+  return new TextDecoder().decode(b) === "CONNECT ";
+}
+
+function parseConnectHead(text: string): ConnectHead {
+  const lines = text.split("\r\n");
+  const m = lines[0].match(/^CONNECT (\S+) HTTP\/1\.[01]$/);
+  if (!m) {
+    throw new BadRequestHead(
+      `malformed request line ${JSON.stringify(lines[0])}`,
+    );
+  }
+  const headers = new Headers();
+  for (const l of lines.slice(1)) {
+    if (l === "") continue;
+    const i = l.indexOf(":");
+    if (i <= 0) {
+      throw new BadRequestHead(`malformed header line ${JSON.stringify(l)}`);
+    }
+    headers.append(l.slice(0, i).trim(), l.slice(i + 1).trim());
+  }
+  return { target: m[1], headers };
+}
+
+async function writeAll(conn: Deno.Conn, text: string): Promise<void> {
+  const bytes = new TextEncoder().encode(text);
+  let off = 0;
+  while (off < bytes.length) off += await conn.write(bytes.subarray(off));
+}
+
+function closeQuietly(c: { close(): void }): void {
+  try {
+    c.close();
+  } catch {
+    // already closed
+  }
+}
+
+/** Starts the API over TLS; resolves once listening (and IPAM reconciled). */
+export async function startApiServer(
+  opts: ApiServerOptions,
+): Promise<ApiServer> {
+  const log = opts.log ?? (() => {});
+  const ac = new AbortController();
+  const app = createApp({ ...opts, signal: ac.signal });
+  if (opts.ipam) await opts.ipam.reconcile(new Registry(opts.store, opts.ipam));
+
+  const dir = await Deno.makeTempDir({ prefix: "weft-api-" });
+  const socketPath = `${dir}/api.sock`;
+  const internal = Deno.serve({
+    path: socketPath,
+    onListen: () => {},
+    onError: (e) => {
+      log(`api: internal server error: ${(e as Error).message}`);
+      return new Response("internal error", { status: 500 });
+    },
+  }, app.fetch);
+
+  const listener = Deno.listenTls({
+    hostname: opts.hostname ?? "0.0.0.0",
+    port: opts.port ?? 6443,
+    cert: opts.cert,
+    key: opts.key,
+    alpnProtocols: ["http/1.1"],
+  });
+  const conns = new Set<Deno.Conn>();
+  const tasks = new Set<Promise<void>>();
+
+  const handle = async (conn: Deno.TlsConn) => {
+    const upstreams: Deno.Conn[] = [];
+    try {
+      await conn.handshake();
+      const { bytes, end } = await readHead(conn);
+      if (bytes.length === 0) return;
+      if (end >= 0 && isConnectPrefix(bytes.subarray(0, 8))) {
+        await onConnect(
+          conn,
+          new TextDecoder().decode(bytes.subarray(0, end - 4)),
+        );
+        return;
+      }
+      const up = await Deno.connect({ transport: "unix", path: socketPath });
+      upstreams.push(up);
+      conns.add(up);
+      const w = up.writable.getWriter();
+      await w.write(bytes);
+      w.releaseLock();
+      const c2s = conn.readable.pipeTo(up.writable).catch(() => {});
+      await up.readable.pipeTo(conn.writable).catch(() => {});
+      closeQuietly(up);
+      closeQuietly(conn);
+      await c2s;
+    } catch (e) {
+      if (!ac.signal.aborted) log(`api: connection: ${(e as Error).message}`);
+    } finally {
+      for (const u of upstreams) {
+        conns.delete(u);
+        closeQuietly(u);
+      }
+      conns.delete(conn);
+      closeQuietly(conn);
+    }
+  };
+
+  const onConnect = async (conn: Deno.Conn, headText: string) => {
+    let head: ConnectHead;
+    try {
+      head = parseConnectHead(headText);
+    } catch (e) {
+      await writeAll(
+        conn,
+        `HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`,
+      );
+      throw e;
+    }
+    if (!opts.connect) {
+      await writeAll(
+        conn,
+        `HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`,
+      );
+      return;
+    }
+    const headers = new Headers(head.headers);
+    const req = new Request(`https://${head.target}/`, {
+      method: "GET",
+      headers,
+    });
+    const identity = await opts.authenticate(req);
+    await opts.connect(conn, head, identity);
+  };
+
+  const accept = (async () => {
+    for await (const conn of listener) {
+      conns.add(conn);
+      const t = handle(conn);
+      tasks.add(t);
+      t.finally(() => tasks.delete(t));
+    }
+  })().catch((e) => {
+    if (!ac.signal.aborted) {
+      log(`api: listener stopped: ${(e as Error).message}`);
+    }
+  });
+
+  const addr = listener.addr as Deno.NetAddr;
+  let closing: Promise<void> | null = null;
+  return {
+    port: addr.port,
+    hostname: addr.hostname,
+    close: () => {
+      closing ??= (async () => {
+        ac.abort();
+        closeQuietly(listener);
+        await accept;
+        for (const c of conns) closeQuietly(c);
+        await Promise.allSettled([...tasks]);
+        await internal.shutdown();
+        await Deno.remove(dir, { recursive: true }).catch(() => {});
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,180 @@
+// The streamed watch response: one JSON object per line,
+// {"type":"ADDED|MODIFIED|DELETED|BOOKMARK|ERROR","object":...}. Selector
+// transitions become ADDED/DELETED as the Kubernetes watch cache does; a
+// reader that falls too far behind gets an ERROR (410) and the stream ends.
+// Pull-based, so a slow reader applies backpressure down to the store.
+
+import { type ApiError, toApiError } from "./errors.ts";
+import type { Json, KubeObject } from "./object.ts";
+import type { ObjectEvent, Registry } from "./registry.ts";
+import type { ResourceDef } from "./resources.ts";
+import { toTable } from "./table.ts";
+
+export interface WatchRequest {
+  registry: Registry;
+  def: ResourceDef;
+  namespace?: string;
+  /** Events after this revision; undefined = current state as ADDED first. */
+  resourceVersion?: number;
+  match: (obj: KubeObject) => boolean;
+  /** Render objects as one-row Tables (kubectl get -w). */
+  table?: { includeObject: string };
+  bookmarks: boolean;
+  bookmarkIntervalMs: number;
+  /** Ends the stream after this long (timeoutSeconds). */
+  timeoutMs?: number;
+  /** sendInitialEvents=true: a bookmark marks the end of the initial ADDED. */
+  initialEventsEnd: boolean;
+  /** Server shutdown. */
+  signal?: AbortSignal;
+}
+
+type WatchType = "ADDED" | "MODIFIED" | "DELETED";
+
+/** The event to send for a store event under a selector, or null. */
+export function filterEvent(
+  ev: ObjectEvent,
+  match: (o: KubeObject) => boolean,
+): { type: WatchType; object: KubeObject } | null {
+  const now = match(ev.object);
+  const before = ev.prev !== null && match(ev.prev);
+  switch (ev.type) {
+    case "ADDED":
+      return now ? { type: "ADDED", object: ev.object } : null;
+    case "DELETED":
+      return (ev.prev ? before : now)
+        ? { type: "DELETED", object: ev.object }
+        : null;
+    case "MODIFIED":
+      if (now && before) return { type: "MODIFIED", object: ev.object };
+      if (now) return { type: "ADDED", object: ev.object };
+      if (before) return { type: "DELETED", object: ev.object };
+      return null;
+  }
+}
+
+/**
+ * Opens the watch (throws ApiError, e.g. 410 for a compacted
+ * resourceVersion, before any byte is sent) and returns the streaming
+ * Response.
+ */
+export async function watchResponse(w: WatchRequest): Promise<Response> {
+  const ac = new AbortController();
+  const signals = [ac.signal];
+  if (w.signal) signals.push(w.signal);
+  if (w.timeoutMs !== undefined) signals.push(AbortSignal.timeout(w.timeoutMs));
+  const signal = AbortSignal.any(signals);
+
+  const initial: string[] = [];
+  let from = w.resourceVersion;
+  if (from === undefined) {
+    const { items, revision } = await w.registry.list(w.def, w.namespace);
+    for (const o of items) if (w.match(o)) initial.push(line("ADDED", o, w));
+    from = revision;
+    if (w.initialEventsEnd && w.bookmarks) {
+      initial.push(bookmark(w, revision, true));
+    }
+  }
+  const events = w.registry.watch(w.def, w.namespace, from, signal)[
+    Symbol.asyncIterator
+  ]();
+  let lastRevision = from;
+  let pending: Promise<IteratorResult<ObjectEvent>> | null = null;
+  const aborted = new Promise<"abort">((resolve) => {
+    if (signal.aborted) resolve("abort");
+    signal.addEventListener("abort", () => resolve("abort"), { once: true });
+  });
+  const enc = new TextEncoder();
+
+  const body = new ReadableStream<Uint8Array>({
+    pull: async (controller) => {
+      if (initial.length > 0) {
+        controller.enqueue(enc.encode(initial.splice(0).join("")));
+        return;
+      }
+      while (true) {
+        pending ??= events.next();
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const tick = w.bookmarks
+          ? new Promise<"tick">((resolve) => {
+            timer = setTimeout(() => resolve("tick"), w.bookmarkIntervalMs);
+          })
+          : new Promise<never>(() => {});
+        let r: IteratorResult<ObjectEvent> | "tick" | "abort";
+        try {
+          r = await Promise.race([pending, tick, aborted]);
+        } catch (e) {
+          const err: ApiError = toApiError(e, w.def.plural);
+          controller.enqueue(enc.encode(
+            JSON.stringify({ type: "ERROR", object: err.toStatus() }) + "\n",
+          ));
+          finish(controller);
+          return;
+        } finally {
+          clearTimeout(timer);
+        }
+        if (r === "abort") {
+          finish(controller);
+          return;
+        }
+        if (r === "tick") {
+          controller.enqueue(enc.encode(bookmark(w, lastRevision, false)));
+          return;
+        }
+        pending = null;
+        if (r.done) {
+          finish(controller);
+          return;
+        }
+        lastRevision = r.value.revision;
+        const out = filterEvent(r.value, w.match);
+        if (out) {
+          controller.enqueue(enc.encode(line(out.type, out.object, w)));
+          return;
+        }
+      }
+    },
+    cancel: () => ac.abort(),
+  }, { highWaterMark: 0 });
+
+  function finish(controller: ReadableStreamDefaultController<Uint8Array>) {
+    ac.abort();
+    events.return?.();
+    try {
+      controller.close();
+    } catch {
+      // already closed by a cancel
+    }
+  }
+
+  return new Response(body, {
+    headers: {
+      "content-type": "application/json",
+      "cache-control": "no-cache, private",
+      "transfer-encoding": "chunked",
+    },
+  });
+}
+
+function render(o: KubeObject, w: WatchRequest): Json {
+  if (!w.table) return o as unknown as Json;
+  return toTable(
+    w.def,
+    [o],
+    o.metadata.resourceVersion,
+    w.table.includeObject,
+  ) as unknown as Json;
+}
+
+function line(type: WatchType, o: KubeObject, w: WatchRequest): string {
+  return JSON.stringify({ type, object: render(o, w) }) + "\n";
+}
+
+function bookmark(w: WatchRequest, revision: number, end: boolean): string {
+  const metadata: Record<string, Json> = { resourceVersion: String(revision) };
+  if (end) metadata.annotations = { "k8s.io/initial-events-end": "true" };
+  return JSON.stringify({
+    type: "BOOKMARK",
+    object: { kind: w.def.kind, apiVersion: "v1", metadata },
+  }) + "\n";
+}
