@@ -1,0 +1,50 @@
+// A small Kubernetes API client (weft's API and a real kube-apiserver),
+// kubeconfig loading, the informer, typed objects, and the agent's join.
+
+export {
+  KubeClient,
+  type KubeClientOptions,
+  type ListOptions,
+  type ListResult,
+  type PatchType,
+  type RequestOptions,
+  type Selectors,
+  type WatchOptions,
+} from "./client.ts";
+export { errorFromResponse, KubeError } from "./errors.ts";
+export {
+  type Informer,
+  type InformerHandlers,
+  type InformerOptions,
+  keyOf,
+} from "./informer.ts";
+export {
+  fromKubeconfig,
+  KubeconfigError,
+  kubeconfigOptions,
+} from "./kubeconfig.ts";
+export {
+  DEFAULT_PASSWORD_FILE,
+  ensureNodePassword,
+  fetchVerifiedCA,
+  joinCluster,
+  JoinError,
+  type JoinOptions,
+  type JoinResult,
+} from "./join.ts";
+export type {
+  Container,
+  ContainerPort,
+  KubeList,
+  KubeObject,
+  ListMeta,
+  Node,
+  NodeAddress,
+  NodeCondition,
+  ObjectMeta,
+  Pod,
+  Status,
+  Taint,
+  WatchEvent,
+  WatchEventType,
+} from "./types.ts";
