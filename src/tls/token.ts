@@ -52,10 +52,10 @@ export function parseToken(text: string): ParsedToken {
     );
   }
   const colon = rest.indexOf(":");
-  const out: ParsedToken = colon < 0 ? { password: rest } : {
-    username: rest.slice(0, colon) || undefined,
-    password: rest.slice(colon + 1),
+  const out: ParsedToken = {
+    password: colon < 0 ? rest : rest.slice(colon + 1),
   };
+  if (colon > 0) out.username = rest.slice(0, colon);
   if (hash) out.caHash = hash;
   if (out.password === "") throw new TokenError("the token has no secret");
   return out;
