@@ -23,6 +23,8 @@ export function unwrap(code: number, op: string): number {
   throw new NetlinkError(nleToErrno(-code), op, { detail });
 }
 
+const NLE_AGAIN = 4;
+
 const registry = new FinalizationRegistry<Deno.PointerValue>((h) => {
   if (h !== null) libs().nl.nl_socket_free(h);
 });
@@ -39,6 +41,7 @@ export class NlSocket implements Disposable {
   #seq = Math.floor(Math.random() * 0x7fffffff);
   #nla = new Uint8Array(12);
   #bufp = new BigUint64Array(1);
+  #bufpBytes = new Uint8Array(this.#bufp.buffer);
 
   private constructor(handle: Deno.PointerValue) {
     this.#handle = handle;
@@ -94,21 +97,15 @@ export class NlSocket implements Disposable {
   recv(op: string): Uint8Array | null {
     const { nl, c } = libs();
     this.#bufp[0] = 0n;
-    const n = unwrap(
-      nl.nl_recv(
-        this.#h(op),
-        this.#nla,
-        new Uint8Array(this.#bufp.buffer),
-        null,
-      ),
-      op,
-    );
+    const code = nl.nl_recv(this.#h(op), this.#nla, this.#bufpBytes, null);
+    if (code === -NLE_AGAIN) return null; // nonblocking and nothing queued
+    const n = unwrap(code, op);
     const p = Deno.UnsafePointer.create(this.#bufp[0]);
     if (p === null) return null;
     try {
-      return n === 0
-        ? null
-        : new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(p, n)).slice();
+      if (n === 0) return null;
+      return new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(p, n))
+        .slice();
     } finally {
       c.free(p);
     }
