@@ -36,6 +36,6 @@ export { execPlugin, findPlugin, joinArgs } from "./exec.ts";
  * conflist the way a container runtime does; returns the exit code.
  */
 export async function cniCommand(args: string[]): Promise<number> {
-  const { cniCommand: run } = await import("./runtime/command.ts");
+  const { cniCommand: run } = await import("./runtime/mod.ts");
   return await run(args);
 }
