@@ -124,3 +124,23 @@ Deno.test("node secrets are stored hashed, never in clear", () =>
     assertEquals(text.includes(token.split(":")[2]), false);
     assertEquals((await Deno.stat(path)).mode! & 0o777, 0o600);
   }));
+
+Deno.test("authenticate() sees `forget-node` done by another process", () =>
+  withServer(async (dir) => {
+    const auth = createAuthenticator({ dataDir: dir });
+    const token = await nodeCredentials(dir).issue("node-a", "p".repeat(32));
+    assertEquals((await auth(req(`Bearer ${token}`)))?.node, "node-a");
+    const mod = new URL("../../../src/api/auth/mod.ts", import.meta.url).href;
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "eval",
+        `const { forgetNode } = await import(${
+          JSON.stringify(mod)
+        }); console.log(await forgetNode(${JSON.stringify(dir)}, "node-a"));`,
+      ],
+      stdout: "piped",
+      stderr: "inherit",
+    }).output();
+    assertEquals(new TextDecoder().decode(out.stdout).trim(), "true");
+    assertEquals(await auth(req(`Bearer ${token}`)), null);
+  }));
