@@ -1,0 +1,61 @@
+// Every CNI name dispatches from argv0 to the plugin skeleton when weft is
+// started the way a runtime starts a plugin (exec -a <name> ... main.ts).
+
+import { assert, assertEquals, assertMatch } from "@std/assert";
+import { cniEnv, json, runExec } from "./_helpers.ts";
+
+const NAMES = [
+  "flannel",
+  "bridge",
+  "host-local",
+  "portmap",
+  "bandwidth",
+  "loopback",
+];
+const VERSIONS = [
+  "0.1.0",
+  "0.2.0",
+  "0.3.0",
+  "0.3.1",
+  "0.4.0",
+  "1.0.0",
+  "1.1.0",
+];
+
+for (const name of NAMES) {
+  Deno.test(`${name}: CNI_COMMAND=VERSION through argv0 prints the supported versions`, async () => {
+    const r = await runExec(name, { CNI_COMMAND: "VERSION" });
+    assertEquals(r.code, 0, r.stderr);
+    assertEquals(json(r), { cniVersion: "1.1.0", supportedVersions: VERSIONS });
+  });
+
+  Deno.test(`${name}: no CNI_COMMAND prints the about line on stderr and exits 0`, async () => {
+    const r = await runExec(name, {});
+    assertEquals(r.code, 0);
+    assertEquals(r.stdout, "");
+    assertMatch(r.stderr, new RegExp(`^CNI ${name} plugin weft v`));
+    assert(
+      r.stderr.includes(
+        `CNI protocol versions supported: ${VERSIONS.join(", ")}`,
+      ),
+      r.stderr,
+    );
+  });
+
+  Deno.test(`${name}: garbage on stdin for ADD is code 6 on stdout, exit 1`, async () => {
+    const r = await runExec(
+      name,
+      cniEnv("ADD", { netns: "/run/netns/none" }),
+      "this is { not json",
+    );
+    assertEquals(r.code, 1);
+    const e = json(r);
+    assertEquals(e.code, 6);
+    assertEquals(e.msg, "error unmarshalling network config");
+  });
+}
+
+Deno.test("weft started under another name runs the CLI, not a plugin", async () => {
+  const r = await runExec("weft", { CNI_COMMAND: "VERSION" });
+  assert(!r.stdout.includes("supportedVersions"), r.stdout);
+});
