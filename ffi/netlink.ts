@@ -54,6 +54,16 @@ import {
   RTM_DELNEIGH,
   RTM_NEWNEIGH,
 } from "./neigh.ts";
+import {
+  decodeQdisc,
+  delQdiscMsg,
+  dumpQdiscMsg,
+  ingressMsg,
+  redirectMsg,
+  RTM_NEWQDISC,
+  tbfMsg,
+  type TbfOptions,
+} from "./tc.ts";
 import type {
   Addr,
   Fdb,
@@ -61,6 +71,7 @@ import type {
   LinkChange,
   LinkSpec,
   Neigh,
+  Qdisc,
   Route,
   RouteSpec,
   Scope,
@@ -442,5 +453,64 @@ export class Netlink implements Disposable {
       op,
       (i) => this.request(fdbMsg(RTM_DELNEIGH, 0, i, mac, dst), op),
     );
+  }
+
+  // ---- traffic control --------------------------------------------------------
+
+  /** Root tbf qdisc (rate in bit/s, burst in bytes), created or replaced. */
+  qdiscTbf(dev: string | number, o: TbfOptions): void {
+    const op =
+      `qdisc replace dev ${dev} root tbf rate ${o.rate}bit burst ${o.burst}b`;
+    this.withDev(
+      dev,
+      op,
+      (i) => this.request(tbfMsg(NLM_F_CREATE | NLM_F_REPLACE, i, o), op),
+    );
+  }
+
+  /** The ingress qdisc (ffff:); a no-op when it is already there. */
+  qdiscIngress(dev: string | number): void {
+    const op = `qdisc add dev ${dev} ingress`;
+    this.withDev(dev, op, (i) => {
+      try {
+        this.request(ingressMsg(NLM_F_CREATE | NLM_F_EXCL, i), op);
+      } catch (e) {
+        const present = this.qdiscList(i).some((q) => q.kind === "ingress");
+        if (!(e instanceof NetlinkError && e.code === "EEXIST" && present)) {
+          throw e;
+        }
+      }
+    });
+  }
+
+  /** u32 match-all filter on dev's ingress redirecting every packet to `to`'s egress. */
+  redirectIngress(dev: string | number, to: string | number): void {
+    const op =
+      `filter add dev ${dev} ingress u32 match all action mirred egress redirect dev ${to}`;
+    const target = this.resolve(to, op);
+    this.withDev(
+      dev,
+      op,
+      (i) =>
+        this.request(redirectMsg(NLM_F_CREATE | NLM_F_EXCL, i, target), op),
+    );
+  }
+
+  /** Deletes the root or ingress qdisc (and with it its filters). */
+  qdiscDel(dev: string | number, kind: "root" | "ingress"): void {
+    const op = `qdisc del dev ${dev} ${kind}`;
+    this.withDev(dev, op, (i) => this.request(delQdiscMsg(i, kind), op));
+  }
+
+  qdiscList(dev?: string | number): Qdisc[] {
+    const names = this.linkNames();
+    const index = dev === undefined
+      ? undefined
+      : this.resolve(dev, "qdisc list");
+    return this.dump(dumpQdiscMsg(NLM_F_DUMP), "qdisc list")
+      .filter((m) => m.type === RTM_NEWQDISC)
+      .map((m) => decodeQdisc(m, names))
+      .filter((q) => index === undefined || q.index === index)
+      .map(({ index: _, ...q }) => q);
   }
 }
