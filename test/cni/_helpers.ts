@@ -14,11 +14,13 @@ export interface PluginRun {
 }
 
 /** The parsed stdout of a run (throws with the output when it is not JSON). */
-export function json<T = Record<string, unknown>>(r: PluginRun): T {
+export function json<T = Record<string, unknown>>(
+  r: { code: number; stdout: string; stderr?: string },
+): T {
   try {
     return JSON.parse(r.stdout) as T;
   } catch {
-    throw new Error(`not JSON (exit ${r.code}): ${r.stdout} ${r.stderr}`);
+    throw new Error(`not JSON (exit ${r.code}): ${r.stdout} ${r.stderr ?? ""}`);
   }
 }
 
