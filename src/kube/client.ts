@@ -9,7 +9,13 @@ import {
   type InformerOptions,
   startInformer,
 } from "./informer.ts";
-import type { KubeList, KubeObject, Status, WatchEvent } from "./types.ts";
+import type {
+  KubeList,
+  KubeObject,
+  ObjectEvent,
+  Status,
+  WatchEvent,
+} from "./types.ts";
 
 export interface KubeClientOptions {
   /** API server URL, e.g. https://127.0.0.1:6443 */
@@ -251,7 +257,7 @@ export class KubeClient {
   async *watch<T extends KubeObject = KubeObject>(
     path: string,
     o: WatchOptions = {},
-  ): AsyncGenerator<WatchEvent<T>> {
+  ): AsyncGenerator<ObjectEvent<T>> {
     const res = await this.raw("GET", path, {
       query: {
         watch: 1,

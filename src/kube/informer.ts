@@ -104,7 +104,6 @@ export function startInformer<T extends KubeObject>(
         signal: o.signal,
       })
     ) {
-      if (ev.type === "ERROR") continue;
       progressed = true;
       const obj = ev.object;
       const evRv = obj.metadata?.resourceVersion;

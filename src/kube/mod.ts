@@ -41,6 +41,7 @@ export type {
   Node,
   NodeAddress,
   NodeCondition,
+  ObjectEvent,
   ObjectMeta,
   Pod,
   Status,

@@ -136,6 +136,13 @@ export type WatchEventType =
   | "BOOKMARK"
   | "ERROR";
 
+/** An event as a watch stream carries it. */
 export type WatchEvent<T extends KubeObject = KubeObject> =
-  | { type: "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK"; object: T }
+  | ObjectEvent<T>
   | { type: "ERROR"; object: Status };
+
+/** An event KubeClient.watch() yields (ERROR events are thrown instead). */
+export interface ObjectEvent<T extends KubeObject = KubeObject> {
+  type: "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK";
+  object: T;
+}
