@@ -108,6 +108,8 @@ export class Iptables {
     const r = await this.#try(args);
     if (r.code === 0) return true;
     if (r.code === 1) return false;
+    // A chain (or jump target) that does not exist: no such rule either.
+    if (/does not exist|No chain\/target\/match/.test(r.stderr)) return false;
     throw this.#error(args, r);
   }
 

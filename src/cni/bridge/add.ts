@@ -1,0 +1,213 @@
+// bridge ADD: bridge, veth, IPAM, container addressing, gateway, masquerade.
+
+import {
+  type Link,
+  Netlink,
+  NetlinkError,
+  sysctlSet,
+} from "../../../ffi/mod.ts";
+import { CIDR, IP } from "../../net/mod.ts";
+import { chooseBackend } from "../../net/netfilter/mod.ts";
+import {
+  CniError,
+  CURRENT_VERSION,
+  delegate,
+  ErrorCode,
+  type PluginContext,
+  type Result,
+  type Route,
+} from "../plugin.ts";
+import type { BridgeConf } from "./config.ts";
+import {
+  cniFail,
+  ensureBridge,
+  setupVeth,
+  trySysctl,
+  waitOperUp,
+} from "./link.ts";
+import { setupMasq } from "./ipmasq.ts";
+import { openNetns } from "./netns.ts";
+
+/** The gateway of a result IP: its own, or network + 1. */
+function gatewayOf(cidr: CIDR, gw?: string): IP {
+  return gw ? IP.parse(gw) : cidr.network().ip.add(1);
+}
+
+/** Puts `gw/prefix` on the bridge; an equal address is fine (concurrent ADDs). */
+function ensureBridgeAddr(
+  nl: Netlink,
+  br: Link,
+  addr: CIDR,
+  force: boolean,
+): void {
+  for (const a of nl.addrList({ dev: br.index, family: addr.ip.family })) {
+    const have = CIDR.parse(a.cidr);
+    if (have.ip.equals(addr.ip) && have.prefix === addr.prefix) return;
+    if (have.network().equals(addr.network())) {
+      if (!force) {
+        throw cniFail(
+          `"${br.name}" already has an IP address different from ${addr}`,
+        );
+      }
+      nl.addrDel(br.index, a.cidr);
+    }
+  }
+  try {
+    nl.addrAdd(br.index, addr.toString());
+  } catch (err) {
+    if (err instanceof NetlinkError && err.code === "EEXIST") return;
+    throw cniFail(`failed to add ${addr} to bridge "${br.name}"`, err);
+  }
+}
+
+function configureContainer(
+  cont: Netlink,
+  netns: string,
+  link: Link,
+  result: Result,
+  conf: BridgeConf,
+): void {
+  try {
+    trySysctl(`net/ipv4/conf/${link.name}/arp_notify`, "1", netns);
+    const ips = result.ips ?? [];
+    if (
+      !conf.enableDad && ips.some((i) => CIDR.parse(i.address).ip.family === 6)
+    ) {
+      trySysctl(`net/ipv6/conf/${link.name}/accept_dad`, "0", netns);
+    }
+    for (const ip of ips) cont.addrAdd(link.index, ip.address);
+    if (!conf.disableContainerInterface) cont.linkSet(link.index, { up: true });
+    for (const r of result.routes ?? []) {
+      const dst = CIDR.parse(r.dst);
+      const gw = r.gw ??
+        ips.map((i) => i.gateway).find((g) =>
+          g && IP.parse(g).family === dst.ip.family
+        );
+      cont.routeAdd({
+        dst: dst.toString(),
+        dev: link.index,
+        family: dst.ip.family,
+        ...(gw ? { gw } : {}),
+        ...(r.mtu ? { mtu: r.mtu } : {}),
+        ...(r.advmss ? { advmss: r.advmss } : {}),
+        ...(r.priority ? { metric: r.priority } : {}),
+        ...(r.table ? { table: r.table } : {}),
+      });
+    }
+  } catch (err) {
+    throw err instanceof CniError
+      ? err
+      : cniFail(`failed to configure "${link.name}"`, err);
+  }
+}
+
+export async function add(
+  ctx: PluginContext,
+  conf: BridgeConf,
+): Promise<Result> {
+  if (!conf.net.ipam?.type && !conf.disableContainerInterface) {
+    throw new CniError(
+      ErrorCode.InvalidNetworkConfig,
+      `"ipam" with a "type" is required`,
+    );
+  }
+  using host = Netlink.open();
+  using cont = openNetns(ctx.netns);
+  const br = await ensureBridge(host, conf);
+  const pair = await setupVeth(host, cont, br, conf, ctx.netns, ctx.ifname);
+  const result: Result = {
+    cniVersion: CURRENT_VERSION,
+    interfaces: [
+      { name: br.name, mac: br.mac },
+      { name: pair.host.name, mac: pair.host.mac },
+      {
+        name: pair.container.name,
+        mac: pair.container.mac,
+        sandbox: ctx.netns,
+      },
+    ],
+  };
+  if (!conf.net.ipam?.type) return result;
+  let ipam: Result | undefined;
+  try {
+    ipam = await delegate(conf.net.ipam.type, "ADD", conf.net, ctx);
+    if (!ipam?.ips?.length) {
+      throw new CniError(
+        ErrorCode.Internal,
+        "IPAM plugin returned missing IP config",
+      );
+    }
+    result.ips = ipam.ips.map((ip) => {
+      const cidr = CIDR.parse(ip.address);
+      return {
+        ...ip,
+        interface: 2,
+        gateway: ip.gateway ??
+          (conf.isGateway ? gatewayOf(cidr).toString() : undefined),
+      };
+    }).map((
+      ip,
+    ) => (ip.gateway === undefined
+      ? { address: ip.address, interface: 2 }
+      : ip)
+    );
+    const routes: Route[] = [...(ipam.routes ?? [])];
+    if (conf.isDefaultGateway) {
+      for (const ip of result.ips) {
+        if (!ip.gateway) continue;
+        const fam = IP.parse(ip.gateway).family;
+        const dflt = fam === 4 ? "0.0.0.0/0" : "::/0";
+        if (!routes.some((r) => CIDR.parse(r.dst).toString() === dflt)) {
+          routes.push({ dst: dflt, gw: ip.gateway });
+        }
+      }
+    }
+    if (routes.length) result.routes = routes;
+    const dns = ipam.dns ?? conf.net.dns;
+    if (dns && Object.keys(dns).length) result.dns = dns;
+
+    configureContainer(cont, ctx.netns, pair.container, result, conf);
+    if (conf.isGateway) {
+      for (const ip of result.ips) {
+        if (!ip.gateway) continue;
+        const cidr = CIDR.parse(ip.address);
+        ensureBridgeAddr(
+          host,
+          br,
+          CIDR.of(IP.parse(ip.gateway), cidr.prefix),
+          conf.forceAddress,
+        );
+        if (cidr.ip.family === 4) sysctlSet("net/ipv4/ip_forward", "1");
+        else trySysctl("net/ipv6/conf/all/forwarding", "1");
+      }
+    }
+    if (conf.ipMasq) {
+      const backend = await chooseBackend(conf.ipMasqBackend);
+      await setupMasq(
+        backend,
+        result.ips.map((i) => CIDR.parse(i.address)),
+        {
+          network: conf.net.name,
+          containerId: ctx.containerId,
+          ifname: ctx.ifname,
+        },
+      );
+    }
+    await waitOperUp(host, pair.host.index);
+  } catch (err) {
+    try {
+      host.linkDel(pair.host.index);
+    } catch { /* already gone with its peer */ }
+    if (ipam) {
+      try {
+        await delegate(conf.net.ipam.type, "DEL", conf.net, ctx);
+      } catch (delErr) {
+        ctx.log?.(`IPAM DEL after a failed ADD: ${(delErr as Error).message}`);
+      }
+    }
+    throw err instanceof CniError ? err : cniFail("bridge ADD failed", err);
+  }
+  const brNow = host.linkGet(br.index);
+  if (brNow && result.interfaces) result.interfaces[0].mac = brNow.mac;
+  return result;
+}
