@@ -1,0 +1,170 @@
+import { assert, assertEquals, assertMatch } from "@std/assert";
+import type { ConnectHead } from "../../src/api/mod.ts";
+import type { Identity } from "../../src/api/auth/identity.ts";
+import { ADMIN, node } from "./_fixture.ts";
+import { testServer } from "./_server.ts";
+
+async function readUntil(conn: Deno.Conn, marker: string): Promise<string> {
+  const buf = new Uint8Array(4096);
+  let text = "";
+  while (!text.includes(marker)) {
+    const n = await conn.read(buf);
+    if (n === null) break;
+    text += new TextDecoder().decode(buf.subarray(0, n));
+  }
+  return text;
+}
+
+async function writeText(conn: Deno.Conn, text: string) {
+  const bytes = new TextEncoder().encode(text);
+  let off = 0;
+  while (off < bytes.length) off += await conn.write(bytes.subarray(off));
+}
+
+Deno.test("the API server answers HTTPS requests with the serving certificate", async () => {
+  await using s = await testServer();
+  const v = await fetch(`${s.url}/version`, { client: s.client });
+  assertEquals((await v.json()).major, "1");
+  const created = await fetch(`${s.url}/api/v1/nodes`, {
+    client: s.client,
+    method: "POST",
+    headers: { authorization: ADMIN },
+    body: JSON.stringify(node("a")),
+  });
+  assertEquals(created.status, 201);
+  assertEquals((await created.json()).spec.podCIDR, "10.42.0.0/24");
+  const unauth = await fetch(`${s.url}/api/v1/nodes`, { client: s.client });
+  assertEquals(unauth.status, 401);
+  assertEquals((await unauth.json()).kind, "Status");
+});
+
+Deno.test("CONNECT goes to deps.connect with the target, headers and identity", async () => {
+  const seen: { head: ConnectHead; id: Identity | null }[] = [];
+  await using s = await testServer({
+    connect: async (conn, head, id) => {
+      seen.push({ head, id });
+      await writeText(conn, "HTTP/1.1 200 Connection established\r\n\r\n");
+      const echo = await readUntil(conn, "\n");
+      await writeText(conn, `echo:${echo}`);
+    },
+  });
+  const conn = await Deno.connectTls({
+    hostname: "127.0.0.1",
+    port: s.server.port,
+    caCerts: [s.tls.caPem],
+  });
+  try {
+    await writeText(
+      conn,
+      `CONNECT 10.42.1.5:80 HTTP/1.1\r\nHost: 10.42.1.5:80\r\nAuthorization: ${ADMIN}\r\n\r\n`,
+    );
+    const status = await readUntil(conn, "\r\n\r\n");
+    assertMatch(status, /^HTTP\/1\.1 200/);
+    await writeText(conn, "hello\n");
+    assertEquals(await readUntil(conn, "hello\n"), "echo:hello\n");
+  } finally {
+    conn.close();
+  }
+  assertEquals(seen.length, 1);
+  assertEquals(seen[0].head.target, "10.42.1.5:80");
+  assertEquals(seen[0].head.headers.get("host"), "10.42.1.5:80");
+  assertEquals(seen[0].id?.user, "system:admin");
+});
+
+Deno.test("CONNECT without a connect handler is 405; without credentials the identity is null", async () => {
+  await using s = await testServer();
+  const conn = await Deno.connectTls({
+    hostname: "127.0.0.1",
+    port: s.server.port,
+    caCerts: [s.tls.caPem],
+  });
+  try {
+    await writeText(
+      conn,
+      "CONNECT 1.2.3.4:80 HTTP/1.1\r\nHost: 1.2.3.4:80\r\n\r\n",
+    );
+    assertMatch(await readUntil(conn, "\r\n\r\n"), /^HTTP\/1\.1 405/);
+  } finally {
+    conn.close();
+  }
+  const ids: (Identity | null)[] = [];
+  await using t = await testServer({
+    connect: async (c, _head, id) => {
+      ids.push(id);
+      await writeText(
+        c,
+        "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n",
+      );
+    },
+  });
+  const c2 = await Deno.connectTls({
+    hostname: "127.0.0.1",
+    port: t.server.port,
+    caCerts: [t.tls.caPem],
+  });
+  try {
+    await writeText(c2, "CONNECT 1.2.3.4:80 HTTP/1.1\r\n\r\n");
+    assertMatch(await readUntil(c2, "\r\n\r\n"), /^HTTP\/1\.1 401/);
+  } finally {
+    c2.close();
+  }
+  assertEquals(ids, [null]);
+});
+
+Deno.test("a malformed CONNECT head is answered 400", async () => {
+  await using s = await testServer({ connect: () => Promise.resolve() });
+  const conn = await Deno.connectTls({
+    hostname: "127.0.0.1",
+    port: s.server.port,
+    caCerts: [s.tls.caPem],
+  });
+  try {
+    await writeText(conn, "CONNECT nonsense\r\n\r\n");
+    assertMatch(await readUntil(conn, "\r\n\r\n"), /^HTTP\/1\.1 400/);
+  } finally {
+    conn.close();
+  }
+});
+
+Deno.test("close() ends open watch streams and stops listening", async () => {
+  const s = await testServer();
+  const res = await fetch(`${s.url}/api/v1/nodes?watch=1`, {
+    client: s.client,
+    headers: { authorization: ADMIN },
+  });
+  assertEquals(res.status, 200);
+  const body = res.text().catch((e) => `error: ${e}`);
+  await s[Symbol.asyncDispose]();
+  assertEquals(typeof (await body), "string");
+  const refused = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: s.server.port,
+  }).then(
+    (c) => {
+      c.close();
+      return false;
+    },
+    () => true,
+  );
+  assert(refused, "the port still accepts connections after close()");
+});
+
+Deno.test("the server gives nodes that have no podCIDR one at start", async () => {
+  await using s = await testServer({
+    setup: async (store) => {
+      const { createApp } = await import("../../src/api/mod.ts");
+      const { testAuthenticate } = await import("./_fixture.ts");
+      const app = createApp({ store, authenticate: testAuthenticate });
+      await app.request("/api/v1/nodes", {
+        method: "POST",
+        headers: { authorization: ADMIN },
+        body: JSON.stringify(node("old")),
+      });
+    },
+  });
+  const n = await (await fetch(`${s.url}/api/v1/nodes/old`, {
+    client: s.client,
+    headers: { authorization: ADMIN },
+  })).json();
+  assertEquals(n.spec.podCIDR, "10.42.0.0/24");
+});
