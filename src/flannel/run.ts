@@ -1,0 +1,317 @@
+// runFlannel: the flannel internal task. Order: net-conf, interface, our
+// podCIDR, backend device, annotations, masquerade/forward rules,
+// subnet.env, then remote leases (full reconcile after every list), the
+// NetworkUnavailable condition and ready(). Stopping leaves the dataplane in
+// place; a restart reuses what is there and writes only differences.
+
+import { linkEvents, Netlink } from "../../ffi/mod.ts";
+import type { KubeClient } from "../kube/mod.ts";
+import { type Backend, createBackend } from "./backend/mod.ts";
+import type { Dataplane } from "./dataplane.ts";
+import { FlannelError } from "./errors.ts";
+import { type IfaceInput, selectInterface } from "./iface.ts";
+import { annotationKeys } from "./lease.ts";
+import {
+  IptablesRules,
+  NftRules,
+  removeOtherMode,
+  type RuleInput,
+} from "./masq.ts";
+import { loadNetConf, type NetConf } from "./netconf.ts";
+import { kubeNodeSource, type NodeSource } from "./node_source.ts";
+import { KubeSubnetManager, type LeaseEvent } from "./subnet_manager.ts";
+import { gatewayForm, readSubnetEnv, writeSubnetEnv } from "./subnet_env.ts";
+
+export interface FlannelOptions extends IfaceInput {
+  nodeName: string;
+  /** The cluster: a KubeClient, or any NodeSource (tests). */
+  kube?: KubeClient;
+  nodes?: NodeSource;
+  /** Data dir; net-conf.json goes to <dataDir>/agent/etc/flannel/. */
+  dataDir: string;
+  /** Where subnet.env goes; default /run/flannel. */
+  runDir?: string;
+  /** --flannel-backend: vxlan (default), host-gw, none. */
+  backend?: string;
+  /** --cluster-cidr list; default 10.42.0.0/16. */
+  clusterCIDRs?: string[];
+  /** --flannel-conf: a net-conf.json used instead of the generated one. */
+  flannelConf?: string;
+  /** --flannel-ipv6-masq. */
+  ipv6Masq?: boolean;
+  /** Network namespace (path) for netlink and netfilter; default: ours. */
+  netns?: string;
+  /** --kube-annotation-prefix; default flannel.alpha.coreos.com. */
+  annotationPrefix?: string;
+  /** Full reconcile of the dataplane; default 30 s. */
+  reconcileIntervalMs?: number;
+  /** Masquerade/forward rule check; default 5 s. */
+  rulesIntervalMs?: number;
+}
+
+export interface FlannelContext {
+  signal: AbortSignal;
+  ready: () => void;
+  log: (msg: string) => void;
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
+function ruleInputs(
+  conf: NetConf,
+  own: { v4: RuleInput["podCIDR"]; v6: RuleInput["podCIDR"] },
+): { input: RuleInput; masq: "v4" | "v6" }[] {
+  const out: { input: RuleInput; masq: "v4" | "v6" }[] = [];
+  if (conf.network) {
+    out.push({
+      input: { family: 4, network: conf.network, podCIDR: own.v4 },
+      masq: "v4",
+    });
+  }
+  if (conf.ipv6Network) {
+    out.push({
+      input: { family: 6, network: conf.ipv6Network, podCIDR: own.v6 },
+      masq: "v6",
+    });
+  }
+  return out;
+}
+
+/** The flannel task (see contracts.md: returns when ctx.signal aborts). */
+export async function runFlannel(
+  opts: FlannelOptions,
+  ctx: FlannelContext,
+): Promise<void> {
+  const { signal, log } = ctx;
+  const source = opts.nodes ?? (opts.kube ? kubeNodeSource(opts.kube) : null);
+  if (!source) {
+    throw new TypeError("runFlannel needs opts.kube or opts.nodes");
+  }
+  const { path: confPath, conf } = await loadNetConf({
+    dataDir: opts.dataDir,
+    flannelConf: opts.flannelConf,
+    backend: opts.backend,
+    clusterCIDRs: opts.clusterCIDRs,
+  });
+  log(
+    `net-conf ${confPath}: backend ${conf.backend.type}, network ${
+      [conf.network, conf.ipv6Network].filter(Boolean).join(",")
+    }`,
+  );
+  const runDir = opts.runDir ?? "/run/flannel";
+  const keys = annotationKeys(opts.annotationPrefix);
+  const sm = new KubeSubnetManager({
+    source,
+    nodeName: opts.nodeName,
+    keys,
+    conf,
+    log,
+  });
+
+  using nl = Netlink.open({ netns: opts.netns });
+  const dp: Dataplane = nl;
+  const sel = selectInterface(dp, opts, sm.families);
+  log(
+    `using interface ${sel.name} (mtu ${sel.mtu}) address ${
+      sel.ifaceAddr ?? sel.ifaceAddr6
+    }, public ${sel.overwrite ?? sel.extAddr ?? sel.extAddr6}`,
+  );
+
+  const own = await sm.ownSubnets(signal);
+  if (signal.aborted) return;
+  log(`own subnet ${[own.v4, own.v6].filter(Boolean).join(",")}`);
+
+  const backend = createBackend({
+    nl: dp,
+    conf,
+    ext: sel,
+    log,
+    previousData: parseMaybe(own.node.metadata.annotations?.[keys.backendData]),
+  });
+  backend.configure({ subnet: own.v4 });
+
+  await sm.publish(own.node, {
+    backendType: backend.type,
+    backendData: backend.backendData(),
+    publicIP: sel.extAddr,
+    publicIPv6: sel.extAddr6,
+    overwrite: sel.overwrite,
+    overwrite6: sel.overwrite6,
+  });
+
+  // Masquerade and forward rules (the previous subnet.env tells whether
+  // rules of another network or subnet may be left: our chains are rebuilt
+  // from scratch in that case).
+  const envPath = `${runDir}/subnet.env`;
+  const prev = await readSubnetEnv(envPath, log);
+  const families = ruleInputs(conf, own);
+  await removeOtherMode(
+    conf.enableNFTables,
+    families.map((f) => f.input.family),
+    opts.netns,
+  );
+  const rules = families.map(({ input, masq }) => {
+    const on = masq === "v4" || !!opts.ipv6Masq;
+    return conf.enableNFTables
+      ? new NftRules(input, { masq: on, netns: opts.netns })
+      : new IptablesRules(input, { masq: on, netns: opts.netns });
+  });
+  const stale = prev && (
+    prev.network?.toString() !== conf.network?.toString() ||
+    prev.subnet?.toString() !==
+      (own.v4 ? gatewayForm(own.v4).toString() : undefined)
+  );
+  if (stale) {
+    log(
+      `network or subnet changed since ${envPath} was written; rebuilding rules`,
+    );
+    for (const r of rules) await r.remove();
+  }
+  for (const r of rules) await r.ensure();
+
+  await writeSubnetEnv(envPath, {
+    network: conf.network,
+    subnet: own.v4 ? gatewayForm(own.v4) : null,
+    ipv6Network: conf.ipv6Network,
+    ipv6Subnet: own.v6 ? gatewayForm(own.v6) : null,
+    mtu: backend.mtu,
+    ipMasq: true,
+  });
+  log(`wrote ${envPath} (mtu ${backend.mtu})`);
+
+  await runLoops({ opts, ctx, sm, backend, rules, netns: opts.netns });
+}
+
+function parseMaybe(text: string | undefined): unknown {
+  if (text === undefined) return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
+async function runLoops(a: {
+  opts: FlannelOptions;
+  ctx: FlannelContext;
+  sm: KubeSubnetManager;
+  backend: Backend;
+  rules: { ensure(): Promise<boolean> }[];
+  netns?: string;
+}): Promise<void> {
+  const { ctx, sm, backend } = a;
+  const { signal, log } = ctx;
+  let synced = false;
+  let readied = false;
+
+  const reconcile = (why: string) => {
+    try {
+      const r = backend.reconcile(sm.leases());
+      if (r.recreated || r.fixed || r.removed) {
+        log(
+          `reconcile (${why}): ${
+            r.recreated ? `recreated ${backend.device}, ` : ""
+          }${r.fixed} entries written, ${r.removed} stale removed`,
+        );
+      }
+    } catch (e) {
+      log(`reconcile (${why}) failed: ${(e as Error).message}`);
+    }
+  };
+
+  const onEvent = async (ev: LeaseEvent) => {
+    if (ev.type === "synced") {
+      reconcile("node list");
+      synced = true;
+      if (!readied) {
+        readied = true;
+        try {
+          await sm.markNetworkUp();
+        } catch (e) {
+          log(`setting NetworkUnavailable=False: ${(e as Error).message}`);
+        }
+        log(`flannel is up with ${ev.leases.length} remote leases`);
+        ctx.ready();
+      }
+      return;
+    }
+    if (!synced) return; // the reconcile after the list programs these
+    try {
+      if (ev.type === "added") {
+        backend.addLease(ev.lease);
+        log(`lease added: ${ev.lease.node} ${ev.lease.subnet}`);
+      } else {
+        backend.removeLease(ev.lease);
+        log(`lease removed: ${ev.lease.node} ${ev.lease.subnet}`);
+      }
+    } catch (e) {
+      log(`programming lease of ${ev.lease.node}: ${(e as Error).message}`);
+    }
+  };
+
+  const watch = sm.watch(onEvent, signal);
+
+  const periodic = async () => {
+    const every = a.opts.reconcileIntervalMs ?? 30_000;
+    while (!signal.aborted) {
+      await sleep(every, signal);
+      if (!signal.aborted && synced) reconcile("periodic");
+    }
+  };
+
+  const rulesLoop = async () => {
+    const every = a.opts.rulesIntervalMs ?? 5_000;
+    while (!signal.aborted) {
+      await sleep(every, signal);
+      for (const r of a.rules) {
+        if (signal.aborted) break;
+        try {
+          if (await r.ensure()) log("masquerade/forward rules were rebuilt");
+        } catch (e) {
+          log(`checking rules: ${(e as Error).message}`);
+        }
+      }
+    }
+  };
+
+  const deviceWatch = async () => {
+    if (!backend.device) return;
+    const events = linkEvents({ netns: a.netns });
+    const stop = () => events.close();
+    signal.addEventListener("abort", stop, { once: true });
+    try {
+      for await (const ev of events) {
+        if (signal.aborted) break;
+        if (ev.type === "del" && ev.link.name === backend.device && synced) {
+          log(`${backend.device} was deleted; recreating it`);
+          reconcile("device deleted");
+        }
+      }
+    } catch (e) {
+      if (!signal.aborted) {
+        log(
+          `link events: ${(e as Error).message}; relying on periodic reconcile`,
+        );
+      }
+    } finally {
+      signal.removeEventListener("abort", stop);
+      events.close();
+    }
+  };
+
+  await Promise.all([watch.done, periodic(), rulesLoop(), deviceWatch()]);
+  if (!signal.aborted) {
+    throw new FlannelError("node watch ended unexpectedly");
+  }
+}
