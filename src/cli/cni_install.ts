@@ -162,30 +162,27 @@ function defaultMain(): { main: string; config: string } {
   };
 }
 
-/** Installs the plugin names and the conflist; safe to repeat. */
-export async function installCni(
-  opts: CniInstallOptions,
-): Promise<CniInstallResult> {
-  const execPath = opts.execPath ?? Deno.execPath();
-  const binDir = cniBinDir(opts.dataDir);
-  const confDir = cniConfDir(opts.dataDir);
+/** Points every plugin name in `binDir` at this program, atomically. */
+export async function installPlugins(
+  binDir: string,
+  execPath = Deno.execPath(),
+  source: { mainModule?: string; denoConfig?: string } = {},
+): Promise<"symlink" | "wrapper"> {
   const mode = isCompiled(execPath) ? "symlink" : "wrapper";
+  const src = defaultMain();
+  const main = source.mainModule ?? src.main;
+  const config = source.mainModule
+    ? source.denoConfig
+    : (source.denoConfig ?? src.config);
   try {
     await Deno.mkdir(binDir, { recursive: true });
-    await Deno.mkdir(confDir, { recursive: true });
-    const src = defaultMain();
     for (const name of CNI_NAMES) {
       const path = `${binDir}/${name}`;
       if (mode === "symlink") await replaceSymlink(execPath, path);
       else {
         await writeFileAtomic(
           path,
-          wrapperScript(
-            name,
-            execPath,
-            opts.mainModule ?? src.main,
-            opts.mainModule ? opts.denoConfig : (opts.denoConfig ?? src.config),
-          ),
+          wrapperScript(name, execPath, main, config),
           0o755,
         );
       }
@@ -196,6 +193,21 @@ export async function installCni(
       { cause: e },
     );
   }
+  return mode;
+}
+
+/** Installs the plugin names and the conflist; safe to repeat. */
+export async function installCni(
+  opts: CniInstallOptions,
+): Promise<CniInstallResult> {
+  const binDir = cniBinDir(opts.dataDir);
+  const confDir = cniConfDir(opts.dataDir);
+  const mode = await installPlugins(
+    binDir,
+    opts.execPath ?? Deno.execPath(),
+    opts,
+  );
+  await Deno.mkdir(confDir, { recursive: true });
   const confFile = `${confDir}/10-flannel.conflist`;
   if (opts.backend === "none") {
     return { binDir, confDir, confFile: null, mode };

@@ -1,0 +1,63 @@
+// `weft agent`: joins a server and runs the node's tasks — registration,
+// flannel, CNI installation, the tunnel agent and the node endpoint.
+
+import { type Logger, stderrLogger, Supervisor } from "../supervisor/mod.ts";
+import { agentTasks } from "./agent_tasks.ts";
+import { flagHelp, resolveConfig, type WeftConfig } from "./config.ts";
+import { CommandError } from "./errors.ts";
+import { untilAborted } from "./run.ts";
+
+export const AGENT_HELP =
+  `Usage: weft agent --server https://<server>:6443 --token <token> [flags]
+
+Joins the server (checking its CA against the token), registers this node and
+runs its network: flannel, the CNI plugins and conflist, the egress tunnel
+and the node endpoint. The token is in the server's
+<data-dir>/server/agent-token (or "weft token show" there).
+
+Flags:
+${flagHelp("agent")}`;
+
+export async function agentCommand(
+  args: string[],
+  signal: AbortSignal,
+): Promise<number> {
+  if (args.includes("--help") || args.includes("-h")) {
+    console.log(AGENT_HELP);
+    return 0;
+  }
+  const cfg = resolveConfig({ command: "agent", args });
+  return await runAgent(cfg, signal);
+}
+
+export async function runAgent(
+  cfg: WeftConfig,
+  signal: AbortSignal,
+  logger: Logger = stderrLogger,
+): Promise<number> {
+  let token = cfg.token;
+  if (!token && cfg.tokenFile) {
+    try {
+      token = (await Deno.readTextFile(cfg.tokenFile)).trim();
+    } catch (e) {
+      throw new CommandError(
+        `cannot read --token-file ${cfg.tokenFile}: ${(e as Error).message}`,
+        {
+          cause: e,
+        },
+      );
+    }
+  }
+  const tasks = agentTasks({
+    cfg,
+    server: cfg.server!,
+    token: token!,
+    status: () => sup.status(),
+  });
+  const sup = new Supervisor(tasks, { log: logger });
+  sup.start();
+  await untilAborted(signal);
+  logger("info", "agent", "stopping");
+  await sup.stop();
+  return 0;
+}

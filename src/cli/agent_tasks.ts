@@ -1,0 +1,124 @@
+// The agent's internal tasks, shared by `weft agent` and the local agent of
+// `weft server`: join -> node registration -> flannel; CNI installer; tunnel
+// agent; node endpoint. State the tasks hand each other lives in AgentState.
+
+import { joinCluster, type JoinResult } from "../kube/mod.ts";
+import type { TaskContext, TaskSpec, TaskStatus } from "../supervisor/mod.ts";
+import { type ClusterConfig, fetchClusterConfig } from "./cluster_config.ts";
+import { runCniInstaller } from "./cni_install.ts";
+import type { WeftConfig } from "./config.ts";
+import { detectNodeIPs } from "./node_ip.ts";
+import { heartbeat, registerNode, waitForPodCIDR } from "./node_register.ts";
+
+export interface AgentInput {
+  cfg: WeftConfig;
+  /** https://server:port */
+  server: string;
+  /** The join token (node token). */
+  token: string;
+  /** Readiness of all the process's tasks (for the node status). */
+  status: () => TaskStatus[];
+}
+
+/** What the agent tasks learn and share. */
+export class AgentState {
+  join?: JoinResult;
+  cluster?: ClusterConfig;
+  podCIDRs: string[] = [];
+  nodeIPs: string[] = [];
+  readonly startedAt = Date.now();
+
+  requireJoin(): { join: JoinResult; cluster: ClusterConfig } {
+    if (!this.join || !this.cluster) {
+      throw new Error("the join task has not completed");
+    }
+    return { join: this.join, cluster: this.cluster };
+  }
+}
+
+function untilAborted(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    signal.addEventListener("abort", () => resolve(), { once: true });
+  });
+}
+
+/** Sleeps `ms` or until aborted; true when aborted. */
+function pause(ms: number, signal: AbortSignal): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve(true);
+    const t = setTimeout(() => resolve(false), ms);
+    signal.addEventListener("abort", () => {
+      clearTimeout(t);
+      resolve(true);
+    }, { once: true });
+  });
+}
+
+export function agentTasks(
+  input: AgentInput,
+  state = new AgentState(),
+): TaskSpec[] {
+  const { cfg } = input;
+  const nodeName = cfg.nodeName;
+  const joinTask: TaskSpec = {
+    name: "join",
+    run: async (ctx: TaskContext) => {
+      const join = await joinCluster({
+        server: input.server,
+        token: input.token,
+        nodeName,
+        dataDir: cfg.dataDir,
+        log: ctx.log,
+      });
+      state.join = join;
+      state.cluster = await fetchClusterConfig(join.client);
+      ctx.log(
+        `joined ${input.server} as ${nodeName} (backend ${state.cluster.flannelBackend}, egress ${state.cluster.egressSelectorMode})`,
+      );
+      ctx.ready();
+      await untilAborted(ctx.signal);
+    },
+  };
+  const nodeTask: TaskSpec = {
+    name: "node",
+    deps: ["join"],
+    run: async (ctx: TaskContext) => {
+      const { join, cluster } = state.requireJoin();
+      state.nodeIPs = cfg.nodeIP.length ? cfg.nodeIP : detectNodeIPs();
+      await registerNode(join.client, {
+        name: nodeName,
+        internalIPs: state.nodeIPs,
+        externalIPs: cfg.nodeExternalIP,
+        egressMode: cluster.egressSelectorMode,
+      }, ctx.signal);
+      ctx.log(
+        `registered node ${nodeName} (${
+          state.nodeIPs.join(", ")
+        }); waiting for its pod CIDR`,
+      );
+      state.podCIDRs = await waitForPodCIDR(join.client, nodeName, ctx.signal);
+      ctx.log(`pod CIDR ${state.podCIDRs.join(", ")}`);
+      ctx.ready();
+      let last: boolean | undefined;
+      while (true) {
+        const ready = input.status().every((t) => t.ready || t.name === "node");
+        if (ready !== last) ctx.log(`node ${ready ? "Ready" : "NotReady"}`);
+        last = ready;
+        await heartbeat(join.client, nodeName, ready);
+        if (await pause(last ? 20_000 : 2_000, ctx.signal)) return;
+      }
+    },
+  };
+  const cniTask: TaskSpec = {
+    name: "cni",
+    deps: ["join"],
+    run: (ctx: TaskContext) =>
+      runCniInstaller({
+        dataDir: cfg.dataDir,
+        backend: state.requireJoin().cluster.flannelBackend,
+        flannelCniConf: cfg.flannelCniConf,
+      }, ctx),
+  };
+  return [joinTask, nodeTask, cniTask];
+}

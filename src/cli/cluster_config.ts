@@ -1,0 +1,85 @@
+// The cluster-wide settings agents take from their server (K3s serves them
+// at /v1-k3s/config): `GET /v1-weft/config`, for any authenticated caller.
+
+import type { Hono } from "hono";
+import type { Identity } from "../api/auth/mod.ts";
+import type { KubeClient } from "../kube/mod.ts";
+import type { Backend, EgressMode, WeftConfig } from "./config.ts";
+
+export const CONFIG_PATH = "/v1-weft/config";
+
+export interface ClusterConfig {
+  clusterCIDR: string[];
+  serviceCIDR: string[];
+  clusterDNS: string;
+  clusterDomain: string;
+  flannelBackend: Backend;
+  flannelIPv6Masq: boolean;
+  flannelExternalIP: boolean;
+  egressSelectorMode: EgressMode;
+}
+
+export class ClusterConfigError extends Error {
+  override name = "ClusterConfigError";
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+
+export function clusterConfigOf(cfg: WeftConfig): ClusterConfig {
+  return {
+    clusterCIDR: cfg.clusterCIDR,
+    serviceCIDR: cfg.serviceCIDR,
+    clusterDNS: cfg.clusterDNS,
+    clusterDomain: cfg.clusterDomain,
+    flannelBackend: cfg.flannelBackend,
+    flannelIPv6Masq: cfg.flannelIPv6Masq,
+    flannelExternalIP: cfg.flannelExternalIP,
+    egressSelectorMode: cfg.egressSelectorMode,
+  };
+}
+
+/** The route, for `createApp({ extraRoutes })`. */
+export function clusterConfigRoutes(
+  config: ClusterConfig,
+  authenticate: (req: Request) => Promise<Identity | null>,
+): (app: Hono) => void {
+  return (app) => {
+    app.get(CONFIG_PATH, async (c) => {
+      if (!(await authenticate(c.req.raw))) {
+        return c.json({
+          kind: "Status",
+          apiVersion: "v1",
+          status: "Failure",
+          message: "Unauthorized",
+          reason: "Unauthorized",
+          code: 401,
+        }, 401);
+      }
+      return c.json(config);
+    });
+  };
+}
+
+/** Reads the cluster settings from the server the client talks to. */
+export async function fetchClusterConfig(
+  client: KubeClient,
+): Promise<ClusterConfig> {
+  const res = await client.raw("GET", CONFIG_PATH);
+  const text = await res.text();
+  if (!res.ok) {
+    throw new ClusterConfigError(
+      `GET ${CONFIG_PATH} answered ${res.status}: ${text.slice(0, 200)}`,
+    );
+  }
+  try {
+    return JSON.parse(text) as ClusterConfig;
+  } catch (e) {
+    throw new ClusterConfigError(
+      `GET ${CONFIG_PATH}: not JSON: ${text.slice(0, 200)}`,
+      {
+        cause: e,
+      },
+    );
+  }
+}

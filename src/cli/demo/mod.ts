@@ -1,0 +1,462 @@
+// `weft demo`: a cluster of N nodes in network namespaces on this machine —
+// a server and agents as real processes over an underlay bridge, two pods
+// per node through the installed CNI chain, then a connectivity matrix.
+// `--check` builds, checks once, tears down and returns 0 or 1; otherwise a
+// live status line runs until Ctrl-C. Teardown happens on every path.
+
+import { parseArgs } from "@std/cli/parse-args";
+import { UsageError } from "../errors.ts";
+import {
+  type Check,
+  ping,
+  runChecks,
+  summarize,
+  summaryLine,
+} from "./matrix.ts";
+import {
+  DemoError,
+  exec,
+  type Proc,
+  spawnLogged,
+  tail,
+  waitFor,
+} from "./proc.ts";
+import { selfCommand } from "./self.ts";
+import { cleanNamespaces, type DemoNode, Topology } from "./topology.ts";
+
+export const DEMO_HELP =
+  `Usage: weft demo [--check] [--nodes N] [--backend vxlan|host-gw]
+
+Builds a weft cluster on this machine: an underlay bridge and N nodes, each
+its own network and mount namespace, a "weft server" on node1 and a
+"weft agent" on every other node (real processes), two pods per node made
+through the installed CNI chain, then checks pod to pod across nodes, pod to
+node, and the server to each agent through its tunnel.
+
+Flags:
+  --check              build, check once, tear down; exit 0 when all pass
+  --nodes N            number of nodes (default 3, 1-50)
+  --backend B          flannel backend: vxlan (default) or host-gw
+  --timeout S          seconds to wait for the cluster to come up (default 240)
+  --ns-prefix P        namespace name prefix (default weft-demo-; tests use weft-t-...)
+  --clean              remove namespaces left by a crashed demo, then exit
+  --help               this text
+
+Needs root. Ctrl-C tears everything down.`;
+
+export interface DemoOptions {
+  nodes: number;
+  backend: "vxlan" | "host-gw";
+  check: boolean;
+  timeoutMs: number;
+  prefix: string;
+}
+
+function parseDemoArgs(
+  args: string[],
+): DemoOptions & { clean: boolean; help: boolean } {
+  let unknown: string | undefined;
+  const p = parseArgs(args, {
+    string: ["nodes", "backend", "timeout", "ns-prefix"],
+    boolean: ["check", "clean", "help"],
+    unknown: (arg: string, key?: string) => {
+      if (key === undefined) unknown ??= `argument "${arg}"`;
+      else unknown ??= `flag ${arg.split("=")[0]}`;
+      return false;
+    },
+  }) as Record<string, string | boolean | undefined>;
+  if (unknown) {
+    throw new UsageError(
+      `weft demo: unknown ${unknown}; see "weft demo --help"`,
+    );
+  }
+  const nodes = Number(p.nodes ?? "3");
+  if (!Number.isInteger(nodes) || nodes < 1 || nodes > 50) {
+    throw new UsageError(
+      `weft demo: invalid value "${p.nodes}" for flag --nodes: must be a whole number from 1 to 50`,
+    );
+  }
+  const backend = String(p.backend ?? "vxlan");
+  if (backend !== "vxlan" && backend !== "host-gw") {
+    throw new UsageError(
+      `weft demo: invalid value "${backend}" for flag --backend: must be vxlan or host-gw`,
+    );
+  }
+  const timeout = Number(p.timeout ?? "240");
+  if (!(timeout > 0)) {
+    throw new UsageError(
+      `weft demo: invalid value "${p.timeout}" for flag --timeout: must be a number of seconds`,
+    );
+  }
+  const prefix = String(p["ns-prefix"] ?? "weft-demo-");
+  if (!/^weft-[a-z0-9-]{0,20}$/.test(prefix)) {
+    throw new UsageError(
+      `weft demo: invalid value "${prefix}" for flag --ns-prefix: must start with "weft-" (lowercase letters, digits, '-')`,
+    );
+  }
+  return {
+    nodes,
+    backend,
+    check: p.check === true,
+    timeoutMs: timeout * 1000,
+    prefix,
+    clean: p.clean === true,
+    help: p.help === true,
+  };
+}
+
+export async function demoCommand(
+  args: string[],
+  signal: AbortSignal,
+): Promise<number> {
+  const o = parseDemoArgs(args);
+  if (o.help) {
+    console.log(DEMO_HELP);
+    return 0;
+  }
+  if (Deno.uid() !== 0) {
+    console.error(
+      "weft demo: needs root (network and mount namespaces); run it with sudo",
+    );
+    return 1;
+  }
+  if (o.clean) {
+    const gone = await cleanNamespaces(o.prefix);
+    console.log(
+      gone.length
+        ? `removed ${gone.join(", ")}`
+        : `no ${o.prefix}* namespaces to remove`,
+    );
+    return 0;
+  }
+  return await runDemo(o, signal);
+}
+
+interface Pod {
+  name: string;
+  netns: string;
+  node: DemoNode;
+  ip: string;
+}
+
+const CONFLIST = "/var/lib/weft/agent/etc/cni/net.d/10-flannel.conflist";
+const CNI_BIN = "/var/lib/weft/data/cni";
+const KUBECONFIG = "/etc/weft/weft.yaml";
+
+class Demo {
+  readonly topo: Topology;
+  readonly procs: Proc[] = [];
+  readonly pods: Pod[] = [];
+  readonly self = selfCommand();
+  readonly started = Date.now();
+  logDir = "";
+
+  constructor(readonly o: DemoOptions, readonly signal: AbortSignal) {
+    this.topo = new Topology(o.prefix);
+  }
+
+  progress(msg: string): void {
+    const t = ((Date.now() - this.started) / 1000).toFixed(1).padStart(5);
+    console.log(`[${t}s] ${msg}`);
+  }
+
+  interrupted(): void {
+    if (this.signal.aborted) throw new DemoError("interrupted");
+  }
+
+  kubectl(
+    server: DemoNode,
+    ...args: string[]
+  ): Promise<{ code: number; stdout: string; stderr: string }> {
+    return exec([
+      ...this.topo.enter(server),
+      "kubectl",
+      "--kubeconfig",
+      KUBECONFIG,
+      "--request-timeout=5s",
+      ...args,
+    ]);
+  }
+
+  /** Fails early, with the log's tail, when a weft process died. */
+  async assertAlive(): Promise<void> {
+    for (const p of this.procs) {
+      if (!p.running) {
+        const st = await p.exited;
+        throw new DemoError(
+          `${p.name} exited (code ${st.code}); last lines of ${p.logFile}:\n${await tail(
+            p.logFile,
+          )}`,
+        );
+      }
+    }
+  }
+
+  async waitFor<T>(what: string, fn: () => Promise<T | undefined>): Promise<T> {
+    return await waitFor(what, async () => {
+      await this.assertAlive();
+      return await fn();
+    }, { timeoutMs: this.o.timeoutMs, signal: this.signal });
+  }
+
+  start(node: DemoNode, role: "server" | "agent", args: string[]): Proc {
+    const log = `${this.logDir}/${node.name}-${role}.log`;
+    const p = spawnLogged(`${node.name} ${role}`, [
+      ...this.topo.enter(node),
+      ...this.self,
+      role,
+      "--node-name",
+      node.name,
+      "--node-ip",
+      node.ip,
+      ...args,
+    ], log);
+    this.procs.push(p);
+    this.progress(
+      `${node.name}: weft ${role} started (pid ${p.pid}, log ${log})`,
+    );
+    return p;
+  }
+
+  async build(): Promise<void> {
+    const { o, topo } = this;
+    await topo.checkFree();
+    this.logDir = await Deno.makeTempDir({ prefix: "weft-demo-logs-" });
+    await topo.createUnderlay();
+    this.progress(
+      `underlay: bridge br0 10.250.0.1/24 in netns ${topo.underlay}`,
+    );
+    for (let i = 1; i <= o.nodes; i++) {
+      this.interrupted();
+      const n = await topo.addNode(i);
+      this.progress(
+        `${n.name}: netns ${n.netns}, eth0 ${n.ip}, private /var/lib/weft /etc/weft /run/flannel /var/lib/cni`,
+      );
+    }
+    const [server, ...agents] = topo.nodes;
+    this.start(server, "server", ["--flannel-backend", o.backend]);
+    const token = await this.waitFor("the server's agent token", async () => {
+      const t = await Deno.readTextFile(
+        topo.path(server, "/var/lib/weft/server/agent-token"),
+      ).catch(() => "");
+      return t.trim() || undefined;
+    });
+    await this.waitFor(
+      "the API server (kubectl get --raw /readyz)",
+      async () => {
+        const r = await this.kubectl(server, "get", "--raw", "/healthz");
+        return r.code === 0 ? true : undefined;
+      },
+    );
+    this.progress(
+      `${server.name}: API server answers on https://${server.ip}:6443`,
+    );
+    for (const n of agents) {
+      this.start(n, "agent", [
+        "--server",
+        `https://${server.ip}:6443`,
+        "--token",
+        token,
+      ]);
+    }
+    await this.waitNodes(server);
+    for (const n of topo.nodes) {
+      await this.waitFor(
+        `${n.name}'s subnet.env and CNI conflist`,
+        async () => {
+          const env = await Deno.readTextFile(
+            topo.path(n, "/run/flannel/subnet.env"),
+          ).catch(() => "");
+          const conf = await Deno.stat(topo.path(n, CONFLIST)).then(
+            () => true,
+            () => false,
+          );
+          const subnet = env.match(/^FLANNEL_SUBNET=(\S+)/m)?.[1];
+          return subnet && conf ? subnet : undefined;
+        },
+      ).then((subnet) =>
+        this.progress(`${n.name}: flannel up, subnet ${subnet}, CNI installed`)
+      );
+    }
+    for (const n of topo.nodes) {
+      for (const j of [1, 2]) {
+        this.interrupted();
+        await this.addPod(n, `${n.name.replace("node", "n")}-p${j}`);
+      }
+    }
+  }
+
+  async waitNodes(server: DemoNode): Promise<void> {
+    const want = this.topo.nodes.map((n) => n.name);
+    const cidrs = await this.waitFor(
+      `all ${want.length} nodes with a podCIDR`,
+      async () => {
+        const r = await this.kubectl(server, "get", "nodes", "-o", "json");
+        if (r.code !== 0) return undefined;
+        const items = (JSON.parse(r.stdout).items ?? []) as {
+          metadata: { name: string };
+          spec?: { podCIDR?: string };
+        }[];
+        const got = new Map(
+          items.map((i) => [i.metadata.name, i.spec?.podCIDR]),
+        );
+        return want.every((n) => got.get(n)) ? got : undefined;
+      },
+    );
+    for (const n of want) {
+      this.progress(`${n}: registered, podCIDR ${cidrs.get(n)}`);
+    }
+  }
+
+  async addPod(node: DemoNode, name: string): Promise<void> {
+    const netns = await this.topo.addPod(name);
+    const r = await exec([
+      ...this.topo.enter(node),
+      ...this.self,
+      "cni",
+      "add",
+      CONFLIST,
+      `/run/netns/${netns}`,
+      "--container-id",
+      netns,
+      "--ifname",
+      "eth0",
+      "--cni-bin-dir",
+      CNI_BIN,
+    ]);
+    if (r.code !== 0) {
+      throw new DemoError(
+        `pod ${name} on ${node.name}: weft cni add failed (exit ${r.code}): ${
+          (r.stdout + r.stderr).trim().split("\n").slice(-4).join(" | ")
+        }`,
+      );
+    }
+    const result = JSON.parse(r.stdout) as { ips?: { address: string }[] };
+    const ip = result.ips?.[0]?.address.split("/")[0];
+    if (!ip) {
+      throw new DemoError(
+        `pod ${name}: the CNI result has no IP: ${r.stdout.trim()}`,
+      );
+    }
+    this.pods.push({ name, netns, node, ip });
+    this.progress(`${node.name}: pod ${name} ${ip} (netns ${netns})`);
+  }
+
+  checks(): Check[] {
+    const out: Check[] = [];
+    for (const a of this.pods) {
+      for (const b of this.pods) {
+        if (a.node === b.node) continue;
+        out.push({
+          kind: "pod-pod",
+          from: a.name,
+          to: b.name,
+          run: () => ping(a.netns, b.ip),
+        });
+      }
+      for (const n of this.topo.nodes) {
+        out.push({
+          kind: "pod-node",
+          from: a.name,
+          to: n.name,
+          run: () => ping(a.netns, n.ip),
+        });
+      }
+    }
+    const server = this.topo.nodes[0];
+    for (const n of this.topo.nodes) {
+      out.push({
+        kind: "tunnel",
+        from: server.name,
+        to: n.name,
+        run: async () => {
+          const r = await this.kubectl(
+            server,
+            "get",
+            "--raw",
+            `/api/v1/nodes/${n.name}/proxy/status`,
+          );
+          if (r.code !== 0) return (r.stderr || r.stdout).trim().split("\n")[0];
+          return r.stdout.includes(n.name)
+            ? null
+            : `unexpected status: ${r.stdout.slice(0, 120)}`;
+        },
+      });
+    }
+    return out;
+  }
+
+  /** Runs the matrix until everything passes or the time is up. */
+  async converge(limitMs: number): Promise<ReturnType<typeof summarize>> {
+    const deadline = Date.now() + limitMs;
+    while (true) {
+      this.interrupted();
+      await this.assertAlive();
+      const s = summarize(await runChecks(this.checks()));
+      if (s.failures.length === 0 || Date.now() > deadline) return s;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+
+  printMatrix(s: ReturnType<typeof summarize>): void {
+    this.progress(`connectivity: ${summaryLine(s)}`);
+    for (const f of s.failures) {
+      console.log(
+        `  FAIL ${f.check.kind} ${f.check.from} -> ${f.check.to}: ${f.error}`,
+      );
+    }
+  }
+
+  async live(): Promise<void> {
+    console.log("running; Ctrl-C tears the cluster down");
+    while (!this.signal.aborted) {
+      const s = summarize(await runChecks(this.checks()));
+      const down = this.procs.filter((p) => !p.running).map((p) => p.name);
+      const time = new Date().toISOString().slice(11, 19);
+      const line = `${time} ${summaryLine(s)}${
+        down.length ? ` — exited: ${down.join(", ")}` : ""
+      }`;
+      await Deno.stdout.write(new TextEncoder().encode(`\x1b[2K\r${line}`));
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, 2000);
+        this.signal.addEventListener("abort", () => {
+          clearTimeout(t);
+          r();
+        }, { once: true });
+      });
+    }
+    console.log("");
+  }
+
+  async teardown(): Promise<void> {
+    for (const p of [...this.procs].reverse()) await p.stop(5000);
+    await this.topo.teardown();
+    this.progress(`torn down (logs kept in ${this.logDir})`);
+  }
+}
+
+export async function runDemo(
+  o: DemoOptions,
+  signal: AbortSignal,
+): Promise<number> {
+  const demo = new Demo(o, signal);
+  let code = 1;
+  try {
+    await demo.build();
+    const s = await demo.converge(o.check ? 90_000 : 60_000);
+    demo.printMatrix(s);
+    if (o.check) {
+      code = s.failures.length === 0 ? 0 : 1;
+      demo.progress(code === 0 ? "check passed" : "check FAILED");
+    } else {
+      await demo.live();
+      code = 0;
+    }
+  } catch (e) {
+    console.error(`weft demo: ${(e as Error).message}`);
+    code = 1;
+  } finally {
+    await demo.teardown();
+  }
+  return code;
+}

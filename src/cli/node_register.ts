@@ -1,0 +1,124 @@
+// The agent's own Node object: created or updated with its addresses and
+// labels (egress.k3s.io/cluster=true in pod and cluster modes, as K3s), a
+// Ready condition kept fresh, and the wait for the pod CIDR the server's
+// IPAM assigns.
+
+import { KubeError } from "../kube/mod.ts";
+import type { KubeClient, Node, NodeAddress } from "../kube/mod.ts";
+import type { EgressMode } from "./config.ts";
+
+export const EGRESS_LABEL = "egress.k3s.io/cluster";
+
+export interface NodeSpecInput {
+  name: string;
+  internalIPs: string[];
+  externalIPs: string[];
+  egressMode: EgressMode;
+  hostname?: string;
+}
+
+export function nodeLabels(n: NodeSpecInput): Record<string, string> {
+  const labels: Record<string, string> = {
+    "kubernetes.io/hostname": n.name,
+    "kubernetes.io/os": Deno.build.os,
+    "kubernetes.io/arch": Deno.build.arch === "x86_64" ? "amd64" : "arm64",
+  };
+  if (n.egressMode === "pod" || n.egressMode === "cluster") {
+    labels[EGRESS_LABEL] = "true";
+  }
+  return labels;
+}
+
+export function nodeAddresses(n: NodeSpecInput): NodeAddress[] {
+  return [
+    ...n.internalIPs.map((address) => ({ type: "InternalIP", address })),
+    ...n.externalIPs.map((address) => ({ type: "ExternalIP", address })),
+    { type: "Hostname", address: n.hostname ?? n.name },
+  ];
+}
+
+function readyCondition(ready: boolean, now = new Date().toISOString()) {
+  return {
+    type: "Ready",
+    status: ready ? "True" : "False",
+    reason: ready ? "WeftAgentReady" : "WeftAgentNotReady",
+    message: ready ? "weft agent is running" : "weft agent tasks are starting",
+    lastHeartbeatTime: now,
+    lastTransitionTime: now,
+  };
+}
+
+/** Creates the Node or brings its labels and addresses up to date. */
+export async function registerNode(
+  client: KubeClient,
+  n: NodeSpecInput,
+  signal?: AbortSignal,
+): Promise<Node> {
+  const path = `/api/v1/nodes/${n.name}`;
+  const labels = nodeLabels(n);
+  const addresses = nodeAddresses(n);
+  try {
+    await client.get<Node>(path, signal);
+  } catch (e) {
+    if (!(e instanceof KubeError) || e.status !== 404) throw e;
+    await client.create<Node>("/api/v1/nodes", {
+      apiVersion: "v1",
+      kind: "Node",
+      metadata: { name: n.name, labels },
+      spec: {},
+    } as Node);
+  }
+  await client.patch<Node>(path, { metadata: { labels } }, "strategic");
+  return await client.patch<Node>(`${path}/status`, {
+    status: { addresses, conditions: [readyCondition(false)] },
+  }, "strategic");
+}
+
+/** Marks the Node Ready (or not), refreshing the heartbeat time. */
+export async function heartbeat(
+  client: KubeClient,
+  name: string,
+  ready: boolean,
+): Promise<void> {
+  await client.patch(`/api/v1/nodes/${name}/status`, {
+    status: { conditions: [readyCondition(ready)] },
+  }, "strategic");
+}
+
+/** Waits (list-watch on its own Node, no timeout) until spec.podCIDR is set. */
+export async function waitForPodCIDR(
+  client: KubeClient,
+  name: string,
+  signal: AbortSignal,
+): Promise<string[]> {
+  const cidrs = (n: Node) =>
+    n.spec?.podCIDRs?.length
+      ? n.spec.podCIDRs
+      : n.spec?.podCIDR
+      ? [n.spec.podCIDR]
+      : [];
+  while (!signal.aborted) {
+    const node = await client.get<Node>(`/api/v1/nodes/${name}`, signal);
+    if (cidrs(node).length) return cidrs(node);
+    for await (
+      const ev of client.watch<Node>("/api/v1/nodes", {
+        fieldSelector: `metadata.name=${name}`,
+        resourceVersion: node.metadata.resourceVersion,
+        timeoutSeconds: 60,
+        signal,
+      })
+    ) {
+      if (ev.type === "DELETED") break;
+      if (
+        (ev.type === "ADDED" || ev.type === "MODIFIED") &&
+        cidrs(ev.object).length
+      ) {
+        return cidrs(ev.object);
+      }
+    }
+  }
+  throw new DOMException(
+    "aborted while waiting for the pod CIDR",
+    "AbortError",
+  );
+}

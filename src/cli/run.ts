@@ -1,0 +1,42 @@
+// Small pieces shared by `weft server` and `weft agent`.
+
+import type { Hono } from "hono";
+import type { Identity } from "../api/auth/mod.ts";
+import type { TaskStatus } from "../supervisor/mod.ts";
+
+export const READYZ_PATH = "/v1-weft/readyz";
+
+/** Resolves when `signal` aborts. */
+export function untilAborted(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    signal.addEventListener("abort", () => resolve(), { once: true });
+  });
+}
+
+/**
+ * `GET /v1-weft/readyz`: every task's readiness (the plain /readyz of the
+ * API answers 200 only when all are ready). 503 while any is not.
+ */
+export function readinessRoutes(
+  status: () => TaskStatus[],
+  authenticate: (req: Request) => Promise<Identity | null>,
+): (app: Hono) => void {
+  return (app) => {
+    app.get(READYZ_PATH, async (c) => {
+      if (!(await authenticate(c.req.raw))) {
+        return c.json({
+          kind: "Status",
+          apiVersion: "v1",
+          status: "Failure",
+          message: "Unauthorized",
+          reason: "Unauthorized",
+          code: 401,
+        }, 401);
+      }
+      const tasks = status();
+      const ready = tasks.length > 0 && tasks.every((t) => t.ready);
+      return c.json({ ready, tasks }, ready ? 200 : 503);
+    });
+  };
+}

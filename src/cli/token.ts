@@ -1,0 +1,66 @@
+// `weft token show` and `weft token forget-node <name>`.
+
+import { parseArgs } from "@std/cli/parse-args";
+import { forgetNode } from "../api/auth/mod.ts";
+import { CommandError, UsageError } from "./errors.ts";
+
+export const TOKEN_HELP = `Usage:
+  weft token show [--data-dir D]               print the server and agent join tokens
+  weft token forget-node <name> [--data-dir D] forget a node's password and token, so a
+                                               machine reusing the name can join
+                                               ("kubectl delete node <name>" does it too)
+
+--data-dir defaults to $WEFT_DATA_DIR or /var/lib/weft.`;
+
+export async function tokenCommand(args: string[]): Promise<number> {
+  let unknown: string | undefined;
+  const p = parseArgs(args, {
+    string: ["data-dir"],
+    boolean: ["help"],
+    unknown: (arg: string, key?: string) => {
+      if (key !== undefined) unknown ??= arg.split("=")[0];
+      return key === undefined;
+    },
+  }) as { _: unknown[]; "data-dir"?: string; help?: boolean };
+  if (unknown) {
+    throw new UsageError(
+      `weft token: unknown flag ${unknown}; see "weft token --help"`,
+    );
+  }
+  if (p.help) {
+    console.log(TOKEN_HELP);
+    return 0;
+  }
+  const dataDir = p["data-dir"] || Deno.env.get("WEFT_DATA_DIR") ||
+    "/var/lib/weft";
+  const [sub, ...rest] = p._.map(String);
+  if (sub === "show" && rest.length === 0) {
+    for (
+      const [label, file] of [["server", "token"], ["agent", "agent-token"]]
+    ) {
+      const path = `${dataDir}/server/${file}`;
+      try {
+        console.log(
+          `${label} token: ${(await Deno.readTextFile(path)).trim()}`,
+        );
+      } catch {
+        throw new CommandError(
+          `weft token: no ${path}; is this a server with --data-dir ${dataDir} that has started once?`,
+        );
+      }
+    }
+    return 0;
+  }
+  if (sub === "forget-node" && rest.length === 1) {
+    const forgot = await forgetNode(dataDir, rest[0]);
+    console.log(
+      forgot
+        ? `forgot the password and token of node ${rest[0]}; it may join again`
+        : `node ${rest[0]} has no stored password; nothing to forget`,
+    );
+    return 0;
+  }
+  throw new UsageError(
+    `weft token: expected "show" or "forget-node <name>"; see "weft token --help"`,
+  );
+}
