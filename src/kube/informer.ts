@@ -30,7 +30,8 @@ export interface Informer<T> {
   readonly cache: ReadonlyMap<string, T>;
   /** The resourceVersion the next watch resumes from. */
   readonly resourceVersion: string;
-  /** Resolves after the first list is reconciled. */
+  /** Resolves after the first list is reconciled, or when the informer
+   * stops before that (check `signal.aborted`), so awaiting it never hangs. */
   readonly synced: Promise<void>;
   /** Resolves when the signal aborts and the loop has stopped. */
   readonly done: Promise<void>;
@@ -153,7 +154,7 @@ export function startInformer<T extends KubeObject>(
     }
   }
 
-  const done = loop();
+  const done = loop().finally(() => markSynced());
   return {
     cache,
     get resourceVersion() {

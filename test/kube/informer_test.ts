@@ -153,3 +153,18 @@ Deno.test("informer stops when the signal aborts", () =>
     await inf.done;
     await until(() => env.fake.watchCount === 0, "the watch to close");
   }));
+
+Deno.test("informer.synced resolves when it stops before the first list", async () => {
+  using c = new KubeClient({ server: "https://127.0.0.1:1", token: "t" });
+  const ac = new AbortController();
+  const errors: unknown[] = [];
+  const inf = c.informer("/api/v1/nodes", { error: (e) => errors.push(e) }, {
+    signal: ac.signal,
+    initialBackoffMs: 1,
+  });
+  await until(() => errors.length >= 1, "a connection failure");
+  ac.abort();
+  await inf.synced;
+  await inf.done;
+  assertEquals(inf.cache.size, 0);
+});
