@@ -69,6 +69,13 @@ export async function fetchVerifiedCA(
   server: string,
   caHash?: string,
 ): Promise<string> {
+  if (!/^https:\/\//i.test(server)) {
+    throw new JoinError(
+      `the server URL ${
+        JSON.stringify(server)
+      } must start with https:// (e.g. https://192.0.2.1:6443)`,
+    );
+  }
   const url = `${trimServer(server)}/cacerts`;
   let res: Response;
   try {
@@ -154,6 +161,15 @@ async function requestCredential(
   return body.token;
 }
 
+function parseSaved(text: string): SavedCredential | null {
+  try {
+    const v = JSON.parse(text);
+    return typeof v?.token === "string" ? v as SavedCredential : null;
+  } catch {
+    return null;
+  }
+}
+
 export async function joinCluster(opts: JoinOptions): Promise<JoinResult> {
   const log = opts.log ?? (() => {});
   const parsed = parseToken(opts.token);
@@ -172,19 +188,19 @@ export async function joinCluster(opts: JoinOptions): Promise<JoinResult> {
   const credFile = join(agentDir, "cred", "node-token.json");
   const server = trimServer(opts.server);
   const saved = await readTextIfExists(credFile);
-  if (saved) {
-    const cred = JSON.parse(saved) as SavedCredential;
+  const prev = saved ? parseSaved(saved) : null;
+  if (prev) {
     if (
-      cred.server === server && cred.nodeName === opts.nodeName &&
-      cred.caHash === caHash
+      prev.server === server && prev.nodeName === opts.nodeName &&
+      prev.caHash === caHash
     ) {
-      const client = new KubeClient({ server, caPem, token: cred.token });
+      const client = new KubeClient({ server, caPem, token: prev.token });
       if (await stillValid(client, opts.nodeName)) {
         log(`reusing the node credential of ${opts.nodeName}`);
         return {
           client,
           caPem,
-          token: cred.token,
+          token: prev.token,
           nodeName: opts.nodeName,
           caFile,
         };

@@ -212,3 +212,35 @@ Deno.test("joinCluster() with a bare secret trusts the served CA", () =>
     joined.client.close();
     assertEquals(joined.caPem, env.pki.caPem);
   }));
+
+Deno.test("joinCluster() replaces a corrupt saved credential", () =>
+  withServer(async (env) => {
+    const a = env.agent("a");
+    await Deno.mkdir(`${a.dataDir}/agent/cred`, { recursive: true });
+    await Deno.writeTextFile(
+      `${a.dataDir}/agent/cred/node-token.json`,
+      "{not json",
+    );
+    const joined = await joinCluster({
+      server: env.url,
+      token: env.pki.agentToken,
+      nodeName: "node-a",
+      ...a,
+    });
+    joined.client.close();
+    assertMatch(joined.token, /^weft-node:node-a:/);
+  }));
+
+Deno.test("joinCluster() refuses a server URL that is not https", async () => {
+  await assertRejects(
+    () =>
+      joinCluster({
+        server: "http://127.0.0.1:6443",
+        token: "x",
+        nodeName: "n",
+        dataDir: "/nonexistent",
+      }),
+    JoinError,
+    "must start with https://",
+  );
+});
