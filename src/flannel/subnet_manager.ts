@@ -218,15 +218,21 @@ export class KubeSubnetManager {
     onEvent: (ev: LeaseEvent) => void | Promise<void>,
     signal: AbortSignal,
   ): { done: Promise<void> } {
-    const emit = async (evs: LeaseEvent[]) => {
-      for (const ev of evs) await onEvent(ev);
+    // Events are delivered one at a time, in arrival order, whatever the
+    // source does with the promises its handlers return.
+    let queue = Promise.resolve();
+    const emit = (evs: () => LeaseEvent[]) => {
+      queue = queue.then(async () => {
+        for (const ev of evs()) await onEvent(ev);
+      }).catch((e) => this.#log(`lease event: ${(e as Error).message ?? e}`));
+      return queue;
     };
     return this.#src.watchNodes(
       {
-        added: (n) => emit(this.nodeChanged(n)),
-        updated: (n) => emit(this.nodeChanged(n)),
-        deleted: (n) => emit(this.nodeChanged(n, true)),
-        synced: () => onEvent({ type: "synced", leases: this.leases() }),
+        added: (n) => emit(() => this.nodeChanged(n)),
+        updated: (n) => emit(() => this.nodeChanged(n)),
+        deleted: (n) => emit(() => this.nodeChanged(n, true)),
+        synced: () => emit(() => [{ type: "synced", leases: this.leases() }]),
       },
       signal,
       (e) => this.#log(`node watch: ${(e as Error).message ?? e}`),
