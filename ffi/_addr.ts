@@ -7,15 +7,23 @@ export interface IpBytes {
 }
 
 function parse4(s: string): Uint8Array<ArrayBuffer> | null {
-  const parts = s.split(".");
-  if (parts.length !== 4) return null;
+  // A hand loop: this runs once per netlink operation on the hot path.
   const out = new Uint8Array(4);
-  for (let i = 0; i < 4; i++) {
-    if (!/^\d{1,3}$/.test(parts[i])) return null;
-    const n = Number(parts[i]);
-    if (n > 255) return null;
-    out[i] = n;
+  let part = 0, val = 0, digits = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || part === 3) return null;
+      out[part++] = val;
+      val = 0;
+      digits = 0;
+    } else if (c >= 48 && c <= 57) {
+      val = val * 10 + c - 48;
+      if (++digits > 3 || val > 255) return null;
+    } else return null;
   }
+  if (part !== 3 || digits === 0) return null;
+  out[3] = val;
   return out;
 }
 
@@ -109,13 +117,33 @@ export function formatIp(b: Uint8Array): string {
   return `${hex(g.slice(0, bestAt))}::${hex(g.slice(bestAt + bestLen))}`;
 }
 
-/** Parses "aa:bb:cc:dd:ee:ff" (or with dashes). */
+function hexVal(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 102) return c - 87;
+  if (c >= 65 && c <= 70) return c - 55;
+  return -1;
+}
+
+/** Parses "aa:bb:cc:dd:ee:ff" (or with dashes, or one-digit groups). */
 export function parseMac(s: string): Uint8Array<ArrayBuffer> {
-  const parts = s.split(/[:-]/);
-  if (parts.length !== 6 || !parts.every((p) => /^[0-9a-fA-F]{1,2}$/.test(p))) {
+  const out = new Uint8Array(6);
+  let part = 0, digits = 0, ok = true;
+  for (let i = 0; i < s.length && ok; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 58 || c === 45) {
+      ok = digits > 0 && part < 5;
+      part++;
+      digits = 0;
+      continue;
+    }
+    const v = hexVal(c);
+    ok = v >= 0 && ++digits <= 2;
+    out[part] = (out[part] << 4) | v;
+  }
+  if (!ok || part !== 5 || digits === 0) {
     throw new TypeError(`invalid MAC address "${s}"`);
   }
-  return new Uint8Array(parts.map((p) => parseInt(p, 16)));
+  return out;
 }
 
 /** Formats link-layer bytes as lower-case colon hex. */

@@ -42,10 +42,15 @@ const nl3 = {
     parameters: ["pointer", /* sk */ "i32" /* group */],
     result: "i32",
   },
-  // void nl_socket_enable_msg_peek(struct nl_sock *sk)
-  nl_socket_enable_msg_peek: {
+  // void nl_socket_disable_msg_peek(struct nl_sock *sk)
+  nl_socket_disable_msg_peek: {
     parameters: ["pointer" /* sk */],
     result: "void",
+  },
+  // int nl_socket_set_msg_buf_size(struct nl_sock *sk, size_t bufsize)
+  nl_socket_set_msg_buf_size: {
+    parameters: ["pointer", /* sk */ "usize" /* bufsize */],
+    result: "i32",
   },
   // int nl_socket_set_buffer_size(struct nl_sock *sk, int rxbuf, int txbuf)
   nl_socket_set_buffer_size: {

@@ -19,17 +19,36 @@ export const NLM_F_APPEND = 0x800;
 export const NLA_F_NESTED = 0x8000;
 
 const align = (n: number) => (n + 3) & ~3;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
-/** Builds one netlink message: header, fixed struct, attributes. */
+/** Writes a little-endian u16 into b at off. */
+export function put16(b: Uint8Array, off: number, v: number): void {
+  b[off] = v & 0xff;
+  b[off + 1] = (v >>> 8) & 0xff;
+}
+
+/** Writes a little-endian u32 into b at off. */
+export function put32(b: Uint8Array, off: number, v: number): void {
+  b[off] = v & 0xff;
+  b[off + 1] = (v >>> 8) & 0xff;
+  b[off + 2] = (v >>> 16) & 0xff;
+  b[off + 3] = (v >>> 24) & 0xff;
+}
+
+/**
+ * Builds one netlink message: header, fixed struct, attributes. Plain byte
+ * writes into a small buffer (grown on demand): building runs once per
+ * operation and must stay cheap next to the syscall.
+ */
 export class MsgBuilder {
-  #buf = new Uint8Array(256);
-  #view = new DataView(this.#buf.buffer);
+  #buf = new Uint8Array(64);
   #len = 16;
   #nests: number[] = [];
 
   constructor(type: number, flags: number) {
-    this.#view.setUint16(4, type, true);
-    this.#view.setUint16(6, flags | NLM_F_REQUEST, true);
+    put16(this.#buf, 4, type);
+    put16(this.#buf, 6, flags | NLM_F_REQUEST);
   }
 
   #grow(n: number): void {
@@ -39,12 +58,11 @@ export class MsgBuilder {
     );
     next.set(this.#buf);
     this.#buf = next;
-    this.#view = new DataView(next.buffer);
   }
 
   /** Adds header flags (NLM_F_ACK before sending a request). */
   addFlags(flags: number): this {
-    this.#view.setUint16(6, this.#view.getUint16(6, true) | flags, true);
+    put16(this.#buf, 6, (this.#buf[6] | (this.#buf[7] << 8)) | flags);
     return this;
   }
 
@@ -57,71 +75,71 @@ export class MsgBuilder {
     return this;
   }
 
-  attr(type: number, data: Uint8Array): this {
-    const n = 4 + data.length;
+  #attrHead(type: number, payload: number): number {
+    const n = 4 + payload;
     this.#grow(align(n));
-    this.#view.setUint16(this.#len, n, true);
-    this.#view.setUint16(this.#len + 2, type, true);
-    this.#buf.set(data, this.#len + 4);
-    this.#buf.fill(0, this.#len + n, this.#len + align(n));
+    put16(this.#buf, this.#len, n);
+    put16(this.#buf, this.#len + 2, type);
+    const at = this.#len + 4;
     this.#len += align(n);
+    return at;
+  }
+
+  attr(type: number, data: Uint8Array): this {
+    const at = this.#attrHead(type, data.length); // may grow #buf
+    this.#buf.set(data, at);
     return this;
   }
 
   flag(type: number): this {
-    return this.attr(type, new Uint8Array(0));
+    this.#attrHead(type, 0);
+    return this;
   }
   u8(type: number, v: number): this {
-    return this.attr(type, Uint8Array.of(v));
+    const at = this.#attrHead(type, 1);
+    this.#buf[at] = v;
+    return this;
   }
   u16(type: number, v: number): this {
-    return this.attr(type, le16(v));
+    const at = this.#attrHead(type, 2);
+    put16(this.#buf, at, v);
+    return this;
   }
   be16(type: number, v: number): this {
-    return this.attr(type, Uint8Array.of(v >> 8, v & 0xff));
+    const at = this.#attrHead(type, 2);
+    this.#buf[at] = (v >>> 8) & 0xff;
+    this.#buf[at + 1] = v & 0xff;
+    return this;
   }
   u32(type: number, v: number): this {
-    return this.attr(type, le32(v));
+    const at = this.#attrHead(type, 4);
+    put32(this.#buf, at, v);
+    return this;
   }
   str(type: number, s: string): this {
-    return this.attr(type, new TextEncoder().encode(s + "\0"));
+    return this.attr(type, encoder.encode(s + "\0"));
   }
 
   nest(type: number, nested = false): this {
     this.#grow(4);
     this.#nests.push(this.#len);
-    this.#view.setUint16(
-      this.#len + 2,
-      type | (nested ? NLA_F_NESTED : 0),
-      true,
-    );
+    put16(this.#buf, this.#len + 2, type | (nested ? NLA_F_NESTED : 0));
     this.#len += 4;
     return this;
   }
   end(): this {
     const at = this.#nests.pop();
     if (at === undefined) throw new Error("MsgBuilder.end() without nest()");
-    this.#view.setUint16(at, this.#len - at, true);
+    put16(this.#buf, at, this.#len - at);
     return this;
   }
 
   /** The finished message with sequence number `seq`. */
   finish(seq: number): Uint8Array<ArrayBuffer> {
-    this.#view.setUint32(0, this.#len, true);
-    this.#view.setUint32(8, seq, true);
+    put32(this.#buf, 0, this.#len);
+    put32(this.#buf, 8, seq);
     return this.#buf.subarray(0, this.#len);
   }
-}
-
-export function le16(v: number): Uint8Array<ArrayBuffer> {
-  const b = new Uint8Array(2);
-  new DataView(b.buffer).setUint16(0, v, true);
-  return b;
-}
-export function le32(v: number): Uint8Array<ArrayBuffer> {
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setUint32(0, v >>> 0, true);
-  return b;
 }
 
 /** One received message: type, flags, seq and its payload (after the header). */
@@ -171,7 +189,7 @@ export function bytesOf(v: DataView): Uint8Array {
 export function strOf(v: DataView): string {
   const b = bytesOf(v);
   const nul = b.indexOf(0);
-  return new TextDecoder().decode(nul < 0 ? b : b.subarray(0, nul));
+  return decoder.decode(nul < 0 ? b : b.subarray(0, nul));
 }
 export const u8Of = (v: DataView) => v.getUint8(0);
 export const u16Of = (v: DataView) => v.getUint16(0, true);

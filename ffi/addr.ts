@@ -1,7 +1,7 @@
 // RTM_*ADDR messages: interface addresses (IPv4 and IPv6) with scope.
 
 import { formatIp, maskBytes, parseCidr } from "./_addr.ts";
-import { attrs, bytesOf, type Msg, MsgBuilder } from "./_wire.ts";
+import { attrs, bytesOf, type Msg, MsgBuilder, put32 } from "./_wire.ts";
 import type { Addr, Scope } from "./types.ts";
 
 export const RTM_NEWADDR = 20;
@@ -51,11 +51,10 @@ function ifaddrmsg(
   index: number,
 ): Uint8Array<ArrayBuffer> {
   const b = new Uint8Array(8);
-  const v = new DataView(b.buffer);
-  v.setUint8(0, af);
-  v.setUint8(1, prefix);
-  v.setUint8(3, scope);
-  v.setUint32(4, index, true);
+  b[0] = af;
+  b[1] = prefix;
+  b[3] = scope;
+  put32(b, 4, index);
   return b;
 }
 

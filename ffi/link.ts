@@ -8,6 +8,7 @@ import {
   bytesOf,
   type Msg,
   MsgBuilder,
+  put32,
   strOf,
   u32Of,
   u8Of,
@@ -64,11 +65,10 @@ export function ifinfomsg(
   family = 0,
 ): Uint8Array<ArrayBuffer> {
   const b = new Uint8Array(16);
-  const v = new DataView(b.buffer);
-  v.setUint8(0, family);
-  v.setInt32(4, index, true);
-  v.setUint32(8, flags, true);
-  v.setUint32(12, change, true);
+  b[0] = family;
+  put32(b, 4, index);
+  put32(b, 8, flags);
+  put32(b, 12, change);
   return b;
 }
 

@@ -3,7 +3,7 @@
 
 import { formatIp, formatMac, parseIp, parseMac } from "./_addr.ts";
 import { afOf, familyOf } from "./addr.ts";
-import { attrs, bytesOf, type Msg, MsgBuilder } from "./_wire.ts";
+import { attrs, bytesOf, type Msg, MsgBuilder, put16, put32 } from "./_wire.ts";
 import type { Fdb, Neigh } from "./types.ts";
 
 export const RTM_NEWNEIGH = 28;
@@ -36,11 +36,10 @@ function ndmsg(
   flags: number,
 ): Uint8Array<ArrayBuffer> {
   const b = new Uint8Array(12);
-  const v = new DataView(b.buffer);
-  v.setUint8(0, af);
-  v.setInt32(4, index, true);
-  v.setUint16(8, state, true);
-  v.setUint8(10, flags);
+  b[0] = af;
+  put32(b, 4, index);
+  put16(b, 8, state);
+  b[10] = flags;
   return b;
 }
 

@@ -3,7 +3,7 @@
 
 import { formatIp, maskBytes, parseCidr, parseIp } from "./_addr.ts";
 import { afOf, familyOf, scopeName, scopeNum } from "./addr.ts";
-import { attrs, bytesOf, type Msg, MsgBuilder, u32Of } from "./_wire.ts";
+import { attrs, bytesOf, type Msg, MsgBuilder, put32, u32Of } from "./_wire.ts";
 import type { Route, RouteSpec, RouteType, Scope } from "./types.ts";
 
 export const RTM_NEWROUTE = 24;
@@ -57,14 +57,13 @@ function rtmsg(
   },
 ): Uint8Array<ArrayBuffer> {
   const b = new Uint8Array(12);
-  const v = new DataView(b.buffer);
-  v.setUint8(0, f.af);
-  v.setUint8(1, f.dstLen);
-  v.setUint8(4, f.table > 255 ? 0 : f.table);
-  v.setUint8(5, f.protocol);
-  v.setUint8(6, f.scope);
-  v.setUint8(7, f.type);
-  v.setUint32(8, f.flags, true);
+  b[0] = f.af;
+  b[1] = f.dstLen;
+  b[4] = f.table > 255 ? 0 : f.table;
+  b[5] = f.protocol;
+  b[6] = f.scope;
+  b[7] = f.type;
+  put32(b, 8, f.flags);
   return b;
 }
 

@@ -5,6 +5,7 @@ import { libs } from "./_lib.ts";
 import { NetlinkError, nleToErrno } from "./errors.ts";
 import { inNetns } from "./netns.ts";
 import {
+  bytesOf,
   messages,
   type Msg,
   type MsgBuilder,
@@ -24,6 +25,7 @@ export function unwrap(code: number, op: string): number {
 }
 
 const NLE_AGAIN = 4;
+const RECV_BUF = 65536n;
 
 const registry = new FinalizationRegistry<Deno.PointerValue>((h) => {
   if (h !== null) libs().nl.nl_socket_free(h);
@@ -42,6 +44,7 @@ export class NlSocket implements Disposable {
   #nla = new Uint8Array(12);
   #bufp = new BigUint64Array(1);
   #bufpBytes = new Uint8Array(this.#bufp.buffer);
+  #scratch = new Uint8Array(Number(RECV_BUF));
 
   private constructor(handle: Deno.PointerValue) {
     this.#handle = handle;
@@ -54,7 +57,13 @@ export class NlSocket implements Disposable {
     const h = nl.nl_socket_alloc();
     if (h === null) throw new NetlinkError(12, "netlink socket alloc");
     try {
-      nl.nl_socket_enable_msg_peek(h);
+      // One recvmsg per datagram into a buffer larger than any the kernel
+      // sends (it caps dump datagrams at 32 KiB), instead of peeking first.
+      nl.nl_socket_disable_msg_peek(h);
+      unwrap(
+        nl.nl_socket_set_msg_buf_size(h, RECV_BUF),
+        "netlink set msg buf size",
+      );
       inNetns(
         opts.netns,
         () =>
@@ -93,7 +102,10 @@ export class NlSocket implements Disposable {
     return this.#handle;
   }
 
-  /** One datagram, or null when a nonblocking socket has nothing queued. */
+  /**
+   * One datagram, or null when a nonblocking socket has nothing queued. The
+   * bytes live in a buffer reused by the next recv(): copy what you keep.
+   */
   recv(op: string): Uint8Array | null {
     const { nl, c } = libs();
     this.#bufp[0] = 0n;
@@ -102,19 +114,18 @@ export class NlSocket implements Disposable {
     const n = unwrap(code, op);
     const p = Deno.UnsafePointer.create(this.#bufp[0]);
     if (p === null) return null;
-    try {
-      if (n === 0) return null;
-      return new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(p, n))
-        .slice();
-    } finally {
-      c.free(p);
-    }
+    if (n > this.#scratch.length) this.#scratch = new Uint8Array(n);
+    const out = this.#scratch.subarray(0, n);
+    Deno.UnsafePointerView.copyInto(p, out);
+    c.free(p);
+    return n === 0 ? null : out;
   }
 
   #send(b: MsgBuilder, op: string): number {
     const seq = this.#seq = (this.#seq + 1) >>> 0;
     const msg = b.finish(seq);
-    unwrap(libs().nl.nl_sendto(this.#h(op), msg, BigInt(msg.byteLength)), op);
+    const code = libs().nl.nl_sendto(this.#h(op), msg, BigInt(msg.byteLength));
+    if (code < 0) unwrap(code, op);
     return seq;
   }
 
@@ -130,7 +141,8 @@ export class NlSocket implements Disposable {
           if (err < 0) throw new NetlinkError(-err, op);
           return out;
         }
-        out.push(m);
+        const copy = bytesOf(m.data).slice();
+        out.push({ ...m, data: new DataView(copy.buffer) });
       }
     }
   }

@@ -3,7 +3,7 @@
 // ingress traffic to another device (an ifb).
 
 import { libs } from "./_lib.ts";
-import { attrs, type Msg, MsgBuilder, strOf } from "./_wire.ts";
+import { attrs, type Msg, MsgBuilder, put32, strOf } from "./_wire.ts";
 
 export const RTM_NEWQDISC = 36;
 export const RTM_DELQDISC = 37;
@@ -41,11 +41,10 @@ function tcmsg(
   info = 0,
 ): Uint8Array<ArrayBuffer> {
   const b = new Uint8Array(20);
-  const v = new DataView(b.buffer);
-  v.setInt32(4, index, true);
-  v.setUint32(8, handle >>> 0, true);
-  v.setUint32(12, parent >>> 0, true);
-  v.setUint32(16, info >>> 0, true);
+  put32(b, 4, index);
+  put32(b, 8, handle);
+  put32(b, 12, parent);
+  put32(b, 16, info);
   return b;
 }
 
