@@ -10,6 +10,7 @@ import {
   readTextIfExists,
   writeFileAtomic,
 } from "../../tls/mod.ts";
+import { FileCache } from "./_file_cache.ts";
 import { credDir, nodeCredentials } from "./credentials.ts";
 import { ADMIN_GROUP, type Identity, NODES_GROUP } from "./identity.ts";
 import { constantTimeEqual } from "./secret.ts";
@@ -18,6 +19,8 @@ export const ADMIN_USER = "system:admin";
 
 export interface AuthenticatorOptions {
   dataDir: string;
+  /** How stale a token file changed on disk may be seen; default 1000 ms. */
+  recheckMs?: number;
 }
 
 export type Authenticate = (req: Request) => Promise<Identity | null>;
@@ -83,10 +86,28 @@ export function matchesToken(
     constantTimeEqual(presented, secret);
 }
 
+interface TokenPair {
+  full: string | null;
+  secret: string | null;
+}
+
+function tokenPair(text: string | null): TokenPair {
+  const full = text?.trim() || null;
+  return { full, secret: full ? parseToken(full).password : null };
+}
+
 export function createAuthenticator(opts: AuthenticatorOptions): Authenticate {
   const creds = nodeCredentials(opts.dataDir);
-  const serverTokenPath = join(opts.dataDir, "server", "token");
-  const adminPath = adminTokenPath(opts.dataDir);
+  const admin = new FileCache(
+    adminTokenPath(opts.dataDir),
+    (t) => t?.trim() || null,
+    opts.recheckMs,
+  );
+  const server = new FileCache(
+    join(opts.dataDir, "server", "token"),
+    tokenPair,
+    opts.recheckMs,
+  );
   return async (req) => {
     const bearer = bearerOf(req);
     if (!bearer) return null;
@@ -94,11 +115,12 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticate {
       const node = await creds.verify(bearer);
       return node ? nodeIdentity(node) : null;
     }
-    const admin = (await readTextIfExists(adminPath))?.trim();
-    if (admin && constantTimeEqual(bearer, admin)) return adminIdentity();
-    const server = (await readTextIfExists(serverTokenPath))?.trim() ?? null;
-    const secret = server ? parseToken(server).password : null;
-    if (matchesToken(bearer, server, secret)) return adminIdentity();
+    const adminToken = await admin.get();
+    if (adminToken && constantTimeEqual(bearer, adminToken)) {
+      return adminIdentity();
+    }
+    const { full, secret } = await server.get();
+    if (matchesToken(bearer, full, secret)) return adminIdentity();
     return null;
   };
 }

@@ -2,10 +2,11 @@
 // `<data-dir>/server/cred/node-passwd.json` (0600): for each node name the
 // PBKDF2 hash of the node's password and the SHA-256 of its current bearer
 // token. Writes are serialised in-process and atomic on disk; readers pick up
-// changes made by another process (`weft token forget-node`) by mtime.
+// changes made by another process (`weft token forget-node`) within a second.
 
 import { join } from "node:path";
-import { readTextIfExists, writeFileAtomic } from "../../tls/mod.ts";
+import { writeFileAtomic } from "../../tls/mod.ts";
+import { DEFAULT_RECHECK_MS, FileCache } from "./_file_cache.ts";
 import {
   constantTimeEqual,
   hashPassword,
@@ -42,39 +43,33 @@ export function credDir(dataDir: string): string {
   return join(dataDir, "server", "cred");
 }
 
+function parseFile(text: string | null): FileShape {
+  if (!text) return { nodes: {} };
+  const v = JSON.parse(text) as Partial<FileShape>;
+  return { nodes: v.nodes ?? {} };
+}
+
+const MAX_VERIFIED = 4096;
+
 export class NodeCredentials {
   readonly path: string;
-  #cache: FileShape = { nodes: {} };
-  #version = "";
+  readonly #file: FileCache<FileShape>;
   #queue: Promise<unknown> = Promise.resolve();
+  /** Tokens already verified against `#verifiedFor` (the data they matched). */
+  #verified = new Map<string, string>();
+  #verifiedFor: FileShape | null = null;
 
-  constructor(dataDir: string) {
+  /** `recheckMs`: how stale a change made by another process may be seen. */
+  constructor(dataDir: string, recheckMs = DEFAULT_RECHECK_MS) {
     this.path = join(credDir(dataDir), "node-passwd.json");
-  }
-
-  async #load(): Promise<FileShape> {
-    let version = "none";
-    try {
-      const st = await Deno.stat(this.path);
-      version = `${st.ino}:${st.mtime?.getTime()}:${st.size}`;
-    } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
-    }
-    if (version !== this.#version) {
-      const text = await readTextIfExists(this.path);
-      const parsed = text ? JSON.parse(text) as FileShape : { nodes: {} };
-      this.#cache = { nodes: parsed.nodes ?? {} };
-      this.#version = version;
-    }
-    return this.#cache;
+    this.#file = new FileCache(this.path, parseFile, recheckMs);
   }
 
   async #save(data: FileShape): Promise<void> {
     await writeFileAtomic(this.path, JSON.stringify(data, null, 2) + "\n", {
       mode: 0o600,
     });
-    this.#cache = data;
-    this.#version = "";
+    await this.#file.get(true);
   }
 
   #exclusive<T>(fn: () => Promise<T>): Promise<T> {
@@ -89,7 +84,7 @@ export class NodeCredentials {
    */
   issue(nodeName: string, password: string): Promise<string> {
     return this.#exclusive(async () => {
-      const data = structuredClone(await this.#load());
+      const data = structuredClone(await this.#file.get(true));
       const old = data.nodes[nodeName];
       if (old && !await verifyPassword(password, old.passwordHash)) {
         throw new NodePasswordRejected(nodeName);
@@ -109,17 +104,25 @@ export class NodeCredentials {
   async verify(token: string): Promise<string | null> {
     const m = NODE_TOKEN.exec(token);
     if (!m) return null;
-    const rec = (await this.#load()).nodes[m[1]];
-    if (!rec) return null;
-    return constantTimeEqual(await sha256Hex(m[2]), rec.tokenHash)
-      ? m[1]
-      : null;
+    const data = await this.#file.get();
+    if (data !== this.#verifiedFor || this.#verified.size > MAX_VERIFIED) {
+      this.#verified.clear();
+      this.#verifiedFor = data;
+    }
+    const known = this.#verified.get(token);
+    if (known) return known;
+    const rec = data.nodes[m[1]];
+    if (!rec || !constantTimeEqual(await sha256Hex(m[2]), rec.tokenHash)) {
+      return null;
+    }
+    if (this.#verifiedFor === data) this.#verified.set(token, m[1]);
+    return m[1];
   }
 
   /** Forgets a node's password and revokes its token; false if unknown. */
   forget(nodeName: string): Promise<boolean> {
     return this.#exclusive(async () => {
-      const data = structuredClone(await this.#load());
+      const data = structuredClone(await this.#file.get(true));
       if (!data.nodes[nodeName]) return false;
       delete data.nodes[nodeName];
       await this.#save(data);
@@ -128,7 +131,7 @@ export class NodeCredentials {
   }
 
   async names(): Promise<string[]> {
-    return Object.keys((await this.#load()).nodes).sort();
+    return Object.keys((await this.#file.get(true)).nodes).sort();
   }
 }
 

@@ -47,6 +47,19 @@ Deno.test("authenticate() maps the admin token to system:admin in system:masters
     );
   }));
 
+Deno.test("authenticate() picks up a token file rewritten on disk", () =>
+  withServer(async (dir, pki) => {
+    const auth = createAuthenticator({ dataDir: dir, recheckMs: 0 });
+    assertEquals(
+      (await auth(req(`Bearer ${pki.token}`)))?.user,
+      "system:admin",
+    );
+    const next = pki.token.replace(/:[0-9a-f]+$/, ":0123456789abcdef");
+    await Deno.writeTextFile(pki.tokenFile, next + "\n");
+    assertEquals(await auth(req(`Bearer ${pki.token}`)), null);
+    assertEquals((await auth(req(`Bearer ${next}`)))?.user, "system:admin");
+  }));
+
 Deno.test("authenticate() accepts the server token, full or bare secret, as admin", () =>
   withServer(async (dir, pki) => {
     const auth = createAuthenticator({ dataDir: dir });
@@ -142,5 +155,11 @@ Deno.test("authenticate() sees `forget-node` done by another process", () =>
       stderr: "inherit",
     }).output();
     assertEquals(new TextDecoder().decode(out.stdout).trim(), "true");
-    assertEquals(await auth(req(`Bearer ${token}`)), null);
+    // Another process's change is picked up at the next recheck (1 s).
+    for (let i = 0; (await auth(req(`Bearer ${token}`))) !== null; i++) {
+      if (i > 500) {
+        throw new Error("the forgotten node's token is still accepted");
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
   }));
