@@ -94,7 +94,10 @@ export function upgradeResult(raw: unknown): Result {
       out.routes = raw.routes.map(readRoute);
     }
   }
-  if (isObj(raw.dns)) out.dns = readDNS(raw.dns);
+  if (isObj(raw.dns)) {
+    const dns = readDNS(raw.dns);
+    if (Object.keys(dns).length) out.dns = dns;
+  }
   return out;
 }
 
