@@ -44,6 +44,9 @@ export async function ensureBridge(
         name: conf.bridge,
         ...(conf.mtu ? { mtu: conf.mtu } : {}),
       });
+      // Pin the bridge's own MAC; otherwise it follows the lowest port MAC
+      // and changes as containers come and go.
+      nl.linkSet(br.index, { mac: br.mac });
     } catch (err) {
       if (!(err instanceof NetlinkError && err.code === "EEXIST")) {
         throw cniFail(`failed to create bridge "${conf.bridge}"`, err);

@@ -1,0 +1,169 @@
+// The bandwidth CNI plugin (chained): traffic to the container is shaped by
+// a tbf qdisc on the host veth; traffic from it is redirected from the host
+// veth's ingress to an ifb device ("bwp" + hash) shaped by its own tbf.
+
+import { type Link, Netlink, NetlinkError } from "../../../ffi/mod.ts";
+import { hashedChainName } from "../../net/netfilter/mod.ts";
+import {
+  CniError,
+  ErrorCode,
+  type Plugin,
+  type PluginContext,
+  type Result,
+} from "../plugin.ts";
+import { openNetns } from "../bridge/netns.ts";
+import { hasLimits, type Limits, parseLimits } from "./config.ts";
+
+export { hasLimits, type Limits, parseLimits } from "./config.ts";
+
+/** The reference's tbf latency. */
+const LATENCY_MS = 25;
+
+/** ifb device: "bwp" + the first 12 hex of sha512(network + container id). */
+export function ifbName(network: string, containerId: string): Promise<string> {
+  return hashedChainName("bwp", network + containerId, 12);
+}
+
+function fail(msg: string, err?: unknown): CniError {
+  const why = err === undefined
+    ? ""
+    : `: ${
+      err instanceof NetlinkError
+        ? `${err.op}: ${err.code}`
+        : (err as Error).message
+    }`;
+  return new CniError(ErrorCode.Internal, msg + why, undefined, { cause: err });
+}
+
+/** tbf of `rate` bit/s and `burst` bits, limit = 25 ms of rate + burst. */
+function tbf(nl: Netlink, dev: number, rate: number, burst: number): void {
+  const rateBytes = Math.floor(rate / 8);
+  const burstBytes = Math.floor(burst / 8);
+  nl.qdiscTbf(dev, {
+    rate,
+    burst: burstBytes,
+    latencyMs: LATENCY_MS,
+    limit: Math.floor(rateBytes * LATENCY_MS / 1000) + burstBytes,
+  });
+}
+
+/** The host end of the container's veth, found through its peer index. */
+function hostVeth(ctx: PluginContext, prev: Result, host: Netlink): Link {
+  const ifaces = prev.interfaces ?? [];
+  if (!ifaces.some((i) => i.name === ctx.ifname && i.sandbox)) {
+    throw fail(`prevResult has no interface "${ctx.ifname}" in a sandbox`);
+  }
+  using cont = openNetns(ctx.netns);
+  if (!cont.linkGet(ctx.ifname)) {
+    throw fail(`interface "${ctx.ifname}" not found in ${ctx.netns}`);
+  }
+  const peerIndex = peerOf(ctx.netns, ctx.ifname);
+  for (const i of ifaces) {
+    if (i.sandbox) continue;
+    const h = host.linkGet(i.name);
+    if (h && h.index === peerIndex) return h;
+  }
+  throw fail(`no host interface of "${ctx.ifname}" found in prevResult`);
+}
+
+/** The peer ifindex of a veth (IFLA_LINK), as `ip -j link` reports it. */
+function peerOf(netns: string, ifname: string): number {
+  const out = new Deno.Command("nsenter", {
+    args: [`--net=${netns}`, "ip", "-j", "link", "show", "dev", ifname],
+    stdout: "piped",
+    stderr: "piped",
+  }).outputSync();
+  let peer: unknown;
+  try {
+    peer = JSON.parse(new TextDecoder().decode(out.stdout))[0]?.link_index;
+  } catch {
+    peer = undefined;
+  }
+  if (out.code !== 0 || typeof peer !== "number") {
+    throw fail(`cannot find the peer of "${ifname}" in ${netns}`);
+  }
+  return peer;
+}
+
+async function add(ctx: PluginContext): Promise<Result> {
+  const prev = ctx.config.prevResult;
+  if (!prev) {
+    throw new CniError(
+      ErrorCode.InvalidNetworkConfig,
+      "must be called as chained plugin",
+    );
+  }
+  const limits = parseLimits(ctx.config);
+  if (!hasLimits(limits)) return prev;
+  using host = Netlink.open();
+  const veth = hostVeth(ctx, prev, host);
+  const result: Result = { ...prev, interfaces: [...(prev.interfaces ?? [])] };
+  try {
+    if (limits.ingressRate > 0) {
+      tbf(host, veth.index, limits.ingressRate, limits.ingressBurst);
+    }
+    if (limits.egressRate > 0) {
+      const name = await ifbName(ctx.config.name, ctx.containerId);
+      let ifb = host.linkGet(name);
+      if (!ifb) {
+        ifb = host.linkAdd({ kind: "ifb", name, mtu: veth.mtu, up: true });
+      }
+      host.linkSet(ifb.index, { up: true });
+      host.qdiscIngress(veth.index);
+      host.redirectIngress(veth.index, ifb.index);
+      tbf(host, ifb.index, limits.egressRate, limits.egressBurst);
+      result.interfaces!.push({
+        name,
+        mac: (host.linkGet(ifb.index) ?? ifb).mac,
+      });
+    }
+  } catch (err) {
+    throw err instanceof CniError
+      ? err
+      : fail("failed to set up bandwidth limits", err);
+  }
+  return result;
+}
+
+/** Removes the ifb device (the veth's qdiscs go with the veth). */
+async function del(ctx: PluginContext): Promise<void> {
+  parseLimits(ctx.config);
+  const name = await ifbName(ctx.config.name, ctx.containerId);
+  using host = Netlink.open();
+  try {
+    if (host.linkGet(name)) host.linkDel(name);
+  } catch (err) {
+    if (err instanceof NetlinkError && err.code === "ENODEV") return;
+    throw fail(`failed to delete "${name}"`, err);
+  }
+}
+
+async function check(ctx: PluginContext): Promise<void> {
+  const prev = ctx.config.prevResult;
+  if (!prev) {
+    throw new CniError(
+      ErrorCode.InvalidNetworkConfig,
+      "must be called as chained plugin",
+    );
+  }
+  const limits: Limits = parseLimits(ctx.config);
+  if (!hasLimits(limits)) return;
+  using host = Netlink.open();
+  const veth = hostVeth(ctx, prev, host);
+  const root = (dev: number) =>
+    host.qdiscList(dev).find((q) => q.parent === "root" && q.kind === "tbf");
+  if (limits.ingressRate > 0 && !root(veth.index)) {
+    throw fail(`no tbf qdisc on "${veth.name}"`);
+  }
+  if (limits.egressRate > 0) {
+    const name = await ifbName(ctx.config.name, ctx.containerId);
+    const ifb = host.linkGet(name);
+    if (!ifb) throw fail(`ifb device "${name}" not found`);
+    if (!root(ifb.index)) throw fail(`no tbf qdisc on "${name}"`);
+    if (!host.qdiscList(veth.index).some((q) => q.kind === "ingress")) {
+      throw fail(`no ingress qdisc on "${veth.name}"`);
+    }
+  }
+}
+
+export const plugin: Plugin = { add, del, check };
