@@ -31,6 +31,20 @@ const registry = new FinalizationRegistry<Deno.PointerValue>((h) => {
   if (h !== null) libs().nl.nl_socket_free(h);
 });
 
+/**
+ * The error code when `buf` is exactly one NLMSG_ERROR for `seq` (0 = ack),
+ * else null: the common reply to a request, read without allocating.
+ */
+function ackOf(buf: Uint8Array, seq: number): number | null {
+  if (buf.length < 20) return null;
+  const len = buf[0] | (buf[1] << 8) | (buf[2] << 16) | (buf[3] << 24);
+  const type = buf[4] | (buf[5] << 8);
+  const mseq = (buf[8] | (buf[9] << 8) | (buf[10] << 16) | (buf[11] << 24)) >>>
+    0;
+  if (type !== NLMSG_ERROR || len !== buf.length || mseq !== seq) return null;
+  return buf[16] | (buf[17] << 8) | (buf[18] << 16) | (buf[19] << 24);
+}
+
 export interface SocketOptions {
   netns?: string;
   groups?: number[];
@@ -134,6 +148,9 @@ export class NlSocket implements Disposable {
     for (;;) {
       const buf = this.recv(op);
       if (buf === null) continue;
+      const ack = ackOf(buf, seq);
+      if (ack === 0) return out;
+      if (ack !== null) throw new NetlinkError(-ack, op);
       for (const m of messages(buf)) {
         if (m.seq !== seq) continue;
         if (m.type === NLMSG_ERROR || m.type === NLMSG_DONE) {

@@ -1,5 +1,6 @@
 import { assertEquals, assertNotEquals, assertThrows } from "@std/assert";
 import {
+  genlFamily,
   Netlink,
   NetlinkError,
   sysctlGet,
@@ -112,4 +113,10 @@ Deno.test("sysctl errors are typed: missing key ENOENT, bad key TypeError", () =
     TypeError,
     "invalid sysctl key",
   );
+});
+
+Deno.test("genlFamily resolves generic netlink families through libnl-genl", async () => {
+  await using ns = await Netns.create("genl");
+  assertEquals(genlFamily("nlctrl", { netns: ns.path }), 0x10);
+  assertEquals(genlFamily("weft-no-such-family"), null);
 });
