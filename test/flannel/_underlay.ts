@@ -1,0 +1,140 @@
+// Test topology: an "underlay" namespace with a bridge, and N node
+// namespaces each with eth0 (192.168.77.<i+1>/24) on that bridge and a
+// default route via the bridge address 192.168.77.254. Everything stays in
+// namespaces made by the harness and goes away on dispose.
+
+import { Netns } from "../harness/netns.ts";
+
+export interface UnderlayNode {
+  ns: Netns;
+  ip: string;
+}
+
+export class Underlay implements AsyncDisposable {
+  private constructor(readonly ul: Netns, readonly nodes: UnderlayNode[]) {}
+
+  static async create(n: number): Promise<Underlay> {
+    const ul = await Netns.create("ul");
+    const nodes: UnderlayNode[] = [];
+    const u = new Underlay(ul, nodes);
+    try {
+      await ul.sh("ip", "link", "add", "br0", "type", "bridge");
+      await ul.sh("ip", "addr", "add", "192.168.77.254/24", "dev", "br0");
+      await ul.sh("ip", "link", "set", "br0", "up");
+      for (let i = 0; i < n; i++) {
+        const ns = await Netns.create(`n${i}`);
+        nodes.push({ ns, ip: `192.168.77.${i + 1}` });
+        await ul.sh(
+          "ip",
+          "link",
+          "add",
+          `v${i}`,
+          "type",
+          "veth",
+          "peer",
+          "name",
+          "eth0",
+          "netns",
+          ns.name,
+        );
+        await ul.sh("ip", "link", "set", `v${i}`, "master", "br0", "up");
+        await ns.sh(
+          "ip",
+          "addr",
+          "add",
+          `192.168.77.${i + 1}/24`,
+          "dev",
+          "eth0",
+        );
+        await ns.sh("ip", "link", "set", "eth0", "up");
+        await ns.sh("ip", "route", "add", "default", "via", "192.168.77.254");
+        await ns.sh("sysctl", "-qw", "net.ipv4.ip_forward=1");
+      }
+    } catch (e) {
+      await u[Symbol.asyncDispose]();
+      throw e;
+    }
+    return u;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    for (const n of this.nodes) await n.ns[Symbol.asyncDispose]();
+    await this.ul[Symbol.asyncDispose]();
+  }
+}
+
+/** Polls `fn` until it returns true; fails after `ms` with `what`. */
+export async function eventually(
+  what: string,
+  fn: () => Promise<boolean> | boolean,
+  ms = 10_000,
+): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await fn()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+let port = 5300 + (Deno.pid % 500);
+
+/**
+ * A TCP exchange from `src` in `from` to `dst` in `to` (iperf3 with both
+ * ends bound, 1 KiB): true when it completes. Debian's iperf3 is installed
+ * by scripts/install.sh; ping (iputils) is not.
+ */
+export async function reaches(
+  from: Netns,
+  dst: string,
+  src?: string,
+  to?: Netns,
+): Promise<boolean> {
+  const server = to ?? from;
+  const p = String(++port);
+  const child = new Deno.Command("ip", {
+    args: [
+      "netns",
+      "exec",
+      server.name,
+      "iperf3",
+      "-s",
+      "-1",
+      "-B",
+      dst,
+      "-p",
+      p,
+    ],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  try {
+    for (let i = 0; i < 20; i++) {
+      const r = await from.run([
+        "iperf3",
+        "-c",
+        dst,
+        ...(src ? ["-B", src] : []),
+        "-p",
+        p,
+        "-n",
+        "1K",
+        "--connect-timeout",
+        "1500",
+      ]);
+      if (r.code === 0) return true;
+      if (!r.stderr.includes("refused") && !r.stdout.includes("refused")) {
+        return false;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return false;
+  } finally {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // already exited
+    }
+    await child.status;
+  }
+}
