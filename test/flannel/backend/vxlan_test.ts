@@ -17,7 +17,7 @@ interface Node {
   lease: Lease;
 }
 
-async function setup(u: Underlay, confText: string, logs: string[] = []) {
+function setup(u: Underlay, confText: string, logs: string[] = []) {
   const conf = parseNetConf(confText);
   const nodes: Node[] = [];
   for (const [i, n] of u.nodes.entries()) {
@@ -105,7 +105,7 @@ const sorted = (e: Awaited<ReturnType<typeof entries>>) => ({
 
 Deno.test("vxlan: three nodes get flannel.1 of the seeds' shape and ping across the overlay", async () => {
   await using u = await Underlay.create(3);
-  const nodes = await setup(u, `{"Network":"10.42.0.0/16"}`);
+  const nodes = setup(u, `{"Network":"10.42.0.0/16"}`);
   try {
     for (const n of nodes) {
       for (const l of others(nodes, n)) n.be.addLease(l);
@@ -174,7 +174,7 @@ Deno.test("vxlan: three nodes get flannel.1 of the seeds' shape and ping across 
 
 Deno.test("vxlan: reconcile removes planted stale entries and fixes differing ones", async () => {
   await using u = await Underlay.create(2);
-  const nodes = await setup(u, `{"Network":"10.42.0.0/16"}`);
+  const nodes = setup(u, `{"Network":"10.42.0.0/16"}`);
   try {
     const [a, b] = nodes;
     a.be.addLease(b.lease);
@@ -249,7 +249,7 @@ Deno.test("vxlan: reconcile removes planted stale entries and fixes differing on
 
 Deno.test("vxlan: a deleted flannel.1 comes back with its MAC, address and every lease entry", async () => {
   await using u = await Underlay.create(3);
-  const nodes = await setup(u, `{"Network":"10.42.0.0/16"}`);
+  const nodes = setup(u, `{"Network":"10.42.0.0/16"}`);
   try {
     const a = nodes[0];
     for (const l of others(nodes, a)) a.be.addLease(l);
@@ -335,7 +335,7 @@ Deno.test("vxlan: an incompatible flannel.1 is recreated, a compatible one reuse
 
 Deno.test("vxlan DirectRouting: on-link peers get a plain route via their public IP", async () => {
   await using u = await Underlay.create(2);
-  const nodes = await setup(
+  const nodes = setup(
     u,
     `{"Network":"10.42.0.0/16","Backend":{"Type":"vxlan","DirectRouting":true}}`,
   );
