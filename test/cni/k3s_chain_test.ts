@@ -1,0 +1,174 @@
+// The K3s conflist chain end to end through weft's runtime, in a test
+// "host" namespace: flannel -> bridge + host-local (in process), then
+// portmap; read back with ip -j and iptables-save, then DEL leaves nothing.
+
+import { assert, assertEquals } from "@std/assert";
+import { Netns } from "../harness/netns.ts";
+import { filesIn } from "./_helpers.ts";
+
+const CNI_MAIN = new URL("./_cni_main.ts", import.meta.url).pathname;
+
+async function runtimeIn(host: Netns, args: string[]) {
+  return await host.run([Deno.execPath(), "run", "-A", CNI_MAIN, ...args]);
+}
+
+/** A TCP server in the pod answers "hello"; the host dials each target. */
+async function tcpHello(
+  host: Netns,
+  pod: Netns,
+  targets: string[],
+): Promise<string[]> {
+  const server = new Deno.Command("ip", {
+    args: [
+      "netns",
+      "exec",
+      pod.name,
+      Deno.execPath(),
+      "eval",
+      `const l = Deno.listen({ port: 80 }); console.log("ready");
+       for await (const c of l) { await c.write(new TextEncoder().encode("hello")); c.close(); }`,
+    ],
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  try {
+    const reader = server.stdout.pipeThrough(new TextDecoderStream())
+      .getReader();
+    await reader.read();
+    reader.releaseLock();
+    const out: string[] = [];
+    for (const t of targets) {
+      const [hostname, port] = t.split(":");
+      const r = await host.run([
+        Deno.execPath(),
+        "eval",
+        `const c = await Deno.connect({ hostname: "${hostname}", port: ${port} });
+         const b = new Uint8Array(16); const n = await c.read(b);
+         console.log(new TextDecoder().decode(b.subarray(0, n ?? 0)));`,
+      ]);
+      out.push(r.stdout.trim());
+    }
+    return out;
+  } finally {
+    server.kill("SIGKILL");
+    await server.status;
+    await server.stdout.cancel().catch(() => {});
+  }
+}
+
+interface IpAddr {
+  ifname: string;
+  addr_info: { local: string; prefixlen: number; family: string }[];
+}
+
+Deno.test("K3s chain: flannel -> bridge/host-local -> portmap through weft cni, then DEL cleans up", async () => {
+  await using host = await Netns.create("k3shost");
+  await using pod = await Netns.create("k3spod");
+  const dir = await Deno.makeTempDir({ prefix: "weft-k3s-" });
+  try {
+    Deno.writeTextFileSync(
+      `${dir}/subnet.env`,
+      "FLANNEL_NETWORK=10.42.0.0/16\nFLANNEL_SUBNET=10.42.3.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n",
+    );
+    Deno.writeTextFileSync(
+      `${dir}/10-flannel.conflist`,
+      JSON.stringify({
+        name: "cbr0",
+        cniVersion: "1.0.0",
+        plugins: [
+          {
+            type: "flannel",
+            subnetFile: `${dir}/subnet.env`,
+            dataDir: `${dir}/flannel`,
+            ipam: { dataDir: `${dir}/ipam` },
+            delegate: {
+              hairpinMode: true,
+              forceAddress: true,
+              isDefaultGateway: true,
+            },
+          },
+          { type: "portmap", capabilities: { portMappings: true } },
+        ],
+      }),
+    );
+    const common = [
+      `${dir}/10-flannel.conflist`,
+      pod.path,
+      "--container-id",
+      "pod1",
+      "--cache-dir",
+      `${dir}/cache`,
+    ];
+    const add = await runtimeIn(host, [
+      "add",
+      ...common,
+      "--port-mapping",
+      "8080:80/tcp",
+    ]);
+    assertEquals(add.code, 0, add.stdout + add.stderr);
+    const result = JSON.parse(add.stdout);
+    assertEquals(result.ips[0].address, "10.42.3.2/24");
+
+    const podAddrs = await pod.json<IpAddr[]>(
+      "ip",
+      "-j",
+      "addr",
+      "show",
+      "eth0",
+    );
+    assertEquals(
+      podAddrs[0].addr_info.filter((a) => a.family === "inet").map((a) =>
+        `${a.local}/${a.prefixlen}`
+      ),
+      ["10.42.3.2/24"],
+    );
+    const routes = await pod.json<{ dst: string; gateway?: string }[]>(
+      "ip",
+      "-j",
+      "route",
+    );
+    assert(
+      routes.some((r) => r.dst === "default" && r.gateway === "10.42.3.1"),
+      JSON.stringify(routes),
+    );
+    const cni0 = await host.json<IpAddr[]>("ip", "-j", "addr", "show", "cni0");
+    assert(
+      cni0[0].addr_info.some((a) =>
+        a.local === "10.42.3.1" && a.prefixlen === 24
+      ),
+    );
+    assertEquals(
+      await tcpHello(host, pod, ["10.42.3.2:80", "10.42.3.1:8080"]),
+      [
+        "hello",
+        "hello",
+      ],
+    );
+    const rules = await host.sh("iptables-save", "-t", "nat");
+    assert(rules.includes("--to-destination 10.42.3.2:80"), rules);
+
+    const check = await runtimeIn(host, ["check", ...common]);
+    assertEquals(check.code, 0, check.stdout + check.stderr);
+
+    const del = await runtimeIn(host, ["del", ...common]);
+    assertEquals(del.code, 0, del.stdout + del.stderr);
+    const links = await pod.json<{ ifname: string }[]>("ip", "-j", "link");
+    assertEquals(links.map((l) => l.ifname), ["lo"]);
+    const veths = await host.json<{ ifname: string }[]>(
+      "ip",
+      "-j",
+      "link",
+      "show",
+      "type",
+      "veth",
+    );
+    assertEquals(veths, []);
+    assertEquals(filesIn(`${dir}/ipam/cbr0`).filter((n) => /^\d/.test(n)), []);
+    assertEquals(filesIn(`${dir}/flannel`), []);
+    assertEquals(filesIn(`${dir}/cache/results`), []);
+    const after = await host.sh("iptables-save", "-t", "nat");
+    assert(!after.includes("10.42.3.2"), after);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
