@@ -22,6 +22,8 @@ export interface NodeRecord {
   passwordHash: string;
   tokenHash: string;
   issuedAt: string;
+  /** A Node object of this name has been seen since the node joined. */
+  registered?: boolean;
 }
 
 interface FileShape {
@@ -94,6 +96,7 @@ export class NodeCredentials {
         passwordHash: old?.passwordHash ?? await hashPassword(password),
         tokenHash: await sha256Hex(secret),
         issuedAt: new Date().toISOString(),
+        ...(old?.registered ? { registered: true } : {}),
       };
       await this.#save(data);
       return `weft-node:${nodeName}:${secret}`;
@@ -127,6 +130,42 @@ export class NodeCredentials {
       delete data.nodes[nodeName];
       await this.#save(data);
       return true;
+    });
+  }
+
+  /**
+   * Records that Node objects exist for `present` names; with `all`, also
+   * forgets every registered node not in `present` (deleted while no one was
+   * watching). Returns the names forgotten.
+   */
+  async observeNodes(
+    present: Iterable<string>,
+    all = false,
+  ): Promise<string[]> {
+    const names = [...present];
+    if (!all) {
+      const cached = await this.#file.get();
+      if (names.every((n) => !cached.nodes[n] || cached.nodes[n].registered)) {
+        return [];
+      }
+    }
+    return await this.#exclusive(async () => {
+      const data = structuredClone(await this.#file.get(true));
+      const seen = new Set(names);
+      const forgotten: string[] = [];
+      let changed = false;
+      for (const [name, rec] of Object.entries(data.nodes)) {
+        if (seen.has(name) && !rec.registered) {
+          rec.registered = true;
+          changed = true;
+        } else if (all && !seen.has(name) && rec.registered) {
+          delete data.nodes[name];
+          forgotten.push(name);
+          changed = true;
+        }
+      }
+      if (changed) await this.#save(data);
+      return forgotten;
     });
   }
 

@@ -19,13 +19,30 @@ export interface TaskContext {
   log: (msg: string) => void;
 }
 
-/** Long-running: forgets the credentials of every Node deleted from now on. */
+/**
+ * Long-running: forgets the credentials of every Node deleted, including
+ * those deleted while the server was down (nodes that registered once and
+ * whose Node object is gone at start). A node that joined but has not yet
+ * created its Node object keeps its credential.
+ */
 export async function runNodeCredentialJanitor(
   opts: JanitorOptions,
   ctx: TaskContext,
 ): Promise<void> {
   const creds = nodeCredentials(opts.dataDir);
-  let from = await opts.store.revision();
+  const nameOf = (key: string) => key.slice(NODES_PREFIX.length);
+  const sync = async () => {
+    const list = await opts.store.list(NODES_PREFIX);
+    const gone = await creds.observeNodes(
+      list.entries.map((e) => nameOf(e.key)),
+      true,
+    );
+    for (const n of gone) {
+      ctx.log(`node ${n} no longer exists: forgot its password and token`);
+    }
+    return list.revision;
+  };
+  let from = await sync();
   ctx.ready();
   while (!ctx.signal.aborted) {
     try {
@@ -36,16 +53,17 @@ export async function runNodeCredentialJanitor(
         })
       ) {
         from = ev.revision;
-        if (ev.type !== "delete") continue;
-        const name = ev.entry.key.slice(NODES_PREFIX.length);
-        if (await creds.forget(name)) {
+        const name = nameOf(ev.entry.key);
+        if (ev.type === "put") {
+          await creds.observeNodes([name]);
+        } else if (await creds.forget(name)) {
           ctx.log(`node ${name} deleted: forgot its password and token`);
         }
       }
       return;
     } catch (e) {
       if (!(e instanceof Gone)) throw e;
-      from = await opts.store.revision();
+      from = await sync();
     }
   }
 }
