@@ -11,6 +11,16 @@ export const RTM_GETADDR = 22;
 const IFA_ADDRESS = 1;
 const IFA_LOCAL = 2;
 const IFA_BROADCAST = 4;
+const IFA_FLAGS = 8;
+const IFA_F_NODAD = 0x02;
+
+export interface AddrOptions {
+  scope?: Scope;
+  /** IPv4: also set the broadcast address of the subnet. */
+  broadcast?: boolean;
+  /** IPv6: skip duplicate address detection (usable at once). */
+  nodad?: boolean;
+}
 
 export const AF_INET = 2;
 export const AF_INET6 = 10;
@@ -64,7 +74,7 @@ export function addrMsg(
   flags: number,
   index: number,
   cidr: string,
-  opts: { scope?: Scope; broadcast?: boolean } = {},
+  opts: AddrOptions = {},
 ): MsgBuilder {
   const a = parseCidr(cidr);
   const loopback = a.family === 4 && a.bytes[0] === 127;
@@ -77,6 +87,7 @@ export function addrMsg(
     ifaddrmsg(afOf(a.family), a.prefix, scope, index),
   );
   b.attr(IFA_LOCAL, a.bytes).attr(IFA_ADDRESS, a.bytes);
+  if (opts.nodad && a.family === 6) b.u32(IFA_FLAGS, IFA_F_NODAD);
   if (opts.broadcast && a.family === 4 && a.prefix < 31) {
     const bcast = maskBytes(a.bytes, a.prefix);
     const host = new DataView(bcast.buffer);

@@ -5,6 +5,7 @@ export { LibraryError, NetlinkError } from "./errors.ts";
 export { Netlink } from "./netlink.ts";
 export { genlFamily } from "./genl.ts";
 export type { TbfOptions } from "./tc.ts";
+export type { AddrOptions } from "./addr.ts";
 export { type LinkEvent, linkEvents, type LinkEventStream } from "./events.ts";
 export { sysctlGet, sysctlSet, withNetns } from "./netns.ts";
 export type {

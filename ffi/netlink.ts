@@ -27,6 +27,7 @@ import {
 } from "./link.ts";
 import {
   addrMsg,
+  type AddrOptions,
   AF_INET,
   AF_INET6,
   decodeAddr,
@@ -74,7 +75,6 @@ import type {
   Qdisc,
   Route,
   RouteSpec,
-  Scope,
 } from "./types.ts";
 
 /** How long a name -> index lookup is reused (renames by others are rare). */
@@ -267,7 +267,7 @@ export class Netlink implements Disposable {
   addrAdd(
     dev: string | number,
     cidr: string,
-    opts: { scope?: Scope; broadcast?: boolean } = {},
+    opts: AddrOptions = {},
   ): void {
     const op = `addr add ${cidr} dev ${dev}`;
     this.withDev(

@@ -69,3 +69,17 @@ Deno.test("addrAdd rejects a malformed CIDR with a TypeError quoting it", () => 
   assertThrows(() => nl.addrAdd(1, "10.0.0.300/24"), TypeError, '"10.0.0.300"');
   assertThrows(() => nl.addrAdd(1, "10.0.0.1/33"), TypeError, '"10.0.0.1/33"');
 });
+
+Deno.test("addrAdd with nodad makes an IPv6 address usable without DAD", async () => {
+  await using ns = await Netns.create("nodad");
+  using nl = Netlink.open({ netns: ns.path });
+  nl.linkAdd({ name: "va", kind: "veth", up: true, peer: { name: "vb" } });
+  nl.linkSet("vb", { up: true });
+  nl.addrAdd("va", "fd00:9::1/64", { nodad: true });
+  nl.addrAdd("va", "fd00:9::2/64");
+  const info = await ipAddrs(ns, "va");
+  const one = info.find((a) => a.local === "fd00:9::1");
+  const two = info.find((a) => a.local === "fd00:9::2");
+  assertEquals(one?.nodad, true);
+  assertEquals(two?.nodad, undefined);
+});
