@@ -2,6 +2,7 @@
 // `weft server`: join -> node registration -> flannel; CNI installer; tunnel
 // agent; node endpoint. State the tasks hand each other lives in AgentState.
 
+import { runFlannel } from "../flannel/mod.ts";
 import { joinCluster, type JoinResult } from "../kube/mod.ts";
 import type { TaskContext, TaskSpec, TaskStatus } from "../supervisor/mod.ts";
 import { type ClusterConfig, fetchClusterConfig } from "./cluster_config.ts";
@@ -120,5 +121,32 @@ export function agentTasks(
         flannelCniConf: cfg.flannelCniConf,
       }, ctx),
   };
-  return [joinTask, nodeTask, cniTask];
+  const flannelTask: TaskSpec = {
+    name: "flannel",
+    deps: ["node"],
+    run: (ctx: TaskContext) => {
+      const { join, cluster } = state.requireJoin();
+      if (cluster.flannelBackend === "none") {
+        ctx.log(
+          "backend none: no overlay; the operator's CNI owns pod networking",
+        );
+        ctx.ready();
+        return untilAborted(ctx.signal);
+      }
+      return runFlannel({
+        nodeName,
+        kube: join.client,
+        dataDir: cfg.dataDir,
+        backend: cluster.flannelBackend,
+        clusterCIDRs: cluster.clusterCIDR,
+        flannelConf: cfg.flannelConf,
+        ipv6Masq: cluster.flannelIPv6Masq,
+        iface: cfg.flannelIface,
+        nodeIPs: state.nodeIPs,
+        nodeExternalIPs: cfg.nodeExternalIP,
+        flannelExternalIP: cluster.flannelExternalIP,
+      }, ctx);
+    },
+  };
+  return [joinTask, nodeTask, flannelTask, cniTask];
 }
