@@ -48,6 +48,18 @@ export async function delegate(
         return undefined;
     }
   }
+  return await execDelegate(type, command, conf, ctx);
+}
+
+/** Runs plugin `type` as a process found on `ctx.path`, whatever its type. */
+export async function execDelegate(
+  type: string,
+  command: Command,
+  config: NetConf,
+  ctx: PluginContext,
+): Promise<Result | undefined> {
+  const conf: NetConf = { ...config, type };
+  if (conf.prevResult) conf.prevResult = upgradeResult(conf.prevResult);
   const wire: Record<string, unknown> = { ...conf };
   if (conf.prevResult) {
     wire.prevResult = resultFor(conf.prevResult, conf.cniVersion);

@@ -30,6 +30,7 @@ export {
   upgradeResult,
 } from "./version.ts";
 export { execPlugin, findPlugin, joinArgs } from "./exec.ts";
+export { execDelegate } from "./delegate.ts";
 
 /**
  * `weft cni add|del|check|gc|status <conflist> <netns> [flags]`: runs a

@@ -4,7 +4,7 @@
 // weft's own plugin types run in this process; others are exec'd.
 
 import { decodeBase64, encodeBase64 } from "./base64.ts";
-import { delegate } from "../delegate.ts";
+import { delegate, execDelegate } from "../delegate.ts";
 import {
   CniError,
   type Command,
@@ -49,6 +49,11 @@ export interface RuntimeOptions {
   /** Environment passed to exec'd plugins (default: this process's). */
   env?: Record<string, string>;
   log?: (msg: string) => void;
+  /**
+   * false: exec every plugin from binDirs as libcni does, even weft's own
+   * types (for comparisons); default true (weft's types run in process).
+   */
+  inProcess?: boolean;
 }
 
 export class CniRuntime {
@@ -56,12 +61,14 @@ export class CniRuntime {
   readonly cacheDir: string;
   readonly #env: Record<string, string>;
   readonly #log: (msg: string) => void;
+  readonly #run: typeof delegate;
 
   constructor(opts: RuntimeOptions = {}) {
     this.binDirs = opts.binDirs ?? ["/opt/cni/bin"];
     this.cacheDir = opts.cacheDir ?? DEFAULT_CACHE_DIR;
     this.#env = opts.env ?? Deno.env.toObject();
     this.#log = opts.log ?? ((m) => console.error(m));
+    this.#run = opts.inProcess === false ? execDelegate : delegate;
   }
 
   /** Builds one plugin's config as libcni does. */
@@ -126,7 +133,7 @@ export class CniRuntime {
     prev?: Result,
   ): Promise<Result | undefined> {
     const conf = this.pluginConf(list, raw, rt, prev);
-    return await delegate(
+    return await this.#run(
       conf.type,
       command,
       conf,
@@ -237,7 +244,7 @@ export class CniRuntime {
         conf["cni.dev/valid-attachments"] = valid;
         conf["cni.dev/attachments"] = valid;
         try {
-          await delegate(conf.type, "GC", conf, this.#ctx("GC", rt, conf));
+          await this.#run(conf.type, "GC", conf, this.#ctx("GC", rt, conf));
         } catch (err) {
           errors.push(`GC ${conf.type}: ${(err as Error).message}`);
         }
@@ -259,7 +266,7 @@ export class CniRuntime {
     const rt: RuntimeConf = { containerId: "", netns: "", ifname: "" };
     for (const raw of list.plugins) {
       const conf = this.pluginConf(list, raw, rt);
-      await delegate(conf.type, "STATUS", conf, this.#ctx("STATUS", rt, conf));
+      await this.#run(conf.type, "STATUS", conf, this.#ctx("STATUS", rt, conf));
     }
   }
 }
