@@ -105,7 +105,7 @@ export async function fetchVerifiedCA(
     again = await res2.text();
   } catch (e) {
     throw new JoinError(
-      `the server's certificate does not verify against its own CA from ${url}: ${
+      `the server's certificate does not verify against its own CA from ${url}, or does not name the address you used (the server can add it with --tls-san): ${
         (e as Error).message
       }`,
       { cause: e },

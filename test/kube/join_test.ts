@@ -15,9 +15,11 @@ import { joinCluster, JoinError, type Node } from "../../src/kube/mod.ts";
 import { openSqliteStore } from "../../src/store/mod.ts";
 import {
   ensureServerPKI,
+  issueCert,
   parseToken,
   type ServerPKI,
 } from "../../src/tls/mod.ts";
+import { Hono } from "hono";
 
 interface Env {
   dir: string;
@@ -243,4 +245,41 @@ Deno.test("joinCluster() refuses a server URL that is not https", async () => {
     JoinError,
     "must start with https://",
   );
+});
+
+Deno.test("joinCluster() refuses a server whose certificate does not name the address used", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "weft-join-" });
+  const dataDir = `${dir}/server`;
+  const pki = await ensureServerPKI({ dataDir, hostname: "s", addresses: [] });
+  const leaf = await issueCert({ certPem: pki.caPem, keyPem: pki.caKeyPem }, {
+    subject: { commonName: "weft" },
+    sans: ["elsewhere.invalid"],
+    usages: ["serverAuth"],
+  });
+  const app = new Hono();
+  joinRoutes(app, { dataDir });
+  const server = Deno.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    cert: leaf.certPem,
+    key: leaf.keyPem,
+    onListen: () => {},
+  }, app.fetch);
+  try {
+    await assertRejects(
+      () =>
+        joinCluster({
+          server: `https://127.0.0.1:${server.addr.port}`,
+          token: pki.agentToken,
+          nodeName: "n",
+          dataDir: `${dir}/agent`,
+          passwordFile: `${dir}/agent/password`,
+        }),
+      JoinError,
+      "--tls-san",
+    );
+  } finally {
+    await server.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
 });
