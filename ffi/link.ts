@@ -57,6 +57,19 @@ const OPERSTATES = [
   "up",
 ];
 
+/** The name itself, or a TypeError for one the kernel would refuse. */
+export function checkName(name: string): string {
+  if (
+    name === "" || name === "." || name === ".." ||
+    new TextEncoder().encode(name).length > 15 || /[\s/:]/.test(name)
+  ) {
+    throw new TypeError(
+      `invalid link name "${name}": 1 to 15 bytes without whitespace, "/" or ":"`,
+    );
+  }
+  return name;
+}
+
 /** struct ifinfomsg */
 export function ifinfomsg(
   index = 0,
@@ -119,7 +132,9 @@ export function decodeLink(m: Msg): Link {
 export function getLinkMsg(nameOrIndex: string | number): MsgBuilder {
   const b = new MsgBuilder(RTM_GETLINK, 0);
   b.raw(ifinfomsg(typeof nameOrIndex === "number" ? nameOrIndex : 0));
-  if (typeof nameOrIndex === "string") b.str(IFLA_IFNAME, nameOrIndex);
+  if (typeof nameOrIndex === "string") {
+    b.str(IFLA_IFNAME, checkName(nameOrIndex));
+  }
   return b.u32(IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
 }
 
@@ -134,7 +149,9 @@ export function dumpLinkMsg(flags: number): MsgBuilder {
 export function delLinkMsg(nameOrIndex: string | number): MsgBuilder {
   const b = new MsgBuilder(RTM_DELLINK, 0);
   b.raw(ifinfomsg(typeof nameOrIndex === "number" ? nameOrIndex : 0));
-  if (typeof nameOrIndex === "string") b.str(IFLA_IFNAME, nameOrIndex);
+  if (typeof nameOrIndex === "string") {
+    b.str(IFLA_IFNAME, checkName(nameOrIndex));
+  }
   return b;
 }
 
@@ -156,7 +173,7 @@ export function addLinkMsg(
 ): MsgBuilder {
   const [f, ch] = upFlags(spec.up);
   const b = new MsgBuilder(RTM_NEWLINK, flags).raw(ifinfomsg(0, f, ch));
-  b.str(IFLA_IFNAME, spec.name);
+  b.str(IFLA_IFNAME, checkName(spec.name));
   if (spec.mtu !== undefined) b.u32(IFLA_MTU, spec.mtu);
   if (spec.mac !== undefined) b.attr(IFLA_ADDRESS, parseMac(spec.mac));
   b.nest(IFLA_LINKINFO).str(IFLA_INFO_KIND, spec.kind);
@@ -178,7 +195,7 @@ export function addLinkMsg(
   } else if (spec.kind === "veth") {
     const p = spec.peer;
     b.nest(IFLA_INFO_DATA).nest(VETH_INFO_PEER).raw(ifinfomsg());
-    b.str(IFLA_IFNAME, p.name);
+    b.str(IFLA_IFNAME, checkName(p.name));
     if (p.mtu !== undefined) b.u32(IFLA_MTU, p.mtu);
     else if (spec.mtu !== undefined) b.u32(IFLA_MTU, spec.mtu);
     if (p.mac !== undefined) b.attr(IFLA_ADDRESS, parseMac(p.mac));
@@ -200,7 +217,7 @@ export function setLinkMsg(
     ch |= IFF_PROMISC;
   }
   const b = new MsgBuilder(RTM_NEWLINK, 0).raw(ifinfomsg(index, f, ch));
-  if (c.name !== undefined) b.str(IFLA_IFNAME, c.name);
+  if (c.name !== undefined) b.str(IFLA_IFNAME, checkName(c.name));
   if (c.mtu !== undefined) b.u32(IFLA_MTU, c.mtu);
   if (c.mac !== undefined) b.attr(IFLA_ADDRESS, parseMac(c.mac));
   if (c.master !== undefined) {

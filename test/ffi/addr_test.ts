@@ -64,10 +64,14 @@ Deno.test("addrAdd of a present address throws EEXIST; addrDel removes, then EAD
   );
 });
 
-Deno.test("addrAdd rejects a malformed CIDR with a TypeError quoting it", () => {
-  using nl = Netlink.open();
+Deno.test("addrAdd rejects a malformed CIDR with a TypeError quoting it", async () => {
+  await using ns = await Netns.create("badcidr");
+  using nl = Netlink.open({ netns: ns.path });
   assertThrows(() => nl.addrAdd(1, "10.0.0.300/24"), TypeError, '"10.0.0.300"');
   assertThrows(() => nl.addrAdd(1, "10.0.0.1/33"), TypeError, '"10.0.0.1/33"');
+  assertEquals(nl.addrList({ dev: 1, family: 4 }).map((a) => a.cidr), [
+    "127.0.0.1/8",
+  ]);
 });
 
 Deno.test("addrAdd with nodad makes an IPv6 address usable without DAD", async () => {

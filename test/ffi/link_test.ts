@@ -286,3 +286,24 @@ Deno.test("Netlink.close is idempotent and a closed handle throws EBADF", () => 
   nl.close();
   assertEquals(assertThrows(() => nl.linkList(), NetlinkError).code, "EBADF");
 });
+
+Deno.test("link names the kernel would refuse are a TypeError quoting the name", async () => {
+  await using ns = await Netns.create("names");
+  using nl = Netlink.open({ netns: ns.path });
+  assertThrows(
+    () => nl.linkAdd({ name: "a-very-long-name-0", kind: "bridge" }),
+    TypeError,
+    '"a-very-long-name-0"',
+  );
+  assertThrows(
+    () => nl.linkAdd({ name: "bad/name", kind: "bridge" }),
+    TypeError,
+    "invalid link name",
+  );
+  assertThrows(
+    () => nl.linkAdd({ name: "va", kind: "veth", peer: { name: "" } }),
+    TypeError,
+    'invalid link name ""',
+  );
+  assertThrows(() => nl.linkGet("has space"), TypeError, "invalid link name");
+});
