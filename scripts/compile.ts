@@ -1,0 +1,111 @@
+// `deno task compile`: builds dist/weft, one self-contained binary with its
+// permissions baked in (-A), every module of src/ and ffi/ included (the CNI
+// plugins and the CLI commands are imported lazily).
+//
+// deno compile embeds "denort", the Deno runtime without the toolchain. It
+// takes it from DENORT_BIN (air-gapped builds: point it at the unpacked
+// denort of the same Deno version), else from Deno's cache, else downloads
+// it. When none works this prints ONE line saying so and exits 1.
+//
+//   deno task compile [--output PATH]
+
+const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+
+function parseOutput(args: string[]): string {
+  const i = args.indexOf("--output");
+  if (i >= 0) {
+    const v = args[i + 1];
+    if (!v) throw new Error("--output needs a path");
+    return v;
+  }
+  const eq = args.find((a) => a.startsWith("--output="));
+  return eq ? eq.slice("--output=".length) : `${root}/dist/weft`;
+}
+
+function denortHint(): string {
+  return `set DENORT_BIN to the denort binary of Deno ${Deno.version.deno} ` +
+    `(the denort-${Deno.build.target}.zip release asset, unpacked) and rerun`;
+}
+
+async function main(args: string[]): Promise<number> {
+  let output: string;
+  try {
+    output = parseOutput(args);
+  } catch (e) {
+    console.log(`compile: ${(e as Error).message}`);
+    return 2;
+  }
+  const denort = Deno.env.get("DENORT_BIN");
+  if (denort) {
+    try {
+      const st = await Deno.stat(denort);
+      if (!st.isFile) throw new Error("not a file");
+    } catch {
+      console.log(
+        `compile: DENORT_BIN=${denort} is not a file; ${denortHint()}`,
+      );
+      return 1;
+    }
+  }
+  await Deno.mkdir(output.slice(0, output.lastIndexOf("/")) || ".", {
+    recursive: true,
+  });
+  const cmd = new Deno.Command(Deno.execPath(), {
+    args: [
+      "compile",
+      "-A",
+      "--config",
+      `${root}/deno.json`,
+      "--include",
+      `${root}/src`,
+      "--include",
+      `${root}/ffi`,
+      "-o",
+      output,
+      `${root}/main.ts`,
+    ],
+    cwd: root,
+    stdout: "piped",
+    stderr: "piped",
+  });
+  const out = await cmd.output();
+  const text = new TextDecoder().decode(out.stderr) +
+    new TextDecoder().decode(out.stdout);
+  if (out.code === 0) {
+    // A wrong DENORT_BIN (e.g. the full deno binary) builds a file that
+    // runs Deno's own CLI: check the result really is weft.
+    const probe = await new Deno.Command(output, {
+      args: ["version"],
+      stdout: "piped",
+      stderr: "null",
+    }).output().catch(() => null);
+    const said = probe ? new TextDecoder().decode(probe.stdout) : "";
+    if (!probe || probe.code !== 0 || !said.startsWith("weft version")) {
+      await Deno.remove(output).catch(() => {});
+      console.log(
+        `compile: the built binary does not run weft (is DENORT_BIN=${
+          denort ?? "(unset)"
+        } really denort?); ${denortHint()}`,
+      );
+      return 1;
+    }
+    console.log(`compile: built ${output} (${said.trim()})`);
+    return 0;
+  }
+  if (/denort|Setting up base binary/i.test(text)) {
+    const why = denort
+      ? `deno compile could not use DENORT_BIN=${denort}`
+      : "denort is not available: DENORT_BIN is unset, none is cached, and downloading it failed (no network?)";
+    console.log(`compile: ${why}; ${denortHint()}`);
+    return 1;
+  }
+  const last = text.trim().split("\n").filter((l) =>
+    l.trim() && !/^\s+\d+: /.test(l)
+  );
+  console.log(
+    `compile: deno compile failed: ${last.slice(-1)[0] ?? `exit ${out.code}`}`,
+  );
+  return 1;
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));
