@@ -1,0 +1,246 @@
+import { assert, assertEquals } from "@std/assert";
+import { type FlannelOptions, runFlannel } from "../../src/flannel/mod.ts";
+import { FakeNodes, PREFIX } from "./_fake_nodes.ts";
+import { eventually, reaches, Underlay } from "./_underlay.ts";
+import type { Netns } from "../harness/netns.ts";
+
+/** A flannel task for one node, started in its namespace. */
+class Agent {
+  ac = new AbortController();
+  logs: string[] = [];
+  ready = false;
+  done: Promise<void>;
+  error: unknown = null;
+
+  constructor(readonly opts: FlannelOptions) {
+    this.done = runFlannel(opts, {
+      signal: this.ac.signal,
+      ready: () => this.ready = true,
+      log: (m) => this.logs.push(m),
+    }).catch((e) => {
+      this.error = e;
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.ac.abort();
+    await this.done;
+  }
+}
+
+type IpRoute = { dst: string; gateway?: string; flags: string[] };
+type Fdb = { mac: string; dst?: string };
+type IpNeigh = { dst: string; lladdr: string };
+
+async function overlayState(ns: Netns) {
+  return {
+    routes: (await ns.json<IpRoute[]>(
+      "ip",
+      "-j",
+      "route",
+      "show",
+      "dev",
+      "flannel.1",
+    ))
+      .map((r) => `${r.dst} via ${r.gateway}`).sort(),
+    neighs: (await ns.json<IpNeigh[]>(
+      "ip",
+      "-j",
+      "neigh",
+      "show",
+      "dev",
+      "flannel.1",
+    ))
+      .map((n) => `${n.dst} ${n.lladdr}`).sort(),
+    fdb:
+      (await ns.json<Fdb[]>("bridge", "-j", "fdb", "show", "dev", "flannel.1"))
+        .map((f) => `${f.mac} ${f.dst}`).sort(),
+  };
+}
+
+Deno.test("runFlannel: two nodes publish leases, program each other, survive a deleted device and a restart", async () => {
+  await using u = await Underlay.create(3);
+  const dir = await Deno.makeTempDir();
+  const src = new FakeNodes();
+  for (const [i] of u.nodes.entries()) {
+    src.put({
+      metadata: { name: `n${i}` },
+      spec: { podCIDR: `10.42.${i + 1}.0/24` },
+    });
+  }
+  const opts = (i: number): FlannelOptions => ({
+    nodeName: `n${i}`,
+    nodes: src,
+    dataDir: `${dir}/n${i}`,
+    runDir: `${dir}/n${i}/run`,
+    netns: u.nodes[i].ns.path,
+    reconcileIntervalMs: 60_000,
+    rulesIntervalMs: 60_000,
+  });
+  const agents = [new Agent(opts(0)), new Agent(opts(1))];
+  try {
+    await eventually(
+      "both agents ready",
+      () => agents.every((a) => a.ready || a.error),
+    );
+    for (const a of agents) assertEquals(a.error, null, a.logs.join("\n"));
+    const ann = (i: number) => src.nodes.get(`n${i}`)!.metadata.annotations!;
+    const mac0 = JSON.parse(ann(0)[`${PREFIX}backend-data`]).VtepMAC;
+    const mac1 = JSON.parse(ann(1)[`${PREFIX}backend-data`]).VtepMAC;
+    assertEquals(ann(0)[`${PREFIX}public-ip`], "192.168.77.1");
+    assertEquals(ann(0)[`${PREFIX}backend-type`], "vxlan");
+    assertEquals(ann(0)[`${PREFIX}kube-subnet-manager`], "true");
+    assertEquals(
+      src.conditions.filter((c) => c.reason === "FlannelIsUp").map((c) =>
+        c.name
+      ).sort(),
+      ["n0", "n1"],
+    );
+    assertEquals(
+      await Deno.readTextFile(`${dir}/n0/run/subnet.env`),
+      "FLANNEL_NETWORK=10.42.0.0/16\nFLANNEL_SUBNET=10.42.1.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n",
+    );
+    assertEquals(
+      JSON.parse(
+        await Deno.readTextFile(`${dir}/n0/agent/etc/flannel/net-conf.json`),
+      ).Backend,
+      { Type: "vxlan" },
+    );
+    assert(
+      (await u.nodes[0].ns.sh("iptables-save", "-t", "nat")).includes(
+        "FLANNEL-POSTRTG",
+      ),
+    );
+    const want0 = {
+      routes: ["10.42.2.0/24 via 10.42.2.0"],
+      neighs: [`10.42.2.0 ${mac1}`],
+      fdb: [`${mac1} 192.168.77.2`],
+    };
+    await eventually(
+      "n0 has n1's lease",
+      async () =>
+        JSON.stringify(await overlayState(u.nodes[0].ns)) ===
+          JSON.stringify(want0),
+    );
+    assert(
+      await reaches(u.nodes[0].ns, "10.42.2.0", "10.42.1.0", u.nodes[1].ns),
+    );
+
+    // Deleting flannel.1 by hand: it comes back with every entry.
+    await u.nodes[0].ns.sh("ip", "link", "del", "flannel.1");
+    await eventually(
+      "flannel.1 recreated",
+      async () =>
+        JSON.stringify(await overlayState(u.nodes[0].ns).catch(() => null)) ===
+          JSON.stringify(want0),
+    );
+    assert(agents[0].logs.some((l) => l.includes("flannel.1 was deleted")));
+    assert(
+      await reaches(u.nodes[0].ns, "10.42.2.0", "10.42.1.0", u.nodes[1].ns),
+    );
+
+    // A third node joins, then leaves.
+    const third = new Agent(opts(2));
+    await eventually("third ready", () => third.ready || !!third.error);
+    assertEquals(third.error, null, third.logs.join("\n"));
+    await eventually(
+      "n0 sees n2",
+      async () =>
+        (await overlayState(u.nodes[0].ns)).routes.includes(
+          "10.42.3.0/24 via 10.42.3.0",
+        ),
+    );
+    await third.stop();
+    src.remove("n2");
+    await eventually(
+      "n0 forgets n2",
+      async () =>
+        JSON.stringify(await overlayState(u.nodes[0].ns)) ===
+          JSON.stringify(want0),
+    );
+
+    // Stop leaves the dataplane; a restart keeps the MAC and writes nothing.
+    await agents[0].stop();
+    assertEquals(await overlayState(u.nodes[0].ns), want0);
+    const patches = src.patches.length;
+    agents[0] = new Agent(opts(0));
+    await eventually("restarted", () => agents[0].ready || !!agents[0].error);
+    assertEquals(agents[0].error, null, agents[0].logs.join("\n"));
+    assertEquals(JSON.parse(ann(0)[`${PREFIX}backend-data`]).VtepMAC, mac0);
+    assertEquals(src.patches.length, patches);
+    assert(
+      !agents[0].logs.some((l) => l.startsWith("reconcile")),
+      agents[0].logs.join("\n"),
+    );
+    assert(
+      !agents[0].logs.some((l) => l.startsWith("created")),
+      agents[0].logs.join("\n"),
+    );
+    assertEquals(await overlayState(u.nodes[0].ns), want0);
+  } finally {
+    for (const a of agents) await a.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("runFlannel: host-gw with a --flannel-conf file and stale rules of an old subnet removed", async () => {
+  await using u = await Underlay.create(1);
+  const dir = await Deno.makeTempDir();
+  try {
+    const src = new FakeNodes();
+    src.put({ metadata: { name: "n0" }, spec: { podCIDR: "10.42.5.0/24" } });
+    await Deno.mkdir(`${dir}/run`, { recursive: true });
+    await Deno.writeTextFile(
+      `${dir}/run/subnet.env`,
+      "FLANNEL_NETWORK=10.42.0.0/16\nFLANNEL_SUBNET=10.42.9.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n",
+    );
+    await u.nodes[0].ns.sh("iptables", "-t", "nat", "-N", "FLANNEL-POSTRTG");
+    await u.nodes[0].ns.sh(
+      "iptables",
+      "-t",
+      "nat",
+      "-A",
+      "FLANNEL-POSTRTG",
+      "-s",
+      "10.42.9.0/24",
+      "-j",
+      "RETURN",
+    );
+    await Deno.writeTextFile(
+      `${dir}/conf.json`,
+      `{"network":"10.42.0.0/16","backend":{"type":"host-gw"}}`,
+    );
+    const a = new Agent({
+      nodeName: "n0",
+      nodes: src,
+      dataDir: dir,
+      runDir: `${dir}/run`,
+      flannelConf: `${dir}/conf.json`,
+      netns: u.nodes[0].ns.path,
+    });
+    try {
+      await eventually("ready", () => a.ready || !!a.error);
+      assertEquals(a.error, null, a.logs.join("\n"));
+      const env = await Deno.readTextFile(`${dir}/run/subnet.env`);
+      assert(
+        env.includes("FLANNEL_SUBNET=10.42.5.1/24\nFLANNEL_MTU=1500\n"),
+        env,
+      );
+      const nat = await u.nodes[0].ns.sh("iptables-save", "-t", "nat");
+      assert(!nat.includes("10.42.9.0/24"), nat);
+      assert(nat.includes("-s 10.42.5.0/24 -d 10.42.0.0/16"), nat);
+      assertEquals(
+        src.nodes.get("n0")!.metadata.annotations![`${PREFIX}backend-data`],
+        "null",
+      );
+      assertEquals(
+        src.nodes.get("n0")!.metadata.annotations![`${PREFIX}backend-type`],
+        "host-gw",
+      );
+    } finally {
+      await a.stop();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
