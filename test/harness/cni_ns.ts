@@ -72,3 +72,117 @@ export function okJson<T = Record<string, unknown>>(r: CniRun): T {
   }
   return (r.stdout.trim() === "" ? {} : JSON.parse(r.stdout)) as T;
 }
+
+/** A one-shot TCP server (a Deno child) inside `ns` that answers `reply`. */
+export interface TcpServer extends AsyncDisposable {
+  /** Resolves once the server has answered one connection and exited. */
+  done: Promise<Deno.CommandStatus>;
+}
+
+/** Starts a server on `host:port` in `ns`; resolves once it is listening. */
+export async function tcpServe(
+  ns: Netns,
+  host: string,
+  port: number,
+  reply: string,
+): Promise<TcpServer> {
+  const code = `const l = Deno.listen({ hostname: ${
+    JSON.stringify(host)
+  }, port: ${port} });
+console.log("listening");
+const c = await l.accept();
+await c.write(new TextEncoder().encode(${JSON.stringify(reply)}));
+c.close(); l.close();`;
+  const child = new Deno.Command("ip", {
+    args: ["netns", "exec", ns.name, Deno.execPath(), "eval", code],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const first = await reader.read();
+  if (!first.value?.includes("listening")) {
+    child.kill();
+    throw new Error(`tcp server on ${host}:${port} did not start`);
+  }
+  reader.releaseLock();
+  const done = child.status;
+  return {
+    done,
+    async [Symbol.asyncDispose]() {
+      try {
+        child.kill();
+      } catch { /* already exited */ }
+      await done;
+      await child.stdout.cancel().catch(() => {});
+    },
+  };
+}
+
+/** Connects from `ns` to `host:port` (bash /dev/tcp) and returns what it read. */
+export async function tcpFetch(
+  ns: Netns,
+  host: string,
+  port: number,
+): Promise<string> {
+  const r = await ns.run([
+    "timeout",
+    "5",
+    "bash",
+    "-c",
+    `exec 3<>/dev/tcp/${host}/${port}; cat <&3`,
+  ]);
+  if (r.code !== 0) {
+    throw new Error(`connect ${host}:${port} failed: ${r.stderr.trim()}`);
+  }
+  return r.stdout;
+}
+
+/** `iptables-save` of a table without comments and counters. */
+export async function natRules(ns: Netns, v6 = false): Promise<string[]> {
+  const out = await ns.sh(v6 ? "ip6tables-save" : "iptables-save", "-t", "nat");
+  return out.split("\n").filter((l) => l !== "" && !l.startsWith("#"))
+    .map((l) => l.replace(/ \[\d+:\d+\]$/, ""));
+}
+
+interface IpLink {
+  ifname: string;
+  mtu: number;
+  master?: string;
+  linkinfo?: { info_kind?: string };
+  address?: string;
+}
+interface IpAddr {
+  ifname: string;
+  addr_info: {
+    family: string;
+    local: string;
+    prefixlen: number;
+    scope: string;
+  }[];
+}
+
+/**
+ * A comparable picture of a namespace's links, addresses and routes:
+ * veth names become "veth*", link-local addresses and MACs are left out.
+ */
+export async function netSnapshot(ns: Netns): Promise<Record<string, unknown>> {
+  const norm = (n?: string) => n?.replace(/^veth[0-9a-f]{8}$/, "veth*");
+  const links = (await ns.json<IpLink[]>("ip", "-j", "-d", "link", "show"))
+    .map((l) => ({
+      name: norm(l.ifname),
+      kind: l.linkinfo?.info_kind ?? null,
+      mtu: l.mtu,
+      master: norm(l.master) ?? null,
+    })).sort((a, b) => String(a.name).localeCompare(String(b.name)));
+  const addrs = (await ns.json<IpAddr[]>("ip", "-j", "addr", "show"))
+    .flatMap((a) =>
+      a.addr_info.filter((i) => i.scope !== "link").map((i) =>
+        `${norm(a.ifname)} ${i.local}/${i.prefixlen}`
+      )
+    ).sort();
+  const routes =
+    (await ns.json<Record<string, unknown>[]>("ip", "-j", "route", "show"))
+      .map((r) => `${r.dst} via ${r.gateway ?? "-"} dev ${norm(String(r.dev))}`)
+      .sort();
+  return { links, addrs, routes };
+}

@@ -1,0 +1,542 @@
+// The bridge plugin, run as a process inside a test "host" namespace, with
+// a second namespace as the container; results read back independently.
+
+import { assert, assertEquals, assertMatch } from "@std/assert";
+import { Netns } from "../harness/netns.ts";
+import {
+  type CniCall,
+  cniRun,
+  natRules,
+  netSnapshot,
+  okJson,
+  tcpFetch,
+  tcpServe,
+} from "../harness/cni_ns.ts";
+
+interface Res {
+  cniVersion: string;
+  interfaces?: { name: string; mac?: string; sandbox?: string }[];
+  ips?: {
+    address: string;
+    gateway?: string;
+    interface?: number;
+    version?: string;
+  }[];
+  ip4?: { ip: string; gateway?: string };
+  routes?: { dst: string; gw?: string }[];
+}
+
+function bridgeConf(dataDir: string, extra: Record<string, unknown> = {}) {
+  return {
+    cniVersion: "1.0.0",
+    name: "mynet",
+    type: "bridge",
+    bridge: "cni0",
+    isGateway: true,
+    ipMasq: true,
+    ipam: { type: "host-local", subnet: "10.22.0.0/24", dataDir },
+    ...extra,
+  };
+}
+
+function call(
+  c: Netns,
+  command: string,
+  config: unknown,
+  over: Partial<CniCall> = {},
+): CniCall {
+  return {
+    impl: "weft",
+    plugin: "bridge",
+    command,
+    containerId: "ctr1",
+    netns: c.path,
+    ifname: "eth0",
+    config,
+    ...over,
+  };
+}
+
+async function tmp(): Promise<string> {
+  return await Deno.makeTempDir({ prefix: "weft-t-bridge-" });
+}
+
+Deno.test("bridge ADD builds bridge, veth, addresses, masquerade; DEL removes them", async () => {
+  await using h = await Netns.create("brh");
+  await using c = await Netns.create("brc");
+  const dir = await tmp();
+  try {
+    const conf = bridgeConf(dir, { isDefaultGateway: true });
+    const res = okJson<Res>(await cniRun(h, call(c, "ADD", conf)));
+    assertEquals(
+      res.interfaces?.map((i) => i.name.replace(/^veth[0-9a-f]{8}$/, "veth*")),
+      [
+        "cni0",
+        "veth*",
+        "eth0",
+      ],
+    );
+    assertEquals(res.interfaces?.[2].sandbox, c.path);
+    assertEquals(res.ips, [{
+      address: "10.22.0.2/24",
+      gateway: "10.22.0.1",
+      interface: 2,
+    }]);
+    assertEquals(res.routes, [{ dst: "0.0.0.0/0", gw: "10.22.0.1" }]);
+
+    const hostLinks = await h.json<
+      {
+        ifname: string;
+        master?: string;
+        linkinfo?: { info_kind: string };
+        operstate: string;
+      }[]
+    >(
+      "ip",
+      "-j",
+      "-d",
+      "link",
+      "show",
+    );
+    const br = hostLinks.find((l) => l.ifname === "cni0");
+    assertEquals(br?.linkinfo?.info_kind, "bridge");
+    const veth = hostLinks.find((l) => l.ifname === res.interfaces![1].name);
+    assertEquals(veth?.master, "cni0");
+    assertEquals(veth?.operstate, "UP");
+    const cont = await c.json<
+      { ifname: string; address: string; linkinfo?: { info_kind: string } }[]
+    >(
+      "ip",
+      "-j",
+      "-d",
+      "link",
+      "show",
+      "eth0",
+    );
+    assertEquals(cont[0].linkinfo?.info_kind, "veth");
+    assertEquals(cont[0].address, res.interfaces![2].mac);
+    const caddr = await c.json<
+      { addr_info: { local: string; prefixlen: number }[] }[]
+    >(
+      "ip",
+      "-j",
+      "-4",
+      "addr",
+      "show",
+      "eth0",
+    );
+    assertEquals(caddr[0].addr_info.map((a) => `${a.local}/${a.prefixlen}`), [
+      "10.22.0.2/24",
+    ]);
+    const croutes = await c.json<{ dst: string; gateway?: string }[]>(
+      "ip",
+      "-j",
+      "route",
+    );
+    assert(
+      croutes.some((r) => r.dst === "default" && r.gateway === "10.22.0.1"),
+    );
+    const baddr = await h.json<
+      { addr_info: { local: string; prefixlen: number }[] }[]
+    >(
+      "ip",
+      "-j",
+      "-4",
+      "addr",
+      "show",
+      "cni0",
+    );
+    assertEquals(baddr[0].addr_info.map((a) => `${a.local}/${a.prefixlen}`), [
+      "10.22.0.1/24",
+    ]);
+    assertEquals(
+      (await h.sh("sysctl", "-n", "net.ipv4.ip_forward")).trim(),
+      "1",
+    );
+    assertEquals(
+      (await c.sh("sysctl", "-n", "net.ipv4.conf.eth0.arp_notify")).trim(),
+      "1",
+    );
+
+    const nat = (await natRules(h)).join("\n");
+    const chain = /:(CNI-[0-9a-f]{24}) /.exec(nat)?.[1];
+    assert(chain, nat);
+    const cm = '-m comment --comment "name: \\"mynet\\" id: \\"ctr1\\""';
+    assert(
+      nat.includes(`-A POSTROUTING -s 10.22.0.2/32 ${cm} -j ${chain}`),
+      nat,
+    );
+    assert(nat.includes(`-A ${chain} -d 10.22.0.0/24 ${cm} -j ACCEPT`), nat);
+    assert(
+      nat.includes(`-A ${chain} ! -d 224.0.0.0/4 ${cm} -j MASQUERADE`),
+      nat,
+    );
+
+    // traffic: the container reaches a server on the bridge gateway
+    {
+      await using srv = await tcpServe(
+        h,
+        "10.22.0.1",
+        18080,
+        "hello-from-host",
+      );
+      assertEquals(await tcpFetch(c, "10.22.0.1", 18080), "hello-from-host");
+      await srv.done;
+    }
+
+    const check = await cniRun(
+      h,
+      call(c, "CHECK", { ...conf, prevResult: res }),
+    );
+    assertEquals(check.code, 0, check.stdout);
+
+    const del = await cniRun(h, call(c, "DEL", { ...conf, prevResult: res }));
+    assertEquals(del.code, 0, del.stdout + del.stderr);
+    assertEquals(await c.json("ip", "-j", "link", "show", "type", "veth"), []);
+    assertEquals((await natRules(h)).filter((l) => l.includes("CNI-")), []);
+    assertEquals(
+      [...Deno.readDirSync(`${dir}/mynet`)].filter((e) => /^\d/.test(e.name)),
+      [],
+    );
+    // the bridge stays
+    assertEquals(
+      (await h.json<unknown[]>("ip", "-j", "link", "show", "cni0")).length,
+      1,
+    );
+    // a second DEL is fine
+    assertEquals((await cniRun(h, call(c, "DEL", conf))).code, 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("bridge results follow the config's spec version", async () => {
+  await using h = await Netns.create("brvh");
+  const dir = await tmp();
+  try {
+    for (
+      const [i, v] of ["0.2.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"].entries()
+    ) {
+      await using c = await Netns.create("brvc");
+      const conf = bridgeConf(dir, { cniVersion: v });
+      const res = okJson<Res>(
+        await cniRun(h, call(c, "ADD", conf, { containerId: `v${i}` })),
+      );
+      assertEquals(res.cniVersion, v);
+      const want = `10.22.0.${i + 2}`;
+      if (v === "0.2.0") {
+        assertEquals(res.ip4?.ip, `${want}/24`);
+        assertEquals(res.interfaces, undefined);
+      } else {
+        assertEquals(res.ips?.[0].address, `${want}/24`);
+        assertEquals(
+          res.ips?.[0].version,
+          v.startsWith("0.") ? "4" : undefined,
+        );
+        assertEquals(res.interfaces?.length, 3);
+      }
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("bridge matches the reference plugin: links, addresses, routes, nat rules", async () => {
+  const snap = async (impl: "weft" | "reference") => {
+    await using h = await Netns.create(`brd${impl[0]}`);
+    await using c = await Netns.create(`brd${impl[0]}c`);
+    const dir = await tmp();
+    try {
+      const conf = bridgeConf(dir, {
+        isDefaultGateway: true,
+        mtu: 1400,
+        hairpinMode: true,
+      });
+      const res = okJson<Res>(await cniRun(h, call(c, "ADD", conf, { impl })));
+      const hairpin = await h.json<{ ifname: string; hairpin?: boolean }[]>(
+        "bridge",
+        "-j",
+        "-d",
+        "link",
+        "show",
+      );
+      return {
+        host: await netSnapshot(h),
+        container: await netSnapshot(c),
+        nat: await natRules(h),
+        hairpin: hairpin.map((l) => l.hairpin),
+        ips: res.ips,
+        routes: res.routes,
+        forward: (await h.sh("sysctl", "-n", "net.ipv4.ip_forward")).trim(),
+      };
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  };
+  const ref = await snap("reference");
+  const weft = await snap("weft");
+  // the picture is not empty: a masquerade chain, a hairpin port, a default route
+  assert(
+    ref.nat.some((l) => /^:CNI-[0-9a-f]{24} /.test(l)),
+    ref.nat.join("\n"),
+  );
+  assert(ref.hairpin.includes(true));
+  assert(JSON.stringify(ref.container).includes("default via 10.22.0.1"));
+  assertEquals(weft, ref);
+});
+
+Deno.test("bridge DEL with an empty CNI_NETNS still removes masquerade rules and the IP (plugins#810)", async () => {
+  await using h = await Netns.create("br810h");
+  await using c = await Netns.create("br810c");
+  const dir = await tmp();
+  try {
+    const conf = bridgeConf(dir);
+    okJson(await cniRun(h, call(c, "ADD", conf)));
+    assert((await natRules(h)).some((l) => l.includes("CNI-")));
+    const del = await cniRun(h, call(c, "DEL", conf, { netns: "" }));
+    assertEquals(del.code, 0, del.stdout + del.stderr);
+    assertEquals((await natRules(h)).filter((l) => l.includes("CNI-")), []);
+    assertEquals(
+      [...Deno.readDirSync(`${dir}/mynet`)].filter((e) => /^\d/.test(e.name)),
+      [],
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("bridge ipMasq with the nftables backend, and GC of stale attachments", async () => {
+  await using h = await Netns.create("brnh");
+  await using c1 = await Netns.create("brn1");
+  await using c2 = await Netns.create("brn2");
+  const dir = await tmp();
+  try {
+    const conf = bridgeConf(dir, { ipMasqBackend: "nftables" });
+    okJson(await cniRun(h, call(c1, "ADD", conf, { containerId: "keep" })));
+    okJson(await cniRun(h, call(c2, "ADD", conf, { containerId: "stale" })));
+    const rules = async () => {
+      const doc = await h.json<
+        { nftables: Record<string, Record<string, unknown>>[] }
+      >(
+        "nft",
+        "-j",
+        "list",
+        "table",
+        "inet",
+        "cni_plugins_masquerade",
+      );
+      return doc.nftables.filter((o) =>
+        o.rule && o.rule.chain === "masq_checks"
+      )
+        .map((o) => String(o.rule.comment));
+    };
+    const before = await rules();
+    assertEquals(before.length, 2);
+    assertMatch(
+      before[0],
+      /^[0-9a-f]{16}-[0-9a-f]{16}, net: mynet, if: eth0, id: keep$/,
+    );
+    assertEquals((await natRules(h)).filter((l) => l.includes("CNI-")), []);
+    const gc = await cniRun(
+      h,
+      call(c1, "GC", {
+        ...conf,
+        cniVersion: "1.1.0",
+        "cni.dev/valid-attachments": [{ containerID: "keep", ifname: "eth0" }],
+      }),
+    );
+    assertEquals(gc.code, 0, gc.stdout + gc.stderr);
+    const after = await rules();
+    assertEquals(after.length, 1);
+    assert(after[0].endsWith("id: keep"));
+    // host-local released the stale container's address
+    const files = [...Deno.readDirSync(`${dir}/mynet`)].map((e) => e.name)
+      .filter((n) => /^\d/.test(n));
+    assertEquals(files, ["10.22.0.2"]);
+    assertEquals(
+      (await cniRun(h, call(c1, "DEL", conf, { containerId: "keep" }))).code,
+      0,
+    );
+    assertEquals(await rules(), []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("bridge iptables GC removes masquerade chains of containers not listed", async () => {
+  await using h = await Netns.create("brgh");
+  await using c1 = await Netns.create("brg1");
+  await using c2 = await Netns.create("brg2");
+  const dir = await tmp();
+  try {
+    const conf = bridgeConf(dir);
+    okJson(await cniRun(h, call(c1, "ADD", conf, { containerId: "keep" })));
+    okJson(await cniRun(h, call(c2, "ADD", conf, { containerId: "stale" })));
+    const chains = async () =>
+      (await natRules(h)).filter((l) => /^:CNI-/.test(l)).length;
+    assertEquals(await chains(), 2);
+    const gc = await cniRun(
+      h,
+      call(c1, "GC", {
+        ...conf,
+        cniVersion: "1.1.0",
+        "cni.dev/valid-attachments": [{ containerID: "keep", ifname: "eth0" }],
+      }),
+    );
+    assertEquals(gc.code, 0, gc.stdout + gc.stderr);
+    assertEquals(await chains(), 1);
+    assert((await natRules(h)).some((l) => l.includes('id: \\"keep\\"')));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("bridge rejects bad input with error JSON, exit 1 and no changes", async () => {
+  await using h = await Netns.create("brbh");
+  await using c = await Netns.create("brbc");
+  const dir = await tmp();
+  try {
+    const cases: [string, CniCall, number | null][] = [
+      ["vlan out of range", call(c, "ADD", bridgeConf(dir, { vlan: 5000 })), 7],
+      [
+        "hairpin with promisc",
+        call(
+          c,
+          "ADD",
+          bridgeConf(dir, { hairpinMode: true, promiscMode: true }),
+        ),
+        7,
+      ],
+      [
+        "ifname too long",
+        call(c, "ADD", bridgeConf(dir), { ifname: "a-very-long-ifname0" }),
+        null,
+      ],
+      [
+        "missing netns",
+        call(c, "ADD", bridgeConf(dir), {
+          netns: "/run/netns/weft-t-does-not-exist",
+        }),
+        null,
+      ],
+      ["not JSON", call(c, "ADD", "{not json"), null],
+    ];
+    for (const [what, cl, code] of cases) {
+      const r = await cniRun(h, cl);
+      assertEquals(r.code, 1, `${what}: ${r.stdout}${r.stderr}`);
+      const err = JSON.parse(r.stdout);
+      assert(typeof err.msg === "string" && err.msg.length > 0, what);
+      if (code !== null) assertEquals(err.code, code, what);
+      assertEquals(
+        await h.json("ip", "-j", "link", "show", "type", "veth"),
+        [],
+        what,
+      );
+      assertEquals(
+        await c.json("ip", "-j", "link", "show", "type", "veth"),
+        [],
+        what,
+      );
+      assertEquals(
+        (await natRules(h)).filter((l) => l.includes("CNI-")),
+        [],
+        what,
+      );
+    }
+    // validation runs before anything is created: no bridge either
+    assertEquals(
+      await h.json("ip", "-j", "link", "show", "type", "bridge"),
+      [],
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("bridge refuses an existing non-bridge device and a foreign bridge address without forceAddress", async () => {
+  await using h = await Netns.create("brxh");
+  await using c = await Netns.create("brxc");
+  const dir = await tmp();
+  try {
+    await h.sh(
+      "ip",
+      "link",
+      "add",
+      "cni0",
+      "type",
+      "veth",
+      "peer",
+      "name",
+      "x0",
+    );
+    const r = await cniRun(h, call(c, "ADD", bridgeConf(dir)));
+    assertEquals(r.code, 1);
+    assertMatch(
+      JSON.parse(r.stdout).msg,
+      /"cni0" already exists but is not a bridge/,
+    );
+    await h.sh("ip", "link", "del", "cni0");
+    await h.sh("ip", "link", "add", "cni0", "type", "bridge");
+    await h.sh("ip", "addr", "add", "10.22.0.77/24", "dev", "cni0");
+    const r2 = await cniRun(h, call(c, "ADD", bridgeConf(dir)));
+    assertEquals(r2.code, 1);
+    assertMatch(
+      JSON.parse(r2.stdout).msg,
+      /already has an IP address different from 10\.22\.0\.1\/24/,
+    );
+    // nothing left behind by the failed ADD: no veth, IP released
+    assertEquals(await c.json("ip", "-j", "link", "show", "type", "veth"), []);
+    assertEquals(
+      [...Deno.readDirSync(`${dir}/mynet`)].filter((e) => /^\d/.test(e.name)),
+      [],
+    );
+    const ok = await cniRun(
+      h,
+      call(c, "ADD", bridgeConf(dir, { forceAddress: true })),
+    );
+    assertEquals(ok.code, 0, ok.stdout);
+    const baddr = await h.json<{ addr_info: { local: string }[] }[]>(
+      "ip",
+      "-j",
+      "-4",
+      "addr",
+      "show",
+      "cni0",
+    );
+    assertEquals(baddr[0].addr_info.map((a) => a.local), ["10.22.0.1"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("bridge takes the container MAC from CNI_ARGS and runtimeConfig", async () => {
+  await using h = await Netns.create("brmh");
+  await using c = await Netns.create("brmc");
+  const dir = await tmp();
+  try {
+    const res = okJson<Res>(
+      await cniRun(
+        h,
+        call(
+          c,
+          "ADD",
+          bridgeConf(dir, {
+            runtimeConfig: { mac: "0a:58:0a:16:00:63" },
+          }),
+          { args: "MAC=0a:58:0a:16:00:42" },
+        ),
+      ),
+    );
+    assertEquals(res.interfaces?.[2].mac, "0a:58:0a:16:00:63");
+    const link = await c.json<{ address: string }[]>(
+      "ip",
+      "-j",
+      "link",
+      "show",
+      "eth0",
+    );
+    assertEquals(link[0].address, "0a:58:0a:16:00:63");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
