@@ -26,6 +26,8 @@ export function unwrap(code: number, op: string): number {
 
 const NLE_AGAIN = 4;
 const RECV_BUF = 65536n;
+const NLM_F_DUMP_INTR = 0x10;
+const DUMP_ATTEMPTS = 5;
 
 const registry = new FinalizationRegistry<Deno.PointerValue>((h) => {
   if (h !== null) libs().nl.nl_socket_free(h);
@@ -169,9 +171,19 @@ export class NlSocket implements Disposable {
     return this.#collect(this.#send(b.addFlags(NLM_F_ACK), op), op);
   }
 
-  /** Sends a dump request (its flags include NLM_F_DUMP); returns every part. */
+  /**
+   * Sends a dump request (its flags include NLM_F_DUMP); returns every part.
+   * A dump the kernel marks inconsistent (the table changed while it was
+   * being read) is read again.
+   */
   dump(b: MsgBuilder, op: string): Msg[] {
-    return this.#collect(this.#send(b, op), op);
+    for (let attempt = 0; attempt < DUMP_ATTEMPTS; attempt++) {
+      const msgs = this.#collect(this.#send(b, op), op);
+      if (!msgs.some((m) => m.flags & NLM_F_DUMP_INTR)) return msgs;
+    }
+    throw new NetlinkError(4, op, {
+      detail: `the table kept changing during ${DUMP_ATTEMPTS} dumps`,
+    });
   }
 
   close(): void {
