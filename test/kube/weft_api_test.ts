@@ -10,7 +10,12 @@ import {
   writeAdminKubeconfig,
 } from "../../src/api/auth/mod.ts";
 import { startApiServer } from "../../src/api/mod.ts";
-import { fromKubeconfig, KubeError, type Node } from "../../src/kube/mod.ts";
+import {
+  fromKubeconfig,
+  KubeClient,
+  KubeError,
+  type Node,
+} from "../../src/kube/mod.ts";
 import { openSqliteStore } from "../../src/store/mod.ts";
 import { ensureServerPKI } from "../../src/tls/mod.ts";
 import { until } from "./_fake_apiserver.ts";
@@ -134,3 +139,73 @@ Deno.test("kubectl get nodes works with the written kubeconfig", () =>
     );
     assertEquals(out, "edge-1");
   }));
+
+Deno.test("informer resumes across a weft API restart, and relists after compaction", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "weft-api-restart-" });
+  const dataDir = `${dir}/data`;
+  const pki = await ensureServerPKI({ dataDir, hostname: "s", addresses: [] });
+  const store = openSqliteStore(`${dir}/state.db`);
+  const start = (port: number) =>
+    startApiServer({
+      store,
+      authenticate: createAuthenticator({ dataDir }),
+      cert: pki.certPem,
+      key: pki.keyPem,
+      port,
+      hostname: "127.0.0.1",
+    });
+  let server = await start(0);
+  const port = server.port;
+  const ac = new AbortController();
+  const putNode = (name: string) =>
+    store.create(
+      `/registry/nodes/${name}`,
+      JSON.stringify({ metadata: { name, uid: crypto.randomUUID() } }),
+    );
+  try {
+    using c = new KubeClient({
+      server: `https://127.0.0.1:${port}`,
+      caPem: pki.caPem,
+      token: await ensureAdminToken(dataDir),
+    });
+    await c.create<Node>("/api/v1/nodes", { metadata: { name: "n1" } });
+    const log: string[] = [];
+    const inf = c.informer<Node>("/api/v1/nodes", {
+      added: (o) => void log.push(`added ${o.metadata.name}`),
+      updated: (o) => void log.push(`updated ${o.metadata.name}`),
+      deleted: (o) => void log.push(`deleted ${o.metadata.name}`),
+      synced: () => void log.push("synced"),
+    }, { signal: ac.signal, initialBackoffMs: 10, maxBackoffMs: 50 });
+    await inf.synced;
+    assertEquals(log, ["added n1", "synced"]);
+
+    // Down: one change; up again: the watch resumes and sees it exactly once.
+    await server.close();
+    await putNode("n2");
+    server = await start(port);
+    await until(() => log.includes("added n2"), "n2 after the restart");
+    await c.create<Node>("/api/v1/nodes", { metadata: { name: "n3" } });
+    await until(() => log.includes("added n3"), "n3");
+    assertEquals(log, ["added n1", "synced", "added n2", "added n3"]);
+
+    // Down: changes, then the history is compacted; up again: 410 -> relist.
+    await server.close();
+    await store.delete("/registry/nodes/n1");
+    await putNode("n4");
+    await store.compact(await store.revision());
+    server = await start(port);
+    await until(
+      () => log.filter((l) => l === "synced").length === 2,
+      "the relist",
+    );
+    assertEquals(log.slice(4).sort(), ["added n4", "deleted n1", "synced"]);
+    assertEquals([...inf.cache.keys()].sort(), ["n2", "n3", "n4"]);
+    ac.abort();
+    await inf.done;
+  } finally {
+    ac.abort();
+    await server.close();
+    store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
