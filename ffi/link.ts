@@ -22,6 +22,7 @@ export const RTM_SETLINK = 19;
 
 const IFLA_ADDRESS = 1;
 export const IFLA_IFNAME = 3;
+const IFLA_LINK = 5;
 const IFLA_MTU = 4;
 const IFLA_MASTER = 10;
 const IFLA_PROTINFO = 12;
@@ -123,6 +124,12 @@ export function decodeLink(m: Msg): Link {
     master: master && u32Of(master) !== 0 ? u32Of(master) : null,
     promisc: (flags & IFF_PROMISC) !== 0,
   };
+  const lower = a.get(IFLA_LINK);
+  // (the kernel leaves IFLA_LINK out when it equals the link's own index,
+  // even for a veth peer in another namespace that happens to share it)
+  if (lower && u32Of(lower) !== 0) {
+    link.linkIndex = u32Of(lower);
+  }
   const data = info?.get(IFLA_INFO_DATA);
   if (kind === "vxlan" && data) link.vxlan = decodeVxlan(data);
   return link;

@@ -25,6 +25,11 @@ export interface Link {
   /** Index of the master (bridge) or null. */
   master: number | null;
   promisc: boolean;
+  /**
+   * IFLA_LINK: for a veth the peer's index (in the peer's namespace), for a
+   * vlan/macvlan the lower device; absent when none.
+   */
+  linkIndex?: number;
   vxlan?: VxlanInfo;
 }
 

@@ -307,3 +307,13 @@ Deno.test("link names the kernel would refuse are a TypeError quoting the name",
   );
   assertThrows(() => nl.linkGet("has space"), TypeError, "invalid link name");
 });
+
+Deno.test("a veth reports its peer's index as linkIndex", async () => {
+  await using ns = await Netns.create("peeridx");
+  using nl = Netlink.open({ netns: ns.path });
+  const va = nl.linkAdd({ name: "va", kind: "veth", peer: { name: "vb" } });
+  const vb = nl.linkGet("vb")!;
+  assertEquals([va.linkIndex, vb.linkIndex], [vb.index, va.index]);
+  assertEquals((await ipLink(ns, "va")).link, "vb");
+  assertEquals(nl.linkGet("lo")?.linkIndex, undefined);
+});
