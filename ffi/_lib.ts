@@ -9,74 +9,119 @@ const nl3 = {
   // struct nl_sock *nl_socket_alloc(void)
   nl_socket_alloc: { parameters: [], result: "pointer" },
   // void nl_socket_free(struct nl_sock *sk)
-  nl_socket_free: { parameters: ["pointer" /* sk */], result: "void" },
+  nl_socket_free: {
+    parameters: [
+      "pointer", // sk
+    ],
+    result: "void",
+  },
   // int nl_connect(struct nl_sock *sk, int protocol)
   nl_connect: {
-    parameters: ["pointer", /* sk */ "i32" /* protocol */],
+    parameters: [
+      "pointer", // sk
+      "i32", // protocol
+    ],
     result: "i32",
   },
   // int nl_sendto(struct nl_sock *sk, void *buf, size_t size)
   nl_sendto: {
-    parameters: ["pointer", /* sk */ "buffer", /* buf */ "usize" /* size */],
+    parameters: [
+      "pointer", // sk
+      "buffer", // buf
+      "usize", // size
+    ],
     result: "i32",
   },
   // int nl_recv(struct nl_sock *sk, struct sockaddr_nl *nla, unsigned char **buf, struct ucred **creds)
   nl_recv: {
     parameters: [
-      "pointer", /* sk */
-      "buffer", /* nla */
-      "buffer", /* buf (out) */
-      "pointer", /* creds (NULL) */
+      "pointer", // sk
+      "buffer", // nla
+      "buffer", // buf (out)
+      "pointer", // creds (NULL)
     ],
     result: "i32",
   },
-  // int nl_socket_get_fd(const struct nl_sock *sk)
-  nl_socket_get_fd: { parameters: ["pointer" /* sk */], result: "i32" },
   // int nl_socket_set_nonblocking(const struct nl_sock *sk)
   nl_socket_set_nonblocking: {
-    parameters: ["pointer" /* sk */],
+    parameters: [
+      "pointer", // sk
+    ],
     result: "i32",
   },
   // int nl_socket_add_membership(struct nl_sock *sk, int group)
   nl_socket_add_membership: {
-    parameters: ["pointer", /* sk */ "i32" /* group */],
+    parameters: [
+      "pointer", // sk
+      "i32", // group
+    ],
     result: "i32",
   },
   // void nl_socket_disable_msg_peek(struct nl_sock *sk)
   nl_socket_disable_msg_peek: {
-    parameters: ["pointer" /* sk */],
+    parameters: [
+      "pointer", // sk
+    ],
     result: "void",
   },
   // int nl_socket_set_msg_buf_size(struct nl_sock *sk, size_t bufsize)
   nl_socket_set_msg_buf_size: {
-    parameters: ["pointer", /* sk */ "usize" /* bufsize */],
+    parameters: [
+      "pointer", // sk
+      "usize", // bufsize
+    ],
     result: "i32",
   },
   // int nl_socket_set_buffer_size(struct nl_sock *sk, int rxbuf, int txbuf)
   nl_socket_set_buffer_size: {
-    parameters: ["pointer", /* sk */ "i32", /* rxbuf */ "i32" /* txbuf */],
+    parameters: [
+      "pointer", // sk
+      "i32", // rxbuf
+      "i32", // txbuf
+    ],
     result: "i32",
   },
   // const char *nl_geterror(int error)
-  nl_geterror: { parameters: ["i32" /* error */], result: "pointer" },
+  nl_geterror: {
+    parameters: [
+      "i32", // error
+    ],
+    result: "pointer",
+  },
   // uint32_t nl_us2ticks(uint32_t us)
-  nl_us2ticks: { parameters: ["u32" /* us */], result: "u32" },
+  nl_us2ticks: {
+    parameters: [
+      "u32", // us
+    ],
+    result: "u32",
+  },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 const nlRoute = {
   // int rtnl_tc_calc_txtime(int bufsize, int rate)   -> microseconds
   rtnl_tc_calc_txtime: {
-    parameters: ["i32", /* bufsize */ "i32" /* rate (bytes/s) */],
+    parameters: [
+      "i32", // bufsize
+      "i32", // rate (bytes/s)
+    ],
     result: "i32",
   },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 const nlGenl = {
   // int genl_connect(struct nl_sock *sk)
-  genl_connect: { parameters: ["pointer" /* sk */], result: "i32" },
+  genl_connect: {
+    parameters: [
+      "pointer", // sk
+    ],
+    result: "i32",
+  },
   // int genl_ctrl_resolve(struct nl_sock *sk, const char *name)
   genl_ctrl_resolve: {
-    parameters: ["pointer", /* sk */ "buffer" /* name (NUL-terminated) */],
+    parameters: [
+      "pointer", // sk
+      "buffer", // name (NUL-terminated)
+    ],
     result: "i32",
   },
 } as const satisfies Deno.ForeignLibraryInterface;
@@ -84,15 +129,34 @@ const nlGenl = {
 const libc = {
   // int open(const char *pathname, int flags)
   open: {
-    parameters: ["buffer", /* pathname */ "i32" /* flags */],
+    parameters: [
+      "buffer", // pathname
+      "i32", // flags
+    ],
     result: "i32",
   },
   // int close(int fd)
-  close: { parameters: ["i32" /* fd */], result: "i32" },
+  close: {
+    parameters: [
+      "i32", // fd
+    ],
+    result: "i32",
+  },
   // int setns(int fd, int nstype)
-  setns: { parameters: ["i32", /* fd */ "i32" /* nstype */], result: "i32" },
+  setns: {
+    parameters: [
+      "i32", // fd
+      "i32", // nstype
+    ],
+    result: "i32",
+  },
   // void free(void *ptr)
-  free: { parameters: ["pointer" /* ptr */], result: "void" },
+  free: {
+    parameters: [
+      "pointer", // ptr
+    ],
+    result: "void",
+  },
   // int *__errno_location(void)
   __errno_location: { parameters: [], result: "pointer" },
 } as const satisfies Deno.ForeignLibraryInterface;
