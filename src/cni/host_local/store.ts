@@ -91,20 +91,21 @@ export class DiskStore {
       Deno.removeSync(path);
       throw ioError(`cannot write ${path}`, err);
     }
-    this.writeLastReserved(rangeId, ip);
+    try {
+      this.writeLastReserved(rangeId, ip);
+    } catch (err) {
+      Deno.removeSync(path); // all or nothing: no IP held by a failed ADD
+      throw err;
+    }
     return true;
   }
 
+  /** Rewritten in place as the reference does: it is only a hint. */
   private writeLastReserved(rangeId: number, ip: IP): void {
     const path = `${this.dir}/${LAST_PREFIX}${rangeId}`;
-    const tmp = `${this.dir}/.${LAST_PREFIX}${rangeId}.${Deno.pid}.tmp`;
     try {
-      Deno.writeTextFileSync(tmp, ip.toString(), { mode: 0o600 });
-      Deno.renameSync(tmp, path);
+      Deno.writeTextFileSync(path, ip.toString(), { mode: 0o600 });
     } catch (err) {
-      try {
-        Deno.removeSync(tmp);
-      } catch { /* not created */ }
       throw ioError(`cannot write ${path}`, err);
     }
   }
