@@ -319,3 +319,45 @@ Deno.test("flannel: STATUS is ready with subnet.env and code 50 without", async 
   assertEquals(r.code, 1);
   assertEquals(json(r).code, 50);
 });
+
+Deno.test("flannel: every spec version gets its own result shape, and CHECK reads a prevResult of that shape", async () => {
+  await using s = await setup();
+  const versions = [
+    "0.1.0",
+    "0.2.0",
+    "0.3.0",
+    "0.3.1",
+    "0.4.0",
+    "1.0.0",
+    "1.1.0",
+  ];
+  for (const [i, v] of versions.entries()) {
+    const conf = { ...s.conf, cniVersion: v };
+    const cid = `v${i}`;
+    const add = await runIn("flannel", s.env("ADD", cid), conf);
+    assertEquals(add.code, 0, add.stdout);
+    const out = json(add);
+    const ip = `10.42.7.${i + 2}/24`;
+    if (v < "0.3.0") {
+      assertEquals(out.ip4, {
+        ip,
+        gateway: "10.42.7.1",
+        routes: [{ dst: "10.42.0.0/16" }],
+      });
+    } else {
+      const first = (out.ips as Conf[])[0];
+      assertEquals(first.address, ip);
+      assertEquals(first.version, v < "1.0.0" ? "4" : undefined, v);
+    }
+    if (v >= "0.4.0") {
+      const check = await runIn("flannel", s.env("CHECK", cid), {
+        ...conf,
+        prevResult: out,
+      });
+      assertEquals(check.code, 0, check.stdout);
+    }
+    const del = await runIn("flannel", s.env("DEL", cid), conf);
+    assertEquals(del.code, 0, del.stdout);
+  }
+  assertEquals(s.ipFiles(), []);
+});
