@@ -53,13 +53,19 @@ export interface PluginIO {
   stderr: (text: string) => void;
 }
 
+function writeAll(file: { writeSync(p: Uint8Array): number }, text: string) {
+  const data = new TextEncoder().encode(text);
+  let off = 0;
+  while (off < data.length) off += file.writeSync(data.subarray(off));
+}
+
 function processIO(): PluginIO {
   return {
     env: Deno.env.toObject(),
     readStdin: async () =>
       new Uint8Array(await new Response(Deno.stdin.readable).arrayBuffer()),
-    stdout: (t) => Deno.stdout.writeSync(new TextEncoder().encode(t)),
-    stderr: (t) => Deno.stderr.writeSync(new TextEncoder().encode(t)),
+    stdout: (t) => writeAll(Deno.stdout, t),
+    stderr: (t) => writeAll(Deno.stderr, t),
   };
 }
 
