@@ -540,3 +540,104 @@ Deno.test("bridge takes the container MAC from CNI_ARGS and runtimeConfig", asyn
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("bridge dual-stack matches the reference: v4+v6 addresses, default routes, ip6tables masquerade", async () => {
+  const snap = async (impl: "weft" | "reference") => {
+    await using h = await Netns.create(`brds${impl[0]}`);
+    await using c = await Netns.create(`brds${impl[0]}c`);
+    const dir = await tmp();
+    try {
+      const conf = bridgeConf(dir, {
+        isDefaultGateway: true,
+        ipam: {
+          type: "host-local",
+          ranges: [[{ subnet: "10.22.0.0/24" }], [{ subnet: "fd00:22::/64" }]],
+          dataDir: dir,
+        },
+      });
+      const res = okJson<Res>(await cniRun(h, call(c, "ADD", conf, { impl })));
+      return {
+        ips: res.ips?.map((i) => [i.address, i.gateway, i.interface]),
+        routes: res.routes,
+        host: await netSnapshot(h),
+        container: await netSnapshot(c),
+        nat4: await natRules(h),
+        nat6: await natRules(h, true),
+        forward6: (await h.sh("sysctl", "-n", "net.ipv6.conf.all.forwarding"))
+          .trim(),
+      };
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  };
+  const ref = await snap("reference");
+  const weft = await snap("weft");
+  assert(
+    ref.nat6.some((l) => l.includes("! -d ff00::/8")),
+    ref.nat6.join("\n"),
+  );
+  assertEquals(weft, ref);
+});
+
+Deno.test("bridge vlan: tagged port when the kernel filters VLANs, a clean error when it cannot", async () => {
+  await using h = await Netns.create("brvl");
+  await using c = await Netns.create("brvlc");
+  const dir = await tmp();
+  try {
+    await h.sh("ip", "link", "add", "probe0", "type", "bridge");
+    const probe = await h.run([
+      "ip",
+      "link",
+      "set",
+      "probe0",
+      "type",
+      "bridge",
+      "vlan_filtering",
+      "1",
+    ]);
+    await h.sh("ip", "link", "del", "probe0");
+    const r = await cniRun(h, call(c, "ADD", bridgeConf(dir, { vlan: 100 })));
+    if (probe.code !== 0) {
+      console.log(
+        `kernel without bridge VLAN filtering (${probe.stderr.trim()}): checking the failure path only`,
+      );
+      assertEquals(r.code, 1);
+      assertMatch(JSON.parse(r.stdout).msg, /vlan_filtering/);
+      assertEquals(
+        await c.json("ip", "-j", "link", "show", "type", "veth"),
+        [],
+      );
+      return;
+    }
+    const res = okJson<Res>(r);
+    const vlans = await h.json<
+      { ifname: string; vlans: { vlan: number; flags?: string[] }[] }[]
+    >(
+      "bridge",
+      "-j",
+      "vlan",
+      "show",
+    );
+    const port = vlans.find((v) => v.ifname === res.interfaces![1].name);
+    const v100 = port?.vlans.find((v) => v.vlan === 100);
+    assertEquals(v100?.flags?.sort(), ["Egress Untagged", "PVID"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("bridge STATUS is forwarded to IPAM and succeeds", async () => {
+  await using h = await Netns.create("brst");
+  await using c = await Netns.create("brstc");
+  const dir = await tmp();
+  try {
+    const r = await cniRun(
+      h,
+      call(c, "STATUS", bridgeConf(dir, { cniVersion: "1.1.0" })),
+    );
+    assertEquals(r.code, 0, r.stdout + r.stderr);
+    assertEquals(r.stdout.trim(), "");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
