@@ -31,7 +31,10 @@ function base(w: { cont: Netns }, impl: "weft" | "reference" = "weft") {
   return { impl, containerId: "ctr1", netns: w.cont.path, ifname: "eth0" };
 }
 
-async function world(impl: "weft" | "reference" = "weft"): Promise<World> {
+async function world(
+  impl: "weft" | "reference" = "weft",
+  bridgeExtra: Record<string, unknown> = {},
+): Promise<World> {
   const host = await Netns.create("pmh");
   const cont = await Netns.create("pmc");
   const client = await Netns.create("pmx");
@@ -61,6 +64,7 @@ async function world(impl: "weft" | "reference" = "weft"): Promise<World> {
     isGateway: true,
     isDefaultGateway: true,
     ipam: { type: "host-local", subnet: "10.22.0.0/24", dataDir: dir },
+    ...bridgeExtra,
   };
   const w = { host, cont, client, dir };
   const prev = okJson<Res>(
@@ -344,4 +348,12 @@ Deno.test("portmap needs a prevResult, echoes it without mappings, rejects bad p
     (await natRules(w.host)).filter((l) => l.includes("HOSTPORT")),
     [],
   );
+});
+
+Deno.test("portmap hairpin: a container reaches itself through its own host port (plugins#68)", async () => {
+  await using w = await world("weft", { hairpinMode: true });
+  okJson(await cniRun(w.host, pm(w, "ADD", pmConf(w.prev))));
+  await using srv = await tcpServe(w.cont, "0.0.0.0", 80, "hairpin-ok");
+  assertEquals(await tcpFetch(w.cont, "10.99.0.1", 8080), "hairpin-ok");
+  await srv.done;
 });
