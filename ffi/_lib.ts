@@ -88,21 +88,206 @@ const nl3 = {
     ],
     result: "pointer",
   },
-  // uint32_t nl_us2ticks(uint32_t us)
-  nl_us2ticks: {
+  // struct nlmsghdr *nlmsg_hdr(struct nl_msg *msg)
+  nlmsg_hdr: {
     parameters: [
-      "u32", // us
+      "pointer", // msg
     ],
-    result: "u32",
+    result: "pointer",
+  },
+  // void nlmsg_free(struct nl_msg *msg)
+  nlmsg_free: {
+    parameters: [
+      "pointer", // msg
+    ],
+    result: "void",
   },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 const nlRoute = {
-  // int rtnl_tc_calc_txtime(int bufsize, int rate)   -> microseconds
-  rtnl_tc_calc_txtime: {
+  // struct rtnl_qdisc *rtnl_qdisc_alloc(void)
+  rtnl_qdisc_alloc: {
+    parameters: [],
+    result: "pointer",
+  },
+  // void rtnl_qdisc_put(struct rtnl_qdisc *qdisc)
+  rtnl_qdisc_put: {
     parameters: [
-      "i32", // bufsize
+      "pointer", // qdisc
+    ],
+    result: "void",
+  },
+  // int rtnl_qdisc_build_add_request(struct rtnl_qdisc *qdisc, int flags, struct nl_msg **result)
+  rtnl_qdisc_build_add_request: {
+    parameters: [
+      "pointer", // qdisc
+      "i32", // flags
+      "buffer", // result (out)
+    ],
+    result: "i32",
+  },
+  // int rtnl_qdisc_build_delete_request(struct rtnl_qdisc *qdisc, struct nl_msg **result)
+  rtnl_qdisc_build_delete_request: {
+    parameters: [
+      "pointer", // qdisc
+      "buffer", // result (out)
+    ],
+    result: "i32",
+  },
+  // void rtnl_qdisc_tbf_set_rate(struct rtnl_qdisc *qdisc, int rate, int bucket, int cell)
+  rtnl_qdisc_tbf_set_rate: {
+    parameters: [
+      "pointer", // qdisc
       "i32", // rate (bytes/s)
+      "i32", // bucket (bytes)
+      "i32", // cell (0 = default)
+    ],
+    result: "void",
+  },
+  // void rtnl_qdisc_tbf_set_limit(struct rtnl_qdisc *qdisc, int limit)
+  rtnl_qdisc_tbf_set_limit: {
+    parameters: [
+      "pointer", // qdisc
+      "i32", // limit (bytes)
+    ],
+    result: "void",
+  },
+  // int rtnl_qdisc_tbf_set_limit_by_latency(struct rtnl_qdisc *qdisc, int latency)
+  rtnl_qdisc_tbf_set_limit_by_latency: {
+    parameters: [
+      "pointer", // qdisc
+      "i32", // latency (us)
+    ],
+    result: "i32",
+  },
+  // void rtnl_tc_set_ifindex(struct rtnl_tc *tc, int ifindex)
+  rtnl_tc_set_ifindex: {
+    parameters: [
+      "pointer", // tc
+      "i32", // ifindex
+    ],
+    result: "void",
+  },
+  // void rtnl_tc_set_handle(struct rtnl_tc *tc, uint32_t id)
+  rtnl_tc_set_handle: {
+    parameters: [
+      "pointer", // tc
+      "u32", // id
+    ],
+    result: "void",
+  },
+  // void rtnl_tc_set_parent(struct rtnl_tc *tc, uint32_t parent)
+  rtnl_tc_set_parent: {
+    parameters: [
+      "pointer", // tc
+      "u32", // parent
+    ],
+    result: "void",
+  },
+  // int rtnl_tc_set_kind(struct rtnl_tc *tc, const char *kind)
+  rtnl_tc_set_kind: {
+    parameters: [
+      "pointer", // tc
+      "buffer", // kind (NUL-terminated)
+    ],
+    result: "i32",
+  },
+  // struct rtnl_cls *rtnl_cls_alloc(void)
+  rtnl_cls_alloc: {
+    parameters: [],
+    result: "pointer",
+  },
+  // void rtnl_cls_put(struct rtnl_cls *cls)
+  rtnl_cls_put: {
+    parameters: [
+      "pointer", // cls
+    ],
+    result: "void",
+  },
+  // void rtnl_cls_set_prio(struct rtnl_cls *cls, uint16_t prio)
+  rtnl_cls_set_prio: {
+    parameters: [
+      "pointer", // cls
+      "u16", // prio
+    ],
+    result: "void",
+  },
+  // void rtnl_cls_set_protocol(struct rtnl_cls *cls, uint16_t protocol)
+  rtnl_cls_set_protocol: {
+    parameters: [
+      "pointer", // cls
+      "u16", // protocol (host order)
+    ],
+    result: "void",
+  },
+  // int rtnl_cls_build_add_request(struct rtnl_cls *cls, int flags, struct nl_msg **result)
+  rtnl_cls_build_add_request: {
+    parameters: [
+      "pointer", // cls
+      "i32", // flags
+      "buffer", // result (out)
+    ],
+    result: "i32",
+  },
+  // int rtnl_u32_set_cls_terminal(struct rtnl_cls *cls)
+  rtnl_u32_set_cls_terminal: {
+    parameters: [
+      "pointer", // cls
+    ],
+    result: "i32",
+  },
+  // int rtnl_u32_add_key_uint32(struct rtnl_cls *cls, uint32_t val, uint32_t mask, int off, int offmask)
+  rtnl_u32_add_key_uint32: {
+    parameters: [
+      "pointer", // cls
+      "u32", // val
+      "u32", // mask
+      "i32", // off
+      "i32", // offmask
+    ],
+    result: "i32",
+  },
+  // int rtnl_u32_add_action(struct rtnl_cls *cls, struct rtnl_act *act)   (takes its own reference)
+  rtnl_u32_add_action: {
+    parameters: [
+      "pointer", // cls
+      "pointer", // act
+    ],
+    result: "i32",
+  },
+  // struct rtnl_act *rtnl_act_alloc(void)
+  rtnl_act_alloc: {
+    parameters: [],
+    result: "pointer",
+  },
+  // void rtnl_act_put(struct rtnl_act *act)
+  rtnl_act_put: {
+    parameters: [
+      "pointer", // act
+    ],
+    result: "void",
+  },
+  // int rtnl_mirred_set_action(struct rtnl_act *act, int action)
+  rtnl_mirred_set_action: {
+    parameters: [
+      "pointer", // act
+      "i32", // action (TCA_EGRESS_REDIR, ...)
+    ],
+    result: "i32",
+  },
+  // int rtnl_mirred_set_policy(struct rtnl_act *act, int policy)
+  rtnl_mirred_set_policy: {
+    parameters: [
+      "pointer", // act
+      "i32", // policy (TC_ACT_*)
+    ],
+    result: "i32",
+  },
+  // int rtnl_mirred_set_ifindex(struct rtnl_act *act, uint32_t ifindex)
+  rtnl_mirred_set_ifindex: {
+    parameters: [
+      "pointer", // act
+      "u32", // ifindex
     ],
     result: "i32",
   },

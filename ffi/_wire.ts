@@ -51,6 +51,17 @@ export class MsgBuilder {
     put16(this.#buf, 6, flags | NLM_F_REQUEST);
   }
 
+  /** A builder holding an already encoded message (built by libnl). */
+  static fromBytes(msg: Uint8Array): MsgBuilder {
+    const b = new MsgBuilder(0, 0);
+    b.#buf = new Uint8Array(align(msg.length) + 16);
+    b.#buf.set(msg);
+    b.#len = msg.length;
+    // libnl adds NLM_F_REQUEST only when it sends; without it the kernel
+    // acknowledges the message without acting on it.
+    return b.addFlags(NLM_F_REQUEST);
+  }
+
   #grow(n: number): void {
     if (this.#len + n <= this.#buf.length) return;
     const next = new Uint8Array(

@@ -1,8 +1,17 @@
-// Traffic control messages for the bandwidth plugin: a root tbf qdisc, the
-// ingress qdisc, and a match-all u32 filter whose mirred action redirects
-// ingress traffic to another device (an ifb).
+// Traffic control for the bandwidth plugin: a root tbf qdisc, the ingress
+// qdisc, and a match-all u32 filter whose mirred action redirects ingress
+// traffic to another device (an ifb). Requests are built with libnl's tc
+// objects; qdisc dumps are decoded here.
 
-import { libs } from "./_lib.ts";
+import {
+  action,
+  built,
+  classifier,
+  qdisc,
+  route,
+  type TcObject,
+} from "./_tcobj.ts";
+import { unwrap } from "./socket.ts";
 import { attrs, type Msg, MsgBuilder, put32, strOf } from "./_wire.ts";
 
 export const RTM_NEWQDISC = 36;
@@ -11,24 +20,13 @@ export const RTM_GETQDISC = 38;
 export const RTM_NEWTFILTER = 44;
 
 const TCA_KIND = 1;
-const TCA_OPTIONS = 2;
-const TCA_TBF_PARMS = 1;
-const TCA_TBF_RATE64 = 4;
-const TCA_TBF_BURST = 6;
-const TCA_U32_SEL = 5;
-const TCA_U32_ACT = 7;
-const TCA_ACT_KIND = 1;
-const TCA_ACT_OPTIONS = 2;
-const TCA_MIRRED_PARMS = 2;
 
 export const TC_H_ROOT = 0xffffffff;
 export const TC_H_INGRESS = 0xfffffff1;
 const INGRESS_HANDLE = 0xffff0000;
-const TC_LINKLAYER_ETHERNET = 1;
-const TC_U32_TERMINAL = 1;
 const TCA_EGRESS_REDIR = 1;
 const TC_ACT_STOLEN = 4;
-const ETH_P_ALL_BE = 0x0300; // htons(ETH_P_ALL)
+const ETH_P_ALL = 0x0003;
 
 /** Latency the bandwidth plugin sizes the tbf queue for (as the reference does). */
 export const DEFAULT_LATENCY_MS = 25;
@@ -58,95 +56,112 @@ export interface TbfOptions {
   limit?: number;
 }
 
-/** Transmission time of `burst` bytes at `rateBps` in psched ticks (libnl's arithmetic). */
-function bufferTicks(burst: number, rateBps: number): number {
-  const { route, nl } = libs();
-  const us = rateBps <= 0x7fffffff
-    ? route.rtnl_tc_calc_txtime(burst, rateBps)
-    : Math.floor((burst / rateBps) * 1e6);
-  return nl.nl_us2ticks(Math.min(us, 0xffffffff));
-}
+const INT_MAX = 0x7fffffff;
 
-/** RTM_NEWQDISC: root tbf, handle 1:, created or replaced. */
+/** RTM_NEWQDISC: root tbf, handle 1:, built by libnl (rtnl_qdisc_tbf_*). */
 export function tbfMsg(
   flags: number,
   index: number,
   o: TbfOptions,
 ): MsgBuilder {
+  const op = `qdisc tbf dev ${index}`;
   if (!(o.rate > 0) || !(o.burst > 0)) {
     throw new RangeError(
       `tbf needs a positive rate and burst (got rate ${o.rate} bit/s, burst ${o.burst} bytes)`,
     );
   }
   const rateBps = Math.floor(o.rate / 8);
-  const latency = o.latencyMs ?? DEFAULT_LATENCY_MS;
-  const limit = o.limit ?? Math.floor((rateBps * latency) / 1000) + o.burst;
-  const qopt = new Uint8Array(36);
-  const v = new DataView(qopt.buffer);
-  v.setUint8(1, TC_LINKLAYER_ETHERNET);
-  v.setUint32(8, Math.min(rateBps, 0xffffffff), true);
-  v.setUint32(24, Math.min(limit, 0xffffffff), true);
-  v.setUint32(28, bufferTicks(o.burst, rateBps), true);
-  const b = new MsgBuilder(RTM_NEWQDISC, flags).raw(
-    tcmsg(index, 0x10000, TC_H_ROOT),
-  );
-  b.str(TCA_KIND, "tbf").nest(TCA_OPTIONS).attr(TCA_TBF_PARMS, qopt);
-  if (rateBps > 0xffffffff) {
-    const r = new Uint8Array(8);
-    new DataView(r.buffer).setBigUint64(0, BigInt(rateBps), true);
-    b.attr(TCA_TBF_RATE64, r);
+  const latencyUs = (o.latencyMs ?? DEFAULT_LATENCY_MS) * 1000;
+  const ints = {
+    rate: rateBps,
+    burst: o.burst,
+    limit: o.limit ?? 0,
+    latency: latencyUs,
+  };
+  for (const [what, v] of Object.entries(ints)) {
+    if (v > INT_MAX) {
+      throw new RangeError(
+        `tbf ${what} ${v} is above what libnl takes (${INT_MAX}; rate in bytes/s, i.e. about 17 Gbit/s)`,
+      );
+    }
   }
-  return b.u32(TCA_TBF_BURST, o.burst).end();
+  const r = route();
+  using q = qdisc().kind("tbf", op);
+  r.rtnl_tc_set_ifindex(q.ptr, index);
+  r.rtnl_tc_set_parent(q.ptr, TC_H_ROOT);
+  r.rtnl_tc_set_handle(q.ptr, 0x10000);
+  r.rtnl_qdisc_tbf_set_rate(q.ptr, rateBps, Math.floor(o.burst), 0);
+  if (o.limit !== undefined) {
+    r.rtnl_qdisc_tbf_set_limit(q.ptr, Math.floor(o.limit));
+  } else {
+    const us = Math.floor(latencyUs);
+    unwrap(r.rtnl_qdisc_tbf_set_limit_by_latency(q.ptr, us), op);
+  }
+  return built(op, (out) => r.rtnl_qdisc_build_add_request(q.ptr, flags, out));
 }
 
+function ingressQdisc(index: number, op: string): TcObject {
+  const r = route();
+  const q = qdisc().kind("ingress", op);
+  r.rtnl_tc_set_ifindex(q.ptr, index);
+  r.rtnl_tc_set_parent(q.ptr, TC_H_INGRESS);
+  r.rtnl_tc_set_handle(q.ptr, INGRESS_HANDLE);
+  return q;
+}
+
+/** RTM_NEWQDISC: the ingress qdisc (ffff:). */
 export function ingressMsg(flags: number, index: number): MsgBuilder {
-  return new MsgBuilder(RTM_NEWQDISC, flags).raw(
-    tcmsg(index, INGRESS_HANDLE, TC_H_INGRESS),
-  ).str(TCA_KIND, "ingress");
+  const op = `qdisc ingress dev ${index}`;
+  using q = ingressQdisc(index, op);
+  return built(
+    op,
+    (out) => route().rtnl_qdisc_build_add_request(q.ptr, flags, out),
+  );
 }
 
+/** RTM_DELQDISC for the root or ingress qdisc. */
 export function delQdiscMsg(
   index: number,
   kind: "root" | "ingress",
 ): MsgBuilder {
-  const [handle, parent] = kind === "root"
-    ? [0, TC_H_ROOT]
-    : [INGRESS_HANDLE, TC_H_INGRESS];
-  return new MsgBuilder(RTM_DELQDISC, 0).raw(tcmsg(index, handle, parent));
+  const op = `qdisc del dev ${index} ${kind}`;
+  const r = route();
+  using q = kind === "ingress" ? ingressQdisc(index, op) : qdisc();
+  if (kind === "root") {
+    r.rtnl_tc_set_ifindex(q.ptr, index);
+    r.rtnl_tc_set_parent(q.ptr, TC_H_ROOT);
+  }
+  return built(op, (out) => r.rtnl_qdisc_build_delete_request(q.ptr, out));
 }
 
-export function dumpQdiscMsg(flags: number): MsgBuilder {
-  return new MsgBuilder(RTM_GETQDISC, flags).raw(tcmsg(0, 0, 0));
-}
-
-/** RTM_NEWTFILTER: u32 match-all on ingress, action mirred egress redirect to `to`. */
+/**
+ * RTM_NEWTFILTER: u32 filter on the ingress qdisc matching every packet
+ * (one zero key, terminal), action mirred egress redirect to `to`.
+ */
 export function redirectMsg(
   flags: number,
   index: number,
   to: number,
 ): MsgBuilder {
-  const sel = new Uint8Array(16 + 16); // tc_u32_sel + one zero tc_u32_key (mask 0: matches all)
-  sel[0] = TC_U32_TERMINAL;
-  sel[2] = 1; // nkeys
-  const mirred = new Uint8Array(28); // struct tc_mirred
-  const m = new DataView(mirred.buffer);
-  m.setInt32(8, TC_ACT_STOLEN, true);
-  m.setInt32(20, TCA_EGRESS_REDIR, true);
-  m.setUint32(24, to, true);
-  return new MsgBuilder(RTM_NEWTFILTER, flags)
-    .raw(tcmsg(index, 0, INGRESS_HANDLE, (1 << 16) | ETH_P_ALL_BE))
-    .str(TCA_KIND, "u32")
-    .nest(TCA_OPTIONS)
-    .attr(TCA_U32_SEL, sel)
-    .nest(TCA_U32_ACT)
-    .nest(1)
-    .str(TCA_ACT_KIND, "mirred")
-    .nest(TCA_ACT_OPTIONS)
-    .attr(TCA_MIRRED_PARMS, mirred)
-    .end()
-    .end()
-    .end()
-    .end();
+  const op = `filter u32 dev ${index} mirred to ${to}`;
+  const r = route();
+  using act = action().kind("mirred", op);
+  unwrap(r.rtnl_mirred_set_action(act.ptr, TCA_EGRESS_REDIR), op);
+  unwrap(r.rtnl_mirred_set_policy(act.ptr, TC_ACT_STOLEN), op);
+  unwrap(r.rtnl_mirred_set_ifindex(act.ptr, to), op);
+  using cls = classifier().kind("u32", op);
+  r.rtnl_tc_set_ifindex(cls.ptr, index);
+  r.rtnl_tc_set_parent(cls.ptr, INGRESS_HANDLE);
+  r.rtnl_cls_set_prio(cls.ptr, 1);
+  r.rtnl_cls_set_protocol(cls.ptr, ETH_P_ALL);
+  unwrap(r.rtnl_u32_set_cls_terminal(cls.ptr), op);
+  unwrap(r.rtnl_u32_add_key_uint32(cls.ptr, 0, 0, 0, 0), op);
+  unwrap(r.rtnl_u32_add_action(cls.ptr, act.ptr), op);
+  return built(op, (out) => r.rtnl_cls_build_add_request(cls.ptr, flags, out));
+}
+
+export function dumpQdiscMsg(flags: number): MsgBuilder {
+  return new MsgBuilder(RTM_GETQDISC, flags).raw(tcmsg(0, 0, 0));
 }
 
 function handleStr(h: number): string {

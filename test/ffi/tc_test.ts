@@ -33,6 +33,12 @@ Deno.test("qdiscTbf installs a root tbf with rate and burst, replacing on a seco
     RangeError,
     "positive rate",
   );
+  // libnl takes the rate as an int of bytes/s
+  assertThrows(
+    () => nl.qdiscTbf("va", { rate: 20e9 * 8, burst: 1000 }),
+    RangeError,
+    "above what libnl takes",
+  );
 });
 
 Deno.test("qdiscIngress + redirectIngress mirror a device's ingress to an ifb", async () => {

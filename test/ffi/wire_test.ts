@@ -34,6 +34,18 @@ Deno.test("MsgBuilder writes header, nested attributes and padding; messages/att
   assertEquals(u32Of(a.get(139)!), 39);
 });
 
+Deno.test("MsgBuilder.fromBytes keeps a libnl-built message and marks it a request", () => {
+  const libnlBuilt = new MsgBuilder(36, 0x400).u32(1, 7).finish(0);
+  libnlBuilt[6] &= ~1; // libnl leaves NLM_F_REQUEST to its send path
+  const [m] = [...messages(MsgBuilder.fromBytes(libnlBuilt).finish(9))];
+  assertEquals([m.type, m.flags, m.seq, u32Of(attrs(m.data).get(1)!)], [
+    36,
+    0x401,
+    9,
+    7,
+  ]);
+});
+
 Deno.test("MsgBuilder.end() without nest() is an error", () => {
   assertThrows(() => new MsgBuilder(1, 0).end(), Error, "without nest");
 });
