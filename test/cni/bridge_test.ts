@@ -641,3 +641,71 @@ Deno.test("bridge STATUS is forwarded to IPAM and succeeds", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("bridge portIsolation and promiscMode are applied to the port and the bridge", async () => {
+  await using h = await Netns.create("brpi");
+  await using c = await Netns.create("brpic");
+  const dir = await tmp();
+  try {
+    const res = okJson<Res>(
+      await cniRun(
+        h,
+        call(
+          c,
+          "ADD",
+          bridgeConf(dir, { portIsolation: true, promiscMode: true }),
+        ),
+      ),
+    );
+    const ports = await h.json<{ ifname: string; isolated?: boolean }[]>(
+      "bridge",
+      "-j",
+      "-d",
+      "link",
+      "show",
+    );
+    assertEquals(
+      ports.find((p) => p.ifname === res.interfaces![1].name)?.isolated,
+      true,
+    );
+    const br = await h.json<{ promiscuity: number }[]>(
+      "ip",
+      "-j",
+      "-d",
+      "link",
+      "show",
+      "cni0",
+    );
+    assert(br[0].promiscuity > 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("bridge CHECK fails when the container lost an address or the veth left the bridge", async () => {
+  await using h = await Netns.create("brck");
+  await using c = await Netns.create("brckc");
+  const dir = await tmp();
+  try {
+    const conf = bridgeConf(dir);
+    const res = okJson<Res>(await cniRun(h, call(c, "ADD", conf)));
+    assertEquals(
+      (await cniRun(h, call(c, "CHECK", { ...conf, prevResult: res }))).code,
+      0,
+    );
+    await h.sh("ip", "link", "set", res.interfaces![1].name, "nomaster");
+    const r1 = await cniRun(h, call(c, "CHECK", { ...conf, prevResult: res }));
+    assertEquals(r1.code, 1);
+    assertMatch(JSON.parse(r1.stdout).msg, /not attached to "cni0"/);
+    await h.sh("ip", "link", "set", res.interfaces![1].name, "master", "cni0");
+    await c.sh("ip", "addr", "del", "10.22.0.2/24", "dev", "eth0");
+    const r2 = await cniRun(h, call(c, "CHECK", { ...conf, prevResult: res }));
+    assertEquals(r2.code, 1);
+    assertMatch(
+      JSON.parse(r2.stdout).msg,
+      /address 10\.22\.0\.2\/24 not found/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
