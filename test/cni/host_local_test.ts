@@ -2,6 +2,7 @@
 // STATUS and the on-disk format, run through the plugin skeleton.
 
 import { assert, assertEquals, assertMatch } from "@std/assert";
+import { DiskStore } from "../../src/cni/host_local/mod.ts";
 import { cniEnv, filesIn, json, runIn } from "./_helpers.ts";
 
 type Conf = Record<string, unknown>;
@@ -294,4 +295,15 @@ Deno.test("host-local: 64 concurrent ADDs get 64 distinct IPs and DEL leaves no 
   assertEquals(ipFiles(s.net).length, 64);
   await Promise.all(ids.map((id) => del(s.conf, id)));
   assertEquals(ipFiles(s.net), []);
+});
+
+Deno.test("host-local: the lock is an exclusive flock that other processes (the reference) honor", async () => {
+  await using s = await setup({ subnet: "10.94.0.0/24" });
+  const store = DiskStore.open(s.dir, "hlnet");
+  const probe = () =>
+    new Deno.Command("flock", { args: ["-n", "-x", `${s.net}/lock`, "true"] })
+      .output();
+  const held = await store.withLock(async () => (await probe()).code);
+  assertEquals(held, 1, "flock -n fails while weft holds the lock");
+  assertEquals((await probe()).code, 0, "and succeeds once it is released");
 });
