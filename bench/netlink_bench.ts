@@ -14,7 +14,7 @@ import { Netlink } from "../ffi/mod.ts";
 import { Netns, sh } from "../test/harness/netns.ts";
 
 const LEASES = 1000;
-const ROUNDS = 3;
+const ROUNDS = 5;
 const OPS = LEASES * 3;
 
 interface Lease {
