@@ -59,3 +59,29 @@ Deno.test("weft started under another name runs the CLI, not a plugin", async ()
   const r = await runExec("weft", { CNI_COMMAND: "VERSION" });
   assert(!r.stdout.includes("supportedVersions"), r.stdout);
 });
+
+Deno.test("the CNI path's module graph (static and lazy) stays in src/cni, src/net and ffi", async () => {
+  const root = new URL("../../", import.meta.url).href;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "info",
+      "--json",
+      new URL("../../src/cni/mod.ts", import.meta.url).pathname,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
+  const graph = JSON.parse(new TextDecoder().decode(out.stdout));
+  const specs: string[] = graph.modules.map((m: { specifier: string }) =>
+    m.specifier
+  );
+  assert(
+    specs.some((s) => s.endsWith("src/cni/flannel/mod.ts")),
+    "lazy plugins are in the graph",
+  );
+  const outside = specs.filter((s) =>
+    !["src/cni/", "src/net/", "ffi/"].some((p) => s.startsWith(root + p))
+  );
+  assertEquals(outside, []);
+});
