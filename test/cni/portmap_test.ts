@@ -357,3 +357,80 @@ Deno.test("portmap hairpin: a container reaches itself through its own host port
   assertEquals(await tcpFetch(w.cont, "10.99.0.1", 8080), "hairpin-ok");
   await srv.done;
 });
+
+Deno.test("portmap dual-stack matches the reference (ip6tables rules, hostIP family filter, DEL)", async () => {
+  const snap = async (impl: "weft" | "reference") => {
+    await using h = await Netns.create(`pm6${impl[0]}`);
+    await using c = await Netns.create(`pm6${impl[0]}c`);
+    const dir = await Deno.makeTempDir({ prefix: "weft-t-portmap6-" });
+    try {
+      const br = {
+        cniVersion: "1.0.0",
+        name: "ds",
+        type: "bridge",
+        bridge: "cni0",
+        isGateway: true,
+        ipam: {
+          type: "host-local",
+          ranges: [[{ subnet: "10.22.0.0/24" }], [{ subnet: "fd00:22::/64" }]],
+          dataDir: dir,
+        },
+      };
+      const base = { impl, containerId: "x", netns: c.path, ifname: "eth0" };
+      const prev = okJson<Res>(
+        await cniRun(h, {
+          ...base,
+          plugin: "bridge",
+          command: "ADD",
+          config: br,
+        }),
+      );
+      const conf = {
+        cniVersion: "1.0.0",
+        name: "ds",
+        type: "portmap",
+        runtimeConfig: {
+          portMappings: [
+            { hostPort: 8080, containerPort: 80, protocol: "tcp" },
+            {
+              hostPort: 8443,
+              containerPort: 443,
+              protocol: "tcp",
+              hostIP: "fd00:99::1",
+            },
+          ],
+        },
+        prevResult: prev,
+      };
+      okJson(
+        await cniRun(h, {
+          ...base,
+          plugin: "portmap",
+          command: "ADD",
+          config: conf,
+        }),
+      );
+      const nat4 = await natRules(h);
+      const nat6 = await natRules(h, true);
+      const del = await cniRun(h, {
+        ...base,
+        plugin: "portmap",
+        command: "DEL",
+        config: conf,
+      });
+      const left = [...await natRules(h), ...await natRules(h, true)]
+        .filter((l) => l.includes("CNI-DN"));
+      return { nat4, nat6, del: del.code, left };
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  };
+  const ref = await snap("reference");
+  const weft = await snap("weft");
+  assert(
+    ref.nat6.some((l) => l.includes("--to-destination [fd00:22::2]:443")),
+    ref.nat6.join("\n"),
+  );
+  assertEquals(weft, ref);
+  assertEquals(weft.left, []);
+});
