@@ -21,8 +21,8 @@ export type LinkEventStream = AsyncIterableIterator<LinkEvent> & {
 class LinkEvents implements AsyncIterableIterator<LinkEvent> {
   #sock: NlSocket;
   #queue: LinkEvent[] = [];
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #wake: (() => void) | undefined;
+  /** Pending waits (one per concurrent next()): timer and its resolver. */
+  #waits = new Map<ReturnType<typeof setTimeout>, () => void>();
 
   constructor(netns: string | undefined) {
     this.#sock = NlSocket.open({
@@ -54,10 +54,12 @@ class LinkEvents implements AsyncIterableIterator<LinkEvent> {
       const ev = this.#queue.shift();
       if (ev) return { value: ev, done: false };
       await new Promise<void>((resolve) => {
-        this.#wake = resolve;
-        this.#timer = setTimeout(resolve, POLL_MS);
+        const timer = setTimeout(() => {
+          this.#waits.delete(timer);
+          resolve();
+        }, POLL_MS);
+        this.#waits.set(timer, resolve);
       });
-      this.#wake = undefined;
     }
     return { value: undefined, done: true };
   }
@@ -68,9 +70,12 @@ class LinkEvents implements AsyncIterableIterator<LinkEvent> {
   }
 
   close(): void {
-    clearTimeout(this.#timer);
     this.#sock.close();
-    this.#wake?.();
+    for (const [timer, resolve] of this.#waits) {
+      clearTimeout(timer);
+      resolve();
+    }
+    this.#waits.clear();
   }
 
   [Symbol.asyncIterator](): this {

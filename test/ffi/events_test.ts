@@ -38,3 +38,11 @@ Deno.test("linkEvents sees only its own namespace and ends after close()", async
     events.close();
   }
 });
+
+Deno.test("linkEvents.close() ends every pending next()", async () => {
+  await using ns = await Netns.create("evclose");
+  const events = linkEvents({ netns: ns.path });
+  const pending = [events.next(), events.next()];
+  events.close();
+  assertEquals((await Promise.all(pending)).map((r) => r.done), [true, true]);
+});
