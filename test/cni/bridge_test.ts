@@ -709,3 +709,44 @@ Deno.test("bridge CHECK fails when the container lost an address or the veth lef
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("bridge without ipam is layer 2 only (as the reference); disableContainerInterface leaves eth0 down", async () => {
+  const l2 = async (
+    impl: "weft" | "reference",
+    extra: Record<string, unknown> = {},
+  ) => {
+    await using h = await Netns.create(`brl2${impl[0]}`);
+    await using c = await Netns.create(`brl2${impl[0]}c`);
+    const conf = {
+      cniVersion: "1.0.0",
+      name: "l2net",
+      type: "bridge",
+      bridge: "cni0",
+      ...extra,
+    };
+    const res = okJson<Res>(await cniRun(h, call(c, "ADD", conf, { impl })));
+    const link = await c.json<{ flags: string[] }[]>(
+      "ip",
+      "-j",
+      "link",
+      "show",
+      "eth0",
+    );
+    return {
+      ips: res.ips ?? [],
+      names: res.interfaces?.map((i) =>
+        i.name.replace(/^veth[0-9a-f]{8}$/, "veth*")
+      ),
+      up: link[0].flags.includes("UP"),
+      addrs: (await netSnapshot(c)).addrs,
+    };
+  };
+  const ref = await l2("reference");
+  const weft = await l2("weft");
+  assertEquals(weft, ref);
+  assertEquals(weft.up, true);
+  assertEquals(
+    (await l2("weft", { disableContainerInterface: true })).up,
+    false,
+  );
+});

@@ -105,12 +105,6 @@ export async function add(
   ctx: PluginContext,
   conf: BridgeConf,
 ): Promise<Result> {
-  if (!conf.net.ipam?.type && !conf.disableContainerInterface) {
-    throw new CniError(
-      ErrorCode.InvalidNetworkConfig,
-      `"ipam" with a "type" is required`,
-    );
-  }
   using host = Netlink.open();
   using cont = openNetns(ctx.netns);
   const br = await ensureBridge(host, conf);
@@ -127,10 +121,25 @@ export async function add(
       },
     ],
   };
-  if (!conf.net.ipam?.type) return result;
+  if (!conf.net.ipam?.type) {
+    // Layer 2 only: no addresses, no gateway, no masquerade.
+    try {
+      if (!conf.disableContainerInterface) {
+        cont.linkSet(pair.container.index, { up: true });
+        await waitOperUp(host, pair.host.index);
+      }
+    } catch (err) {
+      try {
+        host.linkDel(pair.host.index);
+      } catch { /* already gone with its peer */ }
+      throw err instanceof CniError ? err : cniFail("bridge ADD failed", err);
+    }
+    return result;
+  }
+  const ipamType = conf.net.ipam.type;
   let ipam: Result | undefined;
   try {
-    ipam = await delegate(conf.net.ipam.type, "ADD", conf.net, ctx);
+    ipam = await delegate(ipamType, "ADD", conf.net, ctx);
     if (!ipam?.ips?.length) {
       throw new CniError(
         ErrorCode.Internal,
@@ -138,19 +147,14 @@ export async function add(
       );
     }
     result.ips = ipam.ips.map((ip) => {
-      const cidr = CIDR.parse(ip.address);
-      return {
-        ...ip,
-        interface: 2,
-        gateway: ip.gateway ??
-          (conf.isGateway ? gatewayOf(cidr).toString() : undefined),
-      };
-    }).map((
-      ip,
-    ) => (ip.gateway === undefined
-      ? { address: ip.address, interface: 2 }
-      : ip)
-    );
+      const gateway = ip.gateway ??
+        (conf.isGateway
+          ? gatewayOf(CIDR.parse(ip.address)).toString()
+          : undefined);
+      return gateway === undefined
+        ? { address: ip.address, interface: 2 }
+        : { address: ip.address, gateway, interface: 2 };
+    });
     const routes: Route[] = [...(ipam.routes ?? [])];
     if (conf.isDefaultGateway) {
       for (const ip of result.ips) {
@@ -193,14 +197,16 @@ export async function add(
         },
       );
     }
-    await waitOperUp(host, pair.host.index);
+    if (!conf.disableContainerInterface) {
+      await waitOperUp(host, pair.host.index);
+    }
   } catch (err) {
     try {
       host.linkDel(pair.host.index);
     } catch { /* already gone with its peer */ }
     if (ipam) {
       try {
-        await delegate(conf.net.ipam.type, "DEL", conf.net, ctx);
+        await delegate(ipamType, "DEL", conf.net, ctx);
       } catch (delErr) {
         ctx.log?.(`IPAM DEL after a failed ADD: ${(delErr as Error).message}`);
       }
