@@ -42,6 +42,13 @@ const nl3 = {
     ],
     result: "i32",
   },
+  // int nl_socket_get_fd(const struct nl_sock *sk)
+  nl_socket_get_fd: {
+    parameters: [
+      "pointer", // sk
+    ],
+    result: "i32",
+  },
   // int nl_socket_set_nonblocking(const struct nl_sock *sk)
   nl_socket_set_nonblocking: {
     parameters: [
@@ -332,6 +339,17 @@ const libc = {
     parameters: [
       "i32", // fd
       "i32", // nstype
+    ],
+    result: "i32",
+  },
+  // int setsockopt(int sockfd, int level, int optname, const void *optval, socklen_t optlen)
+  setsockopt: {
+    parameters: [
+      "i32", // sockfd
+      "i32", // level
+      "i32", // optname
+      "buffer", // optval
+      "u32", // optlen
     ],
     result: "i32",
   },

@@ -5,6 +5,7 @@ import { libs } from "./_lib.ts";
 import { NetlinkError, nleToErrno } from "./errors.ts";
 import { inNetns } from "./netns.ts";
 import {
+  attrs,
   bytesOf,
   messages,
   type Msg,
@@ -12,6 +13,7 @@ import {
   NLM_F_ACK,
   NLMSG_DONE,
   NLMSG_ERROR,
+  strOf,
 } from "./_wire.ts";
 
 /** Turns a negative libnl return into a NetlinkError; passes others through. */
@@ -45,6 +47,42 @@ function ackOf(buf: Uint8Array, seq: number): number | null {
     0;
   if (type !== NLMSG_ERROR || len !== buf.length || mseq !== seq) return null;
   return buf[16] | (buf[17] << 8) | (buf[18] << 16) | (buf[19] << 24);
+}
+
+const SOL_NETLINK = 270;
+const NETLINK_EXT_ACK = 11;
+const NLM_F_ACK_TLVS = 0x200;
+const NLMSGERR_ATTR_MSG = 1;
+
+/**
+ * Asks the kernel for extended acks (a text reason with an error). libnl 3.7
+ * has no call for it, so it is set on libnl's socket fd; a kernel without it
+ * just answers with plain errors.
+ */
+function enableExtAck(h: NonNullable<Deno.PointerValue>): void {
+  const { nl, c } = libs();
+  const fd = nl.nl_socket_get_fd(h);
+  if (fd >= 0) {
+    c.setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, new Int32Array([1]), 4);
+  }
+}
+
+/** The kernel's reason text from an NLMSG_ERROR at the start of `buf`, if any. */
+export function extAckMessage(buf: Uint8Array): string | undefined {
+  const flags = buf[6] | (buf[7] << 8);
+  if (!(flags & NLM_F_ACK_TLVS) || buf.length < 36) return undefined;
+  const len = buf[0] | (buf[1] << 8) | (buf[2] << 16) | (buf[3] << 24);
+  const origLen = buf[20] | (buf[21] << 8) | (buf[22] << 16) | (buf[23] << 24);
+  // error code (4) + the request: its header only when the kernel capped it
+  const capped = flags & 0x100; // NLM_F_CAPPED
+  const start = 16 + 4 + ((capped ? 16 : origLen) + 3 & ~3);
+  const view = new DataView(
+    buf.buffer,
+    buf.byteOffset,
+    Math.min(len, buf.length),
+  );
+  const msg = attrs(view, start).get(NLMSGERR_ATTR_MSG);
+  return msg ? strOf(msg) : undefined;
 }
 
 export interface SocketOptions {
@@ -88,6 +126,7 @@ export class NlSocket implements Disposable {
             `netlink connect${opts.netns ? ` in ${opts.netns}` : ""}`,
           ),
       );
+      enableExtAck(h);
       if (opts.rcvbuf) {
         unwrap(
           nl.nl_socket_set_buffer_size(h, opts.rcvbuf, 0),
@@ -152,7 +191,9 @@ export class NlSocket implements Disposable {
       if (buf === null) continue;
       const ack = ackOf(buf, seq);
       if (ack === 0) return out;
-      if (ack !== null) throw new NetlinkError(-ack, op);
+      if (ack !== null) {
+        throw new NetlinkError(-ack, op, { detail: extAckMessage(buf) });
+      }
       for (const m of messages(buf)) {
         if (m.seq !== seq) continue;
         if (m.type === NLMSG_ERROR || m.type === NLMSG_DONE) {

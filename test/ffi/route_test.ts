@@ -180,3 +180,21 @@ Deno.test("IPv6 routes: default needs family 6, onlink via an IPv6 gateway", asy
     "not IPv6",
   );
 });
+
+Deno.test("kernel errors carry the kernel's extended-ack reason", async () => {
+  const { ns, nl } = await setup("extack");
+  await using _ns = ns;
+  using _nl = nl;
+  const e = assertThrows(
+    () => nl.routeAdd({ dst: "10.9.0.0/16", gw: "10.1.1.1", dev: "eth0" }),
+    NetlinkError,
+  );
+  assertEquals(e.code, "ENETUNREACH");
+  assertEquals(
+    e.message.startsWith(
+      "route add 10.9.0.0/16 via 10.1.1.1 dev eth0: ENETUNREACH: ",
+    ),
+    true,
+  );
+  assertEquals(/gateway/i.test(e.message), true);
+});
