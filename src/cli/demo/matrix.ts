@@ -15,23 +15,40 @@ export interface CheckResult {
   error: string | null;
 }
 
-/** ping from a netns; null when answered. */
-export async function ping(netns: string, ip: string): Promise<string | null> {
+/**
+ * A TCP exchange from a netns to a responder (curl, HTTP/1.0); null when
+ * `want` answered. With `sourceIP`, the responder must have seen that
+ * source address (no NAT on the way).
+ */
+export async function tcpCheck(
+  netns: string,
+  ip: string,
+  port: number,
+  want: string,
+  sourceIP?: string,
+): Promise<string | null> {
   const r = await exec([
     "ip",
     "netns",
     "exec",
     netns,
-    "ping",
-    "-n",
-    "-q",
-    "-c",
-    "1",
-    "-W",
-    "2",
-    ip,
+    "curl",
+    "-sS",
+    "--max-time",
+    "3",
+    `http://${ip}:${port}/`,
   ]);
-  return r.code === 0 ? null : `no answer from ${ip}`;
+  if (r.code !== 0) {
+    return `no TCP answer from ${ip}:${port}: ${r.stderr.trim()}`;
+  }
+  const [name, seen] = r.stdout.trim().split(" ");
+  if (name !== want) {
+    return `${ip}:${port} answered as "${name}", expected "${want}"`;
+  }
+  if (sourceIP && seen !== sourceIP) {
+    return `${want} saw the connection from ${seen}, not ${sourceIP} (NAT on the way)`;
+  }
+  return null;
 }
 
 /** Runs checks with bounded concurrency. */

@@ -8,11 +8,12 @@ import { parseArgs } from "@std/cli/parse-args";
 import { UsageError } from "../errors.ts";
 import {
   type Check,
-  ping,
   runChecks,
   summarize,
   summaryLine,
+  tcpCheck,
 } from "./matrix.ts";
+import { RESPONDER_PORT, Responders } from "./responder.ts";
 import {
   DemoError,
   exec,
@@ -147,6 +148,7 @@ class Demo {
   readonly topo: Topology;
   readonly procs: Proc[] = [];
   readonly pods: Pod[] = [];
+  readonly responders = new Responders();
   readonly self = selfCommand();
   readonly started = Date.now();
   logDir = "";
@@ -229,6 +231,7 @@ class Demo {
     for (let i = 1; i <= o.nodes; i++) {
       this.interrupted();
       const n = await topo.addNode(i);
+      this.responders.serve(`/run/netns/${n.netns}`, n.name);
       this.progress(
         `${n.name}: netns ${n.netns}, eth0 ${n.ip}, private /var/lib/weft /etc/weft /run/flannel /var/lib/cni`,
       );
@@ -338,6 +341,7 @@ class Demo {
         `pod ${name}: the CNI result has no IP: ${r.stdout.trim()}`,
       );
     }
+    this.responders.serve(`/run/netns/${netns}`, name);
     this.pods.push({ name, netns, node, ip });
     this.progress(`${node.name}: pod ${name} ${ip} (netns ${netns})`);
   }
@@ -351,7 +355,7 @@ class Demo {
           kind: "pod-pod",
           from: a.name,
           to: b.name,
-          run: () => ping(a.netns, b.ip),
+          run: () => tcpCheck(a.netns, b.ip, RESPONDER_PORT, b.name, a.ip),
         });
       }
       for (const n of this.topo.nodes) {
@@ -359,7 +363,7 @@ class Demo {
           kind: "pod-node",
           from: a.name,
           to: n.name,
-          run: () => ping(a.netns, n.ip),
+          run: () => tcpCheck(a.netns, n.ip, RESPONDER_PORT, n.name),
         });
       }
     }
@@ -429,6 +433,7 @@ class Demo {
   }
 
   async teardown(): Promise<void> {
+    await this.responders.close();
     for (const p of [...this.procs].reverse()) await p.stop(5000);
     await this.topo.teardown();
     this.progress(`torn down (logs kept in ${this.logDir})`);
