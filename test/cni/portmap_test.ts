@@ -434,3 +434,26 @@ Deno.test("portmap dual-stack matches the reference (ip6tables rules, hostIP fam
   assertEquals(weft, ref);
   assertEquals(weft.left, []);
 });
+
+Deno.test("portmap conditionsV4 and externalSetMarkChain match the reference", async () => {
+  const rules = async (impl: "weft" | "reference") => {
+    await using w = await world(impl);
+    await w.host.sh("iptables", "-t", "nat", "-N", "KUBE-MARK-MASQ");
+    const conf = pmConf(w.prev, {
+      conditionsV4: ["-s", "10.99.0.0/24"],
+      externalSetMarkChain: "KUBE-MARK-MASQ",
+    });
+    okJson(await cniRun(w.host, pm(w, "ADD", conf, impl)));
+    return await natRules(w.host);
+  };
+  const ref = await rules("reference");
+  const weft = await rules("weft");
+  assert(
+    ref.some((l) =>
+      l.includes("-s 10.99.0.0/24") && l.includes("--dports 8080")
+    ),
+    ref.join("\n"),
+  );
+  assert(!ref.some((l) => l.includes("CNI-HOSTPORT-SETMARK")));
+  assertEquals(weft, ref);
+});
