@@ -1,6 +1,7 @@
 // The K3s conflist chain end to end through weft's runtime, in a test
 // "host" namespace: flannel -> bridge + host-local (in process), then
-// portmap; read back with ip -j and iptables-save, then DEL leaves nothing.
+// portmap and bandwidth; read back with ip -j, tc -j and iptables-save, then
+// DEL leaves nothing.
 
 import { assert, assertEquals } from "@std/assert";
 import { Netns } from "../harness/netns.ts";
@@ -61,7 +62,7 @@ interface IpAddr {
   addr_info: { local: string; prefixlen: number; family: string }[];
 }
 
-Deno.test("K3s chain: flannel -> bridge/host-local -> portmap through weft cni, then DEL cleans up", async () => {
+Deno.test("K3s chain: flannel -> bridge/host-local -> portmap -> bandwidth through weft cni, then DEL cleans up", async () => {
   await using host = await Netns.create("k3shost");
   await using pod = await Netns.create("k3spod");
   const dir = await Deno.makeTempDir({ prefix: "weft-k3s-" });
@@ -88,6 +89,7 @@ Deno.test("K3s chain: flannel -> bridge/host-local -> portmap through weft cni, 
             },
           },
           { type: "portmap", capabilities: { portMappings: true } },
+          { type: "bandwidth", capabilities: { bandwidth: true } },
         ],
       }),
     );
@@ -104,6 +106,8 @@ Deno.test("K3s chain: flannel -> bridge/host-local -> portmap through weft cni, 
       ...common,
       "--port-mapping",
       "8080:80/tcp",
+      "--capability",
+      'bandwidth={"ingressRate":8000000,"ingressBurst":800000}',
     ]);
     assertEquals(add.code, 0, add.stdout + add.stderr);
     const result = JSON.parse(add.stdout);
@@ -146,6 +150,25 @@ Deno.test("K3s chain: flannel -> bridge/host-local -> portmap through weft cni, 
     );
     const rules = await host.sh("iptables-save", "-t", "nat");
     assert(rules.includes("--to-destination 10.42.3.2:80"), rules);
+
+    const veth = (await host.json<{ ifname: string }[]>(
+      "ip",
+      "-j",
+      "link",
+      "show",
+      "type",
+      "veth",
+    ))[0]
+      .ifname;
+    const qdiscs = await host.json<{ kind: string }[]>(
+      "tc",
+      "-j",
+      "qdisc",
+      "show",
+      "dev",
+      veth,
+    );
+    assert(qdiscs.some((q) => q.kind === "tbf"), JSON.stringify(qdiscs));
 
     const check = await runtimeIn(host, ["check", ...common]);
     assertEquals(check.code, 0, check.stdout + check.stderr);

@@ -7,6 +7,7 @@ import { Netns } from "../harness/netns.ts";
 import { CniError } from "../../src/cni/mod.ts";
 import {
   CniRuntime,
+  parseCniArgs,
   parseConfList,
   parsePortMapping,
 } from "../../src/cni/runtime/mod.ts";
@@ -270,6 +271,25 @@ Deno.test("parsePortMapping() reads host:container/proto and hostIP", () => {
     protocol: "tcp",
     hostIP: "127.0.0.1",
   });
+});
+
+Deno.test("parseCniArgs() reads flags, netns names and capability JSON", () => {
+  const a = parseCniArgs([
+    "add",
+    "/etc/cni/net.d/10-flannel.conflist",
+    "pod1",
+    "--capability",
+    'bandwidth={"ingressRate":1}',
+    "--args=K=V",
+    "--valid",
+    "c9/net1",
+  ]);
+  assertEquals(a.netns, "/run/netns/pod1");
+  assertEquals(a.containerId, "weft-pod1");
+  assertEquals(a.capabilities, { bandwidth: { ingressRate: 1 } });
+  assertEquals(a.cniArgs, [["K", "V"]]);
+  assertEquals(a.valid, [{ containerID: "c9", ifname: "net1" }]);
+  assertEquals(a.binDirs, ["/opt/cni/bin"]);
 });
 
 /** Runs `weft cni` as its own process. */

@@ -14,6 +14,8 @@ export const USAGE =
   --port-mapping H:C[/proto]   or HOSTIP:H:C[/proto]; repeatable (portMappings)
   --ip ADDR             requested IP (ips capability); repeatable
   --mac MAC             requested MAC (mac capability)
+  --capability K=JSON   any capability argument, e.g.
+                        bandwidth='{"ingressRate":1000000,"ingressBurst":100000}'
   --args K=V            CNI_ARGS pair; repeatable
   --valid ID[/IFNAME]   gc: an attachment to keep; repeatable
   --cni-bin-dir DIR     where to find plugins weft does not have; repeatable
@@ -29,6 +31,7 @@ export interface CniArgs {
   portMappings: Record<string, unknown>[];
   ips: string[];
   mac?: string;
+  capabilities: Record<string, unknown>;
   cniArgs: [string, string][];
   valid: Attachment[];
   binDirs: string[];
@@ -76,6 +79,7 @@ export function parseCniArgs(argv: string[]): CniArgs {
     ifname: "eth0",
     portMappings: [],
     ips: [],
+    capabilities: {},
     cniArgs: [],
     valid: [],
     binDirs: [],
@@ -111,6 +115,21 @@ export function parseCniArgs(argv: string[]): CniArgs {
       case "--mac":
         out.mac = value();
         break;
+      case "--capability": {
+        const kv = value();
+        const e = kv.indexOf("=");
+        let parsed: unknown;
+        try {
+          parsed = e > 0 ? JSON.parse(kv.slice(e + 1)) : undefined;
+        } catch {
+          parsed = undefined;
+        }
+        if (parsed === undefined) {
+          throw new UsageError(`invalid --capability "${kv}": want KEY=JSON`);
+        }
+        out.capabilities[kv.slice(0, e)] = parsed;
+        break;
+      }
       case "--args": {
         const kv = value();
         const e = kv.indexOf("=");
@@ -183,7 +202,7 @@ export async function cniCommand(argv: string[]): Promise<number> {
     binDirs: args.binDirs,
     cacheDir: args.cacheDir,
   });
-  const caps: Record<string, unknown> = {};
+  const caps: Record<string, unknown> = { ...args.capabilities };
   if (args.portMappings.length) caps.portMappings = args.portMappings;
   if (args.ips.length) caps.ips = args.ips;
   if (args.mac) caps.mac = args.mac;
