@@ -750,3 +750,27 @@ Deno.test("bridge without ipam is layer 2 only (as the reference); disableContai
     false,
   );
 });
+
+Deno.test("bridge DEL after the container netns is gone releases the IP and the masquerade rules", async () => {
+  await using h = await Netns.create("brgone");
+  const c = await Netns.create("brgonec");
+  const dir = await tmp();
+  try {
+    const conf = bridgeConf(dir);
+    okJson(await cniRun(h, call(c, "ADD", conf)));
+    const path = c.path;
+    await c[Symbol.asyncDispose]();
+    const del = await cniRun(h, call(c, "DEL", conf, { netns: path }));
+    assertEquals(del.code, 0, del.stdout + del.stderr);
+    assertEquals(
+      [...Deno.readDirSync(`${dir}/mynet`)].filter((e) => /^\d/.test(e.name)),
+      [],
+    );
+    assertEquals((await natRules(h)).filter((l) => l.includes("CNI-")), []);
+    // the veth died with the namespace
+    assertEquals(await h.json("ip", "-j", "link", "show", "type", "veth"), []);
+  } finally {
+    await c[Symbol.asyncDispose]();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -2,6 +2,7 @@ import { assert, assertEquals, assertRejects } from "@std/assert";
 import { Netns } from "../harness/netns.ts";
 import {
   chooseBackend,
+  conntrackDeletePort,
   hashedChainName,
   Iptables,
   NetfilterError,
@@ -167,5 +168,39 @@ Deno.test("chooseBackend() honours an explicit choice and rejects unknown ones",
     () => chooseBackend("ebtables", { netns: ns.path }),
     RangeError,
     "ebtables",
+  );
+});
+
+Deno.test("Iptables.removeChains drops several chains and every jump to them at once", async () => {
+  await using ns = await Netns.create("nfrc");
+  const ipt = new Iptables({ netns: ns.path });
+  await ipt.restore([{
+    table: "filter",
+    chains: ["W-A", "W-B", "W-KEEP"],
+    rules: [
+      ["-A", "INPUT", "-s", "10.0.0.1/32", "-j", "W-A"],
+      ["-A", "FORWARD", "-j", "W-B"],
+      ["-A", "W-KEEP", "-j", "W-A"],
+      ["-A", "W-KEEP", "-j", "RETURN"],
+      ["-A", "W-A", "-j", "RETURN"],
+    ],
+  }]);
+  await ipt.removeChains("filter", ["W-A", "W-B", "W-MISSING"]);
+  const t = await ipt.table("filter");
+  assertEquals([...t.chains.keys()].filter((c) => c.startsWith("W-")), [
+    "W-KEEP",
+  ]);
+  assertEquals(t.rules.map((r) => [r.chain, ...r.spec]), [[
+    "W-KEEP",
+    "-j",
+    "RETURN",
+  ]]);
+});
+
+Deno.test("conntrackDeletePort() reports false when nothing matched", async () => {
+  await using ns = await Netns.create("nfct");
+  assertEquals(
+    await conntrackDeletePort("udp", 5353, { netns: ns.path }),
+    false,
   );
 });
