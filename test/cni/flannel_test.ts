@@ -361,3 +361,19 @@ Deno.test("flannel: every spec version gets its own result shape, and CHECK read
   }
   assertEquals(s.ipFiles(), []);
 });
+
+Deno.test("flannel: DEL without a saved file releases the IP even after the node's subnet changed", async () => {
+  await using s = await setup();
+  assertEquals((await runIn("flannel", s.env("ADD"), s.conf)).code, 0);
+  Deno.removeSync(`${s.dir}/flannel/c1`);
+  Deno.writeTextFileSync(
+    `${s.dir}/subnet.env`,
+    SUBNET_ENV.replace("10.42.7.1/24", "10.42.9.1/24"),
+  );
+  assertEquals((await runIn("flannel", s.env("DEL"), s.conf)).code, 0);
+  assertEquals(
+    s.ipFiles(),
+    [],
+    "host-local releases by owner, whatever the ranges",
+  );
+});

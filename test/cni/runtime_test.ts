@@ -473,3 +473,21 @@ exit 0`,
   assertEquals(filesIn(`${s.dir}/flannel`), ["keep"]);
   assertEquals(filesIn(`${s.dir}/cache/results`), ["cbr0-keep-eth0"]);
 });
+
+Deno.test("runtime: an exec that hits 'text file busy' (a plugin being written) is retried", async () => {
+  await using s = await setup();
+  const path = `${s.dir}/bin/rec1`;
+  const writer = Deno.openSync(path, { write: true });
+  const release = new Promise<void>((resolve) =>
+    setTimeout(() => {
+      writer.close();
+      resolve();
+    }, 150)
+  );
+  try {
+    const result = await s.runtime.add(s.list, RT);
+    assertEquals(result, RESULT1);
+  } finally {
+    await release;
+  }
+});
