@@ -34,6 +34,42 @@ Deno.test("a bad WEFT_LIBNL_DIR gives a one-line LibraryError naming the Debian 
   }
 });
 
+Deno.test("a directory with libnl-3 but without libnl-route-3 names the missing library", async () => {
+  const real = ["/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu"].find(
+    (d) => {
+      try {
+        return Deno.statSync(`${d}/libnl-3.so.200`).isFile;
+      } catch {
+        return false;
+      }
+    },
+  );
+  if (!real) {
+    console.log(
+      "skipped: libnl-3.so.200 is not in a multiarch directory on this host",
+    );
+    return;
+  }
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.symlink(`${real}/libnl-3.so.200`, `${dir}/libnl-3.so.200`);
+    const r = await evalWith(
+      { WEFT_LIBNL_DIR: dir },
+      `import { LibraryError, Netlink } from "${MOD}";
+       try { Netlink.open(); console.log("opened"); }
+       catch (e) { console.log(e instanceof LibraryError ? e.name + ": " + e.message : "other " + e); }`,
+    );
+    assertEquals(r.stdout.split("\n").length, 1);
+    assertMatch(
+      r.stdout,
+      /^LibraryError: cannot load \S*libnl-route-3\.so\.200/,
+    );
+    assertMatch(r.stdout, /libnl-3-200 libnl-route-3-200 libnl-genl-3-200/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("importing ffi/ does not load libnl until the first call", async () => {
   const r = await evalWith(
     { WEFT_LIBNL_DIR: "/nonexistent" },
