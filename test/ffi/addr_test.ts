@@ -74,7 +74,7 @@ Deno.test("addrAdd rejects a malformed CIDR with a TypeError quoting it", async 
   ]);
 });
 
-Deno.test("addrAdd with nodad makes an IPv6 address usable without DAD", async () => {
+Deno.test("IPv6 addrAdd with nodad skips DAD; addrDel removes an IPv6 address", async () => {
   await using ns = await Netns.create("nodad");
   using nl = Netlink.open({ netns: ns.path });
   nl.linkAdd({ name: "va", kind: "veth", up: true, peer: { name: "vb" } });
@@ -86,4 +86,10 @@ Deno.test("addrAdd with nodad makes an IPv6 address usable without DAD", async (
   const two = info.find((a) => a.local === "fd00:9::2");
   assertEquals(one?.nodad, true);
   assertEquals(two?.nodad, undefined);
+  nl.addrDel("va", "fd00:9::2/64");
+  const left = (await ipAddrs(ns, "va")).map((a) => a.local);
+  assertEquals([left.includes("fd00:9::1"), left.includes("fd00:9::2")], [
+    true,
+    false,
+  ]);
 });
