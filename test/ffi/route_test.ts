@@ -62,6 +62,12 @@ Deno.test("routeAdd via gateway, onlink and blackhole, read back by ip -j route"
     r("0.0.0.0/0").table,
   ], [1400, 1360, 254]);
   assertEquals(r("192.168.1.0/24").scope, "link");
+  const onEth0 = nl.routeList({ family: 4, dev: "eth0" });
+  assertEquals(
+    onEth0.length > 0 && onEth0.every((r) => r.dev === "eth0"),
+    true,
+  );
+  assertEquals(onEth0.some((r) => r.dst === "10.66.0.0/16"), false); // blackhole: no dev
 });
 
 Deno.test("routeAdd of an existing route throws EEXIST; routeReplace changes it; routeDel removes it", async () => {
