@@ -107,7 +107,7 @@ export async function runPlugin(
         `required env variables [${missing.join(",")}] missing`,
       );
     }
-    const config = parseConfig(await io.readStdin());
+    const config = parseConfig(await io.readStdin(), name);
     version = config.cniVersion;
     const ctx = contextOf(command, config, io);
     const plugin = await loadPlugin(name);
@@ -132,8 +132,11 @@ export async function runPlugin(
   }
 }
 
-/** Decodes stdin: a JSON object with a valid name; version defaults 0.1.0. */
-export function parseConfig(bytes: Uint8Array): NetConf {
+/**
+ * Decodes stdin: a JSON object with a valid name; version defaults to 0.1.0
+ * and type to the plugin's own name (argv0 decides which plugin runs).
+ */
+export function parseConfig(bytes: Uint8Array, name: string): NetConf {
   let raw: unknown;
   try {
     raw = JSON.parse(new TextDecoder().decode(bytes));
@@ -164,10 +167,11 @@ export function parseConfig(bytes: Uint8Array): NetConf {
     );
   }
   validateNetworkName(conf.name);
-  if (typeof conf.type !== "string" || conf.type === "") {
+  if (conf.type === undefined || conf.type === "") conf.type = name;
+  if (typeof conf.type !== "string") {
     throw new CniError(
       ErrorCode.InvalidNetworkConfig,
-      "missing plugin type",
+      `invalid plugin type ${JSON.stringify(conf.type)}`,
     );
   }
   return conf as NetConf;

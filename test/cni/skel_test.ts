@@ -261,3 +261,19 @@ Deno.test("skeleton: an exec'd plugin prints bad-input errors on stdout too", as
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("skeleton: a config without type runs the plugin argv0 names", async () => {
+  const { dir, conf } = await hostLocalConf();
+  try {
+    const { type: _t, ...untyped } = conf;
+    const r = await runIn(
+      "host-local",
+      cniEnv("ADD", { netns: "/x" }),
+      untyped,
+    );
+    assertEquals(r.code, 0, r.stdout);
+    assertEquals(filesIn(`${dir}/data/skelnet`).includes("10.77.0.2"), true);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
