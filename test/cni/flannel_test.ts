@@ -377,3 +377,21 @@ Deno.test("flannel: DEL without a saved file releases the IP even after the node
     "host-local releases by owner, whatever the ranges",
   );
 });
+
+Deno.test("flannel: bad input (JSON, version, name, ifname, netns) is the error JSON and leaves no state", async () => {
+  await using s = await setup();
+  const { name: _n, ...noName } = s.conf;
+  const cases: [Record<string, string>, unknown, number][] = [
+    [s.env("ADD"), "{nope", 6],
+    [s.env("ADD"), { ...s.conf, cniVersion: "2.0.0" }, 1],
+    [s.env("ADD"), noName, 7],
+    [{ ...s.env("ADD"), CNI_IFNAME: "much-too-long-ifname" }, s.conf, 4],
+    [{ ...s.env("ADD"), CNI_NETNS: "" }, s.conf, 4],
+  ];
+  for (const [env, stdin, code] of cases) {
+    const r = await runIn("flannel", env, stdin);
+    assertEquals(r.code, 1, r.stdout);
+    assertEquals(json(r).code, code, r.stdout);
+  }
+  assertEquals(filesIn(s.dir), ["bin", "log", "subnet.env"]);
+});

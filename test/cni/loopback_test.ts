@@ -125,3 +125,25 @@ Deno.test("loopback: works exec'd under its name", async () => {
   assertEquals(r.code, 0, r.stdout + r.stderr);
   assertEquals(await loUp(ns), true);
 });
+
+Deno.test("loopback: ADD and CHECK in every spec version", async () => {
+  await using ns = await Netns.create("lo");
+  for (
+    const v of ["0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"]
+  ) {
+    const conf = { ...CONF, cniVersion: v };
+    const r = await runIn("loopback", cniEnv("ADD", { netns: ns.path }), conf);
+    assertEquals(r.code, 0, r.stdout);
+    const out = json(r);
+    assertEquals(out.cniVersion, v);
+    if (v < "0.3.0") assertEquals(out.ip4, { ip: "127.0.0.1/8" });
+    else assertEquals((out.interfaces as { name: string }[])[0].name, "lo");
+    if (v >= "0.4.0") {
+      const c = await runIn("loopback", cniEnv("CHECK", { netns: ns.path }), {
+        ...conf,
+        prevResult: out,
+      });
+      assertEquals(c.code, 0, c.stdout);
+    }
+  }
+});
