@@ -156,3 +156,32 @@ Deno.test({
     assertEquals(ipFiles(s.net).length, 48);
   },
 });
+
+Deno.test({
+  name:
+    "host-local differential: dual stack, the same IPv6 file names and sequence",
+  ignore: !haveReference,
+  fn: async () => {
+    await using s = await setup("10.105.0.0/24");
+    (s.conf.ipam as Conf).ranges = [
+      [{ subnet: "10.105.0.0/24" }],
+      [{ subnet: "fd00:105::/64" }],
+    ];
+    const both = async (who: Who, cid: string) => {
+      const r = await call(who, "ADD", s.conf, cid);
+      assertEquals(r.code, 0, r.stdout + r.stderr);
+      return json<{ ips: { address: string }[] }>(r).ips.map((i) => i.address);
+    };
+    assertEquals(await both("ref", "a"), ["10.105.0.2/24", "fd00:105::2/64"]);
+    assertEquals(await both("weft", "b"), ["10.105.0.3/24", "fd00:105::3/64"]);
+    assertEquals(await both("ref", "c"), ["10.105.0.4/24", "fd00:105::4/64"]);
+    assertEquals(ipFiles(s.net).filter((f) => f.includes(":")), [
+      "fd00:105::2",
+      "fd00:105::3",
+      "fd00:105::4",
+    ]);
+    assertEquals((await call("weft", "DEL", s.conf, "a")).code, 0);
+    assertEquals((await call("ref", "DEL", s.conf, "b")).code, 0);
+    assertEquals(ipFiles(s.net), ["10.105.0.4", "fd00:105::4"]);
+  },
+});
