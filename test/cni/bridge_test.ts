@@ -774,3 +774,75 @@ Deno.test("bridge DEL after the container netns is gone releases the IP and the 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("bridge macspoofchk drops frames with a foreign source MAC; DEL removes its chains", async () => {
+  await using h = await Netns.create("brsp");
+  await using c = await Netns.create("brspc");
+  const dir = await tmp();
+  try {
+    const conf = bridgeConf(dir, { macspoofchk: true });
+    const res = okJson<Res>(await cniRun(h, call(c, "ADD", conf)));
+    const listed = await h.json<
+      { nftables: Record<string, Record<string, unknown>>[] }
+    >(
+      "nft",
+      "-j",
+      "list",
+      "table",
+      "bridge",
+      "nat",
+    );
+    const chains = listed.nftables.filter((o) => o.chain).map((o) =>
+      o.chain.name
+    ).sort();
+    assertEquals(chains, [
+      "PREROUTING",
+      "cni-br-iface-ctr1-eth0",
+      "cni-br-iface-ctr1-eth0-mac",
+    ]);
+    assertEquals(
+      listed.nftables.filter((o) => o.rule).map((o) => o.rule.comment),
+      Array(4).fill("macspoofchk-ctr1-eth0"),
+    );
+    assertEquals(
+      (await cniRun(h, call(c, "CHECK", { ...conf, prevResult: res }))).code,
+      0,
+    );
+    {
+      await using srv = await tcpServe(h, "10.22.0.1", 18081, "own-mac");
+      assertEquals(await tcpFetch(c, "10.22.0.1", 18081), "own-mac");
+      await srv.done;
+    }
+    await c.sh("ip", "link", "set", "eth0", "address", "0a:58:de:ad:be:ef");
+    await c.sh("ip", "neigh", "flush", "all");
+    {
+      await using _srv = await tcpServe(h, "10.22.0.1", 18082, "spoofed");
+      const r = await c.run([
+        "timeout",
+        "3",
+        "bash",
+        "-c",
+        "exec 3<>/dev/tcp/10.22.0.1/18082; cat <&3",
+      ]);
+      assert(r.code !== 0, `a spoofed MAC got through: ${r.stdout}`);
+    }
+    assertEquals((await cniRun(h, call(c, "DEL", conf))).code, 0);
+    const after = await h.json<
+      { nftables: Record<string, Record<string, unknown>>[] }
+    >(
+      "nft",
+      "-j",
+      "list",
+      "table",
+      "bridge",
+      "nat",
+    );
+    assertEquals(after.nftables.filter((o) => o.rule), []);
+    assertEquals(
+      after.nftables.filter((o) => o.chain).map((o) => o.chain.name),
+      ["PREROUTING"],
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -27,6 +27,7 @@ import {
 } from "./link.ts";
 import { setupMasq } from "./ipmasq.ts";
 import { openNetns } from "./netns.ts";
+import { setupSpoofCheck, teardownSpoofCheck } from "./spoofcheck.ts";
 
 /** The gateway of a result IP: its own, or network + 1. */
 function gatewayOf(cidr: CIDR, gw?: string): IP {
@@ -101,6 +102,23 @@ function configureContainer(
   }
 }
 
+/** Undoes the veth (its peer goes with it) and the spoof check of a failed ADD. */
+async function undo(
+  ctx: PluginContext,
+  host: Netlink,
+  hostIndex: number,
+  conf: BridgeConf,
+): Promise<void> {
+  try {
+    host.linkDel(hostIndex);
+  } catch { /* already gone with its peer */ }
+  if (conf.macSpoofChk) {
+    await teardownSpoofCheck(ctx.containerId, ctx.ifname).catch((e) =>
+      ctx.log?.(`macspoofchk teardown after a failed ADD: ${e.message}`)
+    );
+  }
+}
+
 export async function add(
   ctx: PluginContext,
   conf: BridgeConf,
@@ -121,6 +139,19 @@ export async function add(
       },
     ],
   };
+  if (conf.macSpoofChk) {
+    try {
+      await setupSpoofCheck(
+        pair.host.name,
+        pair.container.mac,
+        ctx.containerId,
+        ctx.ifname,
+      );
+    } catch (err) {
+      await undo(ctx, host, pair.host.index, conf);
+      throw cniFail("failed to set up macspoofchk", err);
+    }
+  }
   if (!conf.net.ipam?.type) {
     // Layer 2 only: no addresses, no gateway, no masquerade.
     try {
@@ -129,9 +160,7 @@ export async function add(
         await waitOperUp(host, pair.host.index);
       }
     } catch (err) {
-      try {
-        host.linkDel(pair.host.index);
-      } catch { /* already gone with its peer */ }
+      await undo(ctx, host, pair.host.index, conf);
       throw err instanceof CniError ? err : cniFail("bridge ADD failed", err);
     }
     return result;
@@ -201,9 +230,7 @@ export async function add(
       await waitOperUp(host, pair.host.index);
     }
   } catch (err) {
-    try {
-      host.linkDel(pair.host.index);
-    } catch { /* already gone with its peer */ }
+    await undo(ctx, host, pair.host.index, conf);
     if (ipam) {
       try {
         await delegate(ipamType, "DEL", conf.net, ctx);

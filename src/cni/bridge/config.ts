@@ -20,6 +20,8 @@ export interface BridgeConf {
   enableDad: boolean;
   disableContainerInterface: boolean;
   portIsolation: boolean;
+  /** Drop frames from the container whose source MAC is not its own. */
+  macSpoofChk: boolean;
   /** Requested container MAC (CNI_ARGS MAC < args.cni.mac < runtimeConfig.mac). */
   mac?: string;
 }
@@ -111,12 +113,6 @@ export function parseBridgeConf(
       }`,
     );
   }
-  if (bool(net, "macspoofchk", false)) {
-    throw new CniError(
-      ErrorCode.UnsupportedField,
-      `"macspoofchk" is not supported by weft's bridge plugin`,
-    );
-  }
   const conf: BridgeConf = {
     net,
     bridge,
@@ -134,6 +130,7 @@ export function parseBridgeConf(
     enableDad: bool(net, "enabledad", false),
     disableContainerInterface: bool(net, "disableContainerInterface", false),
     portIsolation: bool(net, "portIsolation", false),
+    macSpoofChk: bool(net, "macspoofchk", false),
     mac: requestedMac(net, args),
   };
   if (conf.isDefaultGateway) conf.isGateway = true;

@@ -12,6 +12,7 @@ import type { BridgeConf } from "./config.ts";
 import { gcMasq, teardownMasq } from "./ipmasq.ts";
 import { cniFail } from "./link.ts";
 import { netnsExists, openNetns } from "./netns.ts";
+import { spoofCheckPresent, teardownSpoofCheck } from "./spoofcheck.ts";
 import { Netlink } from "../../../ffi/mod.ts";
 
 /**
@@ -32,6 +33,9 @@ export async function del(ctx: PluginContext, conf: BridgeConf): Promise<void> {
         throw cniFail(`failed to delete "${ctx.ifname}"`, err);
       }
     }
+  }
+  if (conf.macSpoofChk) {
+    await teardownSpoofCheck(ctx.containerId, ctx.ifname);
   }
   if (conf.ipMasq) {
     await teardownMasq({
@@ -88,6 +92,12 @@ export async function check(
         `host veth "${hostIf.name}" is not attached to "${conf.bridge}"`,
       );
     }
+  }
+  if (
+    conf.macSpoofChk &&
+    !(await spoofCheckPresent(ctx.containerId, ctx.ifname))
+  ) {
+    throw checkFail(`macspoofchk rules for "${ctx.ifname}" are missing`);
   }
   const have = cont.addrList({ dev: link.index }).map((a) =>
     CIDR.parse(a.cidr).toString()

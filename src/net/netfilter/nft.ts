@@ -52,6 +52,18 @@ export class Nft {
     await mustRun(["nft", "-f", "-"], { netns: this.netns, stdin: script });
   }
 
+  /**
+   * Applies JSON commands (`[{add: {table: ...}}, {delete: {rule: ...}}]`)
+   * with `nft -j -f -`, atomically; names need no quoting this way.
+   */
+  async applyJson(commands: Record<string, unknown>[]): Promise<void> {
+    if (commands.length === 0) return;
+    await mustRun(["nft", "-j", "-f", "-"], {
+      netns: this.netns,
+      stdin: JSON.stringify({ nftables: commands }),
+    });
+  }
+
   /** True when the table exists. */
   async tableExists(family: NftFamily, table: string): Promise<boolean> {
     const r = await runTool(["nft", "list", "table", family, table], {
