@@ -204,3 +204,36 @@ Deno.test("conntrackDeletePort() reports false when nothing matched", async () =
     false,
   );
 });
+
+Deno.test("Nft.applyJson() takes names nft's text syntax cannot (dots, dashes)", async () => {
+  await using ns = await Netns.create("nfj");
+  const nft = new Nft({ netns: ns.path });
+  await nft.applyJson([
+    { add: { table: { family: "bridge", name: "weft_t" } } },
+    {
+      add: {
+        chain: { family: "bridge", table: "weft_t", name: "c-abc.1-eth0" },
+      },
+    },
+    {
+      add: {
+        rule: {
+          family: "bridge",
+          table: "weft_t",
+          chain: "c-abc.1-eth0",
+          expr: [{ drop: null }],
+          comment: "x",
+        },
+      },
+    },
+  ]);
+  const rules = await nft.rules("bridge", "weft_t", "c-abc.1-eth0");
+  assertEquals(rules.map((r) => r.comment), ["x"]);
+  await assertRejects(
+    () =>
+      nft.applyJson([{
+        add: { chain: { family: "bridge", table: "nope", name: "c" } },
+      }]),
+    NetfilterError,
+  );
+});
