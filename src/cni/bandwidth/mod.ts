@@ -11,7 +11,7 @@ import {
   type PluginContext,
   type Result,
 } from "../plugin.ts";
-import { openNetns } from "../bridge/netns.ts";
+import { openNetns } from "./netns.ts";
 import { hasLimits, type Limits, parseLimits } from "./config.ts";
 
 export { hasLimits, type Limits, parseLimits } from "./config.ts";

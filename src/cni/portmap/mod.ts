@@ -1,7 +1,6 @@
 // The portmap CNI plugin (chained): host ports DNAT'ed to the container,
 // with hairpin/localhost masquerading, through iptables or nftables.
 
-import { Netlink } from "../../../ffi/mod.ts";
 import type { CIDR } from "../../net/mod.ts";
 import {
   chooseBackend,
@@ -28,7 +27,7 @@ import {
   forwardNftables,
   unforwardNftables,
 } from "./nftables.ts";
-import { trySysctl } from "../bridge/link.ts";
+import { enableLocalnet } from "./sysctl.ts";
 
 export { dnChain, dnComment } from "./iptables.ts";
 export {
@@ -44,13 +43,6 @@ function fail(msg: string, err?: unknown): CniError {
 
 function addresses(conf: PortmapConf): CIDR[] {
   return [conf.containerV4, conf.containerV6].filter((c): c is CIDR => !!c);
-}
-
-/** route_localnet=1 on the host interface that routes to the container. */
-function enableLocalnet(c: CIDR): void {
-  using nl = Netlink.open();
-  const dev = nl.routeGet(c.ip.toString()).dev;
-  if (dev) trySysctl(`net/ipv4/conf/${dev}/route_localnet`, "1");
 }
 
 async function add(ctx: PluginContext): Promise<Result> {
