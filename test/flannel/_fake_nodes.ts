@@ -60,16 +60,20 @@ export class FakeNodes implements NodeSource {
   }
 
   watchNodes(h: NodeHandlers, signal: AbortSignal): { done: Promise<void> } {
-    const done = (async () => {
-      for (const n of this.nodes.values()) await h.added(structuredClone(n));
-      await h.synced();
-      this.#watchers.add(h);
-      await new Promise<void>((resolve) => {
-        if (signal.aborted) return resolve();
-        signal.addEventListener("abort", () => resolve(), { once: true });
-      });
-      this.#watchers.delete(h);
-    })();
+    // The watcher is registered before the initial list is delivered, so a
+    // node put at any time after this call is seen (handlers are called in
+    // order; the subnet manager queues what they start).
+    this.#watchers.add(h);
+    for (const n of this.nodes.values()) h.added(structuredClone(n));
+    h.synced();
+    const done = new Promise<void>((resolve) => {
+      const stop = () => {
+        this.#watchers.delete(h);
+        resolve();
+      };
+      if (signal.aborted) return stop();
+      signal.addEventListener("abort", stop, { once: true });
+    });
     return { done };
   }
 }

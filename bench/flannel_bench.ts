@@ -1,0 +1,266 @@
+// 1000 remote nodes appear at once: time until weft's flannel task has
+// programmed all 1000 VXLAN leases (neighbour + FDB + route each = 3000
+// operations), against iproute2 doing the same 3000 operations in batch mode
+// (`ip -batch` for neighbours and routes, `bridge -batch` for FDB entries,
+// process start included) as the floor. Then the latency of one more node
+// joining when 1000 exist, against the three iproute2 commands for one lease.
+//
+// weft's side is the whole task: the node source delivers 1000 Node objects
+// (in memory, so the API server's cost is not counted), the subnet manager
+// turns them into leases, and the vxlan backend programs them through ffi/.
+// Each side runs in its own fresh namespace with the same flannel.1 shape.
+
+import { runFlannel } from "../src/flannel/mod.ts";
+import { Netns, sh } from "../test/harness/netns.ts";
+import { FakeNodes, vxlanNode } from "../test/flannel/_fake_nodes.ts";
+
+const NODES = Number(Deno.env.get("FLANNEL_BENCH_NODES") ?? 1000);
+const ROUNDS = 3;
+
+interface Peer {
+  name: string;
+  cidr: string;
+  gw: string;
+  mac: string;
+  ip: string;
+}
+
+function peers(n: number, offset = 0): Peer[] {
+  const hex = (x: number) => x.toString(16).padStart(2, "0");
+  return Array.from({ length: n }, (_, k) => {
+    const i = k + offset;
+    const [hi, lo] = [i >> 8, i & 0xff];
+    return {
+      name: `peer-${i}`,
+      cidr: `10.${100 + hi}.${lo}.0/24`,
+      gw: `10.${100 + hi}.${lo}.0`,
+      mac: `0a:58:00:00:${hex(hi)}:${hex(lo)}`,
+      ip: `192.168.${10 + hi}.${lo}`,
+    };
+  });
+}
+
+async function uplink(ns: Netns): Promise<void> {
+  await ns.sh(
+    "ip",
+    "link",
+    "add",
+    "eth0",
+    "type",
+    "veth",
+    "peer",
+    "name",
+    "p0",
+  );
+  await ns.sh("ip", "addr", "add", "192.168.1.1/16", "dev", "eth0");
+  await ns.sh("ip", "link", "set", "eth0", "up");
+  await ns.sh("ip", "link", "set", "p0", "up");
+  await ns.sh("ip", "route", "add", "default", "via", "192.168.1.254");
+}
+
+async function count(ns: Netns): Promise<number[]> {
+  const n = async (...cmd: string[]) =>
+    (await ns.json<unknown[]>(...cmd)).length;
+  return [
+    await n("ip", "-j", "route", "show", "dev", "flannel.1"),
+    await n("ip", "-j", "neigh", "show", "dev", "flannel.1"),
+    await n("bridge", "-j", "fdb", "show", "dev", "flannel.1"),
+  ];
+}
+
+async function weftRound(): Promise<{ all: number; one: number }> {
+  await using ns = await Netns.create("fb-weft");
+  await uplink(ns);
+  const dir = await Deno.makeTempDir();
+  const ac = new AbortController();
+  try {
+    await Deno.writeTextFile(
+      `${dir}/net-conf.json`,
+      `{"Network":"10.0.0.0/8"}`,
+    );
+    const src = new FakeNodes();
+    src.put({ metadata: { name: "self" }, spec: { podCIDR: "10.1.0.0/24" } });
+    let added = 0;
+    let wake: (() => void) | null = null;
+    let target = Infinity;
+    let ready!: () => void;
+    const isReady = new Promise<void>((r) => ready = r);
+    const task = runFlannel({
+      nodeName: "self",
+      nodes: src,
+      dataDir: dir,
+      runDir: `${dir}/run`,
+      flannelConf: `${dir}/net-conf.json`,
+      netns: ns.path,
+      reconcileIntervalMs: 3_600_000,
+      rulesIntervalMs: 3_600_000,
+    }, {
+      signal: ac.signal,
+      ready,
+      log: (m) => {
+        if (Deno.env.get("FLANNEL_BENCH_DEBUG")) console.error(m);
+        if (m.startsWith("lease added") && ++added >= target) wake?.();
+      },
+    });
+    await isReady;
+    const wait = (n: number) =>
+      new Promise<void>((r) => {
+        target = n;
+        wake = r;
+        if (added >= n) r();
+      });
+
+    const ps = peers(NODES);
+    const t0 = performance.now();
+    const done = wait(NODES);
+    for (const p of ps) src.put(vxlanNode(p.name, p.cidr, p.ip, p.mac));
+    await done;
+    const all = performance.now() - t0;
+    const got = await count(ns);
+    if (got.some((c) => c !== NODES)) {
+      throw new Error(`weft programmed ${got} entries, want ${NODES} each`);
+    }
+
+    const [extra] = peers(1, NODES);
+    const t1 = performance.now();
+    const one = wait(NODES + 1);
+    src.put(vxlanNode(extra.name, extra.cidr, extra.ip, extra.mac));
+    await one;
+    const oneMs = performance.now() - t1;
+    ac.abort();
+    await task;
+    return { all, one: oneMs };
+  } finally {
+    ac.abort();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function ipRound(): Promise<{ all: number; one: number }> {
+  await using ns = await Netns.create("fb-ip");
+  await uplink(ns);
+  await ns.sh(
+    "ip",
+    "link",
+    "add",
+    "flannel.1",
+    "type",
+    "vxlan",
+    "id",
+    "1",
+    "local",
+    "192.168.1.1",
+    "dev",
+    "eth0",
+    "dstport",
+    "8472",
+    "nolearning",
+  );
+  await ns.sh("ip", "addr", "add", "10.1.0.0/32", "dev", "flannel.1");
+  await ns.sh("ip", "link", "set", "flannel.1", "up");
+  const dir = await Deno.makeTempDir();
+  try {
+    const ps = peers(NODES);
+    const ipFile = `${dir}/ip.batch`;
+    const brFile = `${dir}/bridge.batch`;
+    await Deno.writeTextFile(
+      ipFile,
+      ps.map((p) =>
+        `neigh replace ${p.gw} lladdr ${p.mac} dev flannel.1 nud permanent\n` +
+        `route replace ${p.cidr} via ${p.gw} dev flannel.1 onlink\n`
+      ).join(""),
+    );
+    await Deno.writeTextFile(
+      brFile,
+      ps.map((p) =>
+        `fdb replace ${p.mac} dev flannel.1 dst ${p.ip} self permanent\n`
+      ).join(""),
+    );
+    const t0 = performance.now();
+    // flannel's order per lease is neighbour, FDB, route; batch mode groups
+    // them per tool, which only helps the floor.
+    await sh("ip", "-n", ns.name, "-batch", ipFile);
+    await sh("bridge", "-n", ns.name, "-batch", brFile);
+    const all = performance.now() - t0;
+    const got = await count(ns);
+    if (got.some((c) => c !== NODES)) {
+      throw new Error(`iproute2 programmed ${got} entries, want ${NODES} each`);
+    }
+    const [p] = peers(1, NODES);
+    const t1 = performance.now();
+    await sh(
+      "ip",
+      "-n",
+      ns.name,
+      "neigh",
+      "replace",
+      p.gw,
+      "lladdr",
+      p.mac,
+      "dev",
+      "flannel.1",
+      "nud",
+      "permanent",
+    );
+    await sh(
+      "bridge",
+      "-n",
+      ns.name,
+      "fdb",
+      "replace",
+      p.mac,
+      "dev",
+      "flannel.1",
+      "dst",
+      p.ip,
+      "self",
+      "permanent",
+    );
+    await sh(
+      "ip",
+      "-n",
+      ns.name,
+      "route",
+      "replace",
+      p.cidr,
+      "via",
+      p.gw,
+      "dev",
+      "flannel.1",
+      "onlink",
+    );
+    const one = performance.now() - t1;
+    return { all, one };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+function best(xs: { all: number; one: number }[]) {
+  return {
+    all: Math.min(...xs.map((x) => x.all)),
+    one: Math.min(...xs.map((x) => x.one)),
+  };
+}
+
+const weftRuns = [];
+const ipRuns = [];
+for (let r = 0; r < ROUNDS; r++) {
+  weftRuns.push(await weftRound());
+  ipRuns.push(await ipRound());
+}
+const w = best(weftRuns);
+const i = best(ipRuns);
+const f = (ms: number) => `${ms.toFixed(1)} ms`;
+console.log(
+  `${NODES} nodes appear at once (${NODES * 3} ops), best of ${ROUNDS}:`,
+);
+console.log(`  weft flannel task   ${f(w.all)}`);
+console.log(`  ip/bridge -batch    ${f(i.all)}`);
+console.log(
+  `  ratio weft/ip       ${(w.all / i.all).toFixed(2)}x (goal <= 2x)`,
+);
+console.log(`one more node joining when ${NODES} exist:`);
+console.log(`  weft flannel task   ${f(w.one)}`);
+console.log(`  ip + bridge + ip    ${f(i.one)}`);
+console.log(`  ratio weft/ip       ${(w.one / i.one).toFixed(2)}x`);
