@@ -7,6 +7,7 @@
 
 import type { Identity } from "./auth/identity.ts";
 import { type ApiDeps, createApp } from "./app.ts";
+import { pump } from "./_pump.ts";
 import { Registry } from "./registry.ts";
 
 export interface ConnectHead {
@@ -161,11 +162,10 @@ export async function startApiServer(
       const up = await Deno.connect({ transport: "unix", path: socketPath });
       upstreams.push(up);
       conns.add(up);
-      const w = up.writable.getWriter();
-      await w.write(bytes);
-      w.releaseLock();
-      const c2s = conn.readable.pipeTo(up.writable).catch(() => {});
-      await up.readable.pipeTo(conn.writable).catch(() => {});
+      let off = 0;
+      while (off < bytes.length) off += await up.write(bytes.subarray(off));
+      const c2s = pump(conn, up).catch(() => {});
+      await pump(up, conn).catch(() => {});
       closeQuietly(up);
       closeQuietly(conn);
       await c2s;

@@ -1,0 +1,68 @@
+// Copies one connection's bytes to another, coalescing what arrives close
+// together into one write. The TLS socket of the front listener cannot get
+// TCP_NODELAY from Deno, and forwarding many small writes (a response head,
+// then body chunks, each ending in a partial segment) would stall on
+// Nagle's algorithm against the client's delayed ACKs (~40 ms per response).
+
+import { setImmediate } from "node:timers";
+
+const MAX_BUFFERED = 1 << 20;
+const BULK = 16 * 1024;
+
+/** Resolves when `src` reaches EOF (or fails) and everything read is written. */
+export async function pump(src: Deno.Conn, dst: Deno.Conn): Promise<void> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  let ended = false;
+  let lastRead = 0;
+  const wake: { writer?: () => void; reader?: () => void } = {};
+
+  const reading = (async () => {
+    try {
+      const buf = new Uint8Array(256 * 1024);
+      while (true) {
+        while (size >= MAX_BUFFERED) {
+          await new Promise<void>((r) => (wake.reader = r));
+        }
+        const n = await src.read(buf);
+        if (n === null) break;
+        lastRead = n;
+        chunks.push(buf.slice(0, n));
+        size += n;
+        wake.writer?.();
+      }
+    } finally {
+      ended = true;
+      wake.writer?.();
+    }
+  })();
+
+  try {
+    while (true) {
+      if (size === 0) {
+        if (ended) break;
+        await new Promise<void>((r) => (wake.writer = r));
+        wake.writer = undefined;
+        continue;
+      }
+      // Let the reader gather what follows: a timer turn while bulk data
+      // is flowing (big reads), a cheap check turn for small messages.
+      if (lastRead >= BULK) await new Promise((r) => setTimeout(r, 0));
+      else await new Promise((r) => setImmediate(r));
+      const out = new Uint8Array(size);
+      let off = 0;
+      for (const c of chunks.splice(0)) {
+        out.set(c, off);
+        off += c.length;
+      }
+      size = 0;
+      wake.reader?.();
+      let written = 0;
+      while (written < out.length) {
+        written += await dst.write(out.subarray(written));
+      }
+    }
+  } finally {
+    await reading.catch(() => {});
+  }
+}
