@@ -1,0 +1,334 @@
+// One tunnel session: the frames of one websocket, demultiplexed into
+// streams. The server opens streams; the agent accepts them through its
+// `accept` function (authorizer + local dial) or refuses one with an error
+// frame, and the session stays up. Both sides send a ping every keepalive
+// interval and close the session when the peer has sent nothing for
+// `deadAfterMs`; both send their open stream ids every `syncMs` and close
+// streams the peer no longer lists. A malformed or oversized frame, or a text
+// message, closes the session (never the process).
+
+import { decodeFrame, encodeFrame, type Frame } from "./frame.ts";
+import { FrameError, SessionClosed, StreamError } from "./errors.ts";
+import { TunnelStream } from "./stream.ts";
+
+/** The part of a WebSocket the session uses. */
+export interface FrameSocket {
+  send(data: Uint8Array): void;
+  close(code?: number, reason?: string): void;
+  readonly bufferedAmount: number;
+}
+
+export interface SessionOptions {
+  role: "server" | "agent";
+  /** Agent side: authorizes and dials "host:port"; throws to refuse. */
+  accept?: (target: string) => Promise<Deno.Conn>;
+  log?: (msg: string) => void;
+  /** Default 5 s. */
+  keepaliveMs?: number;
+  /** Default 60 s. */
+  deadAfterMs?: number;
+  /** Default 60 s. */
+  syncMs?: number;
+}
+
+/** Send-buffer high-water mark of the websocket. */
+const SOCKET_HIGH = 1024 * 1024;
+
+export class Session {
+  readonly role: "server" | "agent";
+  /** Resolves with the reason once the session has closed. */
+  readonly done: Promise<string>;
+  #socket: FrameSocket;
+  #opts: SessionOptions;
+  #streams = new Map<number, TunnelStream>();
+  #pending = new Map<number, PromiseWithResolvers<TunnelStream>>();
+  #nextId = 1;
+  #closed: string | null = null;
+  #resolveDone!: (reason: string) => void;
+  #lastRecv = Date.now();
+  #timers: ReturnType<typeof setInterval>[] = [];
+  #drainWaiters: (() => void)[] = [];
+  #drainTimer: ReturnType<typeof setInterval> | null = null;
+
+  constructor(socket: FrameSocket, opts: SessionOptions) {
+    this.#socket = socket;
+    this.#opts = opts;
+    this.role = opts.role;
+    this.done = new Promise((r) => this.#resolveDone = r);
+    const keepalive = opts.keepaliveMs ?? 5_000;
+    const dead = opts.deadAfterMs ?? 60_000;
+    this.#timers.push(setInterval(() => {
+      if (Date.now() - this.#lastRecv > dead) {
+        this.close(`peer sent nothing for ${dead} ms`, 1001);
+      } else this.#send({ type: "ping" });
+    }, keepalive));
+    this.#timers.push(setInterval(() => {
+      this.#send({ type: "sync", ids: [...this.#streams.keys()] });
+    }, opts.syncMs ?? 60_000));
+  }
+
+  get closed(): boolean {
+    return this.#closed !== null;
+  }
+
+  /** The close reason, or null while open. */
+  get closeReason(): string | null {
+    return this.#closed;
+  }
+
+  /** Open streams by id. */
+  get streams(): ReadonlyMap<number, TunnelStream> {
+    return this.#streams;
+  }
+
+  /** Received bytes held unread across all streams. */
+  bufferedBytes(): number {
+    let n = 0;
+    for (const s of this.#streams.values()) n += s.buffered;
+    return n;
+  }
+
+  /** Server side: asks the agent to dial "host:port". */
+  open(target: string): Promise<TunnelStream> {
+    if (this.#closed) {
+      return Promise.reject(new SessionClosed(this.#closed));
+    }
+    if (this.role !== "server") {
+      return Promise.reject(new TypeError("only the server opens streams"));
+    }
+    const id = this.#allocId();
+    const p = Promise.withResolvers<TunnelStream>();
+    this.#pending.set(id, p);
+    this.#send({ type: "connect", id, target: `tcp/${target}` });
+    return p.promise;
+  }
+
+  /** Feeds one websocket message. */
+  receive(msg: ArrayBuffer | Uint8Array | string | Blob): void {
+    if (this.#closed) return;
+    this.#lastRecv = Date.now();
+    if (typeof msg === "string" || msg instanceof Blob) {
+      this.close("peer sent a non-binary message", 1003);
+      return;
+    }
+    let f: Frame;
+    try {
+      f = decodeFrame(msg instanceof Uint8Array ? msg : new Uint8Array(msg));
+    } catch (e) {
+      const big = (e as Error).message.includes("exceeds");
+      this.close(`bad frame: ${(e as Error).message}`, big ? 1009 : 1002);
+      if (!(e instanceof FrameError)) throw e;
+      return;
+    }
+    this.#dispatch(f);
+  }
+
+  /** The websocket closed (or failed). */
+  socketClosed(reason: string): void {
+    this.#shutdown(reason);
+  }
+
+  /** Closes the session and the websocket; every stream fails. */
+  close(reason: string, code = 1000): void {
+    if (this.#closed) return;
+    this.#shutdown(reason);
+    try {
+      this.#socket.close(code, reason.slice(0, 120));
+    } catch {
+      // the socket is already closing
+    }
+  }
+
+  /** Resolves once the websocket's send buffer is below its high mark. */
+  drain(): Promise<void> {
+    if (this.#closed || this.#socket.bufferedAmount <= SOCKET_HIGH) {
+      return Promise.resolve();
+    }
+    const p = new Promise<void>((r) => this.#drainWaiters.push(r));
+    this.#drainTimer ??= setInterval(() => this.#checkDrain(), 1);
+    return p;
+  }
+
+  #checkDrain(): void {
+    if (!this.#closed && this.#socket.bufferedAmount > SOCKET_HIGH) return;
+    clearInterval(this.#drainTimer!);
+    this.#drainTimer = null;
+    const ws = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const w of ws) w();
+  }
+
+  #shutdown(reason: string): void {
+    if (this.#closed) return;
+    this.#closed = reason;
+    for (const t of this.#timers) clearInterval(t);
+    if (this.#drainTimer !== null) this.#checkDrain();
+    const err = new StreamError(`session closed: ${reason}`);
+    for (const s of [...this.#streams.values()]) s.fail(err);
+    for (const p of this.#pending.values()) p.reject(err);
+    this.#pending.clear();
+    this.#resolveDone(reason);
+  }
+
+  #allocId(): number {
+    do {
+      this.#nextId = this.#nextId >= 0xffffffff ? 1 : this.#nextId + 1;
+    } while (
+      this.#streams.has(this.#nextId) || this.#pending.has(this.#nextId)
+    );
+    return this.#nextId;
+  }
+
+  #send(f: Frame): void {
+    if (this.#closed) return;
+    try {
+      this.#socket.send(encodeFrame(f));
+    } catch (e) {
+      this.#shutdown(`send failed: ${(e as Error).message}`);
+    }
+  }
+
+  #link = {
+    send: (f: Frame) => this.#send(f),
+    drain: () => this.drain(),
+    forget: (id: number) => this.#streams.delete(id),
+  };
+
+  #dispatch(f: Frame): void {
+    if (f.type === "ping") return;
+    if (f.type === "sync") return this.#sync(f.ids);
+    if (f.type === "connect") return this.#onConnect(f.id, f.target);
+    const pending = this.#pending.get(f.id);
+    if (pending && f.type === "error") {
+      this.#pending.delete(f.id);
+      pending.reject(new StreamError(f.message));
+      return;
+    }
+    const s = this.#streams.get(f.id);
+    if (!s) {
+      if (f.type === "data") {
+        this.#send({
+          type: "error",
+          id: f.id,
+          message: "connection not found",
+        });
+      }
+      return;
+    }
+    switch (f.type) {
+      case "data":
+        return s.push(f.data);
+      case "close":
+        return s.eof();
+      case "error":
+        return s.fail(new StreamError(f.message));
+      case "pause":
+        return s.setPaused(true);
+      case "resume":
+        return s.setPaused(false);
+    }
+  }
+
+  #sync(ids: number[]): void {
+    const listed = new Set(ids);
+    const settled = Date.now() - (this.#opts.syncMs ?? 60_000);
+    for (const s of [...this.#streams.values()]) {
+      if (!listed.has(s.id) && s.createdAt <= settled) {
+        s.fail(new StreamError("closed: the peer no longer lists the stream"));
+      }
+    }
+  }
+
+  #onConnect(id: number, target: string): void {
+    if (this.role === "server") {
+      const p = this.#pending.get(id);
+      if (!p || target !== "") {
+        this.#send({
+          type: "error",
+          id,
+          message: "streams are opened by the server",
+        });
+        return;
+      }
+      this.#pending.delete(id);
+      const s = new TunnelStream(this.#link, id, "");
+      this.#streams.set(id, s);
+      p.resolve(s);
+      return;
+    }
+    if (this.#streams.has(id)) {
+      this.#send({ type: "error", id, message: `stream ${id} already open` });
+      return;
+    }
+    const refuse = (message: string) =>
+      this.#send({ type: "error", id, message });
+    if (!target.startsWith("tcp/")) {
+      return refuse(`unsupported network in ${JSON.stringify(target)}`);
+    }
+    const addr = target.slice(4);
+    const s = new TunnelStream(this.#link, id, addr);
+    this.#streams.set(id, s);
+    const accept = this.#opts.accept;
+    if (!accept) return s.reset("this side accepts no streams");
+    accept(addr).then((conn) => {
+      if (s.failed || this.#closed) {
+        conn.close();
+        return;
+      }
+      this.#send({ type: "connect", id, target: "" });
+      pipeStream(s, conn);
+    }, (e) => {
+      this.#opts.log?.(`tunnel: refused ${addr}: ${(e as Error).message}`);
+      s.reset((e as Error).message);
+    });
+  }
+}
+
+async function writeAll(conn: Deno.Conn, b: Uint8Array): Promise<void> {
+  for (let off = 0; off < b.length;) off += await conn.write(b.subarray(off));
+}
+
+function closeQuietly(c: { close(): void }): void {
+  try {
+    c.close();
+  } catch {
+    // already closed
+  }
+}
+
+/** Copies a stream and a TCP connection into each other until both end;
+ * closes the connection. A failure on either side resets the stream. */
+export async function pipeStream(
+  s: TunnelStream,
+  conn: Deno.Conn,
+): Promise<void> {
+  const up = (async () => {
+    try {
+      for (;;) {
+        const buf = new Uint8Array(64 * 1024);
+        const n = await conn.read(buf);
+        if (n === null) break;
+        await s.write(buf.subarray(0, n));
+      }
+      s.closeWrite();
+    } catch (e) {
+      s.reset(`local connection: ${(e as Error).message}`);
+      closeQuietly(conn);
+    }
+  })();
+  const down = (async () => {
+    try {
+      for (;;) {
+        const c = await s.read();
+        if (c === null) break;
+        await writeAll(conn, c);
+      }
+      await conn.closeWrite().catch(() => {});
+    } catch (e) {
+      s.reset(`local connection: ${(e as Error).message}`);
+      closeQuietly(conn);
+    }
+  })();
+  await Promise.all([up, down]);
+  closeQuietly(conn);
+}
