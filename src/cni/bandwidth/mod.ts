@@ -11,7 +11,7 @@ import {
   type PluginContext,
   type Result,
 } from "../plugin.ts";
-import { openNetns } from "./netns.ts";
+import { cniFail, openNetns } from "../netns.ts";
 import { hasLimits, type Limits, parseLimits } from "./config.ts";
 
 export { hasLimits, type Limits, parseLimits } from "./config.ts";
@@ -22,17 +22,6 @@ const LATENCY_MS = 25;
 /** ifb device: "bwp" + the first 12 hex of sha512(network + container id). */
 export function ifbName(network: string, containerId: string): Promise<string> {
   return hashedChainName("bwp", network + containerId, 12);
-}
-
-function fail(msg: string, err?: unknown): CniError {
-  const why = err === undefined
-    ? ""
-    : `: ${
-      err instanceof NetlinkError
-        ? `${err.op}: ${err.code}`
-        : (err as Error).message
-    }`;
-  return new CniError(ErrorCode.Internal, msg + why, undefined, { cause: err });
 }
 
 /** tbf of `rate` bit/s and `burst` bits, limit = 25 ms of rate + burst. */
@@ -51,11 +40,11 @@ function tbf(nl: Netlink, dev: number, rate: number, burst: number): void {
 function hostVeth(ctx: PluginContext, prev: Result, host: Netlink): Link {
   const ifaces = prev.interfaces ?? [];
   if (!ifaces.some((i) => i.name === ctx.ifname && i.sandbox)) {
-    throw fail(`prevResult has no interface "${ctx.ifname}" in a sandbox`);
+    throw cniFail(`prevResult has no interface "${ctx.ifname}" in a sandbox`);
   }
   using cont = openNetns(ctx.netns);
   if (!cont.linkGet(ctx.ifname)) {
-    throw fail(`interface "${ctx.ifname}" not found in ${ctx.netns}`);
+    throw cniFail(`interface "${ctx.ifname}" not found in ${ctx.netns}`);
   }
   const peerIndex = peerOf(ctx.netns, ctx.ifname);
   for (const i of ifaces) {
@@ -63,7 +52,7 @@ function hostVeth(ctx: PluginContext, prev: Result, host: Netlink): Link {
     const h = host.linkGet(i.name);
     if (h && h.index === peerIndex) return h;
   }
-  throw fail(`no host interface of "${ctx.ifname}" found in prevResult`);
+  throw cniFail(`no host interface of "${ctx.ifname}" found in prevResult`);
 }
 
 /** The peer ifindex of a veth (IFLA_LINK), as `ip -j link` reports it. */
@@ -80,7 +69,7 @@ function peerOf(netns: string, ifname: string): number {
     peer = undefined;
   }
   if (out.code !== 0 || typeof peer !== "number") {
-    throw fail(`cannot find the peer of "${ifname}" in ${netns}`);
+    throw cniFail(`cannot find the peer of "${ifname}" in ${netns}`);
   }
   return peer;
 }
@@ -120,7 +109,7 @@ async function add(ctx: PluginContext): Promise<Result> {
   } catch (err) {
     throw err instanceof CniError
       ? err
-      : fail("failed to set up bandwidth limits", err);
+      : cniFail("failed to set up bandwidth limits", err);
   }
   return result;
 }
@@ -134,7 +123,7 @@ async function del(ctx: PluginContext): Promise<void> {
     if (host.linkGet(name)) host.linkDel(name);
   } catch (err) {
     if (err instanceof NetlinkError && err.code === "ENODEV") return;
-    throw fail(`failed to delete "${name}"`, err);
+    throw cniFail(`failed to delete "${name}"`, err);
   }
 }
 
@@ -153,15 +142,15 @@ async function check(ctx: PluginContext): Promise<void> {
   const root = (dev: number) =>
     host.qdiscList(dev).find((q) => q.parent === "root" && q.kind === "tbf");
   if (limits.ingressRate > 0 && !root(veth.index)) {
-    throw fail(`no tbf qdisc on "${veth.name}"`);
+    throw cniFail(`no tbf qdisc on "${veth.name}"`);
   }
   if (limits.egressRate > 0) {
     const name = await ifbName(ctx.config.name, ctx.containerId);
     const ifb = host.linkGet(name);
-    if (!ifb) throw fail(`ifb device "${name}" not found`);
-    if (!root(ifb.index)) throw fail(`no tbf qdisc on "${name}"`);
+    if (!ifb) throw cniFail(`ifb device "${name}" not found`);
+    if (!root(ifb.index)) throw cniFail(`no tbf qdisc on "${name}"`);
     if (!host.qdiscList(veth.index).some((q) => q.kind === "ingress")) {
-      throw fail(`no ingress qdisc on "${veth.name}"`);
+      throw cniFail(`no ingress qdisc on "${veth.name}"`);
     }
   }
 }

@@ -18,15 +18,9 @@ import {
   type Route,
 } from "../plugin.ts";
 import type { BridgeConf } from "./config.ts";
-import {
-  cniFail,
-  ensureBridge,
-  setupVeth,
-  trySysctl,
-  waitOperUp,
-} from "./link.ts";
+import { ensureBridge, setupVeth, waitOperUp } from "./link.ts";
 import { setupMasq } from "./ipmasq.ts";
-import { openNetns } from "./netns.ts";
+import { cniFail, openNetns, trySysctl } from "../netns.ts";
 import { setupSpoofCheck, teardownSpoofCheck } from "./spoofcheck.ts";
 
 /** The gateway of a result IP: its own, or network + 1. */

@@ -1,6 +1,6 @@
 // bridge DEL, CHECK, GC and STATUS.
 
-import { NetlinkError } from "../../../ffi/mod.ts";
+import { Netlink, NetlinkError } from "../../../ffi/mod.ts";
 import { CIDR } from "../../net/mod.ts";
 import {
   CniError,
@@ -10,10 +10,8 @@ import {
 } from "../plugin.ts";
 import type { BridgeConf } from "./config.ts";
 import { gcMasq, teardownMasq } from "./ipmasq.ts";
-import { cniFail } from "./link.ts";
-import { netnsExists, openNetns } from "./netns.ts";
+import { cniFail, netnsExists, openNetns } from "../netns.ts";
 import { spoofCheckPresent, teardownSpoofCheck } from "./spoofcheck.ts";
-import { Netlink } from "../../../ffi/mod.ts";
 
 /**
  * IPAM DEL, the container interface (a missing netns or link is fine), and

@@ -1,35 +1,10 @@
 // The bridge and the veth pair: creation on ADD, lookup for CHECK.
 
-import {
-  type Link,
-  Netlink,
-  NetlinkError,
-  sysctlSet,
-} from "../../../ffi/mod.ts";
+import { type Link, Netlink, NetlinkError } from "../../../ffi/mod.ts";
 import { CniError, ErrorCode } from "../plugin.ts";
+import { cniFail, trySysctl } from "../netns.ts";
 import type { BridgeConf } from "./config.ts";
 import { runTool } from "../../net/netfilter/mod.ts";
-
-export function cniFail(msg: string, err?: unknown): CniError {
-  const why = err === undefined
-    ? ""
-    : `: ${
-      err instanceof NetlinkError
-        ? `${err.op}: ${err.code}`
-        : (err as Error).message
-    }`;
-  return new CniError(ErrorCode.Internal, msg + why, undefined, { cause: err });
-}
-
-/** Sets a sysctl, ignoring a missing key (IPv6 disabled, ...). */
-export function trySysctl(key: string, value: string, netns?: string): void {
-  try {
-    sysctlSet(key, value, { netns });
-  } catch (err) {
-    if (err instanceof NetlinkError && err.code === "ENOENT") return;
-    throw err;
-  }
-}
 
 /** Creates the bridge (or adopts an existing one) and brings it up. */
 export async function ensureBridge(

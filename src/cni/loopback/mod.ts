@@ -1,8 +1,8 @@
 // The loopback plugin: brings `lo` up in the container's netns (CNI_IFNAME
 // is ignored) and reports its loopback addresses.
 
-import { Netlink, NetlinkError } from "../../../ffi/mod.ts";
 import { IP } from "../../net/mod.ts";
+import { cniFail, netnsExists, openNetns } from "../netns.ts";
 import {
   CniError,
   CURRENT_VERSION,
@@ -13,46 +13,12 @@ import {
   type Result,
 } from "../plugin.ts";
 
-function netnsExists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function openNetns(path: string): Netlink {
-  if (!netnsExists(path)) {
-    throw new CniError(
-      ErrorCode.Internal,
-      `failed to open netns "${path}": no such file or directory`,
-    );
-  }
-  try {
-    return Netlink.open({ netns: path });
-  } catch (err) {
-    throw new CniError(
-      ErrorCode.Internal,
-      `failed to open netns "${path}": ${(err as Error).message}`,
-      undefined,
-      { cause: err },
-    );
-  }
-}
-
-function fail(op: string, err: unknown): CniError {
-  const msg = err instanceof NetlinkError
-    ? `${err.op}: ${err.code}`
-    : (err as Error).message;
-  return new CniError(ErrorCode.Internal, `${op}: ${msg}`, undefined, {
-    cause: err,
-  });
-}
+/** The reference reports an unopenable netns as an internal error. */
+const open = (netns: string) => openNetns(netns, ErrorCode.Internal);
 
 async function add(ctx: PluginContext): Promise<Result> {
   await Promise.resolve();
-  using nl = openNetns(ctx.netns);
+  using nl = open(ctx.netns);
   const ips: IPConfig[] = [];
   try {
     nl.linkSet("lo", { up: true });
@@ -74,7 +40,7 @@ async function add(ctx: PluginContext): Promise<Result> {
     }
   } catch (err) {
     if (err instanceof CniError) throw err;
-    throw fail("failed to set up lo", err);
+    throw cniFail("failed to set up lo", err);
   }
   if (ctx.config.prevResult) return ctx.config.prevResult;
   const result: Result = {
@@ -89,17 +55,17 @@ async function add(ctx: PluginContext): Promise<Result> {
 async function del(ctx: PluginContext): Promise<void> {
   await Promise.resolve();
   if (!ctx.netns || !netnsExists(ctx.netns)) return;
-  using nl = openNetns(ctx.netns);
+  using nl = open(ctx.netns);
   try {
     nl.linkSet("lo", { up: false });
   } catch (err) {
-    throw fail("failed to set lo down", err);
+    throw cniFail("failed to set lo down", err);
   }
 }
 
 async function check(ctx: PluginContext): Promise<void> {
   await Promise.resolve();
-  using nl = openNetns(ctx.netns);
+  using nl = open(ctx.netns);
   const lo = nl.linkGet("lo");
   if (!lo || !lo.up) {
     throw new CniError(ErrorCode.Internal, "loopback interface is down");

@@ -1,6 +1,7 @@
 // The portmap CNI plugin (chained): host ports DNAT'ed to the container,
 // with hairpin/localhost masquerading, through iptables or nftables.
 
+import { Netlink } from "../../../ffi/mod.ts";
 import type { CIDR } from "../../net/mod.ts";
 import {
   chooseBackend,
@@ -27,7 +28,7 @@ import {
   forwardNftables,
   unforwardNftables,
 } from "./nftables.ts";
-import { enableLocalnet } from "./sysctl.ts";
+import { trySysctl } from "../netns.ts";
 
 export { dnChain, dnComment } from "./iptables.ts";
 export {
@@ -39,6 +40,13 @@ export {
 function fail(msg: string, err?: unknown): CniError {
   const why = err === undefined ? "" : `: ${(err as Error).message}`;
   return new CniError(ErrorCode.Internal, msg + why, undefined, { cause: err });
+}
+
+/** route_localnet=1 on the host interface that routes to the container. */
+function enableLocalnet(c: CIDR): void {
+  using nl = Netlink.open();
+  const dev = nl.routeGet(c.ip.toString()).dev;
+  if (dev) trySysctl(`net/ipv4/conf/${dev}/route_localnet`, "1");
 }
 
 function addresses(conf: PortmapConf): CIDR[] {
