@@ -37,6 +37,25 @@ export interface ObjectEvent {
 
 const MAX_RETRIES = 20;
 
+// The store hands the same event object to every watcher of a prefix:
+// decode it once for all of them. Consumers must not mutate the result.
+const decodedEvents = new WeakMap<StoreEvent, ObjectEvent>();
+
+function decodeEvent(def: ResourceDef, ev: StoreEvent): ObjectEvent {
+  let out = decodedEvents.get(ev);
+  if (!out) {
+    const prev = ev.prev ? decode(def, ev.prev) : null;
+    out = {
+      type: ev.type === "delete" ? "DELETED" : prev ? "MODIFIED" : "ADDED",
+      object: decode(def, ev.entry),
+      prev,
+      revision: ev.revision,
+    };
+    decodedEvents.set(ev, out);
+  }
+  return out;
+}
+
 export function decode(def: ResourceDef, e: Entry): KubeObject {
   const stored = JSON.parse(e.value) as KubeObject;
   const obj: KubeObject = { ...stored, apiVersion: "v1", kind: def.kind };
@@ -281,19 +300,7 @@ export class Registry {
     }
     return (async function* () {
       try {
-        for await (const ev of events) {
-          const prev = ev.prev ? decode(def, ev.prev) : null;
-          yield {
-            type: ev.type === "delete"
-              ? "DELETED"
-              : prev
-              ? "MODIFIED"
-              : "ADDED",
-            object: decode(def, ev.entry),
-            prev,
-            revision: ev.revision,
-          };
-        }
+        for await (const ev of events) yield decodeEvent(def, ev);
       } catch (e) {
         throw toApiError(e, def.plural);
       }

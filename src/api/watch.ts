@@ -166,8 +166,18 @@ function render(o: KubeObject, w: WatchRequest): Json {
   ) as unknown as Json;
 }
 
+// Watchers share decoded objects (see registry.ts); share the encoded JSON
+// lines too. Table rows are not shared: their AGE cell depends on the time.
+const encodedLines = new WeakMap<
+  KubeObject,
+  Partial<Record<WatchType, string>>
+>();
+
 function line(type: WatchType, o: KubeObject, w: WatchRequest): string {
-  return JSON.stringify({ type, object: render(o, w) }) + "\n";
+  if (w.table) return JSON.stringify({ type, object: render(o, w) }) + "\n";
+  let byType = encodedLines.get(o);
+  if (!byType) encodedLines.set(o, byType = {});
+  return byType[type] ??= JSON.stringify({ type, object: o }) + "\n";
 }
 
 function bookmark(w: WatchRequest, revision: number, end: boolean): string {
