@@ -1,0 +1,214 @@
+// The agent side: one tunnel per server address, each reconnecting with
+// backoff (1 s doubling to 30 s, with jitter) for as long as the task runs.
+// A session that ends is dropped without waiting for its close handshake,
+// so a hung close never delays the next dial (K3s #13149). Streams the
+// server opens are checked by the mode's authorizer and dialled locally
+// with a timeout.
+
+import { createAuthorizer } from "./authorizer.ts";
+import { StreamError } from "./errors.ts";
+import { CONNECT_PATH, NODE_HEADER } from "./server.ts";
+import type { SessionOptions } from "./session.ts";
+import { sessionOn } from "./socket.ts";
+import {
+  checkMode,
+  DEFAULT_NODE_ENDPOINT_PORT,
+  type EgressMode,
+  parseTarget,
+} from "./target.ts";
+
+export type TunnelState = "connecting" | "connected" | "waiting";
+
+export interface TunnelAgentOptions {
+  /** Server addresses: "https://host:port" or "host:port". */
+  servers: string[];
+  caPem: string;
+  /** The node's bearer token. */
+  token: string;
+  nodeName: string;
+  mode: EgressMode;
+  podCIDRs: string[];
+  clusterCIDRs: string[];
+  nodeIPs: string[];
+  /** Default 10250. */
+  nodeEndpointPort?: number;
+  /** Local dial timeout (default 15 s). */
+  dialTimeoutMs?: number;
+  /** Websocket handshake timeout (default 10 s). */
+  handshakeTimeoutMs?: number;
+  /** Reconnect backoff bounds (default 1 s and 30 s). */
+  backoffMs?: { min: number; max: number };
+  onState?: (server: string, state: TunnelState, why?: string) => void;
+  session?: Partial<Omit<SessionOptions, "role" | "accept">>;
+}
+
+export interface TaskContext {
+  signal: AbortSignal;
+  ready: () => void;
+  log: (msg: string) => void;
+}
+
+/** "https://h:p" or "h:p" -> "wss://h:p/v1-weft/connect". */
+export function tunnelUrl(server: string): string {
+  const u = new URL(
+    /^[a-z]+:\/\//i.test(server) ? server : `https://${server}`,
+  );
+  if (u.protocol !== "https:" && u.protocol !== "wss:") {
+    throw new TypeError(`bad server ${JSON.stringify(server)}: want https://`);
+  }
+  return `wss://${u.host}${CONNECT_PATH}`;
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done);
+  });
+}
+
+async function dialWithTimeout(
+  hostname: string,
+  port: number,
+  ms: number,
+): Promise<Deno.Conn> {
+  const p = Deno.connect({ hostname, port });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      p.then((c) => c.close(), () => {});
+      reject(
+        new StreamError(`dial ${hostname}:${port}: timed out after ${ms} ms`),
+      );
+    }, ms);
+  });
+  try {
+    return await Promise.race([p, timeout]);
+  } catch (e) {
+    if (e instanceof StreamError) throw e;
+    throw new StreamError(`dial ${hostname}:${port}: ${(e as Error).message}`);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Opens the websocket; resolves once open, rejects on failure/timeout. */
+function openSocket(
+  url: string,
+  init: { headers: Record<string, string>; client: Deno.HttpClient },
+  timeoutMs: number,
+  signal: AbortSignal,
+): Promise<WebSocket> {
+  const ws = new WebSocket(url, init);
+  ws.binaryType = "arraybuffer";
+  return new Promise((resolve, reject) => {
+    const fail = (why: string) => {
+      cleanup();
+      try {
+        ws.close();
+      } catch {
+        // never opened
+      }
+      reject(new Error(why));
+    };
+    const onAbort = () => fail("stopping");
+    const t = setTimeout(
+      () => fail(`handshake timed out after ${timeoutMs} ms`),
+      timeoutMs,
+    );
+    const cleanup = () => {
+      clearTimeout(t);
+      signal.removeEventListener("abort", onAbort);
+      ws.onopen = ws.onerror = ws.onclose = null;
+    };
+    signal.addEventListener("abort", onAbort);
+    ws.onopen = () => {
+      cleanup();
+      resolve(ws);
+    };
+    ws.onerror = (e) => fail((e as ErrorEvent).message || "websocket error");
+    ws.onclose = (e) => fail(`closed (${e.code}) before opening`);
+  });
+}
+
+/** Runs the tunnels until `ctx.signal` aborts; ready once one is up. */
+export async function runTunnelAgent(
+  opts: TunnelAgentOptions,
+  ctx: TaskContext,
+): Promise<void> {
+  if (opts.servers.length === 0) throw new TypeError("no server addresses");
+  const mode = checkMode(opts.mode);
+  const urls = opts.servers.map(tunnelUrl);
+  const port = opts.nodeEndpointPort ?? DEFAULT_NODE_ENDPOINT_PORT;
+  const authorize = createAuthorizer({ ...opts, mode, nodeEndpointPort: port });
+  const dialMs = opts.dialTimeoutMs ?? 15_000;
+  const accept = (target: string) => {
+    const to = parseTarget(target);
+    const denied = authorize(to);
+    if (denied) return Promise.reject(new StreamError(denied));
+    return dialWithTimeout(to.host, to.port, dialMs);
+  };
+  const { min, max } = opts.backoffMs ?? { min: 1_000, max: 30_000 };
+  const client = Deno.createHttpClient({ caCerts: [opts.caPem] });
+  const init = {
+    headers: {
+      Authorization: `Bearer ${opts.token}`,
+      [NODE_HEADER]: opts.nodeName,
+    },
+    client,
+  };
+  let ready = false;
+
+  const loop = async (server: string, url: string) => {
+    const state = (s: TunnelState, why?: string) =>
+      opts.onState?.(server, s, why);
+    let delay = min;
+    while (!ctx.signal.aborted) {
+      state("connecting");
+      try {
+        const ws = await openSocket(
+          url,
+          init,
+          opts.handshakeTimeoutMs ?? 10_000,
+          ctx.signal,
+        );
+        const s = sessionOn(ws, {
+          ...opts.session,
+          role: "agent",
+          accept,
+          log: ctx.log,
+        });
+        delay = min;
+        state("connected");
+        ctx.log(`tunnel: connected to ${server}`);
+        if (!ready) {
+          ready = true;
+          ctx.ready();
+        }
+        const stop = () => s.close("agent stopping", 1001);
+        ctx.signal.addEventListener("abort", stop);
+        const why = await s.done;
+        ctx.signal.removeEventListener("abort", stop);
+        if (ctx.signal.aborted) break;
+        state("waiting", why);
+        ctx.log(`tunnel: ${server}: session ended: ${why}`);
+      } catch (e) {
+        if (ctx.signal.aborted) break;
+        state("waiting", (e as Error).message);
+        ctx.log(`tunnel: ${server}: ${(e as Error).message}`);
+      }
+      const jittered = delay * (0.8 + Math.random() * 0.4);
+      await sleep(Math.min(jittered, max), ctx.signal);
+      delay = Math.min(delay * 2, max);
+    }
+  };
+  try {
+    await Promise.all(urls.map((u, i) => loop(opts.servers[i], u)));
+  } finally {
+    client.close();
+  }
+}

@@ -1,0 +1,48 @@
+// weft's egress selector tunnel: multiplexed streams over one websocket per
+// agent (wire format in frame.ts, flow control in stream.ts, keepalive and
+// sync in session.ts), the server side (websocket endpoint, CONNECT proxy,
+// node proxy), the reconnecting agent and its authorizer, and the node
+// endpoint.
+
+export {
+  CONNECT_PATH,
+  NODE_HEADER,
+  type TunnelServer,
+  tunnelServer,
+  type TunnelServerDeps,
+} from "./server.ts";
+export {
+  runTunnelAgent,
+  type TaskContext,
+  type TunnelAgentOptions,
+  type TunnelState,
+  tunnelUrl,
+} from "./agent.ts";
+export { type NodeEndpointOptions, runNodeEndpoint } from "./node_endpoint.ts";
+export { writeEgressSelectorConfig } from "./egress_config.ts";
+export { type AuthorizerOptions, createAuthorizer } from "./authorizer.ts";
+export { type Route, routeFor, type RouteOptions } from "./route.ts";
+export { type ClusterView, kubeView, storeView } from "./view.ts";
+export {
+  checkMode,
+  DEFAULT_NODE_ENDPOINT_PORT,
+  EGRESS_LABEL,
+  EGRESS_MODES,
+  type EgressMode,
+  parseTarget,
+} from "./target.ts";
+export {
+  type FrameSocket,
+  pipeStream,
+  Session,
+  type SessionOptions,
+} from "./session.ts";
+export { PAUSE_AT, RESUME_AT, TunnelStream } from "./stream.ts";
+export {
+  decodeFrame,
+  encodeFrame,
+  type Frame,
+  MAX_DATA,
+  MAX_FRAME,
+} from "./frame.ts";
+export { FrameError, SessionClosed, StreamError } from "./errors.ts";

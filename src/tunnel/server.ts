@@ -1,0 +1,225 @@
+// The server side: the websocket endpoint agents connect to (one session per
+// node; a newer one replaces the older), the CONNECT proxy for admins that
+// routes by egress selector mode, and the node proxy through the tunnel.
+
+import type { Context, Hono } from "hono";
+import { upgradeWebSocket } from "hono/deno";
+import { type Identity, isAdmin, nodeOf } from "../api/auth/mod.ts";
+import type { Node, Pod } from "../kube/mod.ts";
+import { httpOverStream } from "./http1.ts";
+import { routeFor } from "./route.ts";
+import { pipeStream, type Session, type SessionOptions } from "./session.ts";
+import { sessionOn } from "./socket.ts";
+import {
+  checkMode,
+  DEFAULT_NODE_ENDPOINT_PORT,
+  type EgressMode,
+  parseTarget,
+} from "./target.ts";
+
+export const CONNECT_PATH = "/v1-weft/connect";
+/** Optional header naming the node; must match the credential's node. */
+export const NODE_HEADER = "X-Weft-Node-Name";
+
+export interface TunnelServerDeps {
+  authenticate: (req: Request) => Promise<Identity | null>;
+  mode: EgressMode;
+  /** The cluster's nodes (addresses, pod CIDRs, labels). */
+  listNodes: () => Promise<Node[]>;
+  /** The cluster's pods (cluster mode). */
+  listPods?: () => Promise<Pod[]>;
+  /** Default 10250. */
+  nodeEndpointPort?: number;
+  /** The server's own node: dialled directly. */
+  localNode?: string;
+  /** Direct dial (default Deno.connect). */
+  dial?: (host: string, port: number) => Promise<Deno.Conn>;
+  log?: (msg: string) => void;
+  /** Keepalive/sync tuning of the sessions. */
+  session?: Partial<Omit<SessionOptions, "role" | "accept">>;
+}
+
+export interface TunnelServer {
+  routes(app: Hono): void;
+  connect(
+    conn: Deno.Conn,
+    head: { target: string; headers: Headers },
+    identity: Identity | null,
+  ): Promise<void>;
+  nodeProxy(node: string, path: string, req: Request): Promise<Response>;
+  /** Live sessions by node name. */
+  sessions: ReadonlyMap<string, Session>;
+  /** Closes every session. */
+  close(): void;
+}
+
+function status(code: number, reason: string, message: string): Response {
+  return Response.json({
+    kind: "Status",
+    apiVersion: "v1",
+    metadata: {},
+    status: "Failure",
+    message,
+    reason,
+    code,
+  }, { status: code });
+}
+
+async function reply(conn: Deno.Conn, code: number, text: string, why = "") {
+  const body = new TextEncoder().encode(why ? `${why}\n` : "");
+  const head = `HTTP/1.1 ${code} ${text}\r\nContent-Type: text/plain\r\n` +
+    `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n`;
+  const all = new Uint8Array([...new TextEncoder().encode(head), ...body]);
+  for (let off = 0; off < all.length;) {
+    off += await conn.write(all.subarray(off));
+  }
+}
+
+async function pipeConns(a: Deno.Conn, b: Deno.Conn): Promise<void> {
+  const one = async (from: Deno.Conn, to: Deno.Conn) => {
+    try {
+      await from.readable.pipeTo(to.writable, { preventClose: true });
+      await to.closeWrite();
+    } catch {
+      for (const c of [a, b]) {
+        try {
+          c.close();
+        } catch {
+          // already closed
+        }
+      }
+    }
+  };
+  await Promise.all([one(a, b), one(b, a)]);
+  for (const c of [a, b]) {
+    try {
+      c.close();
+    } catch {
+      // already closed
+    }
+  }
+}
+
+export function tunnelServer(deps: TunnelServerDeps): TunnelServer {
+  const mode = checkMode(deps.mode);
+  const port = deps.nodeEndpointPort ?? DEFAULT_NODE_ENDPOINT_PORT;
+  const log = deps.log ?? (() => {});
+  const sessions = new Map<string, Session>();
+  const dial = deps.dial ??
+    ((hostname: string, p: number) => Deno.connect({ hostname, port: p }));
+
+  const attach = (node: string, ws: WebSocket) => {
+    const s = sessionOn(ws, { ...deps.session, role: "server", log });
+    const old = sessions.get(node);
+    sessions.set(node, s);
+    old?.close("replaced by a newer session of the same node");
+    log(`tunnel: session up for node ${node}`);
+    s.done.then((why) => {
+      if (sessions.get(node) === s) sessions.delete(node);
+      log(`tunnel: session of node ${node} closed: ${why}`);
+    });
+  };
+
+  const upgrade = async (c: Context) => {
+    const id = await deps.authenticate(c.req.raw);
+    if (!id) return status(401, "Unauthorized", "Unauthorized");
+    const node = nodeOf(id);
+    const claimed = c.req.header(NODE_HEADER);
+    if (!node || (claimed !== undefined && claimed !== node)) {
+      return status(
+        403,
+        "Forbidden",
+        `${id.user} cannot open a tunnel${
+          claimed ? ` for node ${claimed}` : ""
+        }`,
+      );
+    }
+    if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+      return status(400, "BadRequest", "expected a websocket upgrade");
+    }
+    return await upgradeWebSocket(c, {
+      onOpen: (_e, ws) => attach(node, ws.raw as WebSocket),
+    });
+  };
+
+  const tunnelTo = async (node: string, target: string) => {
+    const s = sessions.get(node);
+    if (!s) throw new Error(`no tunnel session for node ${node}`);
+    return await s.open(target);
+  };
+
+  const connect: TunnelServer["connect"] = async (conn, head, identity) => {
+    if (!identity) return await reply(conn, 401, "Unauthorized");
+    if (!isAdmin(identity)) {
+      return await reply(
+        conn,
+        403,
+        "Forbidden",
+        `${identity.user} may not CONNECT`,
+      );
+    }
+    let to;
+    try {
+      to = parseTarget(head.target);
+    } catch (e) {
+      return await reply(conn, 400, "Bad Request", (e as Error).message);
+    }
+    try {
+      const [nodes, pods] = mode === "disabled" ? [[], []] : await Promise.all([
+        deps.listNodes(),
+        mode === "cluster" && deps.listPods ? deps.listPods() : [],
+      ]);
+      const r = routeFor(to, nodes, pods, {
+        mode,
+        nodeEndpointPort: port,
+        localNode: deps.localNode,
+      });
+      if (r.kind === "tunnel") {
+        const s = await tunnelTo(r.node, r.target);
+        await reply(conn, 200, "Connection established");
+        await pipeStream(s, conn);
+      } else {
+        const { host, port: p } = parseTarget(r.target);
+        const up = await dial(host, p);
+        await reply(conn, 200, "Connection established");
+        await pipeConns(conn, up);
+      }
+    } catch (e) {
+      log(`tunnel: CONNECT ${head.target}: ${(e as Error).message}`);
+      await reply(conn, 502, "Bad Gateway", (e as Error).message).catch(
+        () => {},
+      );
+    }
+  };
+
+  const nodeProxy = async (node: string, path: string, req: Request) => {
+    let s;
+    try {
+      s = await tunnelTo(node, `127.0.0.1:${port}`);
+    } catch (e) {
+      return status(502, "ServiceUnavailable", (e as Error).message);
+    }
+    try {
+      return await httpOverStream(s, req, path, `127.0.0.1:${port}`);
+    } catch (e) {
+      s.reset("proxy failed");
+      return status(
+        502,
+        "ServiceUnavailable",
+        `node ${node}: ${(e as Error).message}`,
+      );
+    }
+  };
+
+  return {
+    routes: (app) => {
+      app.get(CONNECT_PATH, upgrade);
+    },
+    connect,
+    nodeProxy,
+    sessions,
+    close: () => {
+      for (const s of sessions.values()) s.close("server stopping", 1001);
+    },
+  };
+}

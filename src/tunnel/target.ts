@@ -1,0 +1,41 @@
+// "host:port" targets: parsing and the egress selector modes.
+
+export const EGRESS_MODES = ["disabled", "agent", "pod", "cluster"] as const;
+export type EgressMode = typeof EGRESS_MODES[number];
+
+/** The label nodes set on themselves in pod and cluster modes (as K3s). */
+export const EGRESS_LABEL = "egress.k3s.io/cluster";
+export const DEFAULT_NODE_ENDPOINT_PORT = 10250;
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+/** Parses "host:port" or "[v6]:port"; TypeError on anything else. */
+export function parseTarget(target: string): HostPort {
+  const m = target.match(/^\[([0-9a-fA-F:.]+)\]:(\d+)$/) ??
+    target.match(/^([^:\[\]\s/]+):(\d+)$/);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || !(port >= 1 && port <= 65535)) {
+    throw new TypeError(
+      `bad target ${JSON.stringify(target)}: want host:port or [ipv6]:port`,
+    );
+  }
+  return { host: m[1], port };
+}
+
+export function formatTarget(host: string, port: number): string {
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+export function checkMode(mode: string): EgressMode {
+  if (!(EGRESS_MODES as readonly string[]).includes(mode)) {
+    throw new TypeError(
+      `bad egress selector mode ${JSON.stringify(mode)}: want one of ${
+        EGRESS_MODES.join(", ")
+      }`,
+    );
+  }
+  return mode as EgressMode;
+}
