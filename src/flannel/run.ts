@@ -43,7 +43,10 @@ export interface FlannelOptions extends IfaceInput {
   netns?: string;
   /** --kube-annotation-prefix; default flannel.alpha.coreos.com. */
   annotationPrefix?: string;
-  /** Full reconcile of the dataplane; default 30 s. */
+  /**
+   * Full reconcile of the dataplane; default 30 s, or the environment's
+   * WEFT_FLANNEL_RECONCILE_MS (operators and tests that want it faster).
+   */
   reconcileIntervalMs?: number;
   /** Masquerade/forward rule check; default 5 s. */
   rulesIntervalMs?: number;
@@ -193,6 +196,23 @@ export async function runFlannel(
   await runLoops({ opts, ctx, sm, backend, rules, netns: opts.netns });
 }
 
+function envMs(name: string): number | undefined {
+  let v: string | undefined;
+  try {
+    v = Deno.env.get(name);
+  } catch {
+    return undefined; // no env permission: the default applies
+  }
+  if (v === undefined || v === "") return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 100) {
+    throw new FlannelError(
+      `${name}=${v}: must be a whole number of milliseconds, at least 100`,
+    );
+  }
+  return n;
+}
+
 function parseMaybe(text: string | undefined): unknown {
   if (text === undefined) return null;
   try {
@@ -263,7 +283,9 @@ async function runLoops(a: {
   const watch = sm.watch(onEvent, signal);
 
   const periodic = async () => {
-    const every = a.opts.reconcileIntervalMs ?? 30_000;
+    const every = a.opts.reconcileIntervalMs ??
+      envMs("WEFT_FLANNEL_RECONCILE_MS") ??
+      30_000;
     while (!signal.aborted) {
       await sleep(every, signal);
       if (!signal.aborted && synced) reconcile("periodic");

@@ -1,0 +1,375 @@
+// Issue 5's acceptance for the overlay itself, with real processes: a
+// `weft server` and two `weft agent`s, each node its own network and mount
+// namespace on one underlay bridge. (Pods through the CNI chain are covered
+// by `weft demo --check` in test/e2e/.)
+
+import { assert, assertEquals } from "@std/assert";
+import type { Netns } from "../harness/netns.ts";
+import { Cluster, type ClusterNode } from "./_cluster.ts";
+import { eventually, reaches } from "./_underlay.ts";
+
+const probeScript = new URL("./_probe.ts", import.meta.url).pathname;
+
+type IpLink = {
+  mtu: number;
+  address: string;
+  linkinfo: { info_kind: string; info_data: Record<string, unknown> };
+};
+
+async function subnetOf(c: Cluster, n: ClusterNode): Promise<string> {
+  const env = await c.read(n, "/run/flannel/subnet.env");
+  const m = env.match(/^FLANNEL_SUBNET=(\d+\.\d+\.\d+)\.1\/24$/m);
+  if (!m) throw new Error(`no FLANNEL_SUBNET on ${n.name}: ${env}`);
+  return `${m[1]}.0`;
+}
+
+async function overlay(ns: Netns) {
+  const j = async <T>(...cmd: string[]) =>
+    await ns.json<T[]>(...cmd).catch(() => [] as T[]);
+  return {
+    routes: (await j<{ dst: string; gateway?: string }>(
+      "ip",
+      "-j",
+      "route",
+      "show",
+      "dev",
+      "flannel.1",
+    )).map((r) => `${r.dst} via ${r.gateway}`).sort(),
+    neighs: (await j<{ dst: string; lladdr: string }>(
+      "ip",
+      "-j",
+      "neigh",
+      "show",
+      "dev",
+      "flannel.1",
+    )).map((n) => `${n.dst} ${n.lladdr}`).sort(),
+    fdb: (await j<{ mac: string; dst?: string }>(
+      "bridge",
+      "-j",
+      "fdb",
+      "show",
+      "dev",
+      "flannel.1",
+    )).map((f) => `${f.mac} ${f.dst}`).sort(),
+  };
+}
+
+/** What node `me` should have on flannel.1 for the other nodes. */
+async function expectedOn(c: Cluster, me: ClusterNode, peers: ClusterNode[]) {
+  const out = {
+    routes: [] as string[],
+    neighs: [] as string[],
+    fdb: [] as string[],
+  };
+  for (const p of peers) {
+    if (p === me) continue;
+    const gw = await subnetOf(c, p);
+    const [link] = await p.ns.json<IpLink[]>(
+      "ip",
+      "-j",
+      "link",
+      "show",
+      "flannel.1",
+    );
+    out.routes.push(`${gw}/24 via ${gw}`);
+    out.neighs.push(`${gw} ${link.address}`);
+    out.fdb.push(`${link.address} ${p.ip}`);
+  }
+  out.routes.sort();
+  out.neighs.sort();
+  out.fdb.sort();
+  return out;
+}
+
+async function converged(c: Cluster, peers: ClusterNode[]): Promise<boolean> {
+  for (const n of peers) {
+    const want = await expectedOn(c, n, peers);
+    if (JSON.stringify(await overlay(n.ns)) !== JSON.stringify(want)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+Deno.test({
+  name:
+    "cluster (vxlan): seeds' flannel.1 on every node, traffic across, node deletion, stale entries, deleted device, agent restart",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await using c = await Cluster.start({
+      nodes: 3,
+      env: { WEFT_FLANNEL_RECONCILE_MS: "500" },
+    });
+    const [n1, n2, n3] = c.nodes;
+    try {
+      // Device shape on every node.
+      for (const n of c.nodes) {
+        const [link] = await n.ns.json<IpLink[]>(
+          "ip",
+          "-j",
+          "-d",
+          "link",
+          "show",
+          "flannel.1",
+        );
+        assertEquals(link.linkinfo.info_kind, "vxlan");
+        assertEquals(link.linkinfo.info_data.id, 1);
+        assertEquals(link.linkinfo.info_data.port, 8472);
+        assertEquals(link.linkinfo.info_data.learning, false);
+        assertEquals(link.mtu, 1450);
+        const addrs = await n.ns.json<
+          { addr_info: { local: string; prefixlen: number }[] }[]
+        >(
+          "ip",
+          "-j",
+          "-4",
+          "addr",
+          "show",
+          "dev",
+          "flannel.1",
+        );
+        assertEquals(
+          addrs[0].addr_info.map((a) => `${a.local}/${a.prefixlen}`),
+          [`${await subnetOf(c, n)}/32`],
+        );
+      }
+      await eventually(
+        "every node has every other node's entries",
+        () => converged(c, c.nodes),
+        20_000,
+      );
+      for (const a of c.nodes) {
+        for (const b of c.nodes) {
+          if (a === b) continue;
+          assert(
+            await reaches(
+              a.ns,
+              await subnetOf(c, b),
+              await subnetOf(c, a),
+              b.ns,
+            ),
+            `${a.name} -> ${b.name}`,
+          );
+        }
+      }
+
+      // Plant stale entries on node2: the periodic reconcile removes them.
+      await n2.ns.sh(
+        "ip",
+        "route",
+        "add",
+        "10.42.200.0/24",
+        "via",
+        "10.42.200.0",
+        "dev",
+        "flannel.1",
+        "onlink",
+      );
+      await n2.ns.sh(
+        "ip",
+        "neigh",
+        "add",
+        "10.42.200.0",
+        "lladdr",
+        "02:00:00:00:c8:00",
+        "dev",
+        "flannel.1",
+        "nud",
+        "permanent",
+      );
+      await n2.ns.sh(
+        "bridge",
+        "fdb",
+        "add",
+        "02:00:00:00:c8:00",
+        "dev",
+        "flannel.1",
+        "dst",
+        "10.251.0.200",
+        "self",
+        "permanent",
+      );
+      await eventually(
+        "stale entries removed on node2",
+        () => converged(c, c.nodes),
+        20_000,
+      );
+
+      // Delete flannel.1 by hand on node2: it and every entry come back.
+      await n2.ns.sh("ip", "link", "del", "flannel.1");
+      await eventually(
+        "flannel.1 back on node2",
+        () => converged(c, c.nodes),
+        20_000,
+      );
+      assert(
+        await reaches(
+          n1.ns,
+          await subnetOf(c, n2),
+          await subnetOf(c, n1),
+          n2.ns,
+        ),
+      );
+
+      // Restart node2's agent while node1 probes node2 every 100 ms.
+      const dst = await subnetOf(c, n2);
+      const server = new Deno.Command("ip", {
+        args: [
+          "netns",
+          "exec",
+          n2.ns.name,
+          Deno.execPath(),
+          "run",
+          "-A",
+          probeScript,
+          "serve",
+          dst,
+          "7777",
+        ],
+        stdout: "piped",
+        stderr: "null",
+      }).spawn();
+      try {
+        const r = server.stdout.pipeThrough(new TextDecoderStream())
+          .getReader();
+        await r.read();
+        r.releaseLock();
+        server.stdout.cancel().catch(() => {});
+        const prober = new Deno.Command("ip", {
+          args: [
+            "netns",
+            "exec",
+            n1.ns.name,
+            Deno.execPath(),
+            "run",
+            "-A",
+            probeScript,
+            "probe",
+            dst,
+            "7777",
+            "100",
+            "150",
+          ],
+          stdout: "piped",
+          stderr: "null",
+        }).spawn();
+        await new Promise((r) => setTimeout(r, 1000));
+        const upBefore =
+          (await Deno.readTextFile(n2.log)).split("flannel is up").length;
+        await c.stopWeft(n2);
+        c.startWeft(n2);
+        await eventually(
+          "node2's flannel up again",
+          async () =>
+            (await Deno.readTextFile(n2.log)).split("flannel is up").length >
+              upBefore,
+          60_000,
+        );
+        const out = new TextDecoder().decode((await prober.output()).stdout);
+        const { ok, lost } = JSON.parse(out);
+        assert(
+          lost <= 1,
+          `lost ${lost} of ${ok + lost} probes across the agent restart`,
+        );
+        assert(ok >= 140, out);
+      } finally {
+        server.kill("SIGKILL");
+        await server.status;
+      }
+      assert(await converged(c, c.nodes));
+
+      // Delete node3 from the API (its agent stopped first, or it would
+      // register again): within 2 s its entries are gone on the others.
+      await c.stopWeft(n3);
+      const del = await c.kubectl("delete", "node", "node3");
+      assertEquals(del.code, 0, del.stderr);
+      const t0 = Date.now();
+      await eventually(
+        "node3's entries gone",
+        () => converged(c, [n1, n2]),
+        2_000,
+      );
+      assert(Date.now() - t0 <= 2_000);
+    } catch (e) {
+      console.error(await c.logs());
+      throw e;
+    }
+  },
+});
+
+const directConf = await Deno.makeTempFile({ suffix: "-net-conf.json" });
+await Deno.writeTextFile(
+  directConf,
+  `{"Network":"10.42.0.0/16","Backend":{"Type":"vxlan","DirectRouting":true}}`,
+);
+addEventListener("unload", () => Deno.removeSync(directConf));
+
+for (
+  const [name, opts, device] of [
+    ["host-gw", { serverArgs: ["--flannel-backend", "host-gw"] }, false],
+    ["vxlan DirectRouting", {
+      serverArgs: ["--flannel-conf", directConf],
+      agentArgs: ["--flannel-conf", directConf],
+    }, true],
+  ] as const
+) {
+  Deno.test({
+    name:
+      `cluster (${name}): routes via node IPs on every node, traffic across`,
+    sanitizeResources: false,
+    sanitizeOps: false,
+    async fn() {
+      await using c = await Cluster.start({ nodes: 3, ...opts });
+      try {
+        await eventually("routes via node IPs everywhere", async () => {
+          for (const n of c.nodes) {
+            const routes = await n.ns.json<
+              { dst: string; gateway?: string; dev: string }[]
+            >("ip", "-j", "route", "show", "root", "10.42.0.0/16");
+            const via = routes.filter((r) => r.gateway && r.dev === "eth0")
+              .map((r) => `${r.dst} via ${r.gateway}`).sort();
+            const want = [];
+            for (const p of c.nodes) {
+              if (p !== n) want.push(`${await subnetOf(c, p)}/24 via ${p.ip}`);
+            }
+            if (JSON.stringify(via) !== JSON.stringify(want.sort())) {
+              return false;
+            }
+          }
+          return true;
+        }, 20_000);
+        for (const n of c.nodes) {
+          const link = await n.ns.run(["ip", "link", "show", "flannel.1"]);
+          assertEquals(link.code === 0, device);
+          if (device) {
+            assertEquals(await overlay(n.ns), {
+              routes: [],
+              neighs: [],
+              fdb: [],
+            });
+          }
+          // A stand-in for cni0 holding the node's gateway address.
+          const gw = (await subnetOf(c, n)).replace(/0$/, "1");
+          await n.ns.sh("ip", "link", "add", "t0", "type", "bridge");
+          await n.ns.sh("ip", "addr", "add", `${gw}/24`, "dev", "t0");
+          await n.ns.sh("ip", "link", "set", "t0", "up");
+        }
+        for (const a of c.nodes) {
+          for (const b of c.nodes) {
+            if (a === b) continue;
+            const src = (await subnetOf(c, a)).replace(/0$/, "1");
+            const dst = (await subnetOf(c, b)).replace(/0$/, "1");
+            assert(
+              await reaches(a.ns, dst, src, b.ns),
+              `${a.name} -> ${b.name}`,
+            );
+          }
+        }
+      } catch (e) {
+        console.error(await c.logs());
+        throw e;
+      }
+    },
+  });
+}
