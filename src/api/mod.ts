@@ -14,6 +14,7 @@ export type { Json, JsonObject, KubeObject, ObjectMeta } from "./object.ts";
 export { KUBE_VERSION } from "./discovery.ts";
 export {
   type ApiServer,
+  ApiServerError,
   type ApiServerOptions,
   BadRequestHead,
   type ConnectHandler,

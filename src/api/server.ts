@@ -40,6 +40,14 @@ export interface ApiServer {
   close(): Promise<void>;
 }
 
+/** The API server could not start. */
+export class ApiServerError extends Error {
+  override name = "ApiServerError";
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+
 /** Thrown when a connection's request head is unusable. */
 export class BadRequestHead extends Error {
   override name = "BadRequestHead";
@@ -136,13 +144,28 @@ export async function startApiServer(
     },
   }, app.fetch);
 
-  const listener = Deno.listenTls({
-    hostname: opts.hostname ?? "0.0.0.0",
-    port: opts.port ?? 6443,
-    cert: opts.cert,
-    key: opts.key,
-    alpnProtocols: ["http/1.1"],
-  });
+  const hostname = opts.hostname ?? "0.0.0.0";
+  const port = opts.port ?? 6443;
+  let listener: Deno.TlsListener;
+  try {
+    listener = Deno.listenTls({
+      hostname,
+      port,
+      cert: opts.cert,
+      key: opts.key,
+      alpnProtocols: ["http/1.1"],
+    });
+  } catch (e) {
+    ac.abort();
+    await internal.shutdown();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    throw new ApiServerError(
+      `cannot serve the API on ${hostname}:${port}: ${
+        (e as Error).message
+      } (is another server using the port? see --https-listen-port / --bind-address)`,
+      { cause: e },
+    );
+  }
   const conns = new Set<Deno.Conn>();
   const tasks = new Set<Promise<void>>();
 

@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertMatch } from "@std/assert";
+import { assert, assertEquals, assertMatch, assertRejects } from "@std/assert";
 import type { ConnectHead } from "../../src/api/mod.ts";
 import type { Identity } from "../../src/api/auth/identity.ts";
 import { ADMIN, node } from "./_fixture.ts";
@@ -167,4 +167,25 @@ Deno.test("the server gives nodes that have no podCIDR one at start", async () =
     headers: { authorization: ADMIN },
   })).json();
   assertEquals(n.spec.podCIDR, "10.42.0.0/24");
+});
+
+Deno.test("a port already in use is a clear ApiServerError", async () => {
+  await using s = await testServer();
+  const { ApiServerError, startApiServer } = await import(
+    "../../src/api/mod.ts"
+  );
+  const { testAuthenticate } = await import("./_fixture.ts");
+  const err = await assertRejects(
+    () =>
+      startApiServer({
+        store: s.store,
+        authenticate: testAuthenticate,
+        cert: s.tls.cert,
+        key: s.tls.key,
+        port: s.server.port,
+        hostname: "127.0.0.1",
+      }),
+    ApiServerError,
+  );
+  assertMatch(err.message, new RegExp(`127\\.0\\.0\\.1:${s.server.port}`));
 });
