@@ -43,35 +43,19 @@ function hostVeth(ctx: PluginContext, prev: Result, host: Netlink): Link {
     throw cniFail(`prevResult has no interface "${ctx.ifname}" in a sandbox`);
   }
   using cont = openNetns(ctx.netns);
-  if (!cont.linkGet(ctx.ifname)) {
+  const link = cont.linkGet(ctx.ifname);
+  if (!link) {
     throw cniFail(`interface "${ctx.ifname}" not found in ${ctx.netns}`);
   }
-  const peerIndex = peerOf(ctx.netns, ctx.ifname);
+  // IFLA_LINK, the peer's index; the kernel leaves it out when it equals
+  // the link's own index.
+  const peerIndex = link.linkIndex ?? link.index;
   for (const i of ifaces) {
     if (i.sandbox) continue;
     const h = host.linkGet(i.name);
     if (h && h.index === peerIndex) return h;
   }
   throw cniFail(`no host interface of "${ctx.ifname}" found in prevResult`);
-}
-
-/** The peer ifindex of a veth (IFLA_LINK), as `ip -j link` reports it. */
-function peerOf(netns: string, ifname: string): number {
-  const out = new Deno.Command("nsenter", {
-    args: [`--net=${netns}`, "ip", "-j", "link", "show", "dev", ifname],
-    stdout: "piped",
-    stderr: "piped",
-  }).outputSync();
-  let peer: unknown;
-  try {
-    peer = JSON.parse(new TextDecoder().decode(out.stdout))[0]?.link_index;
-  } catch {
-    peer = undefined;
-  }
-  if (out.code !== 0 || typeof peer !== "number") {
-    throw cniFail(`cannot find the peer of "${ifname}" in ${netns}`);
-  }
-  return peer;
 }
 
 async function add(ctx: PluginContext): Promise<Result> {
