@@ -3,7 +3,13 @@
 // exec'd from CNI_PATH so an operator's plugin still works.
 
 import { execPlugin, joinArgs } from "./exec.ts";
-import type { Command, NetConf, PluginContext, Result } from "./plugin.ts";
+import type {
+  Command,
+  NetConf,
+  Plugin,
+  PluginContext,
+  Result,
+} from "./plugin.ts";
 import { loadPlugin } from "./registry.ts";
 import {
   requireSupported,
@@ -28,27 +34,34 @@ export async function delegate(
   if (conf.prevResult) conf.prevResult = upgradeResult(conf.prevResult);
   const plugin = await loadPlugin(type);
   if (plugin) {
-    const sub: PluginContext = { ...ctx, command, config: conf };
-    switch (command) {
-      case "ADD":
-        return await plugin.add(sub);
-      case "DEL":
-        await plugin.del(sub);
-        return undefined;
-      case "CHECK":
-        await plugin.check(sub);
-        return undefined;
-      case "GC":
-        await plugin.gc?.(sub);
-        return undefined;
-      case "STATUS":
-        await plugin.status?.(sub);
-        return undefined;
-      case "VERSION":
-        return undefined;
-    }
+    return await callPlugin(plugin, { ...ctx, command, config: conf });
   }
   return await execDelegate(type, command, conf, ctx);
+}
+
+/** Runs `ctx.command` of an in-process plugin: the result for ADD, else undefined. */
+export async function callPlugin(
+  plugin: Plugin,
+  ctx: PluginContext,
+): Promise<Result | undefined> {
+  switch (ctx.command) {
+    case "ADD":
+      return await plugin.add(ctx);
+    case "DEL":
+      await plugin.del(ctx);
+      return undefined;
+    case "CHECK":
+      await plugin.check(ctx);
+      return undefined;
+    case "GC":
+      await plugin.gc?.(ctx);
+      return undefined;
+    case "STATUS":
+      await plugin.status?.(ctx);
+      return undefined;
+    case "VERSION":
+      return undefined;
+  }
 }
 
 /** Runs plugin `type` as a process found on `ctx.path`, whatever its type. */

@@ -7,10 +7,10 @@ import {
   CURRENT_VERSION,
   ErrorCode,
   type NetConf,
-  type Plugin,
   type PluginContext,
   SUPPORTED_VERSIONS,
 } from "./plugin.ts";
+import { callPlugin } from "./delegate.ts";
 import { loadPlugin } from "./registry.ts";
 import {
   requireSupported,
@@ -114,8 +114,11 @@ export async function runPlugin(
     if (!plugin) {
       throw new CniError(ErrorCode.Internal, `unknown plugin "${name}"`);
     }
-    const out = await dispatch(plugin, ctx);
-    if (out !== undefined) io.stdout(JSON.stringify(out, null, 4) + "\n");
+    const out = await callPlugin(plugin, ctx);
+    if (out !== undefined) {
+      const printed = resultFor(out, config.cniVersion);
+      io.stdout(JSON.stringify(printed, null, 4) + "\n");
+    }
     return 0;
   } catch (err) {
     const e = err instanceof CniError ? err : new CniError(
@@ -229,29 +232,5 @@ function checkNetns(netns: string, override: string): void {
       "plugin's netns and netns from CNI_NETNS should not be the same",
       `CNI_NETNS=${netns}; set CNI_NETNS_OVERRIDE=1 to allow it`,
     );
-  }
-}
-
-async function dispatch(
-  plugin: Plugin,
-  ctx: PluginContext,
-): Promise<Record<string, unknown> | undefined> {
-  switch (ctx.command) {
-    case "ADD":
-      return resultFor(await plugin.add(ctx), ctx.config.cniVersion);
-    case "DEL":
-      await plugin.del(ctx);
-      return undefined;
-    case "CHECK":
-      await plugin.check(ctx);
-      return undefined;
-    case "GC":
-      await plugin.gc?.(ctx);
-      return undefined;
-    case "STATUS":
-      await plugin.status?.(ctx);
-      return undefined;
-    case "VERSION":
-      return undefined;
   }
 }
