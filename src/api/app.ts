@@ -3,6 +3,7 @@
 // handler as a Kubernetes Status.
 
 import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
 import type { Context } from "hono";
 import type { Store } from "../store/mod.ts";
 import type { Identity } from "./auth/identity.ts";
@@ -38,6 +39,9 @@ export interface ApiDeps {
   log?: (msg: string) => void;
 }
 
+/** As kube-apiserver: 3 MiB per request body. */
+const MAX_BODY = 3 * 1024 * 1024;
+
 function status(c: Context, e: ApiError): Response {
   return c.json(e.toStatus(), e.code as 400);
 }
@@ -61,6 +65,20 @@ export function createApp(deps: ApiDeps): Hono {
   });
   app.notFound((c) => status(c, notFoundError()));
   for (const add of deps.extraRoutes ?? []) add(app);
+
+  app.use(
+    "/api/*",
+    bodyLimit({
+      maxSize: MAX_BODY,
+      onError: () => {
+        throw new ApiError(
+          413,
+          "RequestEntityTooLarge",
+          `the request body is larger than ${MAX_BODY} bytes`,
+        );
+      },
+    }),
+  );
 
   app.get("/version", (c) => c.json(versionInfo()));
   const health = async (c: Context) => {

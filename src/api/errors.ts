@@ -23,6 +23,7 @@ export type StatusReason =
   | "MethodNotAllowed"
   | "NotAcceptable"
   | "UnsupportedMediaType"
+  | "RequestEntityTooLarge"
   | "ServiceUnavailable"
   | "InternalError";
 

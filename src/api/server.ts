@@ -54,6 +54,7 @@ export class BadRequestHead extends Error {
 }
 
 const MAX_HEAD = 64 * 1024;
+const HEAD_TIMEOUT_MS = 30_000;
 const CRLFCRLF = [13, 10, 13, 10];
 
 function headEnd(buf: Uint8Array, len: number): number {
@@ -172,8 +173,17 @@ export async function startApiServer(
   const handle = async (conn: Deno.TlsConn) => {
     const upstreams: Deno.Conn[] = [];
     try {
-      await conn.handshake();
-      const { bytes, end } = await readHead(conn);
+      // A client gets HEAD_TIMEOUT_MS to finish the handshake and send its
+      // first bytes; an idle or stuck connection is closed.
+      const timer = setTimeout(() => closeQuietly(conn), HEAD_TIMEOUT_MS);
+      let head;
+      try {
+        await conn.handshake();
+        head = await readHead(conn);
+      } finally {
+        clearTimeout(timer);
+      }
+      const { bytes, end } = head;
       if (bytes.length === 0) return;
       if (end >= 0 && isConnectPrefix(bytes.subarray(0, 8))) {
         await onConnect(

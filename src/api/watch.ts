@@ -151,7 +151,6 @@ export async function watchResponse(w: WatchRequest): Promise<Response> {
     headers: {
       "content-type": "application/json",
       "cache-control": "no-cache, private",
-      "transfer-encoding": "chunked",
     },
   });
 }

@@ -527,3 +527,17 @@ Deno.test("extra routes are served before the API's own", async () => {
     "pong",
   );
 });
+
+Deno.test("a request body over 3 MiB is 413 with a Status", async () => {
+  await using api = await testApi();
+  const res = await api.call("POST", "/api/v1/nodes", {
+    metadata: { name: "big", annotations: { a: "x".repeat(3 * 1024 * 1024) } },
+  });
+  assertEquals(res.status, 413);
+  const s = await res.json();
+  assertEquals([s.kind, s.reason, s.code], [
+    "Status",
+    "RequestEntityTooLarge",
+    413,
+  ]);
+});
