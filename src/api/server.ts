@@ -31,6 +31,8 @@ export interface ApiServerOptions extends Omit<ApiDeps, "signal"> {
   /** Bind address (default 0.0.0.0). */
   hostname?: string;
   connect?: ConnectHandler;
+  /** How long close() lets requests in flight finish (default 5000 ms). */
+  shutdownGraceMs?: number;
 }
 
 export interface ApiServer {
@@ -168,6 +170,7 @@ export async function startApiServer(
     );
   }
   const conns = new Set<Deno.Conn>();
+  const tunnels = new Set<Deno.Conn>();
   const tasks = new Set<Promise<void>>();
 
   const handle = async (conn: Deno.TlsConn) => {
@@ -238,7 +241,12 @@ export async function startApiServer(
       headers,
     });
     const identity = await opts.authenticate(req);
-    await opts.connect(conn, head, identity);
+    tunnels.add(conn);
+    try {
+      await opts.connect(conn, head, identity);
+    } finally {
+      tunnels.delete(conn);
+    }
   };
 
   const accept = (async () => {
@@ -261,12 +269,26 @@ export async function startApiServer(
     hostname: addr.hostname,
     close: () => {
       closing ??= (async () => {
+        // Watches end now; requests in flight may finish (up to the grace
+        // period); idle keep-alive connections are closed by the internal
+        // server; CONNECT tunnels and stragglers are closed last.
         ac.abort();
         closeQuietly(listener);
         await accept;
-        for (const c of conns) closeQuietly(c);
-        await Promise.allSettled([...tasks]);
-        await internal.shutdown();
+        const force = () => {
+          for (const c of conns) closeQuietly(c);
+        };
+        const grace = setTimeout(force, opts.shutdownGraceMs ?? 5000);
+        try {
+          await internal.shutdown();
+          for (const c of tunnels) closeQuietly(c);
+          // Piped connections end once their upstream has closed and the
+          // last response bytes are forwarded.
+          await Promise.allSettled([...tasks]);
+        } finally {
+          clearTimeout(grace);
+        }
+        force();
         await Deno.remove(dir, { recursive: true }).catch(() => {});
       })();
       return closing;

@@ -189,3 +189,37 @@ Deno.test("a port already in use is a clear ApiServerError", async () => {
   );
   assertMatch(err.message, new RegExp(`127\\.0\\.0\\.1:${s.server.port}`));
 });
+
+Deno.test("close() lets a request in flight finish", async () => {
+  let release!: () => void;
+  const released = new Promise<void>((r) => (release = r));
+  let entered!: () => void;
+  const inside = new Promise<void>((r) => (entered = r));
+  const s = await testServer({
+    nodeProxy: async () => {
+      entered();
+      await released;
+      return new Response("late but complete");
+    },
+  });
+  try {
+    await fetch(`${s.url}/api/v1/nodes`, {
+      client: s.client,
+      method: "POST",
+      headers: { authorization: ADMIN },
+      body: JSON.stringify(node("a")),
+    }).then((r) => r.body?.cancel());
+    const pending = fetch(`${s.url}/api/v1/nodes/a/proxy/x`, {
+      client: s.client,
+      headers: { authorization: ADMIN },
+    });
+    await inside;
+    const closed = s.server.close();
+    release();
+    const res = await pending;
+    assertEquals(await res.text(), "late but complete");
+    await closed;
+  } finally {
+    await s[Symbol.asyncDispose]();
+  }
+});
