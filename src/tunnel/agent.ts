@@ -189,11 +189,20 @@ export async function runTunnelAgent(
           ready = true;
           ctx.ready();
         }
+        const closed = new Promise((r) => ws.addEventListener("close", r));
         const stop = () => s.close("agent stopping", 1001);
         ctx.signal.addEventListener("abort", stop);
         const why = await s.done;
         ctx.signal.removeEventListener("abort", stop);
-        if (ctx.signal.aborted) break;
+        if (ctx.signal.aborted) {
+          // Let the close handshake finish before the client goes away
+          // (bounded: a hung peer does not hold up the stop).
+          await Promise.race([
+            closed,
+            sleep(2_000, AbortSignal.timeout(2_000)),
+          ]);
+          break;
+        }
         state("waiting", why);
         ctx.log(`tunnel: ${server}: session ended: ${why}`);
       } catch (e) {
