@@ -81,15 +81,16 @@ let port = 5300 + (Deno.pid % 500);
 
 /**
  * A TCP exchange from `src` in `from` to `dst` in `to` (iperf3 with both
- * ends bound, 1 KiB): true when it completes. Debian's iperf3 is installed
- * by scripts/install.sh; ping (iputils) is not.
+ * ends bound, 1 KiB). Returns the source address the server saw (so a test
+ * can tell NAT from no NAT), or null when the exchange failed. Debian's
+ * iperf3 is installed by scripts/install.sh; ping (iputils) is not.
  */
-export async function reaches(
+export async function exchange(
   from: Netns,
   dst: string,
   src?: string,
   to?: Netns,
-): Promise<boolean> {
+): Promise<string | null> {
   const server = to ?? from;
   const p = String(++port);
   const child = new Deno.Command("ip", {
@@ -100,16 +101,19 @@ export async function reaches(
       "iperf3",
       "-s",
       "-1",
+      "-J",
       "-B",
       dst,
       "-p",
       p,
     ],
-    stdout: "null",
+    stdout: "piped",
     stderr: "null",
   }).spawn();
+  const out = child.output();
+  let ok = false;
   try {
-    for (let i = 0; i < 20; i++) {
+    for (let i = 0; i < 20 && !ok; i++) {
       const r = await from.run([
         "iperf3",
         "-c",
@@ -122,19 +126,34 @@ export async function reaches(
         "--connect-timeout",
         "1500",
       ]);
-      if (r.code === 0) return true;
-      if (!r.stderr.includes("refused") && !r.stdout.includes("refused")) {
-        return false;
-      }
-      await new Promise((r) => setTimeout(r, 50));
+      if (r.code === 0) ok = true;
+      else if (!r.stderr.includes("refused") && !r.stdout.includes("refused")) {
+        break;
+      } else await new Promise((r) => setTimeout(r, 50));
     }
-    return false;
   } finally {
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // already exited
+    if (!ok) {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // already exited
+      }
     }
-    await child.status;
   }
+  const text = new TextDecoder().decode((await out).stdout);
+  if (!ok) return null;
+  const report = JSON.parse(text) as {
+    start?: { connected?: { remote_host: string }[] };
+  };
+  return report.start?.connected?.[0]?.remote_host ?? null;
+}
+
+/** True when a TCP exchange (see exchange()) completes. */
+export async function reaches(
+  from: Netns,
+  dst: string,
+  src?: string,
+  to?: Netns,
+): Promise<boolean> {
+  return (await exchange(from, dst, src, to)) !== null;
 }

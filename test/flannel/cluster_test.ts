@@ -6,7 +6,7 @@
 import { assert, assertEquals } from "@std/assert";
 import type { Netns } from "../harness/netns.ts";
 import { Cluster, type ClusterNode } from "./_cluster.ts";
-import { eventually, reaches } from "./_underlay.ts";
+import { eventually, exchange, reaches } from "./_underlay.ts";
 
 const probeScript = new URL("./_probe.ts", import.meta.url).pathname;
 
@@ -140,18 +140,46 @@ Deno.test({
         20_000,
       );
       for (const a of c.nodes) {
+        const src = await subnetOf(c, a);
         for (const b of c.nodes) {
           if (a === b) continue;
-          assert(
-            await reaches(
-              a.ns,
-              await subnetOf(c, b),
-              await subnetOf(c, a),
-              b.ns,
-            ),
+          // Arrives with its own source address: no NAT inside the cluster.
+          assertEquals(
+            await exchange(a.ns, await subnetOf(c, b), src, b.ns),
+            src,
             `${a.name} -> ${b.name}`,
           );
         }
+        // Out of the cluster CIDR (the underlay's gateway): masqueraded.
+        assertEquals(await exchange(a.ns, "10.251.0.1", src, c.ul), a.ip);
+      }
+
+      // Annotations and the node condition, as flannel writes them.
+      for (const n of c.nodes) {
+        const node = JSON.parse(
+          (await c.kubectl("get", "node", n.name, "-o", "json")).stdout,
+        );
+        const a = node.metadata.annotations;
+        assertEquals(a["flannel.alpha.coreos.com/kube-subnet-manager"], "true");
+        assertEquals(a["flannel.alpha.coreos.com/backend-type"], "vxlan");
+        assertEquals(a["flannel.alpha.coreos.com/public-ip"], n.ip);
+        const [link] = await n.ns.json<IpLink[]>(
+          "ip",
+          "-j",
+          "link",
+          "show",
+          "flannel.1",
+        );
+        assertEquals(
+          JSON.parse(a["flannel.alpha.coreos.com/backend-data"]),
+          { VNI: 1, VtepMAC: link.address },
+        );
+        const cond = (node.status.conditions as {
+          type: string;
+          status: string;
+          reason: string;
+        }[]).find((c) => c.type === "NetworkUnavailable");
+        assertEquals([cond?.status, cond?.reason], ["False", "FlannelIsUp"]);
       }
 
       // Plant stale entries on node2: the periodic reconcile removes them.
@@ -356,15 +384,17 @@ for (
           await n.ns.sh("ip", "link", "set", "t0", "up");
         }
         for (const a of c.nodes) {
+          const src = (await subnetOf(c, a)).replace(/0$/, "1");
           for (const b of c.nodes) {
             if (a === b) continue;
-            const src = (await subnetOf(c, a)).replace(/0$/, "1");
             const dst = (await subnetOf(c, b)).replace(/0$/, "1");
-            assert(
-              await reaches(a.ns, dst, src, b.ns),
+            assertEquals(
+              await exchange(a.ns, dst, src, b.ns),
+              src,
               `${a.name} -> ${b.name}`,
             );
           }
+          assertEquals(await exchange(a.ns, "10.251.0.1", src, c.ul), a.ip);
         }
       } catch (e) {
         console.error(await c.logs());
