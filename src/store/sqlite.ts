@@ -1,4 +1,5 @@
-// The embedded datastore: SQLite through node:sqlite, kine-like. `kv` holds
+// The embedded datastore: SQLite through node:sqlite, kine-like (parent
+// directories are created 0700). `kv` holds
 // the current value of every key, `log` one row per revision (the watch
 // history), `meta` the current and the compacted revision. WAL with
 // synchronous=FULL: a write is acknowledged only after it is on disk, so it
@@ -13,6 +14,7 @@ import {
   Gone,
   NotFound,
   StoreClosed,
+  StoreError,
 } from "./errors.ts";
 import type {
   Compare,
@@ -69,7 +71,18 @@ export function openSqliteStore(
   path: string,
   options: SqliteStoreOptions = {},
 ): Store {
-  return new SqliteStore(path, options);
+  try {
+    if (path !== ":memory:") {
+      const dir = path.slice(0, path.lastIndexOf("/"));
+      if (dir) Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    }
+    return new SqliteStore(path, options);
+  } catch (e) {
+    throw new StoreError(
+      `cannot open the SQLite datastore ${path}: ${(e as Error).message}`,
+      { cause: e },
+    );
+  }
 }
 
 /** The upper bound of a prefix range: the prefix with its last char + 1. */

@@ -5,6 +5,7 @@ import {
   Gone,
   NotFound,
   openSqliteStore,
+  StoreError,
   type StoreEvent,
 } from "../../src/store/mod.ts";
 
@@ -207,6 +208,23 @@ Deno.test("store close ends live watches", async () => {
     const next = w.next();
     s.close();
     assertEquals((await next).done, true);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("openSqliteStore creates the db directory and reports an unusable path", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "weft-store-" });
+  try {
+    const path = `${dir}/server/db/state.db`;
+    openSqliteStore(path).close();
+    assertEquals((await Deno.stat(`${dir}/server/db`)).mode! & 0o777, 0o700);
+    await Deno.writeTextFile(`${dir}/file`, "x");
+    assertThrows(
+      () => openSqliteStore(`${dir}/file/state.db`),
+      StoreError,
+      `cannot open the SQLite datastore ${dir}/file/state.db`,
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
