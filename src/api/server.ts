@@ -235,8 +235,10 @@ export async function startApiServer(
       );
       return;
     }
+    // The authenticator reads only the headers; the URL is a placeholder
+    // (a malformed CONNECT target must not make building the Request throw).
     const headers = new Headers(head.headers);
-    const req = new Request(`https://${head.target}/`, {
+    const req = new Request("https://connect.weft.invalid/", {
       method: "GET",
       headers,
     });
