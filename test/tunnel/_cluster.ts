@@ -35,6 +35,7 @@ globalThis.addEventListener("unhandledrejection", (e) => {
 });
 
 export const ADMIN_TOKEN = "admin-token";
+export const EGRESS = { "egress.k3s.io/cluster": "true" };
 export const nodeToken = (name: string) => `node-token-${name}`;
 
 export async function authenticate(req: Request): Promise<Identity | null> {
@@ -288,4 +289,41 @@ export async function curlVia(
     body: d.decode(out.stdout),
     err: d.decode(out.stderr),
   };
+}
+
+/** A raw CONNECT; returns the status code and (for errors) the body. */
+export async function rawConnect(
+  c: Cluster,
+  target: string,
+  token: string | null = ADMIN_TOKEN,
+): Promise<{ status: number; body: string }> {
+  const conn = await Deno.connectTls({
+    hostname: "127.0.0.1",
+    port: c.port,
+    caCerts: [c.caPem],
+  });
+  try {
+    const auth = token ? `Authorization: Bearer ${token}\r\n` : "";
+    await conn.write(
+      new TextEncoder().encode(
+        `CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n${auth}\r\n`,
+      ),
+    );
+    let text = "";
+    const buf = new Uint8Array(4096);
+    for (;;) {
+      const n = await conn.read(buf).catch(() => null);
+      if (n === null) break;
+      text += new TextDecoder().decode(buf.subarray(0, n));
+      if (text.startsWith("HTTP/1.1 200") && text.includes("\r\n\r\n")) break;
+    }
+    const status = Number(text.slice(9, 12));
+    return { status, body: text.slice(text.indexOf("\r\n\r\n") + 4) };
+  } finally {
+    try {
+      conn.close();
+    } catch {
+      // closed by the server
+    }
+  }
 }
