@@ -200,7 +200,11 @@ export async function startApiServer(
       conns.add(up);
       let off = 0;
       while (off < bytes.length) off += await up.write(bytes.subarray(off));
-      const c2s = pump(conn, up).catch(() => {});
+      // The client's EOF is passed on (half-close), so the internal server
+      // notices a client that went away and ends its watch streams.
+      const c2s = pump(conn, up).catch(() => {}).then(() =>
+        (up as Deno.UnixConn).closeWrite().catch(() => {})
+      );
       await pump(up, conn).catch(() => {});
       closeQuietly(up);
       closeQuietly(conn);

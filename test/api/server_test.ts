@@ -223,3 +223,53 @@ Deno.test("close() lets a request in flight finish", async () => {
     await s[Symbol.asyncDispose]();
   }
 });
+
+Deno.test("a watch client that disconnects releases its server-side watch", async () => {
+  const { openSqliteStore } = await import("../../src/store/mod.ts");
+  const dir = await Deno.makeTempDir({ prefix: "weft-api-disc-" });
+  const inner = openSqliteStore(`${dir}/state.db`);
+  let open = 0;
+  const store: typeof inner = {
+    revision: () => inner.revision(),
+    get: (k) => inner.get(k),
+    list: (p) => inner.list(p),
+    create: (k, v) => inner.create(k, v),
+    update: (k, v, r) => inner.update(k, v, r),
+    delete: (k, r) => inner.delete(k, r),
+    txn: (c, o) => inner.txn(c, o),
+    compactRevision: () => inner.compactRevision(),
+    compact: (r) => inner.compact(r),
+    close: () => inner.close(),
+    [Symbol.dispose]: () => inner.close(),
+    watch: (prefix, opts) => {
+      const it = inner.watch(prefix, opts);
+      open++;
+      return (async function* () {
+        try {
+          yield* it;
+        } finally {
+          open--;
+        }
+      })();
+    },
+  };
+  try {
+    await using s = await testServer({ store });
+    for (let i = 0; i < 3; i++) {
+      const res = await fetch(`${s.url}/api/v1/nodes?watch=1`, {
+        client: s.client,
+        headers: { authorization: ADMIN },
+      });
+      assertEquals(res.status, 200);
+      await res.body!.cancel();
+    }
+    // Bounded wait for the disconnects to travel through the front listener.
+    for (let i = 0; i < 500 && open > 0; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assertEquals(open, 0);
+  } finally {
+    inner.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
