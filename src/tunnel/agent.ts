@@ -190,7 +190,7 @@ export async function runTunnelAgent(
           ctx.ready();
         }
         const closed = new Promise((r) => ws.addEventListener("close", r));
-        const stop = () => s.close("agent stopping", 1001);
+        const stop = () => s.close("agent stopping");
         ctx.signal.addEventListener("abort", stop);
         const why = await s.done;
         ctx.signal.removeEventListener("abort", stop);

@@ -219,7 +219,7 @@ export function tunnelServer(deps: TunnelServerDeps): TunnelServer {
     nodeProxy,
     sessions,
     close: () => {
-      for (const s of sessions.values()) s.close("server stopping", 1001);
+      for (const s of sessions.values()) s.close("server stopping");
     },
   };
 }

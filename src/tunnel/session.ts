@@ -31,6 +31,13 @@ export interface SessionOptions {
   syncMs?: number;
 }
 
+// Close codes: the WebSocket API only lets applications send 1000 and
+// 3000-4999, so the protocol's reasons use 4000 + the matching RFC 6455 code.
+export const CLOSE_DEAD = 4001;
+export const CLOSE_PROTOCOL = 4002;
+export const CLOSE_UNSUPPORTED = 4003;
+export const CLOSE_TOO_BIG = 4009;
+
 /** Send-buffer high-water mark of the websocket. */
 const SOCKET_HIGH = 1024 * 1024;
 
@@ -59,7 +66,7 @@ export class Session {
     const dead = opts.deadAfterMs ?? 60_000;
     this.#timers.push(setInterval(() => {
       if (Date.now() - this.#lastRecv > dead) {
-        this.close(`peer sent nothing for ${dead} ms`, 1001);
+        this.close(`peer sent nothing for ${dead} ms`, CLOSE_DEAD);
       } else this.#send({ type: "ping" });
     }, keepalive));
     this.#timers.push(setInterval(() => {
@@ -108,7 +115,7 @@ export class Session {
     if (this.#closed) return;
     this.#lastRecv = Date.now();
     if (typeof msg === "string" || msg instanceof Blob) {
-      this.close("peer sent a non-binary message", 1003);
+      this.close("peer sent a non-binary message", CLOSE_UNSUPPORTED);
       return;
     }
     let f: Frame;
@@ -116,7 +123,10 @@ export class Session {
       f = decodeFrame(msg instanceof Uint8Array ? msg : new Uint8Array(msg));
     } catch (e) {
       const big = (e as Error).message.includes("exceeds");
-      this.close(`bad frame: ${(e as Error).message}`, big ? 1009 : 1002);
+      this.close(
+        `bad frame: ${(e as Error).message}`,
+        big ? CLOSE_TOO_BIG : CLOSE_PROTOCOL,
+      );
       if (!(e instanceof FrameError)) throw e;
       return;
     }
