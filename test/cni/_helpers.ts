@@ -3,15 +3,12 @@
 // CNI name, and write tiny script plugins into a temp CNI_PATH.
 
 import { type PluginIO, runPlugin } from "../../src/cni/mod.ts";
+import type { RunResult } from "../harness/netns.ts";
+import { REFERENCE_DIR, runCleanEnv, weftAs } from "../harness/cni_ns.ts";
 
-export const MAIN = new URL("../../main.ts", import.meta.url).pathname;
-export const REFERENCE_DIR = "/usr/lib/cni";
+export { MAIN, REFERENCE_DIR } from "../harness/cni_ns.ts";
 
-export interface PluginRun {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+export type PluginRun = RunResult;
 
 /** The parsed stdout of a run (throws with the output when it is not JSON). */
 export function json<T = Record<string, unknown>>(
@@ -43,55 +40,30 @@ export async function runIn(
 }
 
 /** Runs weft as a process whose argv0 is `name` (as a runtime execs it). */
-export async function runExec(
+export function runExec(
   name: string,
   env: Record<string, string>,
   stdin: unknown = "",
 ): Promise<PluginRun> {
   const text = typeof stdin === "string" ? stdin : JSON.stringify(stdin);
-  const child = new Deno.Command("bash", {
-    args: ["-c", `exec -a ${name} "${Deno.execPath()}" run -A "${MAIN}"`],
-    env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin", ...env },
-    clearEnv: true,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const w = child.stdin.getWriter();
-  await w.write(new TextEncoder().encode(text));
-  await w.close();
-  const out = await child.output();
-  const dec = new TextDecoder();
-  return {
-    code: out.code,
-    stdout: dec.decode(out.stdout),
-    stderr: dec.decode(out.stderr),
-  };
+  return runCleanEnv(
+    weftAs(name),
+    { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin", ...env },
+    text,
+  );
 }
 
 /** Runs a reference plugin from /usr/lib/cni. */
-export async function runReference(
+export function runReference(
   name: string,
   env: Record<string, string>,
   stdin: unknown,
 ): Promise<PluginRun> {
-  const child = new Deno.Command(`${REFERENCE_DIR}/${name}`, {
+  return runCleanEnv(
+    [`${REFERENCE_DIR}/${name}`],
     env,
-    clearEnv: true,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const w = child.stdin.getWriter();
-  await w.write(new TextEncoder().encode(JSON.stringify(stdin)));
-  await w.close();
-  const out = await child.output();
-  const dec = new TextDecoder();
-  return {
-    code: out.code,
-    stdout: dec.decode(out.stdout),
-    stderr: dec.decode(out.stderr),
-  };
+    JSON.stringify(stdin),
+  );
 }
 
 /** CNI_* environment of one call. */
@@ -135,4 +107,49 @@ export function filesIn(dir: string): string[] {
     if (err instanceof Deno.errors.NotFound) return [];
     throw err;
   }
+}
+
+/** host-local's address files (named after the IP) in a network's dir. */
+export function ipFiles(dir: string): string[] {
+  return filesIn(dir).filter((n) => /^\d/.test(n));
+}
+
+/**
+ * Writes `subnet.env` (flannel's lease `subnet` of 10.42.0.0/16) and the
+ * K3s conflist "cbr0" — flannel with K3s's delegate options, then `chained`
+ * — into `dir`; returns the conflist's path.
+ */
+export function writeK3sConflist(
+  dir: string,
+  file: string,
+  subnet: string,
+  chained: Record<string, unknown>[],
+): string {
+  Deno.writeTextFileSync(
+    `${dir}/subnet.env`,
+    `FLANNEL_NETWORK=10.42.0.0/16\nFLANNEL_SUBNET=${subnet}\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n`,
+  );
+  const path = `${dir}/${file}`;
+  Deno.writeTextFileSync(
+    path,
+    JSON.stringify({
+      name: "cbr0",
+      cniVersion: "1.0.0",
+      plugins: [
+        {
+          type: "flannel",
+          subnetFile: `${dir}/subnet.env`,
+          dataDir: `${dir}/flannel`,
+          ipam: { dataDir: `${dir}/ipam` },
+          delegate: {
+            hairpinMode: true,
+            forceAddress: true,
+            isDefaultGateway: true,
+          },
+        },
+        ...chained,
+      ],
+    }),
+  );
+  return path;
 }

@@ -2,50 +2,21 @@
 // ifb device read back with `tc -j` and `ip -j`.
 
 import { assert, assertEquals, assertMatch } from "@std/assert";
-import { Netns } from "../harness/netns.ts";
-import { type CniCall, cniRun, okJson } from "../harness/cni_ns.ts";
+import type { Netns } from "../harness/netns.ts";
+import {
+  type BridgedPod,
+  bridgedPod,
+  type CniCall,
+  cniRun,
+  okJson,
+} from "../harness/cni_ns.ts";
 
 type Res = { interfaces?: { name: string; mac?: string; sandbox?: string }[] };
 
-interface World extends AsyncDisposable {
-  host: Netns;
-  cont: Netns;
-  prev: Res;
-}
+type World = BridgedPod<Res>;
 
-async function world(impl: "weft" | "reference" = "weft"): Promise<World> {
-  const host = await Netns.create("bwh");
-  const cont = await Netns.create("bwc");
-  const dir = await Deno.makeTempDir({ prefix: "weft-t-bandwidth-" });
-  const br = {
-    cniVersion: "1.0.0",
-    name: "mynet",
-    type: "bridge",
-    bridge: "cni0",
-    isGateway: true,
-    ipam: { type: "host-local", subnet: "10.22.0.0/24", dataDir: dir },
-  };
-  const prev = okJson<Res>(
-    await cniRun(host, {
-      impl,
-      plugin: "bridge",
-      command: "ADD",
-      containerId: "ctr1",
-      netns: cont.path,
-      ifname: "eth0",
-      config: br,
-    }),
-  );
-  return {
-    host,
-    cont,
-    prev,
-    async [Symbol.asyncDispose]() {
-      await Deno.remove(dir, { recursive: true });
-      await cont[Symbol.asyncDispose]();
-      await host[Symbol.asyncDispose]();
-    },
-  };
+function world(impl: "weft" | "reference" = "weft"): Promise<World> {
+  return bridgedPod<Res>("bw", impl);
 }
 
 const LIMITS = {
@@ -73,15 +44,7 @@ function bw(
   config: unknown,
   impl: "weft" | "reference" = "weft",
 ): CniCall {
-  return {
-    impl,
-    plugin: "bandwidth",
-    command,
-    containerId: "ctr1",
-    netns: w.cont.path,
-    ifname: "eth0",
-    config,
-  };
+  return w.call("bandwidth", command, config, impl);
 }
 
 interface TcQdisc {

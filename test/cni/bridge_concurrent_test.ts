@@ -4,7 +4,7 @@
 
 import { assert, assertEquals } from "@std/assert";
 import { Netns } from "../harness/netns.ts";
-import { cniRun, natRules, okJson } from "../harness/cni_ns.ts";
+import { cniRun, natRules, okJson, veths } from "../harness/cni_ns.ts";
 
 const COUNT = Number(Deno.env.get("WEFT_CONCURRENT_ADDS") ?? "200");
 
@@ -42,15 +42,7 @@ Deno.test(`bridge: ${COUNT} concurrent ADDs get distinct IPs; DEL of all leaves 
     const ips = new Set(results.map((r) => r.ips[0].address));
     assertEquals(ips.size, COUNT);
     assert(!ips.has("10.30.0.1/16"), "the gateway is never handed out");
-    const veths = await host.json<unknown[]>(
-      "ip",
-      "-j",
-      "link",
-      "show",
-      "type",
-      "veth",
-    );
-    assertEquals(veths.length, COUNT);
+    assertEquals((await veths(host)).length, COUNT);
     const chains = (await natRules(host)).filter((l) => /^:CNI-/.test(l));
     assertEquals(chains.length, COUNT);
     const baddr = await host.json<{ addr_info: { local: string }[] }[]>(
@@ -71,7 +63,7 @@ Deno.test(`bridge: ${COUNT} concurrent ADDs get distinct IPs; DEL of all leaves 
       .filter((n) => /^\d/.test(n));
     assertEquals(files, []);
     assertEquals(
-      await host.json("ip", "-j", "link", "show", "type", "veth"),
+      await veths(host),
       [],
     );
     assertEquals((await natRules(host)).filter((l) => l.includes("CNI-")), []);

@@ -4,6 +4,7 @@
 import { assert, assertEquals, assertMatch } from "@std/assert";
 import { Netns } from "../harness/netns.ts";
 import {
+  bridgeConf as sharedBridgeConf,
   type CniCall,
   cniRun,
   natRules,
@@ -11,7 +12,9 @@ import {
   okJson,
   tcpFetch,
   tcpServe,
+  veths,
 } from "../harness/cni_ns.ts";
+import { ipFiles } from "./_helpers.ts";
 
 interface Res {
   cniVersion: string;
@@ -26,17 +29,9 @@ interface Res {
   routes?: { dst: string; gw?: string }[];
 }
 
+/** The shared bridge config with masquerading on. */
 function bridgeConf(dataDir: string, extra: Record<string, unknown> = {}) {
-  return {
-    cniVersion: "1.0.0",
-    name: "mynet",
-    type: "bridge",
-    bridge: "cni0",
-    isGateway: true,
-    ipMasq: true,
-    ipam: { type: "host-local", subnet: "10.22.0.0/24", dataDir },
-    ...extra,
-  };
+  return sharedBridgeConf(dataDir, { ipMasq: true, ...extra });
 }
 
 function call(
@@ -59,6 +54,11 @@ function call(
 
 async function tmp(): Promise<string> {
   return await Deno.makeTempDir({ prefix: "weft-t-bridge-" });
+}
+
+/** The nat rules and chains bridge's masquerading made (CNI-...). */
+async function masqRules(h: Netns): Promise<string[]> {
+  return (await natRules(h)).filter((l) => l.includes("CNI-"));
 }
 
 Deno.test("bridge ADD builds bridge, veth, addresses, masquerade; DEL removes them", async () => {
@@ -192,10 +192,10 @@ Deno.test("bridge ADD builds bridge, veth, addresses, masquerade; DEL removes th
 
     const del = await cniRun(h, call(c, "DEL", { ...conf, prevResult: res }));
     assertEquals(del.code, 0, del.stdout + del.stderr);
-    assertEquals(await c.json("ip", "-j", "link", "show", "type", "veth"), []);
-    assertEquals((await natRules(h)).filter((l) => l.includes("CNI-")), []);
+    assertEquals(await veths(c), []);
+    assertEquals(await masqRules(h), []);
     assertEquals(
-      [...Deno.readDirSync(`${dir}/mynet`)].filter((e) => /^\d/.test(e.name)),
+      ipFiles(`${dir}/mynet`),
       [],
     );
     // the bridge stays
@@ -295,9 +295,9 @@ Deno.test("bridge DEL with an empty CNI_NETNS still removes masquerade rules and
     assert((await natRules(h)).some((l) => l.includes("CNI-")));
     const del = await cniRun(h, call(c, "DEL", conf, { netns: "" }));
     assertEquals(del.code, 0, del.stdout + del.stderr);
-    assertEquals((await natRules(h)).filter((l) => l.includes("CNI-")), []);
+    assertEquals(await masqRules(h), []);
     assertEquals(
-      [...Deno.readDirSync(`${dir}/mynet`)].filter((e) => /^\d/.test(e.name)),
+      ipFiles(`${dir}/mynet`),
       [],
     );
   } finally {
@@ -336,7 +336,7 @@ Deno.test("bridge ipMasq with the nftables backend, and GC of stale attachments"
       before[0],
       /^[0-9a-f]{16}-[0-9a-f]{16}, net: mynet, if: eth0, id: keep$/,
     );
-    assertEquals((await natRules(h)).filter((l) => l.includes("CNI-")), []);
+    assertEquals(await masqRules(h), []);
     const gc = await cniRun(
       h,
       call(c1, "GC", {
@@ -350,9 +350,7 @@ Deno.test("bridge ipMasq with the nftables backend, and GC of stale attachments"
     assertEquals(after.length, 1);
     assert(after[0].endsWith("id: keep"));
     // host-local released the stale container's address
-    const files = [...Deno.readDirSync(`${dir}/mynet`)].map((e) => e.name)
-      .filter((n) => /^\d/.test(n));
-    assertEquals(files, ["10.22.0.2"]);
+    assertEquals(ipFiles(`${dir}/mynet`), ["10.22.0.2"]);
     assertEquals(
       (await cniRun(h, call(c1, "DEL", conf, { containerId: "keep" }))).code,
       0,
@@ -428,17 +426,17 @@ Deno.test("bridge rejects bad input with error JSON, exit 1 and no changes", asy
       assert(typeof err.msg === "string" && err.msg.length > 0, what);
       if (code !== null) assertEquals(err.code, code, what);
       assertEquals(
-        await h.json("ip", "-j", "link", "show", "type", "veth"),
+        await veths(h),
         [],
         what,
       );
       assertEquals(
-        await c.json("ip", "-j", "link", "show", "type", "veth"),
+        await veths(c),
         [],
         what,
       );
       assertEquals(
-        (await natRules(h)).filter((l) => l.includes("CNI-")),
+        await masqRules(h),
         [],
         what,
       );
@@ -485,9 +483,9 @@ Deno.test("bridge refuses an existing non-bridge device and a foreign bridge add
       /already has an IP address different from 10\.22\.0\.1\/24/,
     );
     // nothing left behind by the failed ADD: no veth, IP released
-    assertEquals(await c.json("ip", "-j", "link", "show", "type", "veth"), []);
+    assertEquals(await veths(c), []);
     assertEquals(
-      [...Deno.readDirSync(`${dir}/mynet`)].filter((e) => /^\d/.test(e.name)),
+      ipFiles(`${dir}/mynet`),
       [],
     );
     const ok = await cniRun(
@@ -604,7 +602,7 @@ Deno.test("bridge vlan: tagged port when the kernel filters VLANs, a clean error
       assertEquals(r.code, 1);
       assertMatch(JSON.parse(r.stdout).msg, /vlan_filtering/);
       assertEquals(
-        await c.json("ip", "-j", "link", "show", "type", "veth"),
+        await veths(c),
         [],
       );
       return;
@@ -763,12 +761,12 @@ Deno.test("bridge DEL after the container netns is gone releases the IP and the 
     const del = await cniRun(h, call(c, "DEL", conf, { netns: path }));
     assertEquals(del.code, 0, del.stdout + del.stderr);
     assertEquals(
-      [...Deno.readDirSync(`${dir}/mynet`)].filter((e) => /^\d/.test(e.name)),
+      ipFiles(`${dir}/mynet`),
       [],
     );
-    assertEquals((await natRules(h)).filter((l) => l.includes("CNI-")), []);
+    assertEquals(await masqRules(h), []);
     // the veth died with the namespace
-    assertEquals(await h.json("ip", "-j", "link", "show", "type", "veth"), []);
+    assertEquals(await veths(h), []);
   } finally {
     await c[Symbol.asyncDispose]();
     await Deno.remove(dir, { recursive: true });

@@ -5,7 +5,8 @@
 
 import { assert, assertEquals } from "@std/assert";
 import { Netns } from "../harness/netns.ts";
-import { filesIn } from "./_helpers.ts";
+import { veths } from "../harness/cni_ns.ts";
+import { filesIn, ipFiles, writeK3sConflist } from "./_helpers.ts";
 
 const CNI_MAIN = new URL("./_cni_main.ts", import.meta.url).pathname;
 
@@ -67,34 +68,17 @@ Deno.test("K3s chain: flannel -> bridge/host-local -> portmap -> bandwidth throu
   await using pod = await Netns.create("k3spod");
   const dir = await Deno.makeTempDir({ prefix: "weft-k3s-" });
   try {
-    Deno.writeTextFileSync(
-      `${dir}/subnet.env`,
-      "FLANNEL_NETWORK=10.42.0.0/16\nFLANNEL_SUBNET=10.42.3.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n",
-    );
-    Deno.writeTextFileSync(
-      `${dir}/10-flannel.conflist`,
-      JSON.stringify({
-        name: "cbr0",
-        cniVersion: "1.0.0",
-        plugins: [
-          {
-            type: "flannel",
-            subnetFile: `${dir}/subnet.env`,
-            dataDir: `${dir}/flannel`,
-            ipam: { dataDir: `${dir}/ipam` },
-            delegate: {
-              hairpinMode: true,
-              forceAddress: true,
-              isDefaultGateway: true,
-            },
-          },
-          { type: "portmap", capabilities: { portMappings: true } },
-          { type: "bandwidth", capabilities: { bandwidth: true } },
-        ],
-      }),
+    const conflist = writeK3sConflist(
+      dir,
+      "10-flannel.conflist",
+      "10.42.3.1/24",
+      [
+        { type: "portmap", capabilities: { portMappings: true } },
+        { type: "bandwidth", capabilities: { bandwidth: true } },
+      ],
     );
     const common = [
-      `${dir}/10-flannel.conflist`,
+      conflist,
       pod.path,
       "--container-id",
       "pod1",
@@ -151,15 +135,7 @@ Deno.test("K3s chain: flannel -> bridge/host-local -> portmap -> bandwidth throu
     const rules = await host.sh("iptables-save", "-t", "nat");
     assert(rules.includes("--to-destination 10.42.3.2:80"), rules);
 
-    const veth = (await host.json<{ ifname: string }[]>(
-      "ip",
-      "-j",
-      "link",
-      "show",
-      "type",
-      "veth",
-    ))[0]
-      .ifname;
+    const veth = (await veths(host))[0];
     const qdiscs = await host.json<{ kind: string }[]>(
       "tc",
       "-j",
@@ -177,16 +153,8 @@ Deno.test("K3s chain: flannel -> bridge/host-local -> portmap -> bandwidth throu
     assertEquals(del.code, 0, del.stdout + del.stderr);
     const links = await pod.json<{ ifname: string }[]>("ip", "-j", "link");
     assertEquals(links.map((l) => l.ifname), ["lo"]);
-    const veths = await host.json<{ ifname: string }[]>(
-      "ip",
-      "-j",
-      "link",
-      "show",
-      "type",
-      "veth",
-    );
-    assertEquals(veths, []);
-    assertEquals(filesIn(`${dir}/ipam/cbr0`).filter((n) => /^\d/.test(n)), []);
+    assertEquals(await veths(host), []);
+    assertEquals(ipFiles(`${dir}/ipam/cbr0`), []);
     assertEquals(filesIn(`${dir}/flannel`), []);
     assertEquals(filesIn(`${dir}/cache/results`), []);
     const after = await host.sh("iptables-save", "-t", "nat");

@@ -4,7 +4,8 @@
 
 import { assert, assertEquals } from "@std/assert";
 import { Netns } from "../harness/netns.ts";
-import { filesIn } from "./_helpers.ts";
+import { veths } from "../harness/cni_ns.ts";
+import { filesIn, ipFiles, writeK3sConflist } from "./_helpers.ts";
 
 const MANY = new URL("./_cni_many.ts", import.meta.url).pathname;
 const PODS = 200;
@@ -15,31 +16,9 @@ Deno.test(`${PODS} concurrent ADDs in ${PODS} namespaces give distinct IPs; DEL 
   const dir = await Deno.makeTempDir({ prefix: "weft-many-" });
   try {
     for (let i = 0; i < PODS; i++) pods.push(await Netns.create(`p${i}`));
-    Deno.writeTextFileSync(
-      `${dir}/subnet.env`,
-      "FLANNEL_NETWORK=10.42.0.0/16\nFLANNEL_SUBNET=10.42.8.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n",
-    );
-    Deno.writeTextFileSync(
-      `${dir}/net.conflist`,
-      JSON.stringify({
-        name: "cbr0",
-        cniVersion: "1.0.0",
-        plugins: [
-          {
-            type: "flannel",
-            subnetFile: `${dir}/subnet.env`,
-            dataDir: `${dir}/flannel`,
-            ipam: { dataDir: `${dir}/ipam` },
-            delegate: {
-              hairpinMode: true,
-              forceAddress: true,
-              isDefaultGateway: true,
-            },
-          },
-          { type: "portmap", capabilities: { portMappings: true } },
-        ],
-      }),
-    );
+    const conflist = writeK3sConflist(dir, "net.conflist", "10.42.8.1/24", [
+      { type: "portmap", capabilities: { portMappings: true } },
+    ]);
     const run = (verb: string) =>
       host.run([
         Deno.execPath(),
@@ -47,7 +26,7 @@ Deno.test(`${PODS} concurrent ADDs in ${PODS} namespaces give distinct IPs; DEL 
         "-A",
         MANY,
         verb,
-        `${dir}/net.conflist`,
+        conflist,
         `${dir}/cache`,
         ...pods.map((p) => p.path),
       ]);
@@ -55,26 +34,16 @@ Deno.test(`${PODS} concurrent ADDs in ${PODS} namespaces give distinct IPs; DEL 
     assertEquals(add.code, 0, add.stderr);
     const ips: string[] = JSON.parse(add.stdout);
     assertEquals(new Set(ips).size, PODS);
-    const veths = await host.json<unknown[]>(
-      "ip",
-      "-j",
-      "link",
-      "show",
-      "type",
-      "veth",
-    );
-    assertEquals(veths.length, PODS);
-    const ipFiles = () =>
-      filesIn(`${dir}/ipam/cbr0`).filter((n) => /^\d/.test(n));
-    assertEquals(ipFiles().length, PODS);
+    assertEquals((await veths(host)).length, PODS);
+    assertEquals(ipFiles(`${dir}/ipam/cbr0`).length, PODS);
 
     const del = await run("del");
     assertEquals(del.code, 0, del.stderr);
-    assertEquals(ipFiles(), []);
+    assertEquals(ipFiles(`${dir}/ipam/cbr0`), []);
     assertEquals(filesIn(`${dir}/flannel`), []);
     assertEquals(filesIn(`${dir}/cache/results`), []);
     assertEquals(
-      await host.json<unknown[]>("ip", "-j", "link", "show", "type", "veth"),
+      await veths(host),
       [],
     );
     const nat = await host.sh("iptables-save", "-t", "nat");

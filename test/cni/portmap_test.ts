@@ -4,6 +4,8 @@
 import { assert, assertEquals, assertMatch } from "@std/assert";
 import { Netns } from "../harness/netns.ts";
 import {
+  type BridgedPod,
+  bridgedPod,
   type CniCall,
   cniRun,
   natRules,
@@ -14,12 +16,8 @@ import {
 
 type Res = Record<string, unknown>;
 
-interface World extends AsyncDisposable {
-  host: Netns;
-  cont: Netns;
+interface World extends BridgedPod<Res> {
   client: Netns;
-  dir: string;
-  prev: Res;
 }
 
 const MAPPINGS = [
@@ -27,64 +25,48 @@ const MAPPINGS = [
   { hostPort: 5353, containerPort: 53, protocol: "udp" },
 ];
 
-function base(w: { cont: Netns }, impl: "weft" | "reference" = "weft") {
-  return { impl, containerId: "ctr1", netns: w.cont.path, ifname: "eth0" };
-}
-
+/** A bridged container plus a client namespace at 10.99.0.2 wired to the host (10.99.0.1). */
 async function world(
   impl: "weft" | "reference" = "weft",
   bridgeExtra: Record<string, unknown> = {},
 ): Promise<World> {
-  const host = await Netns.create("pmh");
-  const cont = await Netns.create("pmc");
-  const client = await Netns.create("pmx");
-  const dir = await Deno.makeTempDir({ prefix: "weft-t-portmap-" });
-  await host.sh(
-    "ip",
-    "link",
-    "add",
-    "up0",
-    "type",
-    "veth",
-    "peer",
-    "name",
-    "cl0",
-    "netns",
-    client.name,
-  );
-  await host.sh("ip", "addr", "add", "10.99.0.1/24", "dev", "up0");
-  await host.sh("ip", "link", "set", "up0", "up");
-  await client.sh("ip", "addr", "add", "10.99.0.2/24", "dev", "cl0");
-  await client.sh("ip", "link", "set", "cl0", "up");
-  const br = {
-    cniVersion: "1.0.0",
-    name: "mynet",
-    type: "bridge",
-    bridge: "cni0",
-    isGateway: true,
+  const pod = await bridgedPod<Res>("pm", impl, {
     isDefaultGateway: true,
-    ipam: { type: "host-local", subnet: "10.22.0.0/24", dataDir: dir },
     ...bridgeExtra,
-  };
-  const w = { host, cont, client, dir };
-  const prev = okJson<Res>(
-    await cniRun(host, {
-      ...base(w, impl),
-      plugin: "bridge",
-      command: "ADD",
-      config: br,
-    }),
-  );
-  return {
-    ...w,
-    prev,
+  });
+  const { host } = pod;
+  const client = await Netns.create("pmx");
+  const w: World = {
+    ...pod,
+    client,
     async [Symbol.asyncDispose]() {
-      await Deno.remove(dir, { recursive: true });
       await client[Symbol.asyncDispose]();
-      await cont[Symbol.asyncDispose]();
-      await host[Symbol.asyncDispose]();
+      await pod[Symbol.asyncDispose]();
     },
   };
+  try {
+    await host.sh(
+      "ip",
+      "link",
+      "add",
+      "up0",
+      "type",
+      "veth",
+      "peer",
+      "name",
+      "cl0",
+      "netns",
+      client.name,
+    );
+    await host.sh("ip", "addr", "add", "10.99.0.1/24", "dev", "up0");
+    await host.sh("ip", "link", "set", "up0", "up");
+    await client.sh("ip", "addr", "add", "10.99.0.2/24", "dev", "cl0");
+    await client.sh("ip", "link", "set", "cl0", "up");
+  } catch (err) {
+    await w[Symbol.asyncDispose]();
+    throw err;
+  }
+  return w;
 }
 
 function pmConf(prev: Res, extra: Record<string, unknown> = {}) {
@@ -105,7 +87,7 @@ function pm(
   config: unknown,
   impl: "weft" | "reference" = "weft",
 ): CniCall {
-  return { ...base(w, impl), plugin: "portmap", command, config };
+  return w.call("portmap", command, config, impl);
 }
 
 Deno.test("portmap ADD (iptables) writes the reference chains and forwards TCP from outside and from localhost", async () => {

@@ -3,15 +3,30 @@
 // /usr/lib/cni — so every link, sysctl and netfilter rule it makes lands in
 // that namespace and never in the machine's own.
 
-import type { Netns } from "./netns.ts";
+import { Netns, run, type RunResult } from "./netns.ts";
 
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+export const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 export const REFERENCE_DIR = "/usr/lib/cni";
 
-export interface CniRun {
-  code: number;
-  stdout: string;
-  stderr: string;
+export type CniRun = RunResult;
+
+/** The command line that starts weft (main.ts) with argv0 `name`. */
+export function weftAs(name: string): string[] {
+  return [
+    "bash",
+    "-c",
+    `exec -a ${name} "${Deno.execPath()}" run -A "${MAIN}"`,
+  ];
+}
+
+/** Runs `cmd` with exactly `env` (nothing inherited) and `stdin` as input. */
+export function runCleanEnv(
+  cmd: string[],
+  env: Record<string, string>,
+  stdin: string,
+): Promise<RunResult> {
+  const vars = Object.entries(env).map(([k, v]) => `${k}=${v}`);
+  return run(["env", "-i", ...vars, ...cmd], { stdin });
 }
 
 export interface CniCall {
@@ -27,13 +42,9 @@ export interface CniCall {
 }
 
 /** Runs one plugin call inside `host`. */
-export async function cniRun(host: Netns, call: CniCall): Promise<CniRun> {
-  const inner = call.impl === "weft"
-    ? [
-      "bash",
-      "-c",
-      `exec -a ${call.plugin} "${Deno.execPath()}" run -A "${MAIN}"`,
-    ]
+export function cniRun(host: Netns, call: CniCall): Promise<CniRun> {
+  const plugin = call.impl === "weft"
+    ? weftAs(call.plugin)
     : [`${REFERENCE_DIR}/${call.plugin}`];
   const env: Record<string, string> = {
     PATH: Deno.env.get("PATH") ?? "/usr/sbin:/usr/bin:/sbin:/bin",
@@ -45,24 +56,100 @@ export async function cniRun(host: Netns, call: CniCall): Promise<CniRun> {
     CNI_PATH: REFERENCE_DIR,
   };
   if (call.args) env.CNI_ARGS = call.args;
-  const child = new Deno.Command("ip", {
-    args: ["netns", "exec", host.name, ...inner],
+  return runCleanEnv(
+    ["ip", "netns", "exec", host.name, ...plugin],
     env,
-    clearEnv: true,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const w = child.stdin.getWriter();
-  await w.write(new TextEncoder().encode(JSON.stringify(call.config)));
-  await w.close();
-  const out = await child.output();
-  const dec = new TextDecoder();
+    JSON.stringify(call.config),
+  );
+}
+
+/** The bridge config the tests chain after: cni0 as gateway, host-local 10.22.0.0/24. */
+export function bridgeConf(
+  dataDir: string,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
   return {
-    code: out.code,
-    stdout: dec.decode(out.stdout),
-    stderr: dec.decode(out.stderr),
+    cniVersion: "1.0.0",
+    name: "mynet",
+    type: "bridge",
+    bridge: "cni0",
+    isGateway: true,
+    ipam: { type: "host-local", subnet: "10.22.0.0/24", dataDir },
+    ...extra,
   };
+}
+
+/** A container `cont` attached by bridge to `host`, for a chained plugin. */
+export interface BridgedPod<R = Record<string, unknown>>
+  extends AsyncDisposable {
+  host: Netns;
+  cont: Netns;
+  /** The temp dir holding host-local's state. */
+  dir: string;
+  /** The bridge ADD result (container "ctr1", "eth0"). */
+  prev: R;
+  /** A call of `plugin` for this container. */
+  call(
+    plugin: string,
+    command: string,
+    config: unknown,
+    impl?: "weft" | "reference",
+  ): CniCall;
+}
+
+/** Makes host and container namespaces and runs bridge ADD (by `impl`). */
+export async function bridgedPod<R = Record<string, unknown>>(
+  tag: string,
+  impl: "weft" | "reference" = "weft",
+  bridgeExtra: Record<string, unknown> = {},
+): Promise<BridgedPod<R>> {
+  const host = await Netns.create(`${tag}h`);
+  const cont = await Netns.create(`${tag}c`);
+  const dir = await Deno.makeTempDir({ prefix: `weft-t-${tag}-` });
+  const dispose = async () => {
+    await Deno.remove(dir, { recursive: true });
+    await cont[Symbol.asyncDispose]();
+    await host[Symbol.asyncDispose]();
+  };
+  const call = (
+    plugin: string,
+    command: string,
+    config: unknown,
+    by: "weft" | "reference" = "weft",
+  ): CniCall => ({
+    impl: by,
+    plugin,
+    command,
+    containerId: "ctr1",
+    netns: cont.path,
+    ifname: "eth0",
+    config,
+  });
+  try {
+    const prev = okJson<R>(
+      await cniRun(
+        host,
+        call("bridge", "ADD", bridgeConf(dir, bridgeExtra), impl),
+      ),
+    );
+    return { host, cont, dir, prev, call, [Symbol.asyncDispose]: dispose };
+  } catch (err) {
+    await dispose();
+    throw err;
+  }
+}
+
+/** Names of the veth devices in `ns`. */
+export async function veths(ns: Netns): Promise<string[]> {
+  const links = await ns.json<{ ifname: string }[]>(
+    "ip",
+    "-j",
+    "link",
+    "show",
+    "type",
+    "veth",
+  );
+  return links.map((l) => l.ifname);
 }
 
 /** The JSON a run printed; throws with its output when it did not succeed. */
