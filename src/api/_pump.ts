@@ -15,15 +15,17 @@ export async function pump(src: Deno.Conn, dst: Deno.Conn): Promise<void> {
   let size = 0;
   let ended = false;
   let lastRead = 0;
+  let stopped = false;
   const wake: { writer?: () => void; reader?: () => void } = {};
 
   const reading = (async () => {
     try {
       const buf = new Uint8Array(256 * 1024);
       while (true) {
-        while (size >= MAX_BUFFERED) {
+        while (size >= MAX_BUFFERED && !stopped) {
           await new Promise<void>((r) => (wake.reader = r));
         }
+        if (stopped) break;
         const n = await src.read(buf);
         if (n === null) break;
         lastRead = n;
@@ -62,7 +64,13 @@ export async function pump(src: Deno.Conn, dst: Deno.Conn): Promise<void> {
         written += await dst.write(out.subarray(written));
       }
     }
-  } finally {
-    await reading.catch(() => {});
+  } catch (e) {
+    // The destination failed: stop reading (without waiting for a read
+    // that may never return; the caller closes the connections).
+    stopped = true;
+    wake.reader?.();
+    reading.catch(() => {});
+    throw e;
   }
+  await reading.catch(() => {});
 }
