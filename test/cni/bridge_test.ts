@@ -10,6 +10,7 @@ import {
   natRules,
   netSnapshot,
   okJson,
+  pings,
   tcpFetch,
   tcpServe,
   veths,
@@ -183,6 +184,9 @@ Deno.test("bridge ADD builds bridge, veth, addresses, masquerade; DEL removes th
       assertEquals(await tcpFetch(c, "10.22.0.1", 18080), "hello-from-host");
       await srv.done;
     }
+    // and ICMP both ways between the container and the gateway
+    assert(await pings(c, "10.22.0.1"), "container -> gateway ping");
+    assert(await pings(h, "10.22.0.2"), "host -> container ping");
 
     const check = await cniRun(
       h,
@@ -811,6 +815,7 @@ Deno.test("bridge macspoofchk drops frames with a foreign source MAC; DEL remove
       assertEquals(await tcpFetch(c, "10.22.0.1", 18081), "own-mac");
       await srv.done;
     }
+    assert(await pings(c, "10.22.0.1"), "ping with the container's own MAC");
     await c.sh("ip", "link", "set", "eth0", "address", "0a:58:de:ad:be:ef");
     await c.sh("ip", "neigh", "flush", "all");
     {

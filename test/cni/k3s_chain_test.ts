@@ -5,7 +5,7 @@
 
 import { assert, assertEquals } from "@std/assert";
 import { Netns } from "../harness/netns.ts";
-import { veths } from "../harness/cni_ns.ts";
+import { pings, veths } from "../harness/cni_ns.ts";
 import { filesIn, ipFiles, writeK3sConflist } from "./_helpers.ts";
 
 const CNI_MAIN = new URL("./_cni_main.ts", import.meta.url).pathname;
@@ -132,6 +132,8 @@ Deno.test("K3s chain: flannel -> bridge/host-local -> portmap -> bandwidth throu
         "hello",
       ],
     );
+    assert(await pings(pod, "10.42.3.1"), "pod -> cni0 gateway ping");
+    assert(await pings(host, "10.42.3.2"), "host -> pod ping");
     const rules = await host.sh("iptables-save", "-t", "nat");
     assert(rules.includes("--to-destination 10.42.3.2:80"), rules);
 

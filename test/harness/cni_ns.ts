@@ -273,3 +273,9 @@ export async function netSnapshot(ns: Netns): Promise<Record<string, unknown>> {
       .sort();
   return { links, addrs, routes };
 }
+
+/** Whether one ICMP echo from `ns` to `addr` is answered (within 2 s). */
+export async function pings(ns: Netns, addr: string): Promise<boolean> {
+  const r = await ns.run(["ping", "-n", "-c", "1", "-W", "2", addr]);
+  return r.code === 0;
+}
