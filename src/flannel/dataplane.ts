@@ -90,7 +90,11 @@ export interface Dataplane {
     change: { up?: boolean; mtu?: number; mac?: string },
   ): void;
   addrList(filter?: { dev?: string | number; family?: 4 | 6 }): DpAddr[];
-  addrAdd(dev: string | number, cidr: string): void;
+  addrAdd(
+    dev: string | number,
+    cidr: string,
+    opts?: { nodad?: boolean },
+  ): void;
   addrDel(dev: string | number, cidr: string): void;
   routeList(
     filter?: { family?: 4 | 6; table?: number; dev?: string | number },

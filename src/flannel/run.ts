@@ -4,9 +4,9 @@
 // NetworkUnavailable condition and ready(). Stopping leaves the dataplane in
 // place; a restart reuses what is there and writes only differences.
 
-import { linkEvents, Netlink } from "../../ffi/mod.ts";
+import { linkEvents, Netlink, sysctlSet } from "../../ffi/mod.ts";
 import type { KubeClient } from "../kube/mod.ts";
-import { type Backend, createBackend } from "./backend/mod.ts";
+import { createBackend, type DualBackend } from "./backend/mod.ts";
 import type { Dataplane } from "./dataplane.ts";
 import { FlannelError } from "./errors.ts";
 import { type IfaceInput, selectInterface } from "./iface.ts";
@@ -141,12 +141,17 @@ export async function runFlannel(
     ext: sel,
     log,
     previousData: parseMaybe(own.node.metadata.annotations?.[keys.backendData]),
+    previousV6Data: parseMaybe(
+      own.node.metadata.annotations?.[keys.backendV6Data],
+    ),
+    sysctl: (key, value) => sysctlSet(key, value, { netns: opts.netns }),
   });
-  backend.configure({ subnet: own.v4 });
+  backend.configure({ subnet: own.v4, ipv6Subnet: own.v6 });
 
   await sm.publish(own.node, {
     backendType: backend.type,
     backendData: backend.backendData(),
+    backendV6Data: backend.backendV6Data(),
     publicIP: sel.extAddr,
     publicIPv6: sel.extAddr6,
     overwrite: sel.overwrite,
@@ -226,7 +231,7 @@ async function runLoops(a: {
   opts: FlannelOptions;
   ctx: FlannelContext;
   sm: KubeSubnetManager;
-  backend: Backend;
+  backend: DualBackend;
   rules: { ensure(): Promise<boolean> }[];
   netns?: string;
 }): Promise<void> {
@@ -308,15 +313,16 @@ async function runLoops(a: {
   };
 
   const deviceWatch = async () => {
-    if (!backend.device) return;
+    const devices = backend.devices;
+    if (devices.length === 0) return;
     const events = linkEvents({ netns: a.netns });
     const stop = () => events.close();
     signal.addEventListener("abort", stop, { once: true });
     try {
       for await (const ev of events) {
         if (signal.aborted) break;
-        if (ev.type === "del" && ev.link.name === backend.device && synced) {
-          log(`${backend.device} was deleted; recreating it`);
+        if (ev.type === "del" && devices.includes(ev.link.name) && synced) {
+          log(`${ev.link.name} was deleted; recreating it`);
           reconcile("device deleted");
         }
       }

@@ -23,6 +23,8 @@ export type LeaseEvent =
 export interface OwnLeaseInput {
   backendType: string;
   backendData: unknown;
+  /** backend-v6-data; the IPv4 data is reused when absent. */
+  backendV6Data?: unknown;
   publicIP: IP | null;
   publicIPv6: IP | null;
   overwrite: IP | null;
@@ -136,7 +138,9 @@ export class KubeSubnetManager {
       if (input.overwrite) a[k.publicIPOverwrite] = input.overwrite.toString();
     }
     if (this.#conf.enableIPv6) {
-      a[k.backendV6Data] = data;
+      a[k.backendV6Data] = input.backendV6Data === undefined
+        ? data
+        : JSON.stringify(input.backendV6Data ?? null);
       const ip = input.overwrite6 ?? input.publicIPv6;
       if (ip) a[k.publicIPv6] = ip.toString();
       if (input.overwrite6) {

@@ -13,7 +13,11 @@ export interface UnderlayNode {
 export class Underlay implements AsyncDisposable {
   private constructor(readonly ul: Netns, readonly nodes: UnderlayNode[]) {}
 
-  static async create(n: number): Promise<Underlay> {
+  /** With `v6`, eth0 also gets fd00:77::<i+1>/64 and a default IPv6 route. */
+  static async create(
+    n: number,
+    opts: { v6?: boolean } = {},
+  ): Promise<Underlay> {
     const ul = await Netns.create("ul");
     const nodes: UnderlayNode[] = [];
     const u = new Underlay(ul, nodes);
@@ -21,6 +25,17 @@ export class Underlay implements AsyncDisposable {
       await ul.sh("ip", "link", "add", "br0", "type", "bridge");
       await ul.sh("ip", "addr", "add", "192.168.77.254/24", "dev", "br0");
       await ul.sh("ip", "link", "set", "br0", "up");
+      if (opts.v6) {
+        await ul.sh(
+          "ip",
+          "addr",
+          "add",
+          "fd00:77::fe/64",
+          "dev",
+          "br0",
+          "nodad",
+        );
+      }
       for (let i = 0; i < n; i++) {
         const ns = await Netns.create(`n${i}`);
         nodes.push({ ns, ip: `192.168.77.${i + 1}` });
@@ -49,6 +64,27 @@ export class Underlay implements AsyncDisposable {
         await ns.sh("ip", "link", "set", "eth0", "up");
         await ns.sh("ip", "route", "add", "default", "via", "192.168.77.254");
         await ns.sh("sysctl", "-qw", "net.ipv4.ip_forward=1");
+        if (opts.v6) {
+          await ns.sh(
+            "ip",
+            "addr",
+            "add",
+            `fd00:77::${i + 1}/64`,
+            "dev",
+            "eth0",
+            "nodad",
+          );
+          await ns.sh(
+            "ip",
+            "-6",
+            "route",
+            "add",
+            "default",
+            "via",
+            "fd00:77::fe",
+          );
+          await ns.sh("sysctl", "-qw", "net.ipv6.conf.all.forwarding=1");
+        }
       }
     } catch (e) {
       await u[Symbol.asyncDispose]();

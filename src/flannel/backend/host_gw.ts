@@ -7,6 +7,7 @@ import { CIDR } from "../../net/mod.ts";
 import type { Dataplane } from "../dataplane.ts";
 import { errCode } from "../dataplane.ts";
 import type { Lease } from "../lease.ts";
+import { leaseSide } from "./side.ts";
 import type { Backend, BackendDeps, ReconcileReport } from "./types.ts";
 
 export class HostGwBackend implements Backend {
@@ -16,8 +17,10 @@ export class HostGwBackend implements Backend {
   #nl: Dataplane;
   #deps: BackendDeps;
   #own: CIDR | null = null;
+  readonly family: 4 | 6;
 
-  constructor(deps: BackendDeps) {
+  constructor(deps: BackendDeps, family: 4 | 6 = 4) {
+    this.family = family;
     this.#deps = deps;
     this.#nl = deps.nl;
     this.mtu = deps.conf.backend.mtu || deps.ext.mtu;
@@ -27,12 +30,18 @@ export class HostGwBackend implements Backend {
     return null;
   }
 
-  configure(own: { subnet: CIDR | null }): void {
-    this.#own = own.subnet?.network() ?? null;
+  backendV6Data(): null {
+    return null;
+  }
+
+  configure(own: { subnet: CIDR | null; ipv6Subnet?: CIDR | null }): void {
+    const mine = this.family === 4 ? own.subnet : own.ipv6Subnet;
+    this.#own = mine?.network() ?? null;
   }
 
   #route(l: Lease): { dst: string; gw: string } | null {
-    if (!l.subnet || !l.publicIP) return null;
+    const side = leaseSide(l, this.family);
+    if (!side.subnet || !side.publicIP) return null;
     if (l.backendType !== "host-gw") {
       this.#deps.log(
         `skipping lease of ${l.node}: backend ${
@@ -41,7 +50,10 @@ export class HostGwBackend implements Backend {
       );
       return null;
     }
-    return { dst: l.subnet.network().toString(), gw: l.publicIP.toString() };
+    return {
+      dst: side.subnet.network().toString(),
+      gw: side.publicIP.toString(),
+    };
   }
 
   addLease(l: Lease): void {
@@ -70,10 +82,11 @@ export class HostGwBackend implements Backend {
       if (r) want.set(r.dst, r.gw);
     }
     const up = this.#deps.ext.index;
-    const network = this.#deps.conf.network;
+    const c = this.#deps.conf;
+    const network = this.family === 4 ? c.network : c.ipv6Network;
     const own = this.#own?.toString();
     const ok = new Set<string>();
-    for (const r of this.#nl.routeList({ family: 4, table: 254 })) {
+    for (const r of this.#nl.routeList({ family: this.family, table: 254 })) {
       if (r.index !== up || !r.gw || r.dst === own) continue;
       if (!network || !network.contains(CIDR.parse(r.dst).ip)) continue;
       const gw = want.get(r.dst);

@@ -1,6 +1,7 @@
 // The backend table: net-conf Backend.Type -> constructor.
 
 import { NetConfError } from "../errors.ts";
+import { DualBackend } from "./dual.ts";
 import { HostGwBackend } from "./host_gw.ts";
 import { NoneBackend } from "./none.ts";
 import type { Backend, BackendDeps } from "./types.ts";
@@ -12,16 +13,22 @@ export type {
   ExternalInterface,
   ReconcileReport,
 } from "./types.ts";
-export { HostGwBackend, NoneBackend, VxlanBackend };
+export { DualBackend, HostGwBackend, NoneBackend, VxlanBackend };
 
-const TABLE: Record<string, (deps: BackendDeps) => Backend> = {
-  "vxlan": (d) => new VxlanBackend(d),
-  "host-gw": (d) => new HostGwBackend(d),
+const TABLE: Record<
+  string,
+  (deps: BackendDeps, family: 4 | 6) => Backend
+> = {
+  "vxlan": (d, f) => new VxlanBackend(d, f),
+  "host-gw": (d, f) => new HostGwBackend(d, f),
   "none": (d) => new NoneBackend(d),
 };
 
-/** Builds the backend named in net-conf.json. */
-export function createBackend(deps: BackendDeps): Backend {
+/**
+ * Builds the backend named in net-conf.json: one instance per enabled
+ * address family behind a DualBackend.
+ */
+export function createBackend(deps: BackendDeps): DualBackend {
   const make = TABLE[deps.conf.backend.type];
   if (!make) {
     throw new NetConfError(
@@ -31,5 +38,10 @@ export function createBackend(deps: BackendDeps): Backend {
       } is not available in weft; use vxlan, host-gw or none`,
     );
   }
-  return make(deps);
+  const c = deps.conf;
+  if (c.backend.type === "none") return new DualBackend(make(deps, 4), null);
+  return new DualBackend(
+    c.enableIPv4 ? make(deps, 4) : null,
+    c.enableIPv6 ? make(deps, 6) : null,
+  );
 }

@@ -17,6 +17,10 @@ export class NoneBackend implements Backend {
     return null;
   }
 
+  backendV6Data(): null {
+    return null;
+  }
+
   configure(): void {}
 
   addLease(): void {}

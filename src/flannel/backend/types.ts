@@ -28,6 +28,10 @@ export interface BackendDeps {
   log: (msg: string) => void;
   /** backend-data this node published before (restores the VTEP MAC). */
   previousData?: unknown;
+  /** backend-v6-data this node published before. */
+  previousV6Data?: unknown;
+  /** Writes a sysctl in the dataplane's namespace ("net/ipv6/conf/x/y"). */
+  sysctl?: (key: string, value: string) => void;
 }
 
 /** What one reconcile pass changed. */
@@ -48,8 +52,10 @@ export interface Backend {
   readonly device: string | null;
   /** backend-data annotation value (JSON-encoded by the caller). */
   backendData(): unknown;
-  /** Creates or reuses the device and gives it our subnet. */
-  configure(own: { subnet: CIDR | null }): void;
+  /** backend-v6-data annotation value. */
+  backendV6Data(): unknown;
+  /** Creates or reuses the device(s) and gives them our subnet(s). */
+  configure(own: { subnet: CIDR | null; ipv6Subnet?: CIDR | null }): void;
   /** Programs one remote lease. Throws when it cannot (after rollback). */
   addLease(l: Lease): void;
   /** Removes one remote lease's entries; keeps going on errors. */

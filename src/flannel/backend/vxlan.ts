@@ -1,4 +1,5 @@
-// The vxlan backend (IPv4): device flannel.<VNI>, per remote lease a
+// The vxlan backend, one per address family: device flannel.<VNI> (IPv4)
+// or flannel-v6.<VNI> (IPv6); per remote lease a
 // permanent neighbour, an FDB entry and an onlink route (or a direct route
 // when the peer is on-link and DirectRouting is on), and a reconcile pass
 // that removes whatever on the device belongs to no lease.
@@ -7,6 +8,7 @@ import { CIDR, IP, randomMAC } from "../../net/mod.ts";
 import { type Dataplane, type DpLink, errCode } from "../dataplane.ts";
 import { FlannelError } from "../errors.ts";
 import { type Lease, vxlanData } from "../lease.ts";
+import { leaseSide } from "./side.ts";
 import type {
   Backend,
   BackendDeps,
@@ -16,6 +18,7 @@ import type {
 
 const DEFAULT_PORT = 8472;
 const OVERHEAD = 50;
+const OVERHEAD6 = 70;
 
 /** One remote lease as the vxlan backend programs it. */
 interface Entry {
@@ -31,6 +34,7 @@ export class VxlanBackend implements Backend {
   readonly type = "vxlan";
   readonly device: string;
   readonly mtu: number;
+  readonly family: 4 | 6;
   #nl: Dataplane;
   #deps: BackendDeps;
   #ext: ExternalInterface;
@@ -38,19 +42,38 @@ export class VxlanBackend implements Backend {
   #subnet: CIDR | null = null;
   #index = 0;
 
-  constructor(deps: BackendDeps) {
+  constructor(deps: BackendDeps, family: 4 | 6 = 4) {
     this.#deps = deps;
     this.#nl = deps.nl;
     this.#ext = deps.ext;
+    this.family = family;
     const b = deps.conf.backend;
-    this.device = `flannel.${b.vni}`;
-    this.mtu = (b.mtu || deps.ext.mtu) - OVERHEAD;
-    const prev = vxlanData(deps.previousData);
+    this.device = family === 4 ? `flannel.${b.vni}` : `flannel-v6.${b.vni}`;
+    // IPv4 underlay: 50 bytes of VXLAN headers; IPv6 underlay: 70 (the
+    // kernel refuses more on flannel-v6.<VNI>).
+    this.mtu = (b.mtu || deps.ext.mtu) - (family === 4 ? OVERHEAD : OVERHEAD6);
+    const prev = vxlanData(
+      family === 4 ? deps.previousData : deps.previousV6Data,
+    );
     this.#mac = prev && prev.VNI === b.vni ? prev.VtepMAC : randomMAC();
+  }
+
+  get #local(): string | null {
+    const a = this.family === 4 ? this.#ext.ifaceAddr : this.#ext.ifaceAddr6;
+    return a?.toString() ?? null;
+  }
+
+  get #network(): CIDR | null {
+    const c = this.#deps.conf;
+    return this.family === 4 ? c.network : c.ipv6Network;
   }
 
   backendData(): { VNI: number; VtepMAC: string } {
     return { VNI: this.#deps.conf.backend.vni, VtepMAC: this.#mac };
+  }
+
+  backendV6Data(): { VNI: number; VtepMAC: string } | null {
+    return this.family === 6 ? this.backendData() : null;
   }
 
   get vtepMAC(): string {
@@ -64,8 +87,7 @@ export class VxlanBackend implements Backend {
     const v = l.vxlan;
     if (v.id !== b.vni) return `VNI ${v.id}`;
     if (v.dev !== null && v.dev !== this.#ext.index) return `uplink ${v.dev}`;
-    const local = this.#ext.ifaceAddr?.toString() ?? null;
-    if ((v.local ?? null) !== local) return `local address ${v.local}`;
+    if ((v.local ?? null) !== this.#local) return `local address ${v.local}`;
     if (v.port !== (b.port || DEFAULT_PORT)) return `port ${v.port}`;
     if (v.gbp !== b.gbp) return `gbp ${v.gbp}`;
     if (v.learning !== b.learning) return `learning ${v.learning}`;
@@ -100,7 +122,7 @@ export class VxlanBackend implements Backend {
       vxlan: {
         id: b.vni,
         port: b.port || DEFAULT_PORT,
-        local: this.#ext.ifaceAddr?.toString(),
+        local: this.#local ?? undefined,
         dev: this.#ext.index,
         learning: b.learning,
         gbp: b.gbp,
@@ -113,10 +135,14 @@ export class VxlanBackend implements Backend {
   #ensureDevice(): boolean {
     const { link, created } = this.#ensureLink();
     this.#index = link.index;
+    if (created && this.family === 6 && this.#deps.sysctl) {
+      this.#deps.sysctl(`net/ipv6/conf/${this.device}/accept_ra`, "0");
+    }
     if (this.#subnet) {
-      const want = `${this.#subnet.network().ip}/32`;
-      const network = this.#deps.conf.network;
-      const addrs = this.#nl.addrList({ dev: link.index, family: 4 });
+      const bits = this.family === 4 ? 32 : 128;
+      const want = `${this.#subnet.network().ip}/${bits}`;
+      const network = this.#network;
+      const addrs = this.#nl.addrList({ dev: link.index, family: this.family });
       for (const a of addrs) {
         const c = CIDR.parse(a.cidr);
         if (a.cidr !== want && network && network.contains(c.ip)) {
@@ -124,7 +150,7 @@ export class VxlanBackend implements Backend {
         }
       }
       if (!addrs.some((a) => a.cidr === want)) {
-        this.#nl.addrAdd(link.index, want);
+        this.#nl.addrAdd(link.index, want, { nodad: true });
       }
     }
     if (!link.up || created) this.#nl.linkSet(link.index, { up: true });
@@ -142,31 +168,34 @@ export class VxlanBackend implements Backend {
     return created;
   }
 
-  configure(own: { subnet: CIDR | null }): void {
-    this.#subnet = own.subnet;
+  configure(own: { subnet: CIDR | null; ipv6Subnet?: CIDR | null }): void {
+    this.#subnet = this.family === 4 ? own.subnet : own.ipv6Subnet ?? null;
     this.#ensureDevice();
   }
 
   /** A lease's entry, or null (with the reason) when it cannot be used. */
   #entry(l: Lease): Entry | string {
-    if (!l.subnet || !l.publicIP) return `lease of ${l.node} has no subnet`;
+    const side = leaseSide(l, this.family);
+    if (!side.subnet || !side.publicIP) {
+      return `lease of ${l.node} has no IPv${this.family} subnet`;
+    }
     if (l.backendType !== "vxlan") {
       return `node ${l.node} runs backend ${
         JSON.stringify(l.backendType)
       }, not vxlan`;
     }
-    const d = vxlanData(l.backendData);
+    const d = vxlanData(side.data);
     if (!d) {
       return `node ${l.node} has malformed vxlan backend-data ${
-        JSON.stringify(l.backendData)
+        JSON.stringify(side.data)
       }`;
     }
     return {
-      subnet: l.subnet.network(),
-      gw: l.subnet.network().ip.toString(),
+      subnet: side.subnet.network(),
+      gw: side.subnet.network().ip.toString(),
       mac: d.VtepMAC,
-      dst: l.publicIP.toString(),
-      direct: this.#directOK(l.publicIP),
+      dst: side.publicIP.toString(),
+      direct: this.#directOK(side.publicIP),
     };
   }
 
@@ -267,7 +296,9 @@ export class VxlanBackend implements Backend {
 
     // Neighbours on the device.
     const neighWant = new Map(overlay.map((e) => [e.gw, e.mac]));
-    for (const n of this.#nl.neighList({ dev, family: 4 })) {
+    for (const n of this.#nl.neighList({ dev, family: this.family })) {
+      // Link-local and multicast (NOARP) entries are the kernel's own.
+      if (n.state.includes("NOARP") || isLocalOrMulticast(n.ip)) continue;
       const mac = neighWant.get(n.ip);
       if (mac === undefined) {
         this.#nl.neighDel(dev, n.ip);
@@ -309,9 +340,11 @@ export class VxlanBackend implements Backend {
       });
     }
     const seen = new Set<string>();
-    const network = this.#deps.conf.network;
+    const network = this.#network;
     const own = this.#subnet?.network().toString();
-    for (const r of this.#nl.routeList({ family: 4, table: 254 })) {
+    for (const r of this.#nl.routeList({ family: this.family, table: 254 })) {
+      if (r.dst.toLowerCase().startsWith("fe80:")) continue;
+      if (onlyKernel(r)) continue;
       const onDev = r.index === dev;
       const viaUplink = r.index === this.#ext.index && !!r.gw &&
         !!network && network.contains(CIDR.parse(r.dst).ip) && r.dst !== own;
@@ -345,4 +378,16 @@ export class VxlanBackend implements Backend {
     }
     return report;
   }
+}
+
+/** Routes the kernel adds itself (proto kernel, or multicast/local ones). */
+function onlyKernel(r: { protocol?: number; type: string }): boolean {
+  return r.protocol === 2 || (r.type !== "unicast" && r.type !== undefined);
+}
+
+function isLocalOrMulticast(ip: string): boolean {
+  const v = ip.toLowerCase();
+  if (v.includes(":")) return v.startsWith("fe80:") || v.startsWith("ff");
+  const first = Number(v.split(".")[0]);
+  return first >= 224 && first <= 239;
 }
