@@ -2,7 +2,7 @@
 // annotations (patched only when different), and remote leases from a watch
 // of all nodes turned into added/removed events.
 
-import type { CIDR, IP } from "../net/mod.ts";
+import { type CIDR, IP } from "../net/mod.ts";
 import { FlannelError } from "./errors.ts";
 import {
   type AnnotationKeys,
@@ -152,8 +152,21 @@ export class KubeSubnetManager {
 
   /** Patches our annotations when any differs; returns true when it patched. */
   async publish(node: KubeNode, input: OwnLeaseInput): Promise<boolean> {
-    const want = this.ownAnnotations(input);
     const have = node.metadata.annotations ?? {};
+    const k = this.#keys;
+    const ann = (key: string, fam: 4 | 6) => {
+      const ip = have[key] ? IP.tryParse(have[key]) : null;
+      return ip && ip.family === fam ? ip : null;
+    };
+    // An operator's node-public-ip replaces the detected address, and a
+    // public-ip-overwrite set by hand is kept (flannel reads both at start).
+    const want = this.ownAnnotations({
+      ...input,
+      publicIP: ann(k.nodePublicIP, 4) ?? input.publicIP,
+      publicIPv6: ann(k.nodePublicIPv6, 6) ?? input.publicIPv6,
+      overwrite: input.overwrite ?? ann(k.publicIPOverwrite, 4),
+      overwrite6: input.overwrite6 ?? ann(k.publicIPv6Overwrite, 6),
+    });
     const diff: Record<string, string> = {};
     for (const [key, v] of Object.entries(want)) {
       if (have[key] !== v) diff[key] = v;

@@ -127,3 +127,23 @@ Deno.test("nftables: table flannel-ipv4 with forward and postrtg chains, rebuilt
     1,
   );
 });
+
+Deno.test("ip6tables: the same chains for IPv6 with ff00::/8", async () => {
+  await using ns = await Netns.create("ip6t");
+  const rules = new IptablesRules({
+    family: 6,
+    network: CIDR.parse("fd42::/56"),
+    podCIDR: CIDR.parse("fd42:0:0:1::/64"),
+  }, { masq: true, netns: ns.path });
+  assertEquals(await rules.ensure(), true);
+  const nat = flannelLines(await ns.sh("ip6tables-save", "-t", "nat"));
+  assertEquals(nat.length, 8);
+  assert(
+    nat.includes(
+      '-A FLANNEL-POSTRTG -s fd42::/56 ! -d ff00::/8 -m comment --comment "flanneld masq" -j MASQUERADE --random-fully',
+    ),
+    nat.join("\n"),
+  );
+  assertEquals(flannelLines(await ns.sh("iptables-save")), []);
+  assertEquals(await rules.ensure(), false);
+});

@@ -134,6 +134,18 @@ Deno.test("publish() patches annotations only when they differ", async () => {
     [`${PREFIX}public-ip`]: "203.0.113.1",
     [`${PREFIX}public-ip-overwrite`]: "203.0.113.1",
   });
+  // An overwrite set by an operator is kept without the flag.
+  assertEquals(await sm.publish((await src.getNode("a"))!, input), false);
+  // node-public-ip (operator) replaces the detected address.
+  await src.patchAnnotations("a", {
+    [`${PREFIX}public-ip-overwrite`]: null,
+    [`${PREFIX}node-public-ip`]: "198.51.100.4",
+  });
+  await sm.publish((await src.getNode("a"))!, input);
+  assertEquals(
+    (await src.getNode("a"))!.metadata.annotations![`${PREFIX}public-ip`],
+    "198.51.100.4",
+  );
 });
 
 Deno.test("watch() turns node changes into lease events, dropping our own and logging a skip once", async () => {
