@@ -31,7 +31,6 @@ export class Cluster implements AsyncDisposable {
   ul!: Netns;
   logDir = "";
   token = "";
-  #madeDirs: string[] = [];
 
   private constructor(
     readonly serverArgs: string[],
@@ -66,11 +65,10 @@ export class Cluster implements AsyncDisposable {
     await this.ul.sh("ip", "addr", "add", "10.251.0.1/24", "dev", "br0");
     await this.ul.sh("ip", "link", "set", "br0", "up");
     for (const d of PRIVATE) {
-      // Mount points only: the tmpfs is mounted inside each node.
-      if (await Deno.stat(d).then(() => false, () => true)) {
-        await Deno.mkdir(d, { recursive: true });
-        this.#madeDirs.push(d);
-      }
+      // Mount points only: the tmpfs is mounted inside each node. They are
+      // left in place afterwards: removing one would detach the mounts of
+      // any other cluster or demo running at the same time.
+      await Deno.mkdir(d, { recursive: true });
     }
     for (let i = 1; i <= n; i++) {
       const ns = await Netns.create(`node${i}`);
@@ -271,7 +269,6 @@ export class Cluster implements AsyncDisposable {
       await n.ns[Symbol.asyncDispose]();
     }
     if (this.ul) await this.ul[Symbol.asyncDispose]();
-    for (const d of this.#madeDirs) await Deno.remove(d).catch(() => {});
     if (this.logDir) {
       await Deno.remove(this.logDir, { recursive: true }).catch(() => {});
     }

@@ -103,7 +103,7 @@ const sorted = (e: Awaited<ReturnType<typeof entries>>) => ({
   fdb: e.fdb.sort(),
 });
 
-Deno.test("vxlan: three nodes get flannel.1 of the seeds' shape and ping across the overlay", async () => {
+Deno.test("vxlan: three nodes get flannel.1 of the seeds' shape and carry TCP across the overlay", async () => {
   await using u = await Underlay.create(3);
   const nodes = setup(u, `{"Network":"10.42.0.0/16"}`);
   try {
