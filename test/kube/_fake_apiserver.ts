@@ -1,7 +1,8 @@
 // A minimal kube-apiserver stand-in for client tests: nodes only, in memory,
 // over TLS, with switches to drop watch streams and to compact history.
 
-import type { Node } from "../../src/kube/mod.ts";
+import { KubeClient, type Node } from "../../src/kube/mod.ts";
+import { ensureServerPKI, type ServerPKI } from "../../src/tls/mod.ts";
 
 export interface Recorded {
   method: string;
@@ -285,5 +286,35 @@ export async function until(
   for (let i = 0; !(await cond()); i++) {
     if (i > 2000) throw new Error(`gave up waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** A fake server with its own PKI and a client holding its token and CA. */
+export async function withFakeApiServer(
+  prefix: string,
+  fn: (
+    fake: FakeApiServer,
+    client: KubeClient,
+    pki: ServerPKI,
+  ) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix });
+  const pki = await ensureServerPKI({
+    dataDir: dir,
+    hostname: "s",
+    addresses: [],
+  });
+  const fake = new FakeApiServer(pki.certPem, pki.keyPem);
+  const client = new KubeClient({
+    server: fake.url,
+    caPem: pki.caPem,
+    token: fake.token,
+  });
+  try {
+    await fn(fake, client, pki);
+  } finally {
+    client.close();
+    await fake.close();
+    await Deno.remove(dir, { recursive: true });
   }
 }

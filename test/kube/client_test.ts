@@ -1,34 +1,16 @@
 import { assert, assertEquals, assertRejects } from "@std/assert";
 import { KubeClient, KubeError, type Node } from "../../src/kube/mod.ts";
 import { ensureServerPKI, type ServerPKI } from "../../src/tls/mod.ts";
-import { FakeApiServer } from "./_fake_apiserver.ts";
+import { type FakeApiServer, withFakeApiServer } from "./_fake_apiserver.ts";
 
-async function withFake(
+function withFake(
   fn: (
     fake: FakeApiServer,
     client: KubeClient,
     pki: ServerPKI,
   ) => Promise<void>,
 ): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "weft-kube-" });
-  const pki = await ensureServerPKI({
-    dataDir: dir,
-    hostname: "s",
-    addresses: [],
-  });
-  const fake = new FakeApiServer(pki.certPem, pki.keyPem);
-  const client = new KubeClient({
-    server: fake.url,
-    caPem: pki.caPem,
-    token: fake.token,
-  });
-  try {
-    await fn(fake, client, pki);
-  } finally {
-    client.close();
-    await fake.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  return withFakeApiServer("weft-kube-", fn);
 }
 
 const node = (name: string, labels?: Record<string, string>): Node => ({

@@ -1,7 +1,10 @@
 import { assertEquals } from "@std/assert";
 import { KubeClient, type Node } from "../../src/kube/mod.ts";
-import { ensureServerPKI } from "../../src/tls/mod.ts";
-import { FakeApiServer, until } from "./_fake_apiserver.ts";
+import {
+  type FakeApiServer,
+  until,
+  withFakeApiServer,
+} from "./_fake_apiserver.ts";
 
 interface Env {
   fake: FakeApiServer;
@@ -10,28 +13,15 @@ interface Env {
   ac: AbortController;
 }
 
-async function withInformerEnv(fn: (env: Env) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "weft-informer-" });
-  const pki = await ensureServerPKI({
-    dataDir: dir,
-    hostname: "s",
-    addresses: [],
+function withInformerEnv(fn: (env: Env) => Promise<void>): Promise<void> {
+  return withFakeApiServer("weft-informer-", async (fake, client) => {
+    const ac = new AbortController();
+    try {
+      await fn({ fake, client, log: [], ac });
+    } finally {
+      ac.abort();
+    }
   });
-  const fake = new FakeApiServer(pki.certPem, pki.keyPem);
-  const client = new KubeClient({
-    server: fake.url,
-    caPem: pki.caPem,
-    token: fake.token,
-  });
-  const ac = new AbortController();
-  try {
-    await fn({ fake, client, log: [], ac });
-  } finally {
-    ac.abort();
-    client.close();
-    await fake.close();
-    await Deno.remove(dir, { recursive: true });
-  }
 }
 
 const node = (name: string, labels?: Record<string, string>): Node => ({

@@ -5,14 +5,13 @@ import {
   assertNotEquals,
   assertRejects,
 } from "@std/assert";
+import { forgetNode, joinRoutes } from "../../src/api/auth/mod.ts";
 import {
-  createAuthenticator,
-  forgetNode,
-  joinRoutes,
-} from "../../src/api/auth/mod.ts";
-import { startApiServer } from "../../src/api/mod.ts";
-import { joinCluster, JoinError, type Node } from "../../src/kube/mod.ts";
-import { openSqliteStore } from "../../src/store/mod.ts";
+  joinCluster,
+  JoinError,
+  type JoinResult,
+  type Node,
+} from "../../src/kube/mod.ts";
 import {
   ensureServerPKI,
   issueCert,
@@ -20,54 +19,44 @@ import {
   type ServerPKI,
 } from "../../src/tls/mod.ts";
 import { Hono } from "hono";
+import { withWeftServer } from "./_weft_server.ts";
 
 interface Env {
+  /** The server's data dir. */
   dir: string;
   url: string;
   pki: ServerPKI;
+  /** The data dir and password file of agent machine `n`. */
   agent: (n: string) => { dataDir: string; passwordFile: string };
+  /** Joins as `nodeName` from machine `machine` with `token` (the agent token). */
+  join: (
+    nodeName: string,
+    machine?: string,
+    token?: string,
+  ) => Promise<JoinResult>;
 }
 
-async function withServer(fn: (env: Env) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "weft-join-" });
-  const dataDir = `${dir}/server-data`;
-  const pki = await ensureServerPKI({ dataDir, hostname: "s", addresses: [] });
-  const store = openSqliteStore(`${dir}/state.db`);
-  const server = await startApiServer({
-    store,
-    authenticate: createAuthenticator({ dataDir }),
-    extraRoutes: [(app) => joinRoutes(app, { dataDir })],
-    cert: pki.certPem,
-    key: pki.keyPem,
-    port: 0,
-    hostname: "127.0.0.1",
-  });
-  try {
-    await fn({
-      dir: dataDir,
-      url: `https://127.0.0.1:${server.port}`,
-      pki,
-      agent: (n) => ({
-        dataDir: `${dir}/agent-${n}`,
-        passwordFile: `${dir}/agent-${n}/etc/node/password`,
-      }),
+function withServer(fn: (env: Env) => Promise<void>): Promise<void> {
+  return withWeftServer("weft-join-", async (s) => {
+    const agent = (n: string) => ({
+      dataDir: `${s.dir}/agent-${n}`,
+      passwordFile: `${s.dir}/agent-${n}/etc/node/password`,
     });
-  } finally {
-    await server.close();
-    store.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+    await fn({
+      dir: s.dataDir,
+      url: s.url,
+      pki: s.pki,
+      agent,
+      join: (nodeName, machine = "a", token = s.pki.agentToken) =>
+        joinCluster({ server: s.url, token, nodeName, ...agent(machine) }),
+    });
+  });
 }
 
 Deno.test("joinCluster() verifies the CA, gets a node credential and may write its own Node", () =>
   withServer(async (env) => {
     const a = env.agent("a");
-    const joined = await joinCluster({
-      server: env.url,
-      token: env.pki.agentToken,
-      nodeName: "node-a",
-      ...a,
-    });
+    const joined = await env.join("node-a");
     using client = joined.client;
     assertEquals(joined.caPem, env.pki.caPem);
     assertEquals(await Deno.readTextFile(joined.caFile), env.pki.caPem);
@@ -92,41 +81,19 @@ Deno.test("joinCluster() verifies the CA, gets a node credential and may write i
 
 Deno.test("joinCluster() reuses a saved credential that still works", () =>
   withServer(async (env) => {
-    const a = env.agent("a");
-    const first = await joinCluster({
-      server: env.url,
-      token: env.pki.agentToken,
-      nodeName: "node-a",
-      ...a,
-    });
+    const first = await env.join("node-a");
     first.client.close();
-    const again = await joinCluster({
-      server: env.url,
-      token: env.pki.agentToken,
-      nodeName: "node-a",
-      ...a,
-    });
+    const again = await env.join("node-a");
     again.client.close();
     assertEquals(again.token, first.token);
   }));
 
 Deno.test("joinCluster() obtains a fresh credential once the old one is revoked", () =>
   withServer(async (env) => {
-    const a = env.agent("a");
-    const first = await joinCluster({
-      server: env.url,
-      token: env.pki.agentToken,
-      nodeName: "node-a",
-      ...a,
-    });
+    const first = await env.join("node-a");
     first.client.close();
     await forgetNode(env.dir, "node-a");
-    const again = await joinCluster({
-      server: env.url,
-      token: env.pki.agentToken,
-      nodeName: "node-a",
-      ...a,
-    });
+    const again = await env.join("node-a");
     using c = again.client;
     assertNotEquals(again.token, first.token);
     await c.create("/api/v1/nodes", { metadata: { name: "node-a" } });
@@ -138,13 +105,7 @@ Deno.test("joinCluster() with a wrong CA hash in the token refuses to join", () 
     const secret = parseToken(env.pki.agentToken).password;
     const wrong = `K10${"0".repeat(64)}::node:${secret}`;
     await assertRejects(
-      () =>
-        joinCluster({
-          server: env.url,
-          token: wrong,
-          nodeName: "node-a",
-          ...a,
-        }),
+      () => env.join("node-a", "a", wrong),
       JoinError,
       "token CA hash does not match",
     );
@@ -159,13 +120,7 @@ Deno.test("joinCluster() with a wrong secret is told the join token was rejected
   withServer(async (env) => {
     const bad = `K10${env.pki.caHash}::node:not-the-secret`;
     await assertRejects(
-      () =>
-        joinCluster({
-          server: env.url,
-          token: bad,
-          nodeName: "node-a",
-          ...env.agent("a"),
-        }),
+      () => env.join("node-a", "a", bad),
       JoinError,
       "rejected the join token",
     );
@@ -173,44 +128,23 @@ Deno.test("joinCluster() with a wrong secret is told the join token was rejected
 
 Deno.test("a second machine joining under a taken name gets the node-password error", () =>
   withServer(async (env) => {
-    const first = await joinCluster({
-      server: env.url,
-      token: env.pki.agentToken,
-      nodeName: "edge",
-      ...env.agent("a"),
-    });
+    const first = await env.join("edge");
     first.client.close();
     const e = await assertRejects(
-      () =>
-        joinCluster({
-          server: env.url,
-          token: env.pki.agentToken,
-          nodeName: "edge",
-          ...env.agent("b"),
-        }),
+      () => env.join("edge", "b"),
       JoinError,
       "Node password rejected",
     );
     assert(e.message.includes("kubectl delete node edge"));
     await forgetNode(env.dir, "edge");
-    const second = await joinCluster({
-      server: env.url,
-      token: env.pki.agentToken,
-      nodeName: "edge",
-      ...env.agent("b"),
-    });
+    const second = await env.join("edge", "b");
     second.client.close();
   }));
 
 Deno.test("joinCluster() with a bare secret trusts the served CA", () =>
   withServer(async (env) => {
     const bare = parseToken(env.pki.agentToken).password;
-    const joined = await joinCluster({
-      server: env.url,
-      token: bare,
-      nodeName: "node-a",
-      ...env.agent("a"),
-    });
+    const joined = await env.join("node-a", "a", bare);
     joined.client.close();
     assertEquals(joined.caPem, env.pki.caPem);
   }));
@@ -223,12 +157,7 @@ Deno.test("joinCluster() replaces a corrupt saved credential", () =>
       `${a.dataDir}/agent/cred/node-token.json`,
       "{not json",
     );
-    const joined = await joinCluster({
-      server: env.url,
-      token: env.pki.agentToken,
-      nodeName: "node-a",
-      ...a,
-    });
+    const joined = await env.join("node-a");
     joined.client.close();
     assertMatch(joined.token, /^weft-node:node-a:/);
   }));

@@ -6,7 +6,6 @@ import { assertEquals, assertRejects } from "@std/assert";
 import {
   createAuthenticator,
   ensureAdminToken,
-  joinRoutes,
   writeAdminKubeconfig,
 } from "../../src/api/auth/mod.ts";
 import { startApiServer } from "../../src/api/mod.ts";
@@ -19,37 +18,19 @@ import {
 import { openSqliteStore } from "../../src/store/mod.ts";
 import { ensureServerPKI } from "../../src/tls/mod.ts";
 import { until } from "./_fake_apiserver.ts";
+import { withWeftServer } from "./_weft_server.ts";
 
-async function withWeft(
-  fn: (kubeconfig: string) => Promise<void>,
-): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "weft-api-client-" });
-  const dataDir = `${dir}/data`;
-  const pki = await ensureServerPKI({ dataDir, hostname: "s", addresses: [] });
-  const store = openSqliteStore(`${dir}/state.db`);
-  const server = await startApiServer({
-    store,
-    authenticate: createAuthenticator({ dataDir }),
-    extraRoutes: [(app) => joinRoutes(app, { dataDir })],
-    cert: pki.certPem,
-    key: pki.keyPem,
-    port: 0,
-    hostname: "127.0.0.1",
-  });
-  try {
-    const path = `${dir}/weft.yaml`;
+function withWeft(fn: (kubeconfig: string) => Promise<void>): Promise<void> {
+  return withWeftServer("weft-api-client-", async (s) => {
+    const path = `${s.dir}/weft.yaml`;
     await writeAdminKubeconfig({
       path,
-      server: `https://127.0.0.1:${server.port}`,
-      caPem: pki.caPem,
-      token: await ensureAdminToken(dataDir),
+      server: s.url,
+      caPem: s.pki.caPem,
+      token: await ensureAdminToken(s.dataDir),
     });
     await fn(path);
-  } finally {
-    await server.close();
-    store.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 }
 
 async function kubectl(kubeconfig: string, ...args: string[]): Promise<string> {
