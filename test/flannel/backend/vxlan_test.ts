@@ -370,3 +370,26 @@ Deno.test("vxlan DirectRouting: on-link peers get a plain route via their public
     for (const n of nodes) n.nl.close();
   }
 });
+
+Deno.test("vxlan: a lease whose FDB entry the kernel refuses is rolled back (no neighbour left)", async () => {
+  await using u = await Underlay.create(2);
+  const nodes = setup(u, `{"Network":"10.42.0.0/16"}`);
+  try {
+    const [a, b] = nodes;
+    // An IPv6 tunnel endpoint on an IPv4 VXLAN device: the FDB add fails.
+    const bad: Lease = { ...b.lease, publicIP: IP.parse("fd00::2") };
+    let threw = false;
+    try {
+      a.be.addLease(bad);
+    } catch {
+      threw = true;
+    }
+    assert(threw, "addLease reports the failure");
+    assertEquals(await entries(a.ns), { routes: [], neighs: [], fdb: [] });
+    // The good lease still programs fine afterwards.
+    a.be.addLease(b.lease);
+    assertEquals(sorted(await entries(a.ns)), expected([a, b], a));
+  } finally {
+    for (const n of nodes) n.nl.close();
+  }
+});
