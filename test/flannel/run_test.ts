@@ -1,7 +1,7 @@
 import { assert, assertEquals } from "@std/assert";
 import { type FlannelOptions, runFlannel } from "../../src/flannel/mod.ts";
 import { FakeNodes, PREFIX } from "./_fake_nodes.ts";
-import { eventually, reaches, Underlay } from "./_underlay.ts";
+import { eventually, exchange, reaches, Underlay } from "./_underlay.ts";
 import type { Netns } from "../harness/netns.ts";
 
 /** A flannel task for one node, started in its namespace. */
@@ -241,6 +241,83 @@ Deno.test("runFlannel: host-gw with a --flannel-conf file and stale rules of an 
       await a.stop();
     }
   } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("runFlannel: dual-stack publishes backend-v6-data and public-ipv6, writes the IPv6 lines, programs both families", async () => {
+  await using u = await Underlay.create(2, { v6: true });
+  const dir = await Deno.makeTempDir();
+  const src = new FakeNodes();
+  for (const i of [0, 1]) {
+    src.put({
+      metadata: { name: `n${i}` },
+      spec: { podCIDRs: [`10.42.${i + 1}.0/24`, `fd42:0:0:${i + 1}::/64`] },
+    });
+  }
+  const agents = [0, 1].map((i) =>
+    new Agent({
+      nodeName: `n${i}`,
+      nodes: src,
+      dataDir: `${dir}/n${i}`,
+      runDir: `${dir}/n${i}/run`,
+      netns: u.nodes[i].ns.path,
+      clusterCIDRs: ["10.42.0.0/16", "fd42::/56"],
+    })
+  );
+  try {
+    await eventually(
+      "both ready",
+      () => agents.every((a) => a.ready || a.error),
+    );
+    for (const a of agents) assertEquals(a.error, null, a.logs.join("\n"));
+    const ann = src.nodes.get("n0")!.metadata.annotations!;
+    assertEquals(ann[`${PREFIX}public-ipv6`], "fd00:77::1");
+    const v6data = JSON.parse(ann[`${PREFIX}backend-v6-data`]);
+    const [link] = await u.nodes[0].ns.json<{ address: string }[]>(
+      "ip",
+      "-j",
+      "link",
+      "show",
+      "flannel-v6.1",
+    );
+    assertEquals(v6data, { VNI: 1, VtepMAC: link.address });
+    assertEquals(
+      await Deno.readTextFile(`${dir}/n0/run/subnet.env`),
+      "FLANNEL_NETWORK=10.42.0.0/16\nFLANNEL_SUBNET=10.42.1.1/24\n" +
+        "FLANNEL_IPV6_NETWORK=fd42::/56\nFLANNEL_IPV6_SUBNET=fd42:0:0:1::1/64\n" +
+        "FLANNEL_MTU=1430\nFLANNEL_IPMASQ=true\n",
+    );
+    await eventually(
+      "IPv6 route to n1",
+      async () =>
+        (await u.nodes[0].ns.json<{ dst: string; gateway?: string }[]>(
+          "ip",
+          "-j",
+          "-6",
+          "route",
+          "show",
+          "dev",
+          "flannel-v6.1",
+        )).some((r) =>
+          r.dst === "fd42:0:0:2::/64" && r.gateway === "fd42:0:0:2::"
+        ),
+    );
+    assertEquals(
+      await exchange(
+        u.nodes[0].ns,
+        "fd42:0:0:2::",
+        "fd42:0:0:1::",
+        u.nodes[1].ns,
+      ),
+      "fd42:0:0:1::",
+    );
+    assertEquals(
+      await exchange(u.nodes[0].ns, "10.42.2.0", "10.42.1.0", u.nodes[1].ns),
+      "10.42.1.0",
+    );
+  } finally {
+    for (const a of agents) await a.stop();
     await Deno.remove(dir, { recursive: true });
   }
 });
