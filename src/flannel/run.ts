@@ -131,8 +131,13 @@ export async function runFlannel(
     }, public ${sel.overwrite ?? sel.extAddr ?? sel.extAddr6}`,
   );
 
-  const own = await sm.ownSubnets(signal);
-  if (signal.aborted) return;
+  let own: Awaited<ReturnType<typeof sm.ownSubnets>>;
+  try {
+    own = await sm.ownSubnets(signal);
+  } catch (e) {
+    if (signal.aborted) return; // stopped while waiting for the podCIDR
+    throw e;
+  }
   log(`own subnet ${[own.v4, own.v6].filter(Boolean).join(",")}`);
 
   const backend = createBackend({

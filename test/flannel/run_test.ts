@@ -321,3 +321,34 @@ Deno.test("runFlannel: dual-stack publishes backend-v6-data and public-ipv6, wri
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("runFlannel: stopped while waiting for the podCIDR, it returns without error", async () => {
+  await using u = await Underlay.create(1);
+  const dir = await Deno.makeTempDir();
+  try {
+    const src = new FakeNodes();
+    src.put({ metadata: { name: "n0" }, spec: {} });
+    const a = new Agent({
+      nodeName: "n0",
+      nodes: src,
+      dataDir: dir,
+      runDir: `${dir}/run`,
+      netns: u.nodes[0].ns.path,
+    });
+    await eventually(
+      "waiting logged",
+      () => a.logs.some((l) => l.includes("to be assigned a podCIDR")),
+    );
+    await a.stop();
+    assertEquals(a.error, null);
+    assertEquals(a.ready, false);
+    assertEquals(
+      await u.nodes[0].ns.run(["ip", "link", "show", "flannel.1"]).then((r) =>
+        r.code
+      ),
+      1,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
