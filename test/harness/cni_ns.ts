@@ -279,3 +279,20 @@ export async function pings(ns: Netns, addr: string): Promise<boolean> {
   const r = await ns.run(["ping", "-n", "-c", "1", "-W", "2", addr]);
   return r.code === 0;
 }
+
+/**
+ * Polls `probe` (every 100 ms, at most 10 s) until `done` holds, and returns
+ * its last value: for what the kernel finishes on its own time, such as the
+ * devices of a deleted namespace (netns cleanup runs in a workqueue).
+ */
+export async function settled<T>(
+  probe: () => Promise<T>,
+  done: (value: T) => boolean,
+): Promise<T> {
+  let value = await probe();
+  for (let i = 0; i < 100 && !done(value); i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    value = await probe();
+  }
+  return value;
+}
