@@ -4,6 +4,11 @@
 
 import { runFlannel } from "../flannel/mod.ts";
 import { joinCluster, type JoinResult } from "../kube/mod.ts";
+import {
+  runNodeEndpoint,
+  runTunnelAgent,
+  type TunnelState,
+} from "../tunnel/mod.ts";
 import type { TaskContext, TaskSpec, TaskStatus } from "../supervisor/mod.ts";
 import { type ClusterConfig, fetchClusterConfig } from "./cluster_config.ts";
 import { runCniInstaller } from "./cni_install.ts";
@@ -27,6 +32,7 @@ export class AgentState {
   cluster?: ClusterConfig;
   podCIDRs: string[] = [];
   nodeIPs: string[] = [];
+  readonly tunnels = new Map<string, { state: TunnelState; why?: string }>();
   readonly startedAt = Date.now();
 
   requireJoin(): { join: JoinResult; cluster: ClusterConfig } {
@@ -148,5 +154,39 @@ export function agentTasks(
       }, ctx);
     },
   };
-  return [joinTask, nodeTask, flannelTask, cniTask];
+  const tunnelTask: TaskSpec = {
+    name: "tunnel",
+    deps: ["node"],
+    run: (ctx: TaskContext) => {
+      const { join, cluster } = state.requireJoin();
+      return runTunnelAgent({
+        servers: [input.server],
+        caPem: join.caPem,
+        token: join.token,
+        nodeName,
+        mode: cluster.egressSelectorMode,
+        podCIDRs: state.podCIDRs,
+        clusterCIDRs: cluster.clusterCIDR,
+        nodeIPs: state.nodeIPs,
+        onState: (server, st, why) =>
+          state.tunnels.set(server, { state: st, why }),
+      }, ctx);
+    },
+  };
+  const endpointTask: TaskSpec = {
+    name: "node-endpoint",
+    run: (ctx: TaskContext) =>
+      runNodeEndpoint({
+        status: () => ({
+          nodeName,
+          uptimeSeconds: Math.round((Date.now() - state.startedAt) / 1000),
+          backend: state.cluster?.flannelBackend ?? null,
+          podCIDRs: state.podCIDRs,
+          nodeIPs: state.nodeIPs,
+          tunnels: Object.fromEntries(state.tunnels),
+          tasks: input.status(),
+        }),
+      }, ctx),
+  };
+  return [joinTask, nodeTask, flannelTask, cniTask, tunnelTask, endpointTask];
 }

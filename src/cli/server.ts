@@ -19,6 +19,11 @@ import {
   type TaskSpec,
 } from "../supervisor/mod.ts";
 import { ensureServerPKI, localAddresses, type ServerPKI } from "../tls/mod.ts";
+import {
+  storeView,
+  tunnelServer,
+  writeEgressSelectorConfig,
+} from "../tunnel/mod.ts";
 import { agentTasks } from "./agent_tasks.ts";
 import { clusterConfigOf, clusterConfigRoutes } from "./cluster_config.ts";
 import { flagHelp, resolveConfig, type WeftConfig } from "./config.ts";
@@ -133,18 +138,29 @@ export async function runServer(
       clusterCidrs: cfg.clusterCIDR,
       log: (m) => logger("info", "ipam", m),
     });
+    await writeEgressSelectorConfig(cfg.dataDir, cfg.egressSelectorMode, port);
     const apiTask: TaskSpec = {
       name: "api",
       run: async (ctx: TaskContext) => {
+        const tunnel = tunnelServer({
+          authenticate,
+          mode: cfg.egressSelectorMode,
+          ...storeView(store),
+          localNode: cfg.disableAgent ? undefined : cfg.nodeName,
+          log: (m) => logger("info", "tunnel-server", m),
+        });
         const api = await startApiServer({
           store,
           authenticate,
           ipam,
+          connect: tunnel.connect,
+          nodeProxy: tunnel.nodeProxy,
           cert: pki.certPem,
           key: pki.keyPem,
           port,
           hostname: cfg.bindAddress,
           extraRoutes: [
+            (app) => tunnel.routes(app),
             (app) =>
               joinRoutes(app, { dataDir: cfg.dataDir, caPem: pki.caPem }),
             clusterConfigRoutes(clusterConfigOf(cfg), authenticate),
@@ -156,6 +172,7 @@ export async function runServer(
         ctx.log(`listening on https://${api.hostname}:${api.port}`);
         ctx.ready();
         await untilAborted(ctx.signal);
+        tunnel.close();
         await api.close();
       },
     };
