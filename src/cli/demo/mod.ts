@@ -144,7 +144,8 @@ const CONFLIST = "/var/lib/weft/agent/etc/cni/net.d/10-flannel.conflist";
 const CNI_BIN = "/var/lib/weft/data/cni";
 const KUBECONFIG = "/etc/weft/weft.yaml";
 
-class Demo {
+/** One demo cluster; exported for the e2e tests that restart its parts. */
+export class Demo {
   readonly topo: Topology;
   readonly procs: Proc[] = [];
   readonly pods: Pod[] = [];
@@ -214,10 +215,38 @@ class Demo {
       ...args,
     ], log);
     this.procs.push(p);
+    this.#launches.set(p.name, { node, role, args });
     this.progress(
       `${node.name}: weft ${role} started (pid ${p.pid}, log ${log})`,
     );
     return p;
+  }
+
+  readonly #launches = new Map<
+    string,
+    { node: DemoNode; role: "server" | "agent"; args: string[] }
+  >();
+
+  /** SIGKILLs a weft process ("node1 server", "node2 agent"). */
+  async kill(name: string): Promise<void> {
+    const i = this.procs.findIndex((p) => p.name === name);
+    if (i < 0) throw new DemoError(`no process ${name}`);
+    const [p] = this.procs.splice(i, 1);
+    p.child.kill("SIGKILL");
+    await p.exited;
+    this.progress(`${name}: killed (pid ${p.pid})`);
+  }
+
+  /** Starts a killed process again with the same arguments. */
+  relaunch(name: string): Proc {
+    const l = this.#launches.get(name);
+    if (!l) throw new DemoError(`no process ${name}`);
+    return this.start(l.node, l.role, l.args);
+  }
+
+  /** The process of that name, if running. */
+  proc(name: string): Proc | undefined {
+    return this.procs.find((p) => p.name === name);
   }
 
   async build(): Promise<void> {
