@@ -6,6 +6,7 @@ import {
   assertStringIncludes,
 } from "@std/assert";
 import { join } from "node:path";
+import { run } from "../harness/netns.ts";
 import {
   caHashOf,
   CertificateError,
@@ -18,21 +19,14 @@ async function openssl(
   args: string[],
   stdin?: string,
 ): Promise<{ code: number; out: string }> {
-  const cmd = new Deno.Command("openssl", {
-    args,
-    stdin: stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  });
-  const child = cmd.spawn();
-  if (stdin !== undefined) {
-    const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(stdin));
-    await w.close();
-  }
-  const r = await child.output();
-  const dec = new TextDecoder();
-  return { code: r.code, out: dec.decode(r.stdout) + dec.decode(r.stderr) };
+  const r = await run(["openssl", ...args], { stdin });
+  return { code: r.code, out: r.stdout + r.stderr };
+}
+
+/** `openssl verify` accepts `certFile` as signed by the CA in `caFile`. */
+async function assertVerifies(caFile: string, certFile: string) {
+  const verify = await openssl(["verify", "-CAfile", caFile, certFile]);
+  assertEquals(verify.code, 0, verify.out);
 }
 
 async function withDataDir(fn: (dir: string) => Promise<void>): Promise<void> {
@@ -64,13 +58,7 @@ Deno.test("ensureServerPKI() writes a CA and serving cert that openssl verifies"
     ) {
       assert((await Deno.stat(join(tlsDir, f))).isFile, f);
     }
-    const verify = await openssl([
-      "verify",
-      "-CAfile",
-      pki.caCertFile,
-      pki.certFile,
-    ]);
-    assertEquals(verify.code, 0, verify.out);
+    await assertVerifies(pki.caCertFile, pki.certFile);
     const ca = await openssl([
       "x509",
       "-noout",
@@ -221,13 +209,7 @@ Deno.test("ensureServerPKI() re-issues the serving cert when SANs change and kee
     assertNotEquals(b.certPem, a.certPem);
     assert(certInfo(b.certPem).sans.includes("new.example"));
     assertEquals(b.token, a.token);
-    const verify = await openssl([
-      "verify",
-      "-CAfile",
-      b.caCertFile,
-      b.certFile,
-    ]);
-    assertEquals(verify.code, 0, verify.out);
+    await assertVerifies(b.caCertFile, b.certFile);
   }));
 
 Deno.test("ensureServerPKI() re-issues a serving cert that another CA signed", () =>
@@ -238,13 +220,7 @@ Deno.test("ensureServerPKI() re-issues a serving cert that another CA signed", (
     await Deno.writeTextFile(b.keyFile, a.keyPem);
     const again = await ensureServerPKI({ dataDir: join(dir, "b"), ...base });
     assertNotEquals(again.certPem, a.certPem);
-    const verify = await openssl([
-      "verify",
-      "-CAfile",
-      again.caCertFile,
-      again.certFile,
-    ]);
-    assertEquals(verify.code, 0, verify.out);
+    await assertVerifies(again.caCertFile, again.certFile);
   }));
 
 Deno.test("ensureServerPKI() refuses a CA certificate without its key", () =>
