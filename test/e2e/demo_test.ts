@@ -89,3 +89,35 @@ Deno.test("weft demo rejects bad flags with one line and exit 2", async () => {
     assertStringIncludes(r.stderr, msg);
   }
 });
+
+Deno.test("weft demo --check --backend host-gw: 2 nodes, the whole matrix passes", async () => {
+  const prefix = `weft-t-${Deno.pid}-hg-`;
+  try {
+    const r = await run([
+      Deno.execPath(),
+      "run",
+      "-A",
+      "-q",
+      `${root}main.ts`,
+      "demo",
+      "--check",
+      "--nodes",
+      "2",
+      "--backend",
+      "host-gw",
+      "--ns-prefix",
+      prefix,
+    ]);
+    assertEquals(r.code, 0, r.stdout + r.stderr);
+    // 4 pods x 2 on the other node, 4 pods x 2 nodes, 2 tunnels.
+    assertStringIncludes(
+      r.stdout,
+      "18/18 ok — pod↔pod 8/8, pod→node 8/8, server→agent tunnel 2/2",
+    );
+    assertEquals(namespacesWith(prefix), []);
+  } finally {
+    for (const ns of namespacesWith(prefix)) {
+      await run(["ip", "netns", "del", ns]);
+    }
+  }
+});
