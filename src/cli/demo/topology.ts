@@ -30,8 +30,6 @@ export interface DemoNode {
 export class Topology {
   readonly nodes: DemoNode[] = [];
   readonly pods: string[] = [];
-  /** Host folders this demo created as mount points (removed at teardown). */
-  readonly #madeDirs: string[] = [];
   #underlayMade = false;
 
   constructor(readonly prefix: string) {}
@@ -80,15 +78,13 @@ export class Topology {
     await must(["ip", "-n", u, "link", "set", "br0", "up"]);
   }
 
+  /**
+   * The mount points must exist on the host; missing ones are created empty
+   * and left in place (removing one could detach the private mounts of a
+   * demo running beside this one).
+   */
   async #ensureMountPoints(): Promise<void> {
-    for (const d of PRIVATE_DIRS) {
-      try {
-        await Deno.stat(d);
-      } catch {
-        await Deno.mkdir(d, { recursive: true });
-        this.#madeDirs.push(d);
-      }
-    }
+    for (const d of PRIVATE_DIRS) await Deno.mkdir(d, { recursive: true });
   }
 
   async addNode(index: number): Promise<DemoNode> {
@@ -216,9 +212,6 @@ export class Topology {
       await exec(["ip", "netns", "del", ns]);
     }
     if (this.#underlayMade) await exec(["ip", "netns", "del", this.underlay]);
-    for (const d of this.#madeDirs.reverse()) {
-      await Deno.remove(d).catch(() => {});
-    }
   }
 }
 
