@@ -10,7 +10,11 @@ import {
   type PluginContext,
   type Result,
 } from "../plugin.ts";
-import { buildDelegate, flannelConf } from "./delegate_conf.ts";
+import {
+  buildDelegate,
+  type FlannelConf,
+  flannelConf,
+} from "./delegate_conf.ts";
 import { readConf, removeConf, saveConf, savedIds } from "./saved.ts";
 import { loadSubnetEnv } from "./subnet_env.ts";
 
@@ -27,14 +31,16 @@ export {
   type SubnetEnv,
 } from "./subnet_env.ts";
 
-function rendered(ctx: PluginContext): NetConf {
-  const fc = flannelConf(ctx.config);
+function rendered(
+  ctx: PluginContext,
+  fc: FlannelConf = flannelConf(ctx.config),
+): NetConf {
   return buildDelegate(ctx.config, fc, loadSubnetEnv(fc.subnetFile));
 }
 
 async function add(ctx: PluginContext): Promise<Result> {
   const fc = flannelConf(ctx.config);
-  const conf = buildDelegate(ctx.config, fc, loadSubnetEnv(fc.subnetFile));
+  const conf = rendered(ctx, fc);
   saveConf(fc.dataDir, ctx.containerId, JSON.stringify(conf));
   try {
     const result = await delegate(conf.type, "ADD", conf, ctx);
@@ -55,8 +61,14 @@ async function add(ctx: PluginContext): Promise<Result> {
   }
 }
 
-/** The saved delegate config, or null when missing or unparsable. */
-function savedDelegate(ctx: PluginContext, dataDir: string): NetConf | null {
+/**
+ * The saved delegate config; null when there is none, "unparsable" when the
+ * file cannot be used (then it is logged and removed).
+ */
+function savedDelegate(
+  ctx: PluginContext,
+  dataDir: string,
+): NetConf | null | "unparsable" {
   const text = readConf(dataDir, ctx.containerId);
   if (text === null) return null;
   try {
@@ -70,7 +82,7 @@ function savedDelegate(ctx: PluginContext, dataDir: string): NetConf | null {
       }`,
     );
     removeConf(dataDir, ctx.containerId);
-    return null;
+    return "unparsable";
   }
 }
 
@@ -82,12 +94,11 @@ function savedDelegate(ctx: PluginContext, dataDir: string): NetConf | null {
  */
 async function del(ctx: PluginContext): Promise<void> {
   const fc = flannelConf(ctx.config);
-  const hadFile = readConf(fc.dataDir, ctx.containerId) !== null;
   let conf = savedDelegate(ctx, fc.dataDir);
+  if (conf === "unparsable") return;
   if (!conf) {
-    if (hadFile) return;
     try {
-      conf = rendered(ctx);
+      conf = rendered(ctx, fc);
     } catch (err) {
       ctx.log?.(
         `flannel: no saved config for ${ctx.containerId} and no usable subnet.env (${
@@ -104,7 +115,7 @@ async function del(ctx: PluginContext): Promise<void> {
 async function check(ctx: PluginContext): Promise<void> {
   const fc = flannelConf(ctx.config);
   const conf = savedDelegate(ctx, fc.dataDir);
-  if (!conf) {
+  if (!conf || conf === "unparsable") {
     throw new CniError(
       ErrorCode.Internal,
       `flannel: no saved config for container ${ctx.containerId} in ${fc.dataDir}`,
@@ -126,7 +137,7 @@ async function gc(ctx: PluginContext): Promise<void> {
   for (const id of savedIds(fc.dataDir)) {
     if (!valid.has(id)) removeConf(fc.dataDir, id);
   }
-  const conf = rendered(ctx);
+  const conf = rendered(ctx, fc);
   for (const k of ["cni.dev/valid-attachments", "cni.dev/attachments"]) {
     if (ctx.config[k] !== undefined) conf[k] = ctx.config[k];
   }
