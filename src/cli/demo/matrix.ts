@@ -18,7 +18,8 @@ export interface CheckResult {
 /**
  * A TCP exchange from a netns to a responder (curl, HTTP/1.0); null when
  * `want` answered. With `sourceIP`, the responder must have seen that
- * source address (no NAT on the way).
+ * source address: the pod's own across the overlay (no NAT), its node's
+ * on the underlay (masqueraded).
  */
 export async function tcpCheck(
   netns: string,
@@ -46,7 +47,7 @@ export async function tcpCheck(
     return `${ip}:${port} answered as "${name}", expected "${want}"`;
   }
   if (sourceIP && seen !== sourceIP) {
-    return `${want} saw the connection from ${seen}, not ${sourceIP} (NAT on the way)`;
+    return `${want} saw the connection from ${seen}, expected ${sourceIP}`;
   }
   return null;
 }

@@ -392,7 +392,16 @@ export class Demo {
           kind: "pod-node",
           from: a.name,
           to: n.name,
-          run: () => tcpCheck(a.netns, n.ip, RESPONDER_PORT, n.name),
+          // Another node's underlay address is outside the cluster CIDR:
+          // flannel's ip-masq rewrites the source to the pod's node.
+          run: () =>
+            tcpCheck(
+              a.netns,
+              n.ip,
+              RESPONDER_PORT,
+              n.name,
+              n === a.node ? undefined : a.node.ip,
+            ),
         });
       }
     }
