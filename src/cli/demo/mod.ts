@@ -470,11 +470,25 @@ export class Demo {
     console.log("");
   }
 
-  async teardown(): Promise<void> {
+  /** The last lines of every weft process's log (after a failure). */
+  async printLogTails(): Promise<void> {
+    for (const p of this.procs) {
+      const t = await tail(p.logFile, 8);
+      if (t) console.error(`--- ${p.name} (${p.logFile}):\n${t}`);
+    }
+  }
+
+  /** Stops everything; the process logs are kept unless `dropLogs`. */
+  async teardown(dropLogs = false): Promise<void> {
     await this.responders.close();
     for (const p of [...this.procs].reverse()) await p.stop(5000);
     await this.topo.teardown();
-    this.progress(`torn down (logs kept in ${this.logDir})`);
+    if (dropLogs && this.logDir) {
+      await Deno.remove(this.logDir, { recursive: true }).catch(() => {});
+      this.progress("torn down");
+    } else if (this.logDir) {
+      this.progress(`torn down (logs kept in ${this.logDir})`);
+    } else this.progress("torn down");
   }
 }
 
@@ -497,9 +511,10 @@ export async function runDemo(
     }
   } catch (e) {
     console.error(`weft demo: ${(e as Error).message}`);
+    await demo.printLogTails();
     code = 1;
   } finally {
-    await demo.teardown();
+    await demo.teardown(o.check && code === 0);
   }
   return code;
 }
