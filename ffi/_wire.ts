@@ -6,7 +6,6 @@ export const NLMSG_ERROR = 2;
 export const NLMSG_DONE = 3;
 
 export const NLM_F_REQUEST = 0x1;
-export const NLM_F_MULTI = 0x2;
 export const NLM_F_ACK = 0x4;
 export const NLM_F_ROOT = 0x100;
 export const NLM_F_MATCH = 0x200;
@@ -203,6 +202,5 @@ export function strOf(v: DataView): string {
   return decoder.decode(nul < 0 ? b : b.subarray(0, nul));
 }
 export const u8Of = (v: DataView) => v.getUint8(0);
-export const u16Of = (v: DataView) => v.getUint16(0, true);
 export const be16Of = (v: DataView) => v.getUint16(0, false);
 export const u32Of = (v: DataView) => v.getUint32(0, true);
