@@ -14,7 +14,13 @@ import { type ClusterConfig, fetchClusterConfig } from "./cluster_config.ts";
 import { runCniInstaller } from "./cni_install.ts";
 import type { WeftConfig } from "./config.ts";
 import { detectNodeIPs } from "./node_ip.ts";
-import { heartbeat, registerNode, waitForPodCIDR } from "./node_register.ts";
+import {
+  countLeases,
+  heartbeat,
+  registerNode,
+  waitForPodCIDR,
+} from "./node_register.ts";
+import { untilAborted } from "./run.ts";
 
 export interface AgentInput {
   cfg: WeftConfig;
@@ -32,6 +38,8 @@ export class AgentState {
   cluster?: ClusterConfig;
   podCIDRs: string[] = [];
   nodeIPs: string[] = [];
+  /** Other nodes with a flannel lease (refreshed with the heartbeat). */
+  leases: number | null = null;
   readonly tunnels = new Map<string, { state: TunnelState; why?: string }>();
   readonly startedAt = Date.now();
 
@@ -41,13 +49,6 @@ export class AgentState {
     }
     return { join: this.join, cluster: this.cluster };
   }
-}
-
-function untilAborted(signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    signal.addEventListener("abort", () => resolve(), { once: true });
-  });
 }
 
 /** Sleeps `ms` or until aborted; true when aborted. */
@@ -113,6 +114,7 @@ export function agentTasks(
         if (ready !== last) ctx.log(`node ${ready ? "Ready" : "NotReady"}`);
         last = ready;
         await heartbeat(join.client, nodeName, ready);
+        state.leases = await countLeases(join.client, nodeName);
         if (await pause(last ? 20_000 : 2_000, ctx.signal)) return;
       }
     },
@@ -183,6 +185,7 @@ export function agentTasks(
           backend: state.cluster?.flannelBackend ?? null,
           podCIDRs: state.podCIDRs,
           nodeIPs: state.nodeIPs,
+          leases: state.leases,
           tunnels: Object.fromEntries(state.tunnels),
           tasks: input.status(),
         }),

@@ -4,7 +4,9 @@
 
 import { CommandError, UsageError } from "./errors.ts";
 
-export const VERSION = "0.1.0";
+import { VERSION } from "./version.ts";
+
+export { VERSION };
 
 export const USAGE =
   `weft — the network of an edge Kubernetes cluster in one binary

@@ -6,6 +6,7 @@
 import { KubeError } from "../kube/mod.ts";
 import type { KubeClient, Node, NodeAddress } from "../kube/mod.ts";
 import type { EgressMode } from "./config.ts";
+import { VERSION } from "./version.ts";
 
 export const EGRESS_LABEL = "egress.k3s.io/cluster";
 
@@ -48,6 +49,24 @@ function readyCondition(ready: boolean, now = new Date().toISOString()) {
   };
 }
 
+function nodeInfo(): Record<string, string> {
+  let kernel = "";
+  try {
+    kernel = Deno.readTextFileSync("/proc/sys/kernel/osrelease").trim();
+  } catch {
+    kernel = Deno.osRelease();
+  }
+  return {
+    kubeletVersion: `v${VERSION}+weft`,
+    kubeProxyVersion: "",
+    operatingSystem: Deno.build.os,
+    architecture: Deno.build.arch === "x86_64" ? "amd64" : "arm64",
+    kernelVersion: kernel,
+    osImage: "weft",
+    containerRuntimeVersion: "",
+  };
+}
+
 /** Creates the Node or brings its labels and addresses up to date. */
 export async function registerNode(
   client: KubeClient,
@@ -70,7 +89,11 @@ export async function registerNode(
   }
   await client.patch<Node>(path, { metadata: { labels } }, "strategic");
   return await client.patch<Node>(`${path}/status`, {
-    status: { addresses, conditions: [readyCondition(false)] },
+    status: {
+      addresses,
+      conditions: [readyCondition(false)],
+      nodeInfo: nodeInfo(),
+    },
   }, "strategic");
 }
 
@@ -121,4 +144,20 @@ export async function waitForPodCIDR(
     "aborted while waiting for the pod CIDR",
     "AbortError",
   );
+}
+
+/** Flannel's annotation that every node with a lease publishes. */
+export const PUBLIC_IP_ANNOTATION = "flannel.alpha.coreos.com/public-ip";
+
+/** How many other nodes hold a flannel lease (pod CIDR + public IP). */
+export async function countLeases(
+  client: KubeClient,
+  self: string,
+): Promise<number> {
+  const { items } = await client.list<Node>("/api/v1/nodes");
+  return items.filter((n) =>
+    n.metadata.name !== self &&
+    (n.spec?.podCIDR || n.spec?.podCIDRs?.length) &&
+    n.metadata.annotations?.[PUBLIC_IP_ANNOTATION]
+  ).length;
 }
