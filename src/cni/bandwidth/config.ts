@@ -2,6 +2,7 @@
 // overridden by runtimeConfig.bandwidth.
 
 import { CniError, ErrorCode, type NetConf } from "../plugin.ts";
+import { invalidConfig } from "../conf.ts";
 
 export interface Limits {
   ingressRate: number;
@@ -17,15 +18,11 @@ const KEYS = [
   "egressBurst",
 ] as const;
 
-function invalid(msg: string): CniError {
-  return new CniError(ErrorCode.InvalidNetworkConfig, msg);
-}
-
 function num(src: Record<string, unknown>, key: string): number {
   const v = src[key];
   if (v === undefined || v === null) return 0;
   if (typeof v !== "number" || !Number.isInteger(v) || v < 0) {
-    throw invalid(
+    throw invalidConfig(
       `"${key}" must be a non-negative integer, got ${JSON.stringify(v)}`,
     );
   }
@@ -34,13 +31,13 @@ function num(src: Record<string, unknown>, key: string): number {
 
 function pair(rate: number, burst: number, dir: string): void {
   if (rate === 0 && burst !== 0) {
-    throw invalid(`if ${dir} burst is set, ${dir} rate must also be set`);
+    throw invalidConfig(`if ${dir} burst is set, ${dir} rate must also be set`);
   }
   if (burst === 0 && rate !== 0) {
-    throw invalid(`if ${dir} rate is set, ${dir} burst must also be set`);
+    throw invalidConfig(`if ${dir} rate is set, ${dir} burst must also be set`);
   }
   if (burst / 8 >= 2 ** 32) {
-    throw invalid(`${dir} burst cannot be more than 4GB`);
+    throw invalidConfig(`${dir} burst cannot be more than 4GB`);
   }
 }
 

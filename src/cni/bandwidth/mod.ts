@@ -6,11 +6,11 @@ import { type Link, Netlink, NetlinkError } from "../../../ffi/mod.ts";
 import { hashedChainName } from "../../net/netfilter/mod.ts";
 import {
   CniError,
-  ErrorCode,
   type Plugin,
   type PluginContext,
   type Result,
 } from "../plugin.ts";
+import { chainedPrevResult } from "../conf.ts";
 import { cniFail, openNetns } from "../netns.ts";
 import { hasLimits, type Limits, parseLimits } from "./config.ts";
 
@@ -59,13 +59,7 @@ function hostVeth(ctx: PluginContext, prev: Result, host: Netlink): Link {
 }
 
 async function add(ctx: PluginContext): Promise<Result> {
-  const prev = ctx.config.prevResult;
-  if (!prev) {
-    throw new CniError(
-      ErrorCode.InvalidNetworkConfig,
-      "must be called as chained plugin",
-    );
-  }
+  const prev = chainedPrevResult(ctx);
   const limits = parseLimits(ctx.config);
   if (!hasLimits(limits)) return prev;
   using host = Netlink.open();
@@ -112,13 +106,7 @@ async function del(ctx: PluginContext): Promise<void> {
 }
 
 async function check(ctx: PluginContext): Promise<void> {
-  const prev = ctx.config.prevResult;
-  if (!prev) {
-    throw new CniError(
-      ErrorCode.InvalidNetworkConfig,
-      "must be called as chained plugin",
-    );
-  }
+  const prev = chainedPrevResult(ctx);
   const limits: Limits = parseLimits(ctx.config);
   if (!hasLimits(limits)) return;
   using host = Netlink.open();

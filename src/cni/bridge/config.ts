@@ -1,7 +1,8 @@
 // The bridge plugin's network configuration: keys, defaults, validation.
 
 import { parseMAC } from "../../net/mod.ts";
-import { CniError, ErrorCode, type NetConf } from "../plugin.ts";
+import type { NetConf } from "../plugin.ts";
+import { backendKey, invalidConfig } from "../conf.ts";
 
 export interface BridgeConf {
   net: NetConf;
@@ -26,15 +27,13 @@ export interface BridgeConf {
   mac?: string;
 }
 
-function invalid(msg: string): CniError {
-  return new CniError(ErrorCode.InvalidNetworkConfig, msg);
-}
-
 function bool(net: NetConf, key: string, dflt: boolean): boolean {
   const v = net[key];
   if (v === undefined || v === null) return dflt;
   if (typeof v !== "boolean") {
-    throw invalid(`"${key}" must be true or false, got ${JSON.stringify(v)}`);
+    throw invalidConfig(
+      `"${key}" must be true or false, got ${JSON.stringify(v)}`,
+    );
   }
   return v;
 }
@@ -43,7 +42,7 @@ function int(net: NetConf, key: string, min: number, max: number): number {
   const v = net[key];
   if (v === undefined || v === null) return 0;
   if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
-    throw invalid(
+    throw invalidConfig(
       `"${key}" must be an integer in ${min}..${max}, got ${JSON.stringify(v)}`,
     );
   }
@@ -53,13 +52,15 @@ function int(net: NetConf, key: string, min: number, max: number): number {
 function trunk(net: NetConf): number[] {
   const v = net.vlanTrunk;
   if (v === undefined || v === null) return [];
-  if (!Array.isArray(v)) throw invalid(`"vlanTrunk" must be a list`);
+  if (!Array.isArray(v)) throw invalidConfig(`"vlanTrunk" must be a list`);
   const ids = new Set<number>();
   for (const t of v as Record<string, unknown>[]) {
     const ok = (n: unknown) =>
       typeof n === "number" && Number.isInteger(n) && n >= 1 && n <= 4094;
     if (t.id !== undefined) {
-      if (!ok(t.id)) throw invalid(`vlanTrunk id ${t.id} is not in 1..4094`);
+      if (!ok(t.id)) {
+        throw invalidConfig(`vlanTrunk id ${t.id} is not in 1..4094`);
+      }
       ids.add(t.id as number);
     }
     if (t.minID !== undefined || t.maxID !== undefined) {
@@ -67,7 +68,9 @@ function trunk(net: NetConf): number[] {
         !ok(t.minID) || !ok(t.maxID) ||
         (t.minID as number) > (t.maxID as number)
       ) {
-        throw invalid(`vlanTrunk range ${t.minID}..${t.maxID} is invalid`);
+        throw invalidConfig(
+          `vlanTrunk range ${t.minID}..${t.maxID} is invalid`,
+        );
       }
       for (let i = t.minID as number; i <= (t.maxID as number); i++) ids.add(i);
     }
@@ -85,7 +88,7 @@ function requestedMac(net: NetConf, args: Record<string, string>) {
   try {
     parseMAC(mac);
   } catch {
-    throw invalid(`invalid MAC address ${JSON.stringify(mac)}`);
+    throw invalidConfig(`invalid MAC address ${JSON.stringify(mac)}`);
   }
   return mac.toLowerCase();
 }
@@ -100,19 +103,9 @@ export function parseBridgeConf(
     typeof bridge !== "string" || bridge === "" || bridge.length > 15 ||
     /[\s/:]/.test(bridge)
   ) {
-    throw invalid(`invalid bridge name ${JSON.stringify(bridge)}`);
+    throw invalidConfig(`invalid bridge name ${JSON.stringify(bridge)}`);
   }
-  const backend = net.ipMasqBackend;
-  if (
-    backend !== undefined && backend !== null && backend !== "iptables" &&
-    backend !== "nftables"
-  ) {
-    throw invalid(
-      `"ipMasqBackend" must be "iptables" or "nftables", got ${
-        JSON.stringify(backend)
-      }`,
-    );
-  }
+  const backend = backendKey(net, "ipMasqBackend");
   const conf: BridgeConf = {
     net,
     bridge,
@@ -120,7 +113,7 @@ export function parseBridgeConf(
     isGateway: bool(net, "isGateway", false),
     forceAddress: bool(net, "forceAddress", false),
     ipMasq: bool(net, "ipMasq", false),
-    ipMasqBackend: backend ?? undefined,
+    ipMasqBackend: backend,
     mtu: int(net, "mtu", 0, 65535),
     hairpinMode: bool(net, "hairpinMode", false),
     promiscMode: bool(net, "promiscMode", false),
@@ -135,12 +128,12 @@ export function parseBridgeConf(
   };
   if (conf.isDefaultGateway) conf.isGateway = true;
   if (conf.hairpinMode && conf.promiscMode) {
-    throw invalid(
+    throw invalidConfig(
       "cannot set hairpin mode and promiscuous mode at the same time",
     );
   }
   if (conf.vlan !== 0 && conf.vlanTrunk.length) {
-    throw invalid("cannot set vlan and vlanTrunk at the same time");
+    throw invalidConfig("cannot set vlan and vlanTrunk at the same time");
   }
   return conf;
 }

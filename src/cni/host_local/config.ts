@@ -8,6 +8,7 @@ import {
   type PluginContext,
   type Route,
 } from "../plugin.ts";
+import { invalidConfig } from "../conf.ts";
 import { parseRange, type RangeSet, validateRangeSets } from "./range.ts";
 
 export const DEFAULT_DATA_DIR = "/var/lib/cni/networks";
@@ -22,15 +23,11 @@ export interface HostLocalConfig {
   requestedIPs: IP[];
 }
 
-function invalid(msg: string): CniError {
-  return new CniError(ErrorCode.InvalidNetworkConfig, msg);
-}
-
 /** Reads and validates the host-local config of a plugin call. */
 export function loadConfig(ctx: PluginContext): HostLocalConfig {
   const ipam = ctx.config.ipam as Record<string, unknown> | undefined;
   if (!ipam || typeof ipam !== "object") {
-    throw invalid("IPAM config missing 'ipam' key");
+    throw invalidConfig("IPAM config missing 'ipam' key");
   }
   const sets: RangeSet[] = [];
   if (ipam.subnet !== undefined) {
@@ -42,22 +39,26 @@ export function loadConfig(ctx: PluginContext): HostLocalConfig {
     })]);
   }
   if (ipam.ranges !== undefined) {
-    if (!Array.isArray(ipam.ranges)) throw invalid("ipam.ranges is not a list");
+    if (!Array.isArray(ipam.ranges)) {
+      throw invalidConfig("ipam.ranges is not a list");
+    }
     for (const set of ipam.ranges) {
       if (!Array.isArray(set)) {
-        throw invalid("each entry of ipam.ranges must be a list of ranges");
+        throw invalidConfig(
+          "each entry of ipam.ranges must be a list of ranges",
+        );
       }
       sets.push(set.map(parseRange));
     }
   }
-  if (sets.length === 0) throw invalid("no IP ranges specified");
+  if (sets.length === 0) throw invalidConfig("no IP ranges specified");
   validateRangeSets(sets);
   const dataDir = ipam.dataDir ?? DEFAULT_DATA_DIR;
   if (typeof dataDir !== "string" || dataDir === "") {
-    throw invalid(`invalid ipam.dataDir ${JSON.stringify(dataDir)}`);
+    throw invalidConfig(`invalid ipam.dataDir ${JSON.stringify(dataDir)}`);
   }
   if (ipam.resolvConf !== undefined && typeof ipam.resolvConf !== "string") {
-    throw invalid("ipam.resolvConf must be a path");
+    throw invalidConfig("ipam.resolvConf must be a path");
   }
   return {
     name: ctx.config.name,
@@ -71,15 +72,17 @@ export function loadConfig(ctx: PluginContext): HostLocalConfig {
 
 function parseRoutes(raw: unknown): Route[] {
   if (raw === undefined || raw === null) return [];
-  if (!Array.isArray(raw)) throw invalid("ipam.routes is not a list");
+  if (!Array.isArray(raw)) throw invalidConfig("ipam.routes is not a list");
   return raw.map((r) => {
     if (typeof r?.dst !== "string" || !r.dst.includes("/")) {
-      throw invalid(`invalid route ${JSON.stringify(r)}: dst must be a CIDR`);
+      throw invalidConfig(
+        `invalid route ${JSON.stringify(r)}: dst must be a CIDR`,
+      );
     }
     const out: Route = { dst: r.dst };
     if (r.gw !== undefined) {
       if (typeof r.gw !== "string" || !IP.tryParse(r.gw)) {
-        throw invalid(`invalid route gateway ${JSON.stringify(r.gw)}`);
+        throw invalidConfig(`invalid route gateway ${JSON.stringify(r.gw)}`);
       }
       out.gw = r.gw;
     }

@@ -2,7 +2,8 @@
 // container addresses taken from prevResult.
 
 import { CIDR, IP } from "../../net/mod.ts";
-import { CniError, ErrorCode, type NetConf } from "../plugin.ts";
+import type { NetConf } from "../plugin.ts";
+import { backendKey, invalidConfig } from "../conf.ts";
 
 export type Protocol = "tcp" | "udp" | "sctp";
 
@@ -28,13 +29,9 @@ export interface PortmapConf {
   containerV6?: CIDR;
 }
 
-function invalid(msg: string): CniError {
-  return new CniError(ErrorCode.InvalidNetworkConfig, msg);
-}
-
 function port(v: unknown, what: string): number {
   if (typeof v !== "number" || !Number.isInteger(v) || v < 1 || v > 65535) {
-    throw invalid(`Invalid ${what} port number: ${JSON.stringify(v)}`);
+    throw invalidConfig(`Invalid ${what} port number: ${JSON.stringify(v)}`);
   }
   return v;
 }
@@ -43,7 +40,7 @@ function strings(net: NetConf, key: string): string[] {
   const v = net[key];
   if (v === undefined || v === null) return [];
   if (!Array.isArray(v) || v.some((s) => typeof s !== "string")) {
-    throw invalid(`"${key}" must be a list of strings`);
+    throw invalidConfig(`"${key}" must be a list of strings`);
   }
   return v as string[];
 }
@@ -51,11 +48,11 @@ function strings(net: NetConf, key: string): string[] {
 export function parseMappings(net: NetConf): PortMapping[] {
   const raw = net.runtimeConfig?.portMappings;
   if (raw === undefined || raw === null) return [];
-  if (!Array.isArray(raw)) throw invalid(`"portMappings" must be a list`);
+  if (!Array.isArray(raw)) throw invalidConfig(`"portMappings" must be a list`);
   return raw.map((m: Record<string, unknown>) => {
     const protocol = String(m.protocol ?? "tcp").toLowerCase();
     if (protocol !== "tcp" && protocol !== "udp" && protocol !== "sctp") {
-      throw invalid(`Invalid protocol ${JSON.stringify(m.protocol)}`);
+      throw invalidConfig(`Invalid protocol ${JSON.stringify(m.protocol)}`);
     }
     const out: PortMapping = {
       hostPort: port(m.hostPort, "host"),
@@ -64,7 +61,7 @@ export function parseMappings(net: NetConf): PortMapping[] {
     };
     if (m.hostIP !== undefined && m.hostIP !== "") {
       if (typeof m.hostIP !== "string" || !IP.tryParse(m.hostIP)) {
-        throw invalid(`Invalid hostIP ${JSON.stringify(m.hostIP)}`);
+        throw invalidConfig(`Invalid hostIP ${JSON.stringify(m.hostIP)}`);
       }
       out.hostIP = m.hostIP;
     }
@@ -74,31 +71,23 @@ export function parseMappings(net: NetConf): PortMapping[] {
 
 export function parsePortmapConf(net: NetConf, ifname: string): PortmapConf {
   const snat = net.snat ?? true;
-  if (typeof snat !== "boolean") throw invalid(`"snat" must be true or false`);
+  if (typeof snat !== "boolean") {
+    throw invalidConfig(`"snat" must be true or false`);
+  }
   const bit = net.markMasqBit ?? 13;
   if (
     typeof bit !== "number" || !Number.isInteger(bit) || bit < 0 || bit > 31
   ) {
-    throw invalid(`MasqMarkBit must be between 0 and 31`);
+    throw invalidConfig(`MasqMarkBit must be between 0 and 31`);
   }
   const ext = net.externalSetMarkChain;
   if (ext !== undefined && ext !== null && typeof ext !== "string") {
-    throw invalid(`"externalSetMarkChain" must be a string`);
+    throw invalidConfig(`"externalSetMarkChain" must be a string`);
   }
   if (ext && net.markMasqBit !== undefined) {
-    throw invalid("Cannot specify externalSetMarkChain and markMasqBit");
+    throw invalidConfig("Cannot specify externalSetMarkChain and markMasqBit");
   }
-  const backend = net.backend;
-  if (
-    backend !== undefined && backend !== null && backend !== "iptables" &&
-    backend !== "nftables"
-  ) {
-    throw invalid(
-      `"backend" must be "iptables" or "nftables", got ${
-        JSON.stringify(backend)
-      }`,
-    );
-  }
+  const backend = backendKey(net, "backend");
   const conf: PortmapConf = {
     net,
     snat,
@@ -107,7 +96,7 @@ export function parsePortmapConf(net: NetConf, ifname: string): PortmapConf {
     conditionsV4: strings(net, "conditionsV4"),
     conditionsV6: strings(net, "conditionsV6"),
     masqAll: net.masqAll === true,
-    backend: backend ?? undefined,
+    backend,
     mappings: parseMappings(net),
   };
   const prev = net.prevResult;

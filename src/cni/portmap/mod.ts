@@ -16,6 +16,7 @@ import {
   type PluginContext,
   type Result,
 } from "../plugin.ts";
+import { chainedPrevResult } from "../conf.ts";
 import { parsePortmapConf, type PortmapConf } from "./config.ts";
 import {
   checkIptables,
@@ -54,13 +55,7 @@ function addresses(conf: PortmapConf): CIDR[] {
 }
 
 async function add(ctx: PluginContext): Promise<Result> {
-  const prev = ctx.config.prevResult;
-  if (!prev) {
-    throw new CniError(
-      ErrorCode.InvalidNetworkConfig,
-      "must be called as chained plugin",
-    );
-  }
+  const prev = chainedPrevResult(ctx);
   const conf = parsePortmapConf(ctx.config, ctx.ifname);
   if (conf.mappings.length === 0) return prev;
   const backend = await chooseBackend(conf.backend);
@@ -107,12 +102,7 @@ async function del(ctx: PluginContext): Promise<void> {
 }
 
 async function check(ctx: PluginContext): Promise<void> {
-  if (!ctx.config.prevResult) {
-    throw new CniError(
-      ErrorCode.InvalidNetworkConfig,
-      "must be called as chained plugin",
-    );
-  }
+  chainedPrevResult(ctx);
   const conf = parsePortmapConf(ctx.config, ctx.ifname);
   if (conf.mappings.length === 0) return;
   const backend = await chooseBackend(conf.backend);
