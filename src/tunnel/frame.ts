@@ -22,9 +22,9 @@ import { FrameError } from "./errors.ts";
 
 export const HEADER = 5;
 /** Largest data payload a sender puts in one frame. */
-export const MAX_DATA = 64 * 1024;
+export const MAX_DATA = 256 * 1024;
 /** Largest frame accepted (a sync of 64Ki ids fits). */
-export const MAX_FRAME = HEADER + 256 * 1024;
+export const MAX_FRAME = HEADER + 1024 * 1024;
 const MAX_TARGET = 1024;
 
 export type Frame =

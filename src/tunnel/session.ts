@@ -39,7 +39,7 @@ export const CLOSE_UNSUPPORTED = 4003;
 export const CLOSE_TOO_BIG = 4009;
 
 /** Send-buffer high-water mark of the websocket. */
-const SOCKET_HIGH = 1024 * 1024;
+export const SOCKET_HIGH = 4 * 1024 * 1024;
 
 export class Session {
   readonly role: "server" | "agent";
@@ -315,7 +315,7 @@ export async function pipeStream(
   const up = (async () => {
     try {
       for (;;) {
-        const buf = new Uint8Array(64 * 1024);
+        const buf = new Uint8Array(256 * 1024);
         const n = await conn.read(buf);
         if (n === null) break;
         await s.write(buf.subarray(0, n));

@@ -1,0 +1,261 @@
+// Tunnel benchmarks on loopback, weft beside its peer:
+//  1. throughput of one stream and of 16 concurrent streams: a client sends
+//     through CONNECT on the API server's TLS port -> websocket session ->
+//     agent -> a TCP sink; peer: the same bytes on a direct TCP connection
+//     to the sink (goal: one stream >= 50% of direct).
+//  2. time to open a stream (CONNECT until "200"), peer: a TCP connect.
+
+import {
+  adminIdentity,
+  type Identity,
+  nodeIdentity,
+} from "../src/api/auth/mod.ts";
+import { startApiServer } from "../src/api/mod.ts";
+import { openSqliteStore } from "../src/store/mod.ts";
+import { ensureServerPKI } from "../src/tls/mod.ts";
+import {
+  runTunnelAgent,
+  storeView,
+  type TunnelServer,
+  tunnelServer,
+} from "../src/tunnel/mod.ts";
+import { Hono } from "hono";
+
+const MiB = 1024 * 1024;
+const ONE = 512 * MiB;
+const MANY = 16;
+const EACH = 64 * MiB;
+const OPENS = 200;
+
+const authenticate = (req: Request): Promise<Identity | null> => {
+  const h = req.headers.get("authorization");
+  return Promise.resolve(
+    h === "Bearer admin"
+      ? adminIdentity()
+      : h === "Bearer node-a"
+      ? nodeIdentity("a")
+      : null,
+  );
+};
+
+async function writeAll(c: Deno.Conn, b: Uint8Array) {
+  for (let off = 0; off < b.length;) off += await c.write(b.subarray(off));
+}
+
+// The sink reads to EOF, then answers one byte.
+const sink = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+const sinkPort = (sink.addr as Deno.NetAddr).port;
+(async () => {
+  for await (const c of sink) {
+    (async () => {
+      const buf = new Uint8Array(256 * 1024);
+      while ((await c.read(buf)) !== null);
+      await writeAll(c, new Uint8Array([1]));
+      c.close();
+    })().catch(() => {});
+  }
+})().catch(() => {});
+
+const dir = await Deno.makeTempDir({ prefix: "weft-tunnel-bench-" });
+const pki = await ensureServerPKI({
+  dataDir: dir,
+  addresses: ["127.0.0.1"],
+  hostname: "localhost",
+});
+const store = openSqliteStore(`${dir}/state.db`);
+await store.create(
+  "/registry/nodes/a",
+  JSON.stringify({
+    kind: "Node",
+    metadata: { name: "a" },
+    status: { addresses: [{ type: "InternalIP", address: "127.0.0.2" }] },
+  }),
+);
+const tunnel = tunnelServer({
+  authenticate,
+  mode: "agent",
+  ...storeView(store),
+  nodeEndpointPort: sinkPort,
+});
+const api = await startApiServer({
+  store,
+  authenticate,
+  cert: pki.certPem,
+  key: pki.keyPem,
+  port: 0,
+  hostname: "127.0.0.1",
+  extraRoutes: [tunnel.routes],
+  connect: tunnel.connect,
+});
+// The same tunnel endpoint served by Deno.serve directly (no API front
+// listener), to separate the tunnel's cost from the front listener's.
+const tunnel2 = tunnelServer({
+  authenticate,
+  mode: "agent",
+  ...storeView(store),
+  nodeEndpointPort: sinkPort,
+});
+const app2 = new Hono();
+tunnel2.routes(app2);
+const direct2 = Deno.serve({
+  hostname: "127.0.0.1",
+  port: 0,
+  cert: pki.certPem,
+  key: pki.keyPem,
+  onListen() {},
+}, app2.fetch);
+
+const ac = new AbortController();
+const up = Promise.withResolvers<void>();
+const up2 = Promise.withResolvers<void>();
+const agentOpts = {
+  caPem: pki.caPem,
+  token: "node-a",
+  nodeName: "a",
+  mode: "agent" as const,
+  podCIDRs: [],
+  clusterCIDRs: [],
+  nodeIPs: [],
+  nodeEndpointPort: sinkPort,
+};
+const agent2 = runTunnelAgent(
+  { ...agentOpts, servers: [`https://127.0.0.1:${direct2.addr.port}`] },
+  { signal: ac.signal, ready: () => up2.resolve(), log: () => {} },
+);
+const agent = runTunnelAgent({
+  servers: [`https://127.0.0.1:${api.port}`],
+  caPem: pki.caPem,
+  token: "node-a",
+  nodeName: "a",
+  mode: "agent",
+  podCIDRs: [],
+  clusterCIDRs: [],
+  nodeIPs: [],
+  nodeEndpointPort: sinkPort,
+}, { signal: ac.signal, ready: () => up.resolve(), log: () => {} });
+await up.promise;
+await up2.promise;
+
+/** Bytes through one stream opened with the session API (no CONNECT). */
+async function viaSession(t: TunnelServer, bytes: number): Promise<number> {
+  const t0 = performance.now();
+  const st = await t.sessions.get("a")!.open(`127.0.0.1:${sinkPort}`);
+  const chunk = new Uint8Array(256 * 1024);
+  for (let sent = 0; sent < bytes; sent += chunk.length) await st.write(chunk);
+  st.closeWrite();
+  if ((await st.read())?.length !== 1) throw new Error("no ack from the sink");
+  return bytes / MiB / ((performance.now() - t0) / 1000);
+}
+
+async function viaTunnel(): Promise<Deno.Conn> {
+  const c = await Deno.connectTls({
+    hostname: "127.0.0.1",
+    port: api.port,
+    caCerts: [pki.caPem],
+  });
+  await writeAll(
+    c,
+    new TextEncoder().encode(
+      `CONNECT a:${sinkPort} HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer admin\r\n\r\n`,
+    ),
+  );
+  let head = "";
+  const b = new Uint8Array(1024);
+  while (!head.includes("\r\n\r\n")) {
+    const n = await c.read(b);
+    if (n === null) throw new Error("proxy closed");
+    head += new TextDecoder().decode(b.subarray(0, n));
+  }
+  if (!head.startsWith("HTTP/1.1 200")) throw new Error(head.split("\r\n")[0]);
+  return c;
+}
+const direct = () => Deno.connect({ hostname: "127.0.0.1", port: sinkPort });
+
+async function send(
+  open: () => Promise<Deno.Conn>,
+  bytes: number,
+): Promise<void> {
+  const c = await open();
+  const chunk = new Uint8Array(256 * 1024);
+  for (let sent = 0; sent < bytes; sent += chunk.length) {
+    await writeAll(c, chunk);
+  }
+  await c.closeWrite();
+  const ack = new Uint8Array(1);
+  if ((await c.read(ack)) !== 1) throw new Error("no ack from the sink");
+  c.close();
+}
+
+async function rate(
+  streams: number,
+  bytes: number,
+  open: () => Promise<Deno.Conn>,
+) {
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: streams }, () => send(open, bytes)));
+  const s = (performance.now() - t0) / 1000;
+  return (streams * bytes) / MiB / s;
+}
+
+async function openTime(open: () => Promise<Deno.Conn>): Promise<number> {
+  const xs: number[] = [];
+  for (let i = 0; i < OPENS; i++) {
+    const t0 = performance.now();
+    const c = await open();
+    xs.push(performance.now() - t0);
+    c.close();
+  }
+  return xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+}
+
+const row = (what: string, weft: number, peer: number, unit: string) =>
+  console.log(
+    `${what.padEnd(34)} weft ${weft.toFixed(1).padStart(8)} ${unit}   direct ${
+      peer.toFixed(1).padStart(8)
+    } ${unit}   ratio ${(weft / peer).toFixed(2)}`,
+  );
+
+try {
+  await rate(1, 16 * MiB, viaTunnel); // warm-up
+  await rate(1, 16 * MiB, direct);
+  row(
+    "1 stream throughput",
+    await rate(1, ONE, viaTunnel),
+    await rate(1, ONE, direct),
+    "MiB/s",
+  );
+  row(
+    `${MANY} streams throughput (total)`,
+    await rate(MANY, EACH, viaTunnel),
+    await rate(MANY, EACH, direct),
+    "MiB/s",
+  );
+  row(
+    "1 stream, session API, no front",
+    await viaSession(tunnel2, ONE),
+    await rate(1, ONE, direct),
+    "MiB/s",
+  );
+  const tOpen = await openTime(viaTunnel);
+  const dOpen = await openTime(direct);
+  console.log(
+    `${"open a stream (p50)".padEnd(34)} weft ${
+      tOpen.toFixed(3).padStart(8)
+    } ms      direct ${dOpen.toFixed(3).padStart(8)} ms      ratio ${
+      (tOpen / dOpen).toFixed(1)
+    }x`,
+  );
+  console.log(
+    "(weft: client -TLS-> CONNECT -> wss session -> agent -> TCP; direct: TCP)",
+  );
+} finally {
+  ac.abort();
+  await Promise.all([agent, agent2]);
+  tunnel.close();
+  tunnel2.close();
+  await direct2.shutdown();
+  await api.close();
+  sink.close();
+  store.close();
+  await Deno.remove(dir, { recursive: true });
+}
