@@ -2,7 +2,8 @@
 // over TLS, with switches to drop watch streams and to compact history.
 
 import { KubeClient, type Node } from "../../src/kube/mod.ts";
-import { ensureServerPKI, type ServerPKI } from "../../src/tls/mod.ts";
+import type { ServerPKI } from "../../src/tls/mod.ts";
+import { withServerPKI } from "../harness/pki.ts";
 
 export interface Recorded {
   method: string;
@@ -290,7 +291,7 @@ export async function until(
 }
 
 /** A fake server with its own PKI and a client holding its token and CA. */
-export async function withFakeApiServer(
+export function withFakeApiServer(
   prefix: string,
   fn: (
     fake: FakeApiServer,
@@ -298,23 +299,18 @@ export async function withFakeApiServer(
     pki: ServerPKI,
   ) => Promise<void>,
 ): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix });
-  const pki = await ensureServerPKI({
-    dataDir: dir,
-    hostname: "s",
-    addresses: [],
+  return withServerPKI(prefix, async (_dir, pki) => {
+    const fake = new FakeApiServer(pki.certPem, pki.keyPem);
+    const client = new KubeClient({
+      server: fake.url,
+      caPem: pki.caPem,
+      token: fake.token,
+    });
+    try {
+      await fn(fake, client, pki);
+    } finally {
+      client.close();
+      await fake.close();
+    }
   });
-  const fake = new FakeApiServer(pki.certPem, pki.keyPem);
-  const client = new KubeClient({
-    server: fake.url,
-    caPem: pki.caPem,
-    token: fake.token,
-  });
-  try {
-    await fn(fake, client, pki);
-  } finally {
-    client.close();
-    await fake.close();
-    await Deno.remove(dir, { recursive: true });
-  }
 }

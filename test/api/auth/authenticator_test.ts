@@ -7,25 +7,13 @@ import {
   nodeCredentials,
   NODES_GROUP,
 } from "../../../src/api/auth/mod.ts";
-import { ensureServerPKI, parseToken } from "../../../src/tls/mod.ts";
+import { parseToken, type ServerPKI } from "../../../src/tls/mod.ts";
+import { withServerPKI } from "../../harness/pki.ts";
 
-async function withServer(
-  fn: (
-    dir: string,
-    pki: Awaited<ReturnType<typeof ensureServerPKI>>,
-  ) => Promise<void>,
+function withServer(
+  fn: (dir: string, pki: ServerPKI) => Promise<void>,
 ): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "weft-auth-" });
-  try {
-    const pki = await ensureServerPKI({
-      dataDir: dir,
-      hostname: "s",
-      addresses: [],
-    });
-    await fn(dir, pki);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  return withServerPKI("weft-auth-", fn);
 }
 
 const req = (auth?: string) =>

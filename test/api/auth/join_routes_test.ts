@@ -5,7 +5,8 @@ import {
   forgetNode,
   joinRoutes,
 } from "../../../src/api/auth/mod.ts";
-import { ensureServerPKI, parseToken } from "../../../src/tls/mod.ts";
+import { parseToken } from "../../../src/tls/mod.ts";
+import { withServerPKI } from "../../harness/pki.ts";
 
 interface Env {
   dir: string;
@@ -15,14 +16,8 @@ interface Env {
   caPem: string;
 }
 
-async function withApp(fn: (env: Env) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "weft-join-" });
-  try {
-    const pki = await ensureServerPKI({
-      dataDir: dir,
-      hostname: "s",
-      addresses: [],
-    });
+function withApp(fn: (env: Env) => Promise<void>): Promise<void> {
+  return withServerPKI("weft-join-", async (dir, pki) => {
     const app = new Hono();
     joinRoutes(app, { dataDir: dir });
     await fn({
@@ -32,9 +27,7 @@ async function withApp(fn: (env: Env) => Promise<void>): Promise<void> {
       serverSecret: parseToken(pki.token).password,
       caPem: pki.caPem,
     });
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 }
 
 const PW_A = "a".repeat(32);
