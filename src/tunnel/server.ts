@@ -176,12 +176,22 @@ export function tunnelServer(deps: TunnelServerDeps): TunnelServer {
       });
       if (r.kind === "tunnel") {
         const s = await tunnelTo(r.node, r.target);
-        await reply(conn, 200, "Connection established");
+        try {
+          await reply(conn, 200, "Connection established");
+        } catch (e) {
+          s.reset("the CONNECT client went away");
+          throw e;
+        }
         await pipeStream(s, conn);
       } else {
         const { host, port: p } = parseTarget(r.target);
         const up = await dial(host, p);
-        await reply(conn, 200, "Connection established");
+        try {
+          await reply(conn, 200, "Connection established");
+        } catch (e) {
+          up.close();
+          throw e;
+        }
         await pipeConns(conn, up);
       }
     } catch (e) {

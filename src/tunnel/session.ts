@@ -29,6 +29,8 @@ export interface SessionOptions {
   deadAfterMs?: number;
   /** Default 60 s. */
   syncMs?: number;
+  /** Server side: how long open() waits for the agent (default 30 s). */
+  openTimeoutMs?: number;
 }
 
 // Close codes: the WebSocket API only lets applications send 1000 and
@@ -107,7 +109,15 @@ export class Session {
     const p = Promise.withResolvers<TunnelStream>();
     this.#pending.set(id, p);
     this.#send({ type: "connect", id, target: `tcp/${target}` });
-    return p.promise;
+    const ms = this.#opts.openTimeoutMs ?? 30_000;
+    const timer = setTimeout(() => {
+      if (this.#pending.get(id) !== p) return;
+      this.#pending.delete(id);
+      const why = `no answer from the agent within ${ms} ms`;
+      this.#send({ type: "error", id, message: why });
+      p.reject(new StreamError(`open ${target}: ${why}`));
+    }, ms);
+    return p.promise.finally(() => clearTimeout(timer));
   }
 
   /** Feeds one websocket message. */
@@ -280,7 +290,8 @@ export class Session {
     this.#streams.set(id, s);
     const accept = this.#opts.accept;
     if (!accept) return s.reset("this side accepts no streams");
-    accept(addr).then((conn) => {
+    // A synchronous throw from accept (a bad target) is a refusal too.
+    Promise.resolve().then(() => accept(addr)).then((conn) => {
       if (s.failed || this.#closed) {
         conn.close();
         return;

@@ -232,3 +232,37 @@ Deno.test("session: sync closes streams the peer no longer lists", async () => {
   raw.close();
   await srv.shutdown();
 });
+
+Deno.test("session: a bad target from the server is refused, the agent carries on", async () => {
+  await using pair = await sessionPair({
+    accept: (t) => {
+      const i = t.lastIndexOf(":");
+      if (i < 0) throw new TypeError(`bad target ${JSON.stringify(t)}`);
+      return Promise.reject(new Error("unreachable"));
+    },
+  });
+  await assertRejects(
+    () => pair.server.open("nonsense"),
+    StreamError,
+    'bad target "nonsense"',
+  );
+  assert(!pair.agent.closed && !pair.server.closed);
+});
+
+Deno.test("session: open() gives up on an agent that never answers", async () => {
+  const got = Promise.withResolvers<ReturnType<typeof sessionOn>>();
+  const srv = wsServer((ws) =>
+    got.resolve(sessionOn(ws, { role: "server", openTimeoutMs: 50 }))
+  );
+  const raw = await openWs(srv.addr.port); // reads frames, answers none
+  const server = await got.promise;
+  await assertRejects(
+    () => server.open("127.0.0.1:1"),
+    StreamError,
+    "no answer from the agent",
+  );
+  assert(!server.closed);
+  server.close("done");
+  raw.close();
+  await srv.shutdown();
+});
