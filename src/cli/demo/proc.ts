@@ -1,32 +1,9 @@
 // Small process helpers for the demo: run a command and capture its output,
 // spawn a long-running one with its output in a log file, stop it by pid.
 
-export interface Output {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+import { exec } from "../exec.ts";
 
-/** Runs a command to completion; never throws for a non-zero exit. */
-export async function exec(
-  cmd: string[],
-  opts: { env?: Record<string, string>; signal?: AbortSignal } = {},
-): Promise<Output> {
-  const out = await new Deno.Command(cmd[0], {
-    args: cmd.slice(1),
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    env: opts.env,
-    signal: opts.signal,
-  }).output();
-  const dec = new TextDecoder();
-  return {
-    code: out.code,
-    stdout: dec.decode(out.stdout),
-    stderr: dec.decode(out.stderr),
-  };
-}
+export { exec, type Output } from "../exec.ts";
 
 export class DemoError extends Error {
   override name = "DemoError";

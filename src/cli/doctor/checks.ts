@@ -3,7 +3,7 @@
 // them can be pointed at a network namespace (--netns) and a data dir.
 
 import { CNI_NAMES, cniBinDir, cniConfDir } from "../cni_install.ts";
-import { exec } from "../demo/proc.ts";
+import { exec } from "../exec.ts";
 
 export type Verdict = "ok" | "warn" | "fail";
 
