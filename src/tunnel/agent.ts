@@ -1,5 +1,7 @@
 // The agent side: one tunnel per server address, each reconnecting with
-// backoff (1 s doubling to 30 s, with jitter) for as long as the task runs.
+// backoff (1 s doubling to 30 s, with jitter) for as long as the task runs;
+// after a network failure the wait ends early once a TCP probe reaches the
+// server again, so a restarted server or a healed link is back in ~1 s.
 // A session that ends is dropped without waiting for its close handshake,
 // so a hung close never delays the next dial (K3s #13149). Streams the
 // server opens are checked by the mode's authorizer and dialled locally
@@ -38,6 +40,9 @@ export interface TunnelAgentOptions {
   handshakeTimeoutMs?: number;
   /** Reconnect backoff bounds (default 1 s and 30 s). */
   backoffMs?: { min: number; max: number };
+  /** While backing off after a network failure, how often to check with a
+   * TCP connect whether the server is reachable again (default 1 s). */
+  probeMs?: number;
   onState?: (server: string, state: TunnelState, why?: string) => void;
   session?: Partial<Omit<SessionOptions, "role" | "accept">>;
 }
@@ -94,6 +99,34 @@ async function dialWithTimeout(
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Waits `ms`, but when `probe` is set returns early once a TCP connect to
+ * the server succeeds: a server back from a restart or an outage is
+ * reached within a probe interval, whatever the backoff has grown to. A
+ * server that answers with a refusal (HTTP status) is not probed. */
+async function backoff(
+  ms: number,
+  probe: { host: string; port: number; everyMs: number } | null,
+  signal: AbortSignal,
+): Promise<void> {
+  const end = Date.now() + ms;
+  if (!probe) return await sleep(ms, signal);
+  while (!signal.aborted && Date.now() < end) {
+    await sleep(Math.min(probe.everyMs, end - Date.now()), signal);
+    if (signal.aborted || Date.now() >= end) return;
+    const up = await dialWithTimeout(probe.host, probe.port, probe.everyMs)
+      .then((c) => (c.close(), true), () => false);
+    if (up) return;
+  }
+}
+
+function hostPort(url: string): { host: string; port: number } {
+  const u = new URL(url);
+  return {
+    host: u.hostname.replace(/^\[(.*)\]$/, "$1"),
+    port: Number(u.port || 443),
+  };
 }
 
 /** Opens the websocket; resolves once open, rejects on failure/timeout. */
@@ -167,7 +200,9 @@ export async function runTunnelAgent(
     const state = (s: TunnelState, why?: string) =>
       opts.onState?.(server, s, why);
     let delay = min;
+    const probe = { ...hostPort(url), everyMs: opts.probeMs ?? 1_000 };
     while (!ctx.signal.aborted) {
+      let refused = false;
       state("connecting");
       try {
         const ws = await openSocket(
@@ -207,11 +242,13 @@ export async function runTunnelAgent(
         ctx.log(`tunnel: ${server}: session ended: ${why}`);
       } catch (e) {
         if (ctx.signal.aborted) break;
-        state("waiting", (e as Error).message);
-        ctx.log(`tunnel: ${server}: ${(e as Error).message}`);
+        const why = (e as Error).message;
+        refused = /status code/i.test(why);
+        state("waiting", why);
+        ctx.log(`tunnel: ${server}: ${why}`);
       }
-      const jittered = delay * (0.8 + Math.random() * 0.4);
-      await sleep(Math.min(jittered, max), ctx.signal);
+      const jittered = Math.min(delay * (0.8 + Math.random() * 0.4), max);
+      await backoff(jittered, refused ? null : probe, ctx.signal);
       delay = Math.min(delay * 2, max);
     }
   };

@@ -143,3 +143,23 @@ Deno.test("tunnel server: kubectl get --raw /api/v1/nodes/<agent>/proxy/status",
   const msg = new TextDecoder().decode(none.stderr);
   assert(msg.includes("no tunnel session for node b"), msg);
 });
+
+Deno.test("tunnel agent: back within 5 s of a server restart, however long the backoff grew", async () => {
+  await using c = await cluster({
+    mode: "agent",
+    nodes: [node("a", "127.0.0.2", "10.42.0.0/24")],
+    nodeEndpointPort: 10250,
+  });
+  // Default backoff (1 s doubling to 30 s) and probe interval (1 s).
+  await using agent = startAgent(c, "a", { backoffMs: undefined });
+  await agent.ready;
+  await c.stopServer();
+  // Three failed dials: the next backoff is ~8 s, beyond the 5 s bound.
+  await waitFor(
+    () => agent.states.filter((s) => s === "connecting").length >= 4,
+    "three failed reconnects",
+    30_000,
+  );
+  await c.startServer();
+  await waitFor(() => c.tunnel.sessions.has("a"), "the tunnel back", 5_000);
+});
