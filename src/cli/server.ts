@@ -159,6 +159,8 @@ export async function runServer(
           key: pki.keyPem,
           port,
           hostname: cfg.bindAddress,
+          // Requests still in flight at SIGTERM get 2 s, then are cut.
+          shutdownGraceMs: 2000,
           extraRoutes: [
             (app) => tunnel.routes(app),
             (app) =>

@@ -481,7 +481,7 @@ export class Demo {
   /** Stops everything; the process logs are kept unless `dropLogs`. */
   async teardown(dropLogs = false): Promise<void> {
     await this.responders.close();
-    for (const p of [...this.procs].reverse()) await p.stop(5000);
+    for (const p of [...this.procs].reverse()) await p.stop(8000);
     await this.topo.teardown();
     if (dropLogs && this.logDir) {
       await Deno.remove(this.logDir, { recursive: true }).catch(() => {});
