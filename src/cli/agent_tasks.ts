@@ -85,7 +85,12 @@ export function agentTasks(
         `joined ${input.server} as ${nodeName} (backend ${state.cluster.flannelBackend}, egress ${state.cluster.egressSelectorMode})`,
       );
       ctx.ready();
-      await untilAborted(ctx.signal);
+      try {
+        await untilAborted(ctx.signal);
+      } finally {
+        // The tasks using the client depend on this one: they stopped first.
+        join.client.close();
+      }
     },
   };
   const nodeTask: TaskSpec = {
