@@ -9,6 +9,7 @@ import {
   cniRun,
   natRules,
   netSnapshot,
+  nftTable,
   okJson,
   pings,
   settled,
@@ -328,19 +329,8 @@ Deno.test("bridge ipMasq with the nftables backend, and GC of stale attachments"
     okJson(await cniRun(h, call(c1, "ADD", conf, { containerId: "keep" })));
     okJson(await cniRun(h, call(c2, "ADD", conf, { containerId: "stale" })));
     const rules = async () => {
-      const doc = await h.json<
-        { nftables: Record<string, Record<string, unknown>>[] }
-      >(
-        "nft",
-        "-j",
-        "list",
-        "table",
-        "inet",
-        "cni_plugins_masquerade",
-      );
-      return doc.nftables.filter((o) =>
-        o.rule && o.rule.chain === "masq_checks"
-      )
+      const doc = await nftTable(h, "inet", "cni_plugins_masquerade");
+      return doc.filter((o) => o.rule && o.rule.chain === "masq_checks")
         .map((o) => String(o.rule.comment));
     };
     const before = await rules();
@@ -751,17 +741,8 @@ Deno.test("bridge macspoofchk drops frames with a foreign source MAC; DEL remove
   const { h, c, dir } = box;
   const conf = bridgeConf(dir, { macspoofchk: true });
   const res = okJson<Res>(await cniRun(h, call(c, "ADD", conf)));
-  const listed = await h.json<
-    { nftables: Record<string, Record<string, unknown>>[] }
-  >(
-    "nft",
-    "-j",
-    "list",
-    "table",
-    "bridge",
-    "nat",
-  );
-  const chains = listed.nftables.filter((o) => o.chain).map((o) => o.chain.name)
+  const listed = await nftTable(h, "bridge", "nat");
+  const chains = listed.filter((o) => o.chain).map((o) => o.chain.name)
     .sort();
   assertEquals(chains, [
     "PREROUTING",
@@ -769,7 +750,7 @@ Deno.test("bridge macspoofchk drops frames with a foreign source MAC; DEL remove
     "cni-br-iface-ctr1-eth0-mac",
   ]);
   assertEquals(
-    listed.nftables.filter((o) => o.rule).map((o) => o.rule.comment),
+    listed.filter((o) => o.rule).map((o) => o.rule.comment),
     Array(4).fill("macspoofchk-ctr1-eth0"),
   );
   assertEquals(
@@ -796,19 +777,10 @@ Deno.test("bridge macspoofchk drops frames with a foreign source MAC; DEL remove
     assert(r.code !== 0, `a spoofed MAC got through: ${r.stdout}`);
   }
   assertEquals((await cniRun(h, call(c, "DEL", conf))).code, 0);
-  const after = await h.json<
-    { nftables: Record<string, Record<string, unknown>>[] }
-  >(
-    "nft",
-    "-j",
-    "list",
-    "table",
-    "bridge",
-    "nat",
-  );
-  assertEquals(after.nftables.filter((o) => o.rule), []);
+  const after = await nftTable(h, "bridge", "nat");
+  assertEquals(after.filter((o) => o.rule), []);
   assertEquals(
-    after.nftables.filter((o) => o.chain).map((o) => o.chain.name),
+    after.filter((o) => o.chain).map((o) => o.chain.name),
     ["PREROUTING"],
   );
 });

@@ -9,6 +9,7 @@ import {
   type CniCall,
   cniRun,
   natRules,
+  nftTable,
   okJson,
   tcpFetch,
   tcpServe,
@@ -177,17 +178,8 @@ Deno.test("portmap ADD with the nftables backend forwards TCP; DEL removes its r
   await using w = await world();
   const conf = pmConf(w.prev, { backend: "nftables" });
   okJson(await cniRun(w.host, pm(w, "ADD", conf)));
-  const doc = await w.host.json<
-    { nftables: Record<string, Record<string, unknown>>[] }
-  >(
-    "nft",
-    "-j",
-    "list",
-    "table",
-    "ip",
-    "cni_hostport",
-  );
-  const rules = doc.nftables.filter((o) => o.rule).map((o) => o.rule);
+  const doc = await nftTable(w.host, "ip", "cni_hostport");
+  const rules = doc.filter((o) => o.rule).map((o) => o.rule);
   assertEquals(
     rules.filter((r) => r.comment === "ctr1").map((r) => r.chain).sort(),
     [
@@ -197,7 +189,7 @@ Deno.test("portmap ADD with the nftables backend forwards TCP; DEL removes its r
       "masquerading",
     ],
   );
-  const chains = doc.nftables.filter((o) => o.chain).map((o) => o.chain.name)
+  const chains = doc.filter((o) => o.chain).map((o) => o.chain.name)
     .sort();
   assertEquals(chains, [
     "hostip_hostports",
@@ -217,18 +209,9 @@ Deno.test("portmap ADD with the nftables backend forwards TCP; DEL removes its r
   }
   assertEquals((await cniRun(w.host, pm(w, "CHECK", conf))).code, 0);
   assertEquals((await cniRun(w.host, pm(w, "DEL", conf))).code, 0);
-  const left = await w.host.json<
-    { nftables: Record<string, Record<string, unknown>>[] }
-  >(
-    "nft",
-    "-j",
-    "list",
-    "table",
-    "ip",
-    "cni_hostport",
-  );
+  const left = await nftTable(w.host, "ip", "cni_hostport");
   assertEquals(
-    left.nftables.filter((o) => o.rule && o.rule.comment === "ctr1"),
+    left.filter((o) => o.rule && o.rule.comment === "ctr1"),
     [],
   );
 });

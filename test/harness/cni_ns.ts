@@ -296,3 +296,23 @@ export async function settled<T>(
   }
   return value;
 }
+
+/** One object of `nft -j` output ({chain: {...}}, {rule: {...}}, ...). */
+export type NftObject = Record<string, Record<string, unknown>>;
+
+/** The objects of `nft -j list table <family> <name>` inside `ns`. */
+export async function nftTable(
+  ns: Netns,
+  family: string,
+  name: string,
+): Promise<NftObject[]> {
+  const doc = await ns.json<{ nftables: NftObject[] }>(
+    "nft",
+    "-j",
+    "list",
+    "table",
+    family,
+    name,
+  );
+  return doc.nftables;
+}
