@@ -144,6 +144,38 @@ const CONFLIST = "/var/lib/weft/agent/etc/cni/net.d/10-flannel.conflist";
 const CNI_BIN = "/var/lib/weft/data/cni";
 const KUBECONFIG = "/etc/weft/weft.yaml";
 
+/** The demo's tools, and the Debian package of each. */
+const TOOLS: [string, string][] = [
+  ["ip", "iproute2"],
+  ["nsenter", "util-linux"],
+  ["unshare", "util-linux"],
+  ["curl", "curl"],
+  ["kubectl", "kubernetes-client"],
+  ["iptables", "iptables"],
+];
+
+async function requireTools(): Promise<void> {
+  const missing: string[] = [];
+  for (const [tool, pkg] of TOOLS) {
+    try {
+      await new Deno.Command(tool, {
+        args: ["--help"],
+        stdout: "null",
+        stderr: "null",
+      }).output();
+    } catch {
+      missing.push(`${tool} (${pkg})`);
+    }
+  }
+  if (missing.length) {
+    throw new DemoError(
+      `missing ${
+        missing.join(", ")
+      }: run "bash scripts/install.sh" or apt-get install them`,
+    );
+  }
+}
+
 /** One demo cluster; exported for the e2e tests that restart its parts. */
 export class Demo {
   readonly topo: Topology;
@@ -251,6 +283,7 @@ export class Demo {
 
   async build(): Promise<void> {
     const { o, topo } = this;
+    await requireTools();
     await topo.checkFree();
     this.logDir = await Deno.makeTempDir({ prefix: "weft-demo-logs-" });
     await topo.createUnderlay();
