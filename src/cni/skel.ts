@@ -11,6 +11,7 @@ import {
   SUPPORTED_VERSIONS,
 } from "./plugin.ts";
 import { callPlugin } from "./delegate.ts";
+import { writeAllSync } from "./files.ts";
 import { loadPlugin } from "./registry.ts";
 import {
   requireSupported,
@@ -53,19 +54,13 @@ export interface PluginIO {
   stderr: (text: string) => void;
 }
 
-function writeAll(file: { writeSync(p: Uint8Array): number }, text: string) {
-  const data = new TextEncoder().encode(text);
-  let off = 0;
-  while (off < data.length) off += file.writeSync(data.subarray(off));
-}
-
 function processIO(): PluginIO {
   return {
     env: Deno.env.toObject(),
     readStdin: async () =>
       new Uint8Array(await new Response(Deno.stdin.readable).arrayBuffer()),
-    stdout: (t) => writeAll(Deno.stdout, t),
-    stderr: (t) => writeAll(Deno.stderr, t),
+    stdout: (t) => writeAllSync(Deno.stdout, new TextEncoder().encode(t)),
+    stderr: (t) => writeAllSync(Deno.stderr, new TextEncoder().encode(t)),
   };
 }
 

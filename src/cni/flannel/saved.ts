@@ -2,16 +2,8 @@
 // <dataDir>/<containerID>, directory 0700, file 0600, written atomically
 // (temp, fsync, rename) before the delegate ADD runs.
 
+import { ioFailure, writeFileAtomicSync } from "../files.ts";
 import { CniError, ErrorCode } from "../plugin.ts";
-
-function ioError(msg: string, err: unknown): CniError {
-  return new CniError(
-    ErrorCode.IOFailure,
-    `${msg}: ${(err as Error).message}`,
-    undefined,
-    { cause: err },
-  );
-}
 
 function pathOf(dataDir: string, cid: string): string {
   if (!cid || cid.includes("/") || cid.startsWith(".")) {
@@ -25,28 +17,10 @@ function pathOf(dataDir: string, cid: string): string {
 
 export function saveConf(dataDir: string, cid: string, text: string): void {
   const path = pathOf(dataDir, cid);
-  const tmp = `${path}.${Deno.pid}.tmp`;
   try {
-    Deno.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-    using f = Deno.openSync(tmp, {
-      write: true,
-      create: true,
-      truncate: true,
-      mode: 0o600,
-    });
-    const data = new TextEncoder().encode(text);
-    let off = 0;
-    while (off < data.length) off += f.writeSync(data.subarray(off));
-    f.syncSync();
+    writeFileAtomicSync(path, text);
   } catch (err) {
-    removeQuietly(tmp);
-    throw ioError(`failed to save delegate config ${path}`, err);
-  }
-  try {
-    Deno.renameSync(tmp, path);
-  } catch (err) {
-    removeQuietly(tmp);
-    throw ioError(`failed to save delegate config ${path}`, err);
+    throw ioFailure(`failed to save delegate config ${path}`, err);
   }
 }
 
@@ -57,7 +31,7 @@ export function readConf(dataDir: string, cid: string): string | null {
     return Deno.readTextFileSync(path);
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) return null;
-    throw ioError(`failed to read delegate config ${path}`, err);
+    throw ioFailure(`failed to read delegate config ${path}`, err);
   }
 }
 
@@ -73,7 +47,7 @@ export function savedIds(dataDir: string): string[] {
       .map((e) => e.name);
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) return [];
-    throw ioError(`failed to list ${dataDir}`, err);
+    throw ioFailure(`failed to list ${dataDir}`, err);
   }
 }
 

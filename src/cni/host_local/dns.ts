@@ -1,19 +1,15 @@
 // resolv.conf -> the result's dns section (nameserver, domain, search,
 // options), as the reference's host-local reads `resolvConf`.
 
-import { CniError, type DNS, ErrorCode } from "../plugin.ts";
+import { ioFailure } from "../files.ts";
+import type { DNS } from "../plugin.ts";
 
 export function parseResolvConf(path: string): DNS {
   let text: string;
   try {
     text = Deno.readTextFileSync(path);
   } catch (err) {
-    throw new CniError(
-      ErrorCode.IOFailure,
-      `cannot read resolvConf ${path}: ${(err as Error).message}`,
-      undefined,
-      { cause: err },
-    );
+    throw ioFailure(`cannot read resolvConf ${path}`, err);
   }
   const dns: DNS = {};
   for (const raw of text.split("\n")) {

@@ -4,7 +4,7 @@
 // and `lock`, flocked exclusively around every allocate or release.
 
 import { IP } from "../../net/mod.ts";
-import { CniError, ErrorCode } from "../plugin.ts";
+import { ioFailure, writeAllSync } from "../files.ts";
 
 export const LINE_BREAK = "\r\n";
 const LAST_PREFIX = "last_reserved_ip.";
@@ -16,15 +16,6 @@ export interface Allocation {
   ifname: string | null;
 }
 
-function ioError(msg: string, err: unknown): CniError {
-  return new CniError(
-    ErrorCode.IOFailure,
-    `${msg}: ${err instanceof Error ? err.message : err}`,
-    undefined,
-    { cause: err },
-  );
-}
-
 export class DiskStore {
   private constructor(readonly dir: string) {}
 
@@ -34,7 +25,7 @@ export class DiskStore {
     try {
       Deno.mkdirSync(dir, { recursive: true, mode: 0o755 });
     } catch (err) {
-      throw ioError(`cannot create host-local data dir ${dir}`, err);
+      throw ioFailure(`cannot create host-local data dir ${dir}`, err);
     }
     return new DiskStore(dir);
   }
@@ -50,7 +41,7 @@ export class DiskStore {
         mode: 0o600,
       });
     } catch (err) {
-      throw ioError(`cannot open lock file in ${this.dir}`, err);
+      throw ioFailure(`cannot open lock file in ${this.dir}`, err);
     }
     try {
       await file.lock(true);
@@ -76,12 +67,10 @@ export class DiskStore {
       });
     } catch (err) {
       if (err instanceof Deno.errors.AlreadyExists) return false;
-      throw ioError(`cannot create ${path}`, err);
+      throw ioFailure(`cannot create ${path}`, err);
     }
     try {
-      const data = new TextEncoder().encode(id + LINE_BREAK + ifname);
-      let off = 0;
-      while (off < data.length) off += file.writeSync(data.subarray(off));
+      writeAllSync(file, new TextEncoder().encode(id + LINE_BREAK + ifname));
       file.syncSync();
       file.close();
     } catch (err) {
@@ -89,7 +78,7 @@ export class DiskStore {
         file.close();
       } catch { /* already closed */ }
       Deno.removeSync(path);
-      throw ioError(`cannot write ${path}`, err);
+      throw ioFailure(`cannot write ${path}`, err);
     }
     try {
       this.writeLastReserved(rangeId, ip);
@@ -106,7 +95,7 @@ export class DiskStore {
     try {
       Deno.writeTextFileSync(path, ip.toString(), { mode: 0o600 });
     } catch (err) {
-      throw ioError(`cannot write ${path}`, err);
+      throw ioFailure(`cannot write ${path}`, err);
     }
   }
 
@@ -133,7 +122,7 @@ export class DiskStore {
         text = Deno.readTextFileSync(`${this.dir}/${entry.name}`);
       } catch (err) {
         if (err instanceof Deno.errors.NotFound) continue;
-        throw ioError(`cannot read ${this.dir}/${entry.name}`, err);
+        throw ioFailure(`cannot read ${this.dir}/${entry.name}`, err);
       }
       const [id, ifname] = text.trim().split(LINE_BREAK);
       out.push({ ip, containerId: id, ifname: ifname ?? null });
@@ -163,7 +152,7 @@ export class DiskStore {
       Deno.removeSync(`${this.dir}/${ip}`);
     } catch (err) {
       if (!(err instanceof Deno.errors.NotFound)) {
-        throw ioError(`cannot remove ${this.dir}/${ip}`, err);
+        throw ioFailure(`cannot remove ${this.dir}/${ip}`, err);
       }
     }
   }

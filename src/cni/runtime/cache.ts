@@ -2,7 +2,7 @@
 // object of kind "cniCacheV1" holding the config list (base64), the runtime
 // arguments and the result, mode 0600.
 
-import { CniError, ErrorCode } from "../plugin.ts";
+import { ioFailure, writeFileAtomicSync } from "../files.ts";
 
 export const DEFAULT_CACHE_DIR = "/var/lib/cni";
 
@@ -28,15 +28,6 @@ export function cachePath(
   return `${cacheDir.replace(/\/+$/, "")}/results/${net}-${cid}-${ifname}`;
 }
 
-function ioError(msg: string, err: unknown): CniError {
-  return new CniError(
-    ErrorCode.IOFailure,
-    `${msg}: ${(err as Error).message}`,
-    undefined,
-    { cause: err },
-  );
-}
-
 export function writeCache(cacheDir: string, entry: CacheEntry): void {
   const path = cachePath(
     cacheDir,
@@ -44,23 +35,10 @@ export function writeCache(cacheDir: string, entry: CacheEntry): void {
     entry.containerId,
     entry.ifName,
   );
-  const tmp = `${path}.${Deno.pid}.tmp`;
   try {
-    Deno.mkdirSync(`${cacheDir}/results`, { recursive: true, mode: 0o700 });
-    using f = Deno.openSync(tmp, {
-      write: true,
-      create: true,
-      truncate: true,
-      mode: 0o600,
-    });
-    f.writeSync(new TextEncoder().encode(JSON.stringify(entry)));
-    f.syncSync();
-    Deno.renameSync(tmp, path);
+    writeFileAtomicSync(path, JSON.stringify(entry));
   } catch (err) {
-    try {
-      Deno.removeSync(tmp);
-    } catch { /* not created */ }
-    throw ioError(`failed to write result cache ${path}`, err);
+    throw ioFailure(`failed to write result cache ${path}`, err);
   }
 }
 
@@ -87,7 +65,7 @@ export function readCache(
     );
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) return null;
-    throw ioError("failed to read result cache", err);
+    throw ioFailure("failed to read result cache", err);
   }
 }
 
@@ -101,7 +79,7 @@ export function removeCache(
     Deno.removeSync(cachePath(cacheDir, net, cid, ifname));
   } catch (err) {
     if (!(err instanceof Deno.errors.NotFound)) {
-      throw ioError("failed to remove result cache", err);
+      throw ioFailure("failed to remove result cache", err);
     }
   }
 }
@@ -117,7 +95,7 @@ export function listCache(cacheDir: string, net: string): CacheEntry[] {
     );
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) return out;
-    throw ioError(`failed to list ${dir}`, err);
+    throw ioFailure(`failed to list ${dir}`, err);
   }
   for (const name of names) {
     if (!name.startsWith(`${net}-`) || name.endsWith(".tmp")) continue;

@@ -1,5 +1,6 @@
 // Network configuration lists (.conflist) as libcni loads them.
 
+import { ioFailure } from "../files.ts";
 import { CniError, ErrorCode } from "../plugin.ts";
 import { compareVersions, isSupported } from "../version.ts";
 import { validateNetworkName } from "../validate.ts";
@@ -87,12 +88,7 @@ export async function loadConfList(path: string): Promise<ConfList> {
   try {
     bytes = await Deno.readFile(path);
   } catch (err) {
-    throw new CniError(
-      ErrorCode.IOFailure,
-      `cannot read ${path}: ${(err as Error).message}`,
-      undefined,
-      { cause: err },
-    );
+    throw ioFailure(`cannot read ${path}`, err);
   }
   return parseConfList(bytes, path);
 }
