@@ -25,7 +25,9 @@ export interface SessionOptions {
   log?: (msg: string) => void;
   /** Default 5 s. */
   keepaliveMs?: number;
-  /** Default 60 s. */
+  /** Default 15 s: three keepalives missed. Well within the 60 s bound, so
+   * that after a network outage a fresh session replaces the stalled one
+   * instead of waiting out TCP's retransmission backoff. */
   deadAfterMs?: number;
   /** Default 60 s. */
   syncMs?: number;
@@ -65,7 +67,7 @@ export class Session {
     this.role = opts.role;
     this.done = new Promise((r) => this.#resolveDone = r);
     const keepalive = opts.keepaliveMs ?? 5_000;
-    const dead = opts.deadAfterMs ?? 60_000;
+    const dead = opts.deadAfterMs ?? 15_000;
     this.#timers.push(setInterval(() => {
       if (Date.now() - this.#lastRecv > dead) {
         this.close(`peer sent nothing for ${dead} ms`, CLOSE_DEAD);

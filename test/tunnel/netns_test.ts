@@ -137,3 +137,49 @@ for (const mode of ["pod", "agent"] as const) {
     }
   });
 }
+
+Deno.test("tunnel in namespaces: back within 5 s after the agent's link was down 20 s", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "weft-tunnel-ns-" });
+  const { srv, agt, pod } = await topology();
+  try {
+    await using _pod = await spawn(pod, "pod", "10.42.5.10", "8080");
+    await using server = await spawn(srv, "server", "pod", "10.77.0.1", dir);
+    const url = `https://10.77.0.1:${server.line.split(" ")[1]}`;
+    await using _agent = await spawn(
+      agt,
+      "agent",
+      "pod",
+      url,
+      `${dir}/ca.pem`,
+      "10.77.0.2",
+      "10.42.5.0/24",
+    );
+    const curl = () =>
+      srv.run([
+        "curl",
+        "-sS",
+        "--max-time",
+        "2",
+        "--proxytunnel",
+        "--proxy",
+        url,
+        "--proxy-cacert",
+        `${dir}/ca.pem`,
+        "--proxy-header",
+        `Authorization: Bearer ${ADMIN_TOKEN}`,
+        "http://10.42.5.10:8080/",
+      ]);
+    assertEquals((await curl()).stdout, "pod 10.42.5.10");
+    await agt.sh("ip", "link", "set", "a0", "down");
+    await new Promise((r) => setTimeout(r, 20_000));
+    await agt.sh("ip", "link", "set", "a0", "up");
+    const back = Date.now();
+    let last = await curl();
+    while (last.code !== 0 && Date.now() - back < 5_000) last = await curl();
+    assertEquals(last.code, 0, `not back within 5 s: ${last.stderr}`);
+    assertEquals(last.stdout, "pod 10.42.5.10");
+  } finally {
+    for (const ns of [pod, agt, srv]) await ns[Symbol.asyncDispose]();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
