@@ -190,10 +190,10 @@ Deno.test("session: a silent peer is detected as dead", async () => {
 
 Deno.test("session: pings keep an idle session alive", async () => {
   await using pair = await sessionPair(
-    { keepaliveMs: 10, deadAfterMs: 100 },
-    { keepaliveMs: 10, deadAfterMs: 100 },
+    { keepaliveMs: 20, deadAfterMs: 500 },
+    { keepaliveMs: 20, deadAfterMs: 500 },
   );
-  await new Promise((r) => setTimeout(r, 400));
+  await new Promise((r) => setTimeout(r, 1500));
   assert(!pair.server.closed && !pair.agent.closed);
 });
 
