@@ -35,3 +35,21 @@ export function chainedPrevResult(ctx: PluginContext): Result {
   if (!prev) throw invalidConfig("must be called as chained plugin");
   return prev;
 }
+
+/**
+ * The attachments a GC call keeps: `cni.dev/valid-attachments` (or the older
+ * `cni.dev/attachments`); an entry's missing field reads as "".
+ */
+export function gcAttachments(
+  net: NetConf,
+): { containerId: string; ifname: string }[] {
+  const raw = net["cni.dev/valid-attachments"] ??
+    net["cni.dev/attachments"] ?? [];
+  if (!Array.isArray(raw)) {
+    throw invalidConfig(`"cni.dev/valid-attachments" must be a list`);
+  }
+  return raw.map((a) => ({
+    containerId: String(a?.containerID ?? ""),
+    ifname: String(a?.ifname ?? ""),
+  }));
+}

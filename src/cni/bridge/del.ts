@@ -8,6 +8,7 @@ import {
   ErrorCode,
   type PluginContext,
 } from "../plugin.ts";
+import { gcAttachments } from "../conf.ts";
 import type { BridgeConf } from "./config.ts";
 import { gcMasq, teardownMasq } from "./ipmasq.ts";
 import { cniFail, netnsExists, openNetns } from "../netns.ts";
@@ -116,24 +117,6 @@ export async function check(
   }
 }
 
-/** `cni.dev/valid-attachments` (or the older `cni.dev/attachments`). */
-export function validAttachments(
-  conf: BridgeConf,
-): { containerId: string; ifname: string }[] {
-  const raw = conf.net["cni.dev/valid-attachments"] ??
-    conf.net["cni.dev/attachments"] ?? [];
-  if (!Array.isArray(raw)) {
-    throw new CniError(
-      ErrorCode.InvalidNetworkConfig,
-      `"cni.dev/valid-attachments" must be a list`,
-    );
-  }
-  return raw.map((a: Record<string, unknown>) => ({
-    containerId: String(a.containerID ?? ""),
-    ifname: String(a.ifname ?? ""),
-  }));
-}
-
 export async function gc(ctx: PluginContext, conf: BridgeConf): Promise<void> {
   const errors: string[] = [];
   if (conf.net.ipam?.type) {
@@ -145,7 +128,7 @@ export async function gc(ctx: PluginContext, conf: BridgeConf): Promise<void> {
   }
   if (conf.ipMasq) {
     try {
-      await gcMasq(conf.net.name, validAttachments(conf));
+      await gcMasq(conf.net.name, gcAttachments(conf.net));
     } catch (err) {
       errors.push((err as Error).message);
     }

@@ -16,7 +16,7 @@ import {
   type PluginContext,
   type Result,
 } from "../plugin.ts";
-import { chainedPrevResult } from "../conf.ts";
+import { chainedPrevResult, gcAttachments } from "../conf.ts";
 import { parsePortmapConf, type PortmapConf } from "./config.ts";
 import {
   checkIptables,
@@ -115,17 +115,7 @@ async function check(ctx: PluginContext): Promise<void> {
 }
 
 async function gc(ctx: PluginContext): Promise<void> {
-  const raw = ctx.config["cni.dev/valid-attachments"] ??
-    ctx.config["cni.dev/attachments"] ?? [];
-  if (!Array.isArray(raw)) {
-    throw new CniError(
-      ErrorCode.InvalidNetworkConfig,
-      `"cni.dev/valid-attachments" must be a list`,
-    );
-  }
-  const keep = new Set(
-    raw.map((a: Record<string, unknown>) => String(a.containerID)),
-  );
+  const keep = new Set(gcAttachments(ctx.config).map((a) => a.containerId));
   const errors: string[] = [];
   if (await supportsIptables()) {
     await gcIptables(ctx.config.name, keep).catch((e) =>
