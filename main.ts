@@ -39,6 +39,9 @@ if (import.meta.main) {
     Deno.exitCode = await runPlugin(name);
   } else {
     const { main } = await import("./src/cli/mod.ts");
-    Deno.exitCode = await main(Deno.args);
+    // The CLI's long-running commands have stopped every task by the time
+    // main() returns; a timer some task left behind must not keep the
+    // process alive, so the entry point ends it here.
+    Deno.exit(await main(Deno.args));
   }
 }
