@@ -237,3 +237,10 @@ Deno.test("Nft.applyJson() takes names nft's text syntax cannot (dots, dashes)",
     NetfilterError,
   );
 });
+
+Deno.test("Iptables.usable() is true for a readable table, false for one that does not exist", async () => {
+  await using ns = await Netns.create("iptusable");
+  const ipt = new Iptables({ family: 4, netns: ns.path });
+  assertEquals(await ipt.usable("nat"), true);
+  assertEquals(await ipt.usable("no_such_table"), false);
+});

@@ -150,7 +150,7 @@ export async function teardownMasq(owner: MasqOwner): Promise<void> {
   if (await supportsIptables()) {
     await new Iptables({ family: 4 }).removeChain("nat", chain);
     const v6 = new Iptables({ family: 6 });
-    if (await v6Usable(v6)) await v6.removeChain("nat", chain);
+    if (await v6.usable("nat")) await v6.removeChain("nat", chain);
   }
   if (await supportsNftables()) {
     const nft = new Nft();
@@ -166,15 +166,6 @@ export async function teardownMasq(owner: MasqOwner): Promise<void> {
   }
 }
 
-async function v6Usable(ipt: Iptables): Promise<boolean> {
-  try {
-    await ipt.save("nat");
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Removes masquerading of `network` whose container is not in `valid`. */
 export async function gcMasq(
   network: string,
@@ -185,7 +176,7 @@ export async function gcMasq(
   if (await supportsIptables()) {
     for (const family of [4, 6] as const) {
       const ipt = new Iptables({ family });
-      if (family === 6 && !(await v6Usable(ipt))) continue;
+      if (family === 6 && !(await ipt.usable("nat"))) continue;
       const t = await ipt.table("nat");
       const doomed = new Set<string>();
       for (const r of t.rules) {

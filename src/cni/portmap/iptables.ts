@@ -189,15 +189,6 @@ export async function checkIptables(
   return null;
 }
 
-async function usable(ipt: Iptables): Promise<boolean> {
-  try {
-    await ipt.save("nat");
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Removes the container's chain and its entry rules, both families. */
 export async function unforwardIptables(
   network: string,
@@ -207,7 +198,7 @@ export async function unforwardIptables(
   const old = await hashedChainName("CNI-SN-", network + containerId, 21);
   for (const family of [4, 6] as const) {
     const ipt = new Iptables({ family });
-    if (!(await usable(ipt))) continue;
+    if (!(await ipt.usable("nat"))) continue;
     await ipt.removeChains("nat", [chain, old]);
   }
 }
@@ -220,7 +211,7 @@ export async function gcIptables(
   const re = /^dnat name: "(.*)" id: "(.*)"$/;
   for (const family of [4, 6] as const) {
     const ipt = new Iptables({ family });
-    if (!(await usable(ipt))) continue;
+    if (!(await ipt.usable("nat"))) continue;
     const t = await ipt.table("nat");
     const doomed = new Set<string>();
     for (const r of t.rules) {

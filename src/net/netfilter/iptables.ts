@@ -77,6 +77,16 @@ export class Iptables {
     return mustRun([`${this.#bin}-save`, ...args], this.#opts);
   }
 
+  /** False when `table` cannot be read (no ip6tables nat module, IPv6 off). */
+  async usable(table: string): Promise<boolean> {
+    try {
+      await this.save(table);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /** One table parsed (empty when the table has never been used). */
   async table(table: string): Promise<SavedTable> {
     const parsed = parseSave(await this.save(table));
