@@ -4,20 +4,23 @@
 import type { Hono } from "hono";
 import type { Identity } from "../api/auth/mod.ts";
 import type { KubeClient } from "../kube/mod.ts";
-import type { Backend, EgressMode, WeftConfig } from "./config.ts";
+import type { WeftConfig } from "./config.ts";
+import { authenticatedGet } from "./run.ts";
 
 export const CONFIG_PATH = "/v1-weft/config";
 
-export interface ClusterConfig {
-  clusterCIDR: string[];
-  serviceCIDR: string[];
-  clusterDNS: string;
-  clusterDomain: string;
-  flannelBackend: Backend;
-  flannelIPv6Masq: boolean;
-  flannelExternalIP: boolean;
-  egressSelectorMode: EgressMode;
-}
+/** The settings of WeftConfig that are the cluster's, not the node's. */
+export type ClusterConfig = Pick<
+  WeftConfig,
+  | "clusterCIDR"
+  | "serviceCIDR"
+  | "clusterDNS"
+  | "clusterDomain"
+  | "flannelBackend"
+  | "flannelIPv6Masq"
+  | "flannelExternalIP"
+  | "egressSelectorMode"
+>;
 
 export class ClusterConfigError extends Error {
   override name = "ClusterConfigError";
@@ -44,21 +47,7 @@ export function clusterConfigRoutes(
   config: ClusterConfig,
   authenticate: (req: Request) => Promise<Identity | null>,
 ): (app: Hono) => void {
-  return (app) => {
-    app.get(CONFIG_PATH, async (c) => {
-      if (!(await authenticate(c.req.raw))) {
-        return c.json({
-          kind: "Status",
-          apiVersion: "v1",
-          status: "Failure",
-          message: "Unauthorized",
-          reason: "Unauthorized",
-          code: 401,
-        }, 401);
-      }
-      return c.json(config);
-    });
-  };
+  return authenticatedGet(CONFIG_PATH, authenticate, (c) => c.json(config));
 }
 
 /** Reads the cluster settings from the server the client talks to. */

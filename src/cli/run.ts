@@ -1,6 +1,6 @@
 // Small pieces shared by `weft server` and `weft agent`.
 
-import type { Hono } from "hono";
+import type { Context, Hono } from "hono";
 import type { Identity } from "../api/auth/mod.ts";
 import type { TaskStatus } from "../supervisor/mod.ts";
 
@@ -15,15 +15,16 @@ export function untilAborted(signal: AbortSignal): Promise<void> {
 }
 
 /**
- * `GET /v1-weft/readyz`: every task's readiness (the plain /readyz of the
- * API answers 200 only when all are ready). 503 while any is not.
+ * A `GET path` route, for `createApp({ extraRoutes })`, that answers callers
+ * `authenticate` does not know with a 401 Kubernetes Status.
  */
-export function readinessRoutes(
-  status: () => TaskStatus[],
+export function authenticatedGet(
+  path: string,
   authenticate: (req: Request) => Promise<Identity | null>,
+  handler: (c: Context) => Response,
 ): (app: Hono) => void {
   return (app) => {
-    app.get(READYZ_PATH, async (c) => {
+    app.get(path, async (c) => {
       if (!(await authenticate(c.req.raw))) {
         return c.json({
           kind: "Status",
@@ -34,9 +35,22 @@ export function readinessRoutes(
           code: 401,
         }, 401);
       }
-      const tasks = status();
-      const ready = tasks.length > 0 && tasks.every((t) => t.ready);
-      return c.json({ ready, tasks }, ready ? 200 : 503);
+      return handler(c);
     });
   };
+}
+
+/**
+ * `GET /v1-weft/readyz`: every task's readiness (the plain /readyz of the
+ * API answers 200 only when all are ready). 503 while any is not.
+ */
+export function readinessRoutes(
+  status: () => TaskStatus[],
+  authenticate: (req: Request) => Promise<Identity | null>,
+): (app: Hono) => void {
+  return authenticatedGet(READYZ_PATH, authenticate, (c) => {
+    const tasks = status();
+    const ready = tasks.length > 0 && tasks.every((t) => t.ready);
+    return c.json({ ready, tasks }, ready ? 200 : 503);
+  });
 }
