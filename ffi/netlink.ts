@@ -143,6 +143,15 @@ export class Netlink implements Disposable {
     }
   }
 
+  /** One request built for `dev`'s index (re-resolved once if it is stale). */
+  #requestOn(
+    dev: string | number,
+    op: string,
+    build: (index: number) => MsgBuilder,
+  ): void {
+    this.withDev(dev, op, (index) => this.request(build(index), op));
+  }
+
   #remember(link: Link): Link {
     this.#names.set(link.name, { index: link.index, at: performance.now() });
     return link;
@@ -244,7 +253,7 @@ export class Netlink implements Disposable {
   /** Sets the hairpin flag of a bridge port (IFLA_BRPORT_MODE). */
   linkSetHairpin(port: string | number, on: boolean): void {
     const op = `link set ${port} hairpin ${on ? "on" : "off"}`;
-    this.withDev(port, op, (index) => this.request(hairpinMsg(index, on), op));
+    this.#requestOn(port, op, (index) => hairpinMsg(index, on));
   }
 
   // ---- addresses ----------------------------------------------------------
@@ -270,25 +279,17 @@ export class Netlink implements Disposable {
     opts: AddrOptions = {},
   ): void {
     const op = `addr add ${cidr} dev ${dev}`;
-    this.withDev(
+    this.#requestOn(
       dev,
       op,
-      (i) =>
-        this.request(
-          addrMsg(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, i, cidr, opts),
-          op,
-        ),
+      (i) => addrMsg(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, i, cidr, opts),
     );
   }
 
   /** Removes an address; NetlinkError EADDRNOTAVAIL when absent. */
   addrDel(dev: string | number, cidr: string): void {
     const op = `addr del ${cidr} dev ${dev}`;
-    this.withDev(
-      dev,
-      op,
-      (i) => this.request(addrMsg(RTM_DELADDR, 0, i, cidr), op),
-    );
+    this.#requestOn(dev, op, (i) => addrMsg(RTM_DELADDR, 0, i, cidr));
   }
 
   // ---- routes -------------------------------------------------------------
@@ -327,8 +328,9 @@ export class Netlink implements Disposable {
     }`;
     if (r.dev === undefined) {
       this.request(routeMsg(type, flags, r, undefined), op);
-    } else {this.withDev(r.dev, op, (i) =>
-        this.request(routeMsg(type, flags, r, i), op));}
+    } else {
+      this.#requestOn(r.dev, op, (i) => routeMsg(type, flags, r, i));
+    }
   }
 
   /** Adds a route; NetlinkError EEXIST when it exists. */
@@ -383,25 +385,17 @@ export class Netlink implements Disposable {
   /** Permanent ARP/NDP entry ip -> mac (created or replaced). */
   neighSet(dev: string | number, ip: string, mac: string): void {
     const op = `neigh replace ${ip} lladdr ${mac} dev ${dev}`;
-    this.withDev(
+    this.#requestOn(
       dev,
       op,
-      (i) =>
-        this.request(
-          neighMsg(RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE, i, ip, mac),
-          op,
-        ),
+      (i) => neighMsg(RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE, i, ip, mac),
     );
   }
 
   /** Deletes a neighbour entry; NetlinkError ENOENT when absent. */
   neighDel(dev: string | number, ip: string): void {
     const op = `neigh del ${ip} dev ${dev}`;
-    this.withDev(
-      dev,
-      op,
-      (i) => this.request(neighMsg(RTM_DELNEIGH, 0, i, ip), op),
-    );
+    this.#requestOn(dev, op, (i) => neighMsg(RTM_DELNEIGH, 0, i, ip));
   }
 
   // ---- forwarding database --------------------------------------------------
@@ -420,39 +414,27 @@ export class Netlink implements Disposable {
   /** bridge fdb replace MAC dev DEV dst IP self permanent. */
   fdbSet(dev: string | number, mac: string, dst: string): void {
     const op = `fdb replace ${mac} dev ${dev} dst ${dst}`;
-    this.withDev(
+    this.#requestOn(
       dev,
       op,
-      (i) =>
-        this.request(
-          fdbMsg(RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE, i, mac, dst),
-          op,
-        ),
+      (i) => fdbMsg(RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE, i, mac, dst),
     );
   }
 
   /** bridge fdb append MAC dev DEV dst IP self permanent. */
   fdbAppend(dev: string | number, mac: string, dst: string): void {
     const op = `fdb append ${mac} dev ${dev} dst ${dst}`;
-    this.withDev(
+    this.#requestOn(
       dev,
       op,
-      (i) =>
-        this.request(
-          fdbMsg(RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_APPEND, i, mac, dst),
-          op,
-        ),
+      (i) => fdbMsg(RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_APPEND, i, mac, dst),
     );
   }
 
   /** bridge fdb del MAC dev DEV [dst IP] self; NetlinkError ENOENT when absent. */
   fdbDel(dev: string | number, mac: string, dst?: string): void {
     const op = `fdb del ${mac} dev ${dev}${dst ? ` dst ${dst}` : ""}`;
-    this.withDev(
-      dev,
-      op,
-      (i) => this.request(fdbMsg(RTM_DELNEIGH, 0, i, mac, dst), op),
-    );
+    this.#requestOn(dev, op, (i) => fdbMsg(RTM_DELNEIGH, 0, i, mac, dst));
   }
 
   // ---- traffic control --------------------------------------------------------
@@ -461,11 +443,7 @@ export class Netlink implements Disposable {
   qdiscTbf(dev: string | number, o: TbfOptions): void {
     const op =
       `qdisc replace dev ${dev} root tbf rate ${o.rate}bit burst ${o.burst}b`;
-    this.withDev(
-      dev,
-      op,
-      (i) => this.request(tbfMsg(NLM_F_CREATE | NLM_F_REPLACE, i, o), op),
-    );
+    this.#requestOn(dev, op, (i) => tbfMsg(NLM_F_CREATE | NLM_F_REPLACE, i, o));
   }
 
   /** The ingress qdisc (ffff:); a no-op when it is already there. */
@@ -488,18 +466,17 @@ export class Netlink implements Disposable {
     const op =
       `filter add dev ${dev} ingress u32 match all action mirred egress redirect dev ${to}`;
     const target = this.resolve(to, op);
-    this.withDev(
+    this.#requestOn(
       dev,
       op,
-      (i) =>
-        this.request(redirectMsg(NLM_F_CREATE | NLM_F_EXCL, i, target), op),
+      (i) => redirectMsg(NLM_F_CREATE | NLM_F_EXCL, i, target),
     );
   }
 
   /** Deletes the root or ingress qdisc (and with it its filters). */
   qdiscDel(dev: string | number, kind: "root" | "ingress"): void {
     const op = `qdisc del dev ${dev} ${kind}`;
-    this.withDev(dev, op, (i) => this.request(delQdiscMsg(i, kind), op));
+    this.#requestOn(dev, op, (i) => delQdiscMsg(i, kind));
   }
 
   qdiscList(dev?: string | number): Qdisc[] {
