@@ -148,9 +148,12 @@ async function viaSession(t: TunnelServer, bytes: number): Promise<number> {
 }
 
 async function viaTunnel(): Promise<Deno.Conn> {
-  const c = await Deno.connectTls({
+  // As curl does: TCP_NODELAY on the client socket (Deno.TlsConn has no
+  // setNoDelay, so set it on the TCP socket before starting TLS).
+  const tcp = await Deno.connect({ hostname: "127.0.0.1", port: api.port });
+  tcp.setNoDelay(true);
+  const c = await Deno.startTls(tcp, {
     hostname: "127.0.0.1",
-    port: api.port,
     caCerts: [pki.caPem],
   });
   await writeAll(

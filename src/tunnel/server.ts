@@ -75,29 +75,32 @@ async function reply(conn: Deno.Conn, code: number, text: string, why = "") {
   }
 }
 
+function closeQuietly(c: Deno.Conn): void {
+  try {
+    c.close();
+  } catch {
+    // already closed
+  }
+}
+
+/** Copies two connections into each other (half-closes passed on) until
+ * both directions end, then closes both. */
 async function pipeConns(a: Deno.Conn, b: Deno.Conn): Promise<void> {
   const one = async (from: Deno.Conn, to: Deno.Conn) => {
     try {
-      await from.readable.pipeTo(to.writable, { preventClose: true });
+      const buf = new Uint8Array(256 * 1024);
+      for (let n = await from.read(buf); n !== null; n = await from.read(buf)) {
+        for (let off = 0; off < n;) off += await to.write(buf.subarray(off, n));
+      }
       await to.closeWrite();
     } catch {
-      for (const c of [a, b]) {
-        try {
-          c.close();
-        } catch {
-          // already closed
-        }
-      }
+      closeQuietly(a);
+      closeQuietly(b);
     }
   };
   await Promise.all([one(a, b), one(b, a)]);
-  for (const c of [a, b]) {
-    try {
-      c.close();
-    } catch {
-      // already closed
-    }
-  }
+  closeQuietly(a);
+  closeQuietly(b);
 }
 
 export function tunnelServer(deps: TunnelServerDeps): TunnelServer {

@@ -150,3 +150,58 @@ Deno.test("CONNECT disabled mode: everything is dialled directly", async () => {
   assertEquals(r.status, 502);
   assert(t.c.direct.includes(`127.0.0.2:${t.ep.port}`));
 });
+
+Deno.test("CONNECT: a half-close is passed on to a directly dialled target", async () => {
+  // The server answers what it read, once the client has finished writing.
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const served = (async () => {
+    for await (const c of l) {
+      (async () => {
+        let n = 0;
+        const b = new Uint8Array(65536);
+        for (let r = await c.read(b); r !== null; r = await c.read(b)) n += r;
+        await c.write(new TextEncoder().encode(`got ${n}`));
+        c.close();
+      })().catch(() => {});
+    }
+  })().catch(() => {});
+  const port = (l.addr as Deno.NetAddr).port;
+  await using t = await setup("agent");
+  try {
+    for (const target of [`127.0.0.1:${port}`]) {
+      const conn = await Deno.connectTls({
+        hostname: "127.0.0.1",
+        port: t.c.port,
+        caCerts: [t.c.caPem],
+      });
+      await conn.write(new TextEncoder().encode(
+        `CONNECT ${target} HTTP/1.1\r\nAuthorization: Bearer admin-token\r\n\r\n`,
+      ));
+      const head = new Uint8Array(1024);
+      const n = (await conn.read(head))!;
+      assert(
+        new TextDecoder().decode(head.subarray(0, n)).startsWith(
+          "HTTP/1.1 200",
+        ),
+      );
+      const body = new Uint8Array(100_000);
+      for (let off = 0; off < body.length;) {
+        off += await conn.write(body.subarray(off));
+      }
+      await conn.closeWrite();
+      let text = "";
+      for (
+        let r = await conn.read(head);
+        r !== null;
+        r = await conn.read(head).catch(() => null)
+      ) {
+        text += new TextDecoder().decode(head.subarray(0, r));
+      }
+      conn.close();
+      assertEquals(text, "got 100000");
+    }
+  } finally {
+    l.close();
+    await served;
+  }
+});

@@ -266,3 +266,24 @@ Deno.test("session: open() gives up on an agent that never answers", async () =>
   raw.close();
   await srv.shutdown();
 });
+
+Deno.test("session: a half-close crosses the tunnel both ways", async () => {
+  // Answers the byte count once the client has finished writing.
+  await using counter = tcpServer(async (conn) => {
+    let n = 0;
+    const b = new Uint8Array(65536);
+    for (let r = await conn.read(b); r !== null; r = await conn.read(b)) n += r;
+    await writeAll(conn, new TextEncoder().encode(`got ${n}`));
+  });
+  await using pair = await sessionPair({ accept: dialLocal });
+  const s = await pair.server.open(`127.0.0.1:${counter.port}`);
+  await s.write(new Uint8Array(100_000));
+  s.closeWrite();
+  let text = "";
+  for (let c = await s.read(); c !== null; c = await s.read()) {
+    text += new TextDecoder().decode(c);
+  }
+  assertEquals(text, "got 100000");
+  assertEquals(pair.server.streams.size, 0);
+  await waitFor(() => pair.agent.streams.size === 0, "the agent to forget it");
+});
