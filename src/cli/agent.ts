@@ -1,11 +1,15 @@
 // `weft agent`: joins a server and runs the node's tasks — registration,
 // flannel, CNI installation, the tunnel agent and the node endpoint.
 
-import { type Logger, stderrLogger, Supervisor } from "../supervisor/mod.ts";
+import {
+  type Logger,
+  stderrLogger,
+  Supervisor,
+  untilAborted,
+} from "../supervisor/mod.ts";
 import { agentTasks } from "./agent_tasks.ts";
 import { flagHelp, resolveConfig, type WeftConfig } from "./config.ts";
 import { CommandError } from "./errors.ts";
-import { untilAborted } from "./run.ts";
 
 export const AGENT_HELP =
   `Usage: weft agent --server https://<server>:6443 --token <token> [flags]

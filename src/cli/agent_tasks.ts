@@ -9,7 +9,13 @@ import {
   runTunnelAgent,
   type TunnelState,
 } from "../tunnel/mod.ts";
-import type { TaskContext, TaskSpec, TaskStatus } from "../supervisor/mod.ts";
+import {
+  sleep,
+  type TaskContext,
+  type TaskSpec,
+  type TaskStatus,
+  untilAborted,
+} from "../supervisor/mod.ts";
 import { type ClusterConfig, fetchClusterConfig } from "./cluster_config.ts";
 import { runCniInstaller } from "./cni_install.ts";
 import type { WeftConfig } from "./config.ts";
@@ -20,7 +26,6 @@ import {
   registerNode,
   waitForPodCIDR,
 } from "./node_register.ts";
-import { untilAborted } from "./run.ts";
 
 export interface AgentInput {
   cfg: WeftConfig;
@@ -49,18 +54,6 @@ export class AgentState {
     }
     return { join: this.join, cluster: this.cluster };
   }
-}
-
-/** Sleeps `ms` or until aborted; true when aborted. */
-function pause(ms: number, signal: AbortSignal): Promise<boolean> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve(true);
-    const t = setTimeout(() => resolve(false), ms);
-    signal.addEventListener("abort", () => {
-      clearTimeout(t);
-      resolve(true);
-    }, { once: true });
-  });
 }
 
 export function agentTasks(
@@ -120,7 +113,8 @@ export function agentTasks(
         last = ready;
         await heartbeat(join.client, nodeName, ready);
         state.leases = await countLeases(join.client, nodeName);
-        if (await pause(last ? 20_000 : 2_000, ctx.signal)) return;
+        await sleep(last ? 20_000 : 2_000, ctx.signal);
+        if (ctx.signal.aborted) return;
       }
     },
   };

@@ -11,6 +11,7 @@
 // links, regular files, wrong targets — never fails with "file exists"
 // (k3s#10929).
 
+import { untilAborted } from "../supervisor/mod.ts";
 import type { Backend } from "./config.ts";
 
 export const CNI_NAMES = [
@@ -248,8 +249,5 @@ export async function runCniInstaller(
         : ", no conflist (backend none)"),
   );
   ctx.ready();
-  if (ctx.signal.aborted) return;
-  await new Promise<void>((resolve) =>
-    ctx.signal.addEventListener("abort", () => resolve(), { once: true })
-  );
+  await untilAborted(ctx.signal);
 }

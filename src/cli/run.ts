@@ -6,14 +6,6 @@ import type { TaskStatus } from "../supervisor/mod.ts";
 
 export const READYZ_PATH = "/v1-weft/readyz";
 
-/** Resolves when `signal` aborts. */
-export function untilAborted(signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    signal.addEventListener("abort", () => resolve(), { once: true });
-  });
-}
-
 /**
  * A `GET path` route, for `createApp({ extraRoutes })`, that answers callers
  * `authenticate` does not know with a 401 Kubernetes Status.

@@ -17,6 +17,7 @@ import {
   Supervisor,
   type TaskContext,
   type TaskSpec,
+  untilAborted,
 } from "../supervisor/mod.ts";
 import { ensureServerPKI, localAddresses, type ServerPKI } from "../tls/mod.ts";
 import {
@@ -29,7 +30,7 @@ import { clusterConfigOf, clusterConfigRoutes } from "./cluster_config.ts";
 import { flagHelp, resolveConfig, type WeftConfig } from "./config.ts";
 import { CommandError } from "./errors.ts";
 import { detectNodeIPs } from "./node_ip.ts";
-import { readinessRoutes, untilAborted } from "./run.ts";
+import { readinessRoutes } from "./run.ts";
 
 export const SERVER_HELP = `Usage: weft server [flags]
 

@@ -11,5 +11,10 @@ export {
   type TaskState,
   type TaskStatus,
 } from "./supervisor.ts";
-export { Backoff, type BackoffOptions, sleep } from "./backoff.ts";
+export {
+  Backoff,
+  type BackoffOptions,
+  sleep,
+  untilAborted,
+} from "./backoff.ts";
 export { formatLine, type Level, type Logger, stderrLogger } from "./log.ts";

@@ -5,7 +5,12 @@
 // dependency order, waiting a bounded time for each. Tasks leave their
 // dataplane in place when their signal aborts.
 
-import { Backoff, type BackoffOptions, sleep as realSleep } from "./backoff.ts";
+import {
+  Backoff,
+  type BackoffOptions,
+  sleep as realSleep,
+  untilAborted,
+} from "./backoff.ts";
 import { type Logger, stderrLogger } from "./log.ts";
 
 /** What a task gets (contracts.md: `{ signal, ready, log }`). */
@@ -164,11 +169,7 @@ export class Supervisor {
   async waitReady(signal?: AbortSignal): Promise<void> {
     const all = Promise.all(this.#order.map((e) => e.readyOnce.promise));
     if (!signal) return void await all;
-    const aborted = new Promise<void>((resolve) => {
-      if (signal.aborted) resolve();
-      signal.addEventListener("abort", () => resolve(), { once: true });
-    });
-    await Promise.race([all, aborted]);
+    await Promise.race([all, untilAborted(signal)]);
   }
 
   /** Per-task state, for `/readyz` and the node status. */
@@ -218,15 +219,9 @@ export class Supervisor {
   async #waitDeps(e: Entry): Promise<boolean> {
     const deps = (e.spec.deps ?? []).map((d) => this.#byName.get(d)!);
     if (deps.length === 0) return !this.#stopping.signal.aborted;
-    const stopped = new Promise<void>((resolve) => {
-      if (this.#stopping.signal.aborted) resolve();
-      this.#stopping.signal.addEventListener("abort", () => resolve(), {
-        once: true,
-      });
-    });
     await Promise.race([
       Promise.all(deps.map((d) => d.readyOnce.promise)),
-      stopped,
+      untilAborted(this.#stopping.signal),
     ]);
     return !this.#stopping.signal.aborted;
   }

@@ -5,6 +5,7 @@
 // live status line runs until Ctrl-C. Teardown happens on every path.
 
 import { parseArgs } from "@std/cli/parse-args";
+import { sleep } from "../../supervisor/mod.ts";
 import { UsageError } from "../errors.ts";
 import {
   type Check,
@@ -492,13 +493,7 @@ export class Demo {
         down.length ? ` — exited: ${down.join(", ")}` : ""
       }`;
       await Deno.stdout.write(new TextEncoder().encode(`\x1b[2K\r${line}`));
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, 2000);
-        this.signal.addEventListener("abort", () => {
-          clearTimeout(t);
-          r();
-        }, { once: true });
-      });
+      await sleep(2000, this.signal);
     }
     console.log("");
   }
