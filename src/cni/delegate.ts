@@ -28,15 +28,13 @@ export async function delegate(
   config: NetConf,
   ctx: PluginContext,
 ): Promise<Result | undefined> {
-  const conf: NetConf = { ...config, type };
-  requireSupported(conf.cniVersion);
-  requireVerb(command, conf.cniVersion);
-  if (conf.prevResult) conf.prevResult = upgradeResult(conf.prevResult);
+  requireSupported(config.cniVersion);
+  requireVerb(command, config.cniVersion);
   const plugin = await loadPlugin(type);
-  if (plugin) {
-    return await callPlugin(plugin, { ...ctx, command, config: conf });
-  }
-  return await execDelegate(type, command, conf, ctx);
+  if (!plugin) return await execDelegate(type, command, config, ctx);
+  const conf: NetConf = { ...config, type };
+  if (conf.prevResult) conf.prevResult = upgradeResult(conf.prevResult);
+  return await callPlugin(plugin, { ...ctx, command, config: conf });
 }
 
 /** Runs `ctx.command` of an in-process plugin: the result for ADD, else undefined. */
