@@ -23,7 +23,7 @@ import { FrameError } from "./errors.ts";
 export const HEADER = 5;
 /** Largest data payload a sender puts in one frame. */
 export const MAX_DATA = 256 * 1024;
-/** Largest frame accepted (a sync of 64Ki ids fits). */
+/** Largest frame accepted: a data frame, or a sync of up to 256Ki ids. */
 export const MAX_FRAME = HEADER + 1024 * 1024;
 const MAX_TARGET = 1024;
 
@@ -64,12 +64,22 @@ function frameOf(type: Frame["type"], id: number, payload: Uint8Array) {
 
 function payloadOf(f: Frame): Uint8Array {
   switch (f.type) {
-    case "connect":
-      return enc.encode(f.target);
+    case "connect": {
+      const b = enc.encode(f.target);
+      if (b.length > MAX_TARGET) {
+        throw new FrameError(`connect target of ${b.length} bytes is too long`);
+      }
+      return b;
+    }
     case "data":
       return f.data;
-    case "error":
-      return enc.encode(f.message.slice(0, MAX_TARGET));
+    case "error": {
+      // Cut long reasons to MAX_TARGET bytes, on a character boundary.
+      const b = enc.encode(f.message);
+      if (b.length <= MAX_TARGET) return b;
+      const lenient = new TextDecoder();
+      return enc.encode(lenient.decode(b.subarray(0, MAX_TARGET - 4)));
+    }
     case "sync": {
       const b = new Uint8Array(f.ids.length * 4);
       const v = new DataView(b.buffer);

@@ -107,6 +107,9 @@ export class Session {
     if (this.role !== "server") {
       return Promise.reject(new TypeError("only the server opens streams"));
     }
+    if (target.length > 1000) {
+      return Promise.reject(new TypeError(`target of ${target.length} chars`));
+    }
     const id = this.#allocId();
     const p = Promise.withResolvers<TunnelStream>();
     this.#pending.set(id, p);

@@ -64,3 +64,18 @@ Deno.test("frame: oversized frames and targets are refused", () => {
     "not in 1..2^32-1",
   );
 });
+
+Deno.test("frame: a long error reason is cut to a decodable size", () => {
+  const f = decodeFrame(
+    encodeFrame({ type: "error", id: 1, message: "é".repeat(3000) }),
+  );
+  assertEquals(f.type, "error");
+  const m = (f as { message: string }).message;
+  assertEquals(m.startsWith("éé"), true);
+  assertEquals(new TextEncoder().encode(m).length <= 1024, true);
+  assertThrows(
+    () => encodeFrame({ type: "connect", id: 1, target: "x".repeat(2000) }),
+    FrameError,
+    "too long",
+  );
+});
