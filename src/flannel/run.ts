@@ -4,7 +4,7 @@
 // NetworkUnavailable condition and ready(). Stopping leaves the dataplane in
 // place; a restart reuses what is there and writes only differences.
 
-import { linkEvents, Netlink, sysctlSet } from "../../ffi/mod.ts";
+import { genlFamily, linkEvents, Netlink, sysctlSet } from "../../ffi/mod.ts";
 import type { KubeClient } from "../kube/mod.ts";
 import { createBackend, type DualBackend } from "./backend/mod.ts";
 import type { Dataplane } from "./dataplane.ts";
@@ -150,8 +150,12 @@ export async function runFlannel(
       own.node.metadata.annotations?.[keys.backendV6Data],
     ),
     sysctl: (key, value) => sysctlSet(key, value, { netns: opts.netns }),
+    runDir,
+    netns: opts.netns,
+    kernelWireguard: () =>
+      genlFamily("wireguard", { netns: opts.netns }) !== null,
   });
-  backend.configure({ subnet: own.v4, ipv6Subnet: own.v6 });
+  await backend.configure({ subnet: own.v4, ipv6Subnet: own.v6 });
 
   await sm.publish(own.node, {
     backendType: backend.type,
@@ -245,9 +249,19 @@ async function runLoops(a: {
   let synced = false;
   let readied = false;
 
-  const reconcile = (why: string) => {
+  // One backend step at a time (lease events, reconcile passes): the
+  // wireguard backend's steps are asynchronous.
+  let pass: Promise<unknown> = Promise.resolve();
+  const serial = <T>(fn: () => T | Promise<T>): Promise<T> => {
+    const p = pass.then(fn);
+    pass = p.catch(() => {});
+    return p;
+  };
+  const reconcile = (why: string): Promise<void> =>
+    serial(() => reconcileOnce(why));
+  const reconcileOnce = async (why: string) => {
     try {
-      const r = backend.reconcile(sm.leases());
+      const r = await backend.reconcile(sm.leases());
       if (r.recreated || r.fixed || r.removed) {
         log(
           `reconcile (${why}): ${
@@ -262,7 +276,7 @@ async function runLoops(a: {
 
   const onEvent = async (ev: LeaseEvent) => {
     if (ev.type === "synced") {
-      reconcile("node list");
+      await reconcile("node list");
       synced = true;
       if (!readied) {
         readied = true;
@@ -279,10 +293,10 @@ async function runLoops(a: {
     if (!synced) return; // the reconcile after the list programs these
     try {
       if (ev.type === "added") {
-        backend.addLease(ev.lease);
+        await serial(() => backend.addLease(ev.lease));
         log(`lease added: ${ev.lease.node} ${ev.lease.subnet}`);
       } else {
-        backend.removeLease(ev.lease);
+        await serial(() => backend.removeLease(ev.lease));
         log(`lease removed: ${ev.lease.node} ${ev.lease.subnet}`);
       }
     } catch (e) {
@@ -298,7 +312,7 @@ async function runLoops(a: {
       30_000;
     while (!signal.aborted) {
       await sleep(every, signal);
-      if (!signal.aborted && synced) reconcile("periodic");
+      if (!signal.aborted && synced) await reconcile("periodic");
     }
   };
 
@@ -328,7 +342,7 @@ async function runLoops(a: {
         if (signal.aborted) break;
         if (ev.type === "del" && devices.includes(ev.link.name) && synced) {
           log(`${ev.link.name} was deleted; recreating it`);
-          reconcile("device deleted");
+          await reconcile("device deleted");
         }
       }
     } catch (e) {

@@ -42,22 +42,24 @@ export class DualBackend implements Backend {
     return this.#v6?.backendData() ?? null;
   }
 
-  configure(own: { subnet: CIDR | null; ipv6Subnet?: CIDR | null }): void {
-    for (const b of this.parts) b.configure(own);
+  async configure(
+    own: { subnet: CIDR | null; ipv6Subnet?: CIDR | null },
+  ): Promise<void> {
+    for (const b of this.parts) await b.configure(own);
   }
 
-  addLease(l: Lease): void {
-    for (const b of this.parts) b.addLease(l);
+  async addLease(l: Lease): Promise<void> {
+    for (const b of this.parts) await b.addLease(l);
   }
 
-  removeLease(l: Lease): void {
-    for (const b of this.parts) b.removeLease(l);
+  async removeLease(l: Lease): Promise<void> {
+    for (const b of this.parts) await b.removeLease(l);
   }
 
-  reconcile(leases: Lease[]): ReconcileReport {
+  async reconcile(leases: Lease[]): Promise<ReconcileReport> {
     const out: ReconcileReport = { recreated: false, fixed: 0, removed: 0 };
     for (const b of this.parts) {
-      const r = b.reconcile(leases);
+      const r = await b.reconcile(leases);
       out.recreated ||= r.recreated;
       out.fixed += r.fixed;
       out.removed += r.removed;

@@ -6,6 +6,7 @@ import { HostGwBackend } from "./host_gw.ts";
 import { NoneBackend } from "./none.ts";
 import type { Backend, BackendDeps } from "./types.ts";
 import { VxlanBackend } from "./vxlan.ts";
+import { WireguardBackend } from "./wireguard.ts";
 
 export type {
   Backend,
@@ -13,7 +14,14 @@ export type {
   ExternalInterface,
   ReconcileReport,
 } from "./types.ts";
-export { DualBackend, HostGwBackend, NoneBackend, VxlanBackend };
+export {
+  DualBackend,
+  HostGwBackend,
+  NoneBackend,
+  VxlanBackend,
+  WireguardBackend,
+};
+export { type WireguardBackendData, wireguardData } from "./wireguard.ts";
 
 const TABLE: Record<
   string,
@@ -21,6 +29,7 @@ const TABLE: Record<
 > = {
   "vxlan": (d, f) => new VxlanBackend(d, f),
   "host-gw": (d, f) => new HostGwBackend(d, f),
+  "wireguard": (d, f) => new WireguardBackend(d, f),
   "none": (d) => new NoneBackend(d),
 };
 
@@ -35,7 +44,7 @@ export function createBackend(deps: BackendDeps): DualBackend {
       "Backend.Type",
       `backend ${
         JSON.stringify(deps.conf.backend.type)
-      } is not available in weft; use vxlan, host-gw or none`,
+      } is not available in weft; use vxlan, host-gw, wireguard or none`,
     );
   }
   const c = deps.conf;

@@ -32,6 +32,12 @@ export interface BackendDeps {
   previousV6Data?: unknown;
   /** Writes a sysctl in the dataplane's namespace ("net/ipv6/conf/x/y"). */
   sysctl?: (key: string, value: string) => void;
+  /** flannel's run dir (wireguard: wgkey, wireguard/<dev>.sock); /run/flannel. */
+  runDir?: string;
+  /** Network namespace (path) of the dataplane, for daemons (wireguard-go). */
+  netns?: string;
+  /** Whether the kernel has WireGuard (generic netlink family "wireguard"). */
+  kernelWireguard?: () => boolean;
 }
 
 /** What one reconcile pass changed. */
@@ -54,12 +60,18 @@ export interface Backend {
   backendData(): unknown;
   /** backend-v6-data annotation value. */
   backendV6Data(): unknown;
-  /** Creates or reuses the device(s) and gives them our subnet(s). */
-  configure(own: { subnet: CIDR | null; ipv6Subnet?: CIDR | null }): void;
+  /**
+   * Creates or reuses the device(s) and gives them our subnet(s). The
+   * netlink backends work synchronously; wireguard talks to a daemon, so
+   * every step may return a promise (callers await).
+   */
+  configure(
+    own: { subnet: CIDR | null; ipv6Subnet?: CIDR | null },
+  ): void | Promise<void>;
   /** Programs one remote lease. Throws when it cannot (after rollback). */
-  addLease(l: Lease): void;
+  addLease(l: Lease): void | Promise<void>;
   /** Removes one remote lease's entries; keeps going on errors. */
-  removeLease(l: Lease): void;
+  removeLease(l: Lease): void | Promise<void>;
   /** Makes the dataplane match exactly these remote leases. */
-  reconcile(leases: Lease[]): ReconcileReport;
+  reconcile(leases: Lease[]): ReconcileReport | Promise<ReconcileReport>;
 }

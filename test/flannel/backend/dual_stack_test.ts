@@ -22,7 +22,7 @@ Deno.test("vxlan dual-stack: flannel.1 and flannel-v6.1 with their own MACs, ent
   );
   const nls = u.nodes.map((n) => Netlink.open({ netns: n.ns.path }));
   try {
-    const parts = u.nodes.map((n, i) => {
+    const parts = await Promise.all(u.nodes.map(async (n, i) => {
       const nl = nls[i];
       const ext = selectInterface(nl, {}, { v4: true, v6: true });
       const be = createBackend({
@@ -34,7 +34,7 @@ Deno.test("vxlan dual-stack: flannel.1 and flannel-v6.1 with their own MACs, ent
       });
       const subnet = CIDR.parse(`10.42.${i + 1}.0/24`);
       const ipv6Subnet = CIDR.parse(`fd42:0:0:${i + 1}::/64`);
-      be.configure({ subnet, ipv6Subnet });
+      await be.configure({ subnet, ipv6Subnet });
       const lease: Lease = {
         node: `n${i}`,
         subnet,
@@ -46,11 +46,11 @@ Deno.test("vxlan dual-stack: flannel.1 and flannel-v6.1 with their own MACs, ent
         backendV6Data: be.backendV6Data(),
       };
       return { be, lease, ns: n.ns };
-    });
+    }));
     const [a, b] = parts;
     assertEquals(a.be.devices, ["flannel.1", "flannel-v6.1"]);
-    a.be.addLease(b.lease);
-    b.be.addLease(a.lease);
+    await a.be.addLease(b.lease);
+    await b.be.addLease(a.lease);
 
     const [v6] = await a.ns.json<IpLink[]>(
       "ip",
@@ -143,13 +143,13 @@ Deno.test("vxlan dual-stack: flannel.1 and flannel-v6.1 with their own MACs, ent
       "10.42.1.0",
     );
     // Reconcile is per family and has nothing to do.
-    assertEquals(a.be.reconcile([b.lease]), {
+    assertEquals(await a.be.reconcile([b.lease]), {
       recreated: false,
       fixed: 0,
       removed: 0,
     });
     // Removal takes both families' entries away.
-    a.be.removeLease(b.lease);
+    await a.be.removeLease(b.lease);
     const left = await a.ns.json<{ gateway?: string }[]>(
       "ip",
       "-j",
