@@ -2,7 +2,7 @@ import { assert, assertEquals, assertMatch, assertRejects } from "@std/assert";
 import type { ConnectHead } from "../../src/api/mod.ts";
 import type { Identity } from "../../src/api/auth/identity.ts";
 import { ADMIN, node } from "./_fixture.ts";
-import { testServer } from "./_server.ts";
+import { type TestServer, testServer } from "./_server.ts";
 
 async function readUntil(conn: Deno.Conn, marker: string): Promise<string> {
   const buf = new Uint8Array(4096);
@@ -19,6 +19,21 @@ async function writeText(conn: Deno.Conn, text: string) {
   const bytes = new TextEncoder().encode(text);
   let off = 0;
   while (off < bytes.length) off += await conn.write(bytes.subarray(off));
+}
+
+function dial(s: TestServer): Promise<Deno.TlsConn> {
+  return Deno.connectTls({
+    hostname: "127.0.0.1",
+    port: s.server.port,
+    caCerts: [s.tls.caPem],
+  });
+}
+
+/** Sends a request head on a new connection; the response head. */
+async function responseHead(s: TestServer, head: string): Promise<string> {
+  using conn = await dial(s);
+  await writeText(conn, head);
+  return await readUntil(conn, "\r\n\r\n");
 }
 
 Deno.test("the API server answers HTTPS requests with the serving certificate", async () => {
@@ -48,12 +63,8 @@ Deno.test("CONNECT goes to deps.connect with the target, headers and identity", 
       await writeText(conn, `echo:${echo}`);
     },
   });
-  const conn = await Deno.connectTls({
-    hostname: "127.0.0.1",
-    port: s.server.port,
-    caCerts: [s.tls.caPem],
-  });
-  try {
+  {
+    using conn = await dial(s);
     await writeText(
       conn,
       `CONNECT 10.42.1.5:80 HTTP/1.1\r\nHost: 10.42.1.5:80\r\nAuthorization: ${ADMIN}\r\n\r\n`,
@@ -62,8 +73,6 @@ Deno.test("CONNECT goes to deps.connect with the target, headers and identity", 
     assertMatch(status, /^HTTP\/1\.1 200/);
     await writeText(conn, "hello\n");
     assertEquals(await readUntil(conn, "hello\n"), "echo:hello\n");
-  } finally {
-    conn.close();
   }
   assertEquals(seen.length, 1);
   assertEquals(seen[0].head.target, "10.42.1.5:80");
@@ -73,20 +82,13 @@ Deno.test("CONNECT goes to deps.connect with the target, headers and identity", 
 
 Deno.test("CONNECT without a connect handler is 405; without credentials the identity is null", async () => {
   await using s = await testServer();
-  const conn = await Deno.connectTls({
-    hostname: "127.0.0.1",
-    port: s.server.port,
-    caCerts: [s.tls.caPem],
-  });
-  try {
-    await writeText(
-      conn,
+  assertMatch(
+    await responseHead(
+      s,
       "CONNECT 1.2.3.4:80 HTTP/1.1\r\nHost: 1.2.3.4:80\r\n\r\n",
-    );
-    assertMatch(await readUntil(conn, "\r\n\r\n"), /^HTTP\/1\.1 405/);
-  } finally {
-    conn.close();
-  }
+    ),
+    /^HTTP\/1\.1 405/,
+  );
   const ids: (Identity | null)[] = [];
   await using t = await testServer({
     connect: async (c, _head, id) => {
@@ -97,33 +99,19 @@ Deno.test("CONNECT without a connect handler is 405; without credentials the ide
       );
     },
   });
-  const c2 = await Deno.connectTls({
-    hostname: "127.0.0.1",
-    port: t.server.port,
-    caCerts: [t.tls.caPem],
-  });
-  try {
-    await writeText(c2, "CONNECT 1.2.3.4:80 HTTP/1.1\r\n\r\n");
-    assertMatch(await readUntil(c2, "\r\n\r\n"), /^HTTP\/1\.1 401/);
-  } finally {
-    c2.close();
-  }
+  assertMatch(
+    await responseHead(t, "CONNECT 1.2.3.4:80 HTTP/1.1\r\n\r\n"),
+    /^HTTP\/1\.1 401/,
+  );
   assertEquals(ids, [null]);
 });
 
 Deno.test("a malformed CONNECT head is answered 400", async () => {
   await using s = await testServer({ connect: () => Promise.resolve() });
-  const conn = await Deno.connectTls({
-    hostname: "127.0.0.1",
-    port: s.server.port,
-    caCerts: [s.tls.caPem],
-  });
-  try {
-    await writeText(conn, "CONNECT nonsense\r\n\r\n");
-    assertMatch(await readUntil(conn, "\r\n\r\n"), /^HTTP\/1\.1 400/);
-  } finally {
-    conn.close();
-  }
+  assertMatch(
+    await responseHead(s, "CONNECT nonsense\r\n\r\n"),
+    /^HTTP\/1\.1 400/,
+  );
 });
 
 Deno.test("close() ends open watch streams and stops listening", async () => {
