@@ -17,14 +17,35 @@ import { Netns, run } from "../harness/netns.ts";
 
 const root = new URL("../..", import.meta.url).pathname;
 
-async function envFor(ns: Netns): Promise<DoctorEnv & AsyncDisposable> {
+/** A doctor environment on a fresh temp data dir (removed on dispose). */
+async function tempEnv(): Promise<DoctorEnv & AsyncDisposable> {
   const dataDir = await Deno.makeTempDir({ prefix: "weft-doctor-" });
   return {
-    netns: ns.path,
     dataDir,
     vxlanDev: "flannel.1",
     [Symbol.asyncDispose]: () => Deno.remove(dataDir, { recursive: true }),
   };
+}
+
+async function envFor(ns: Netns): Promise<DoctorEnv & AsyncDisposable> {
+  return { ...(await tempEnv()), netns: ns.path };
+}
+
+/** flannel.1 as flannel's vxlan backend makes it; `opts` before the type. */
+function addFlannelVxlan(ns: Netns, ...opts: string[]): Promise<string> {
+  return ns.sh(
+    "ip",
+    "link",
+    "add",
+    "flannel.1",
+    ...opts,
+    "type",
+    "vxlan",
+    "id",
+    "1",
+    "dstport",
+    "8472",
+  );
 }
 
 Deno.test("doctor: ip_forward=0 in the namespace fails, --fix sets it", async () => {
@@ -72,18 +93,7 @@ Deno.test("doctor: tx checksum offload on flannel.1 is the k3s#2013 hazard; --fi
     "ok",
     "no flannel.1 yet",
   );
-  await ns.sh(
-    "ip",
-    "link",
-    "add",
-    "flannel.1",
-    "type",
-    "vxlan",
-    "id",
-    "1",
-    "dstport",
-    "8472",
-  );
+  await addFlannelVxlan(ns);
   const bad = await checkChecksumOffload(env);
   assertEquals(bad.verdict, "warn");
   assertEquals(bad.fix, "ethtool -K flannel.1 tx-checksum-ip-generic off");
@@ -122,20 +132,7 @@ Deno.test("doctor: flannel.1 MTU above the uplink's minus 50 fails; --fix lowers
     "up0",
     "onlink",
   );
-  await ns.sh(
-    "ip",
-    "link",
-    "add",
-    "flannel.1",
-    "mtu",
-    "1500",
-    "type",
-    "vxlan",
-    "id",
-    "1",
-    "dstport",
-    "8472",
-  );
+  await addFlannelVxlan(ns, "mtu", "1500");
   const bad = await checkVxlanMtu(env);
   assertEquals(bad.verdict, "fail");
   assertStringIncludes(bad.detail, "1500 > up0 MTU 1500 - 50");
@@ -152,52 +149,44 @@ Deno.test("doctor: flannel.1 MTU above the uplink's minus 50 fails; --fix lowers
 });
 
 Deno.test("doctor: another CNI config sorting before 10-flannel.conflist is a conflict", async () => {
-  const dataDir = await Deno.makeTempDir({ prefix: "weft-doctor-" });
-  try {
-    const env = { dataDir, vxlanDev: "flannel.1" };
-    await installCni({ dataDir, backend: "vxlan", execPath: "/x/weft" });
-    assertEquals((await checkCniConfigs(env)).verdict, "ok");
-    const conf = `${dataDir}/agent/etc/cni/net.d`;
-    await Deno.writeTextFile(`${conf}/05-calico.conflist`, "{}");
-    const bad = await checkCniConfigs(env);
-    assertEquals(bad.verdict, "fail");
-    assertStringIncludes(
-      bad.detail,
-      "the runtime uses the first, 05-calico.conflist",
-    );
-    await Deno.remove(`${conf}/05-calico.conflist`);
-    await Deno.writeTextFile(`${conf}/99-extra.conf`, "{}");
-    assertEquals((await checkCniConfigs(env)).verdict, "warn");
-  } finally {
-    await Deno.remove(dataDir, { recursive: true });
-  }
+  await using env = await tempEnv();
+  const { dataDir } = env;
+  await installCni({ dataDir, backend: "vxlan", execPath: "/x/weft" });
+  assertEquals((await checkCniConfigs(env)).verdict, "ok");
+  const conf = `${dataDir}/agent/etc/cni/net.d`;
+  await Deno.writeTextFile(`${conf}/05-calico.conflist`, "{}");
+  const bad = await checkCniConfigs(env);
+  assertEquals(bad.verdict, "fail");
+  assertStringIncludes(
+    bad.detail,
+    "the runtime uses the first, 05-calico.conflist",
+  );
+  await Deno.remove(`${conf}/05-calico.conflist`);
+  await Deno.writeTextFile(`${conf}/99-extra.conf`, "{}");
+  assertEquals((await checkCniConfigs(env)).verdict, "warn");
 });
 
 Deno.test("doctor: dangling CNI links and wrappers running a missing file are stale; --fix reinstalls", async () => {
-  const dataDir = await Deno.makeTempDir({ prefix: "weft-doctor-" });
-  try {
-    const env = { dataDir, vxlanDev: "flannel.1" };
-    await installCni({ dataDir, backend: "vxlan" });
-    assertEquals((await checkCniLinks(env)).verdict, "ok");
-    const bin = `${dataDir}/data/cni`;
-    await Deno.remove(`${bin}/bridge`);
-    await Deno.symlink("/nonexistent/weft-0.0.1", `${bin}/bridge`);
-    await Deno.writeTextFile(
-      `${bin}/portmap`,
-      `#!/bin/bash\nexec -a portmap '/gone/deno' run -A -q '/gone/main.ts' "$@"\n`,
-    );
-    const bad = await checkCniLinks(env);
-    assertEquals(bad.verdict, "fail");
-    assertStringIncludes(
-      bad.detail,
-      "bridge -> /nonexistent/weft-0.0.1 (dangling)",
-    );
-    assertStringIncludes(bad.detail, "portmap (runs missing /gone/deno)");
-    await bad.repair!();
-    assertEquals((await checkCniLinks(env)).verdict, "ok");
-  } finally {
-    await Deno.remove(dataDir, { recursive: true });
-  }
+  await using env = await tempEnv();
+  const { dataDir } = env;
+  await installCni({ dataDir, backend: "vxlan" });
+  assertEquals((await checkCniLinks(env)).verdict, "ok");
+  const bin = `${dataDir}/data/cni`;
+  await Deno.remove(`${bin}/bridge`);
+  await Deno.symlink("/nonexistent/weft-0.0.1", `${bin}/bridge`);
+  await Deno.writeTextFile(
+    `${bin}/portmap`,
+    `#!/bin/bash\nexec -a portmap '/gone/deno' run -A -q '/gone/main.ts' "$@"\n`,
+  );
+  const bad = await checkCniLinks(env);
+  assertEquals(bad.verdict, "fail");
+  assertStringIncludes(
+    bad.detail,
+    "bridge -> /nonexistent/weft-0.0.1 (dangling)",
+  );
+  assertStringIncludes(bad.detail, "portmap (runs missing /gone/deno)");
+  await bad.repair!();
+  assertEquals((await checkCniLinks(env)).verdict, "ok");
 });
 
 Deno.test("doctor: kernel probes run in throwaway namespaces and find vxlan and bridge", async () => {
@@ -211,30 +200,26 @@ Deno.test("doctor: kernel probes run in throwaway namespaces and find vxlan and 
 
 Deno.test("weft doctor: a missing libnl fails with the packages to install, exit 1", async () => {
   await using ns = await Netns.create("doc-libnl");
-  const dataDir = await Deno.makeTempDir({ prefix: "weft-doctor-" });
-  try {
-    const r = await run([
-      Deno.execPath(),
-      "run",
-      "-A",
-      "-q",
-      `${root}main.ts`,
-      "doctor",
-      "--skip-kernel",
-      "--json",
-      "--netns",
-      ns.path,
-      "--data-dir",
-      dataDir,
-    ], { env: { WEFT_LIBNL_DIR: "/nonexistent-libnl" } });
-    assertEquals(r.code, 1, r.stderr);
-    const out = JSON.parse(r.stdout) as {
-      results: { name: string; verdict: string; fix?: string }[];
-    };
-    const libnl = out.results.find((x) => x.name === "libnl")!;
-    assertEquals(libnl.verdict, "fail");
-    assertStringIncludes(libnl.fix!, "libnl-3-200");
-  } finally {
-    await Deno.remove(dataDir, { recursive: true });
-  }
+  await using env = await tempEnv();
+  const r = await run([
+    Deno.execPath(),
+    "run",
+    "-A",
+    "-q",
+    `${root}main.ts`,
+    "doctor",
+    "--skip-kernel",
+    "--json",
+    "--netns",
+    ns.path,
+    "--data-dir",
+    env.dataDir,
+  ], { env: { WEFT_LIBNL_DIR: "/nonexistent-libnl" } });
+  assertEquals(r.code, 1, r.stderr);
+  const out = JSON.parse(r.stdout) as {
+    results: { name: string; verdict: string; fix?: string }[];
+  };
+  const libnl = out.results.find((x) => x.name === "libnl")!;
+  assertEquals(libnl.verdict, "fail");
+  assertStringIncludes(libnl.fix!, "libnl-3-200");
 });
