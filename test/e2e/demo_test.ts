@@ -17,53 +17,54 @@ function namespacesWith(prefix: string): string[] {
   }
 }
 
-Deno.test("weft demo --check: 3 nodes, 6 pods, the whole matrix passes, nothing left behind", async () => {
-  // weft-t-<pid>-: the harness sweeps these if this test process dies.
-  const prefix = `weft-t-${Deno.pid}-e2e-`;
+function weft(...args: string[]) {
+  return run([Deno.execPath(), "run", "-A", "-q", `${root}main.ts`, ...args]);
+}
+
+/**
+ * `weft demo --check <args>` with its namespaces named `<prefix>*`; `left`
+ * is those still there when it returned (removed afterwards in any case).
+ */
+async function demoCheck(prefix: string, ...args: string[]) {
   try {
-    const r = await run([
-      Deno.execPath(),
-      "run",
-      "-A",
-      "-q",
-      `${root}main.ts`,
-      "demo",
-      "--check",
-      "--nodes",
-      "3",
-      "--ns-prefix",
-      prefix,
-    ]);
-    const all = r.stdout + r.stderr;
-    assertEquals(r.code, 0, all);
-    for (const n of ["node1", "node2", "node3"]) {
-      assertMatch(
-        r.stdout,
-        new RegExp(`${n}: registered, podCIDR 10\\.42\\.\\d+\\.0/24`),
-      );
-      assertMatch(
-        r.stdout,
-        new RegExp(`${n}: flannel up, subnet 10\\.42\\.\\d+\\.1/24`),
-      );
-    }
-    assertEquals(
-      (r.stdout.match(/: pod n\d-p\d 10\.42\.\d+\.\d+ /g) ?? []).length,
-      6,
-      all,
-    );
-    // 6 pods x 4 pods on other nodes, 6 pods x 3 nodes, 3 tunnels.
-    assertStringIncludes(
-      r.stdout,
-      "45/45 ok — pod↔pod 24/24, pod→node 18/18, server→agent tunnel 3/3",
-    );
-    assertStringIncludes(r.stdout, "check passed");
-    assertStringIncludes(r.stdout, "torn down");
-    assertEquals(namespacesWith(prefix), [], "the demo removed its namespaces");
+    const r = await weft("demo", "--check", ...args, "--ns-prefix", prefix);
+    return { ...r, left: namespacesWith(prefix) };
   } finally {
     for (const ns of namespacesWith(prefix)) {
       await run(["ip", "netns", "del", ns]);
     }
   }
+}
+
+Deno.test("weft demo --check: 3 nodes, 6 pods, the whole matrix passes, nothing left behind", async () => {
+  // weft-t-<pid>-: the harness sweeps these if this test process dies.
+  const prefix = `weft-t-${Deno.pid}-e2e-`;
+  const r = await demoCheck(prefix, "--nodes", "3");
+  const all = r.stdout + r.stderr;
+  assertEquals(r.code, 0, all);
+  for (const n of ["node1", "node2", "node3"]) {
+    assertMatch(
+      r.stdout,
+      new RegExp(`${n}: registered, podCIDR 10\\.42\\.\\d+\\.0/24`),
+    );
+    assertMatch(
+      r.stdout,
+      new RegExp(`${n}: flannel up, subnet 10\\.42\\.\\d+\\.1/24`),
+    );
+  }
+  assertEquals(
+    (r.stdout.match(/: pod n\d-p\d 10\.42\.\d+\.\d+ /g) ?? []).length,
+    6,
+    all,
+  );
+  // 6 pods x 4 pods on other nodes, 6 pods x 3 nodes, 3 tunnels.
+  assertStringIncludes(
+    r.stdout,
+    "45/45 ok — pod↔pod 24/24, pod→node 18/18, server→agent tunnel 3/3",
+  );
+  assertStringIncludes(r.stdout, "check passed");
+  assertStringIncludes(r.stdout, "torn down");
+  assertEquals(r.left, [], "the demo removed its namespaces");
 });
 
 Deno.test("weft demo rejects bad flags with one line and exit 2", async () => {
@@ -75,15 +76,7 @@ Deno.test("weft demo rejects bad flags with one line and exit 2", async () => {
       [["--frobnicate"], "unknown flag --frobnicate"],
     ] as const
   ) {
-    const r = await run([
-      Deno.execPath(),
-      "run",
-      "-A",
-      "-q",
-      `${root}main.ts`,
-      "demo",
-      ...args,
-    ]);
+    const r = await weft("demo", ...args);
     assertEquals(r.code, 2, r.stderr);
     assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
     assertStringIncludes(r.stderr, msg);
@@ -92,32 +85,12 @@ Deno.test("weft demo rejects bad flags with one line and exit 2", async () => {
 
 Deno.test("weft demo --check --backend host-gw: 2 nodes, the whole matrix passes", async () => {
   const prefix = `weft-t-${Deno.pid}-hg-`;
-  try {
-    const r = await run([
-      Deno.execPath(),
-      "run",
-      "-A",
-      "-q",
-      `${root}main.ts`,
-      "demo",
-      "--check",
-      "--nodes",
-      "2",
-      "--backend",
-      "host-gw",
-      "--ns-prefix",
-      prefix,
-    ]);
-    assertEquals(r.code, 0, r.stdout + r.stderr);
-    // 4 pods x 2 on the other node, 4 pods x 2 nodes, 2 tunnels.
-    assertStringIncludes(
-      r.stdout,
-      "18/18 ok — pod↔pod 8/8, pod→node 8/8, server→agent tunnel 2/2",
-    );
-    assertEquals(namespacesWith(prefix), []);
-  } finally {
-    for (const ns of namespacesWith(prefix)) {
-      await run(["ip", "netns", "del", ns]);
-    }
-  }
+  const r = await demoCheck(prefix, "--nodes", "2", "--backend", "host-gw");
+  assertEquals(r.code, 0, r.stdout + r.stderr);
+  // 4 pods x 2 on the other node, 4 pods x 2 nodes, 2 tunnels.
+  assertStringIncludes(
+    r.stdout,
+    "18/18 ok — pod↔pod 8/8, pod→node 8/8, server→agent tunnel 2/2",
+  );
+  assertEquals(r.left, []);
 });
