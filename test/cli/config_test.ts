@@ -112,24 +112,27 @@ Deno.test("an unknown flag is one line naming it", () => {
   );
 });
 
+/** `weft server` with these flags, env and config file text is refused with `msg`. */
+function bad(
+  args: string[],
+  env: Record<string, string>,
+  msg: string,
+  file?: string,
+) {
+  assertThrows(
+    () =>
+      resolveConfig({
+        command: "server",
+        args,
+        env,
+        readFile: () => file ?? null,
+      }),
+    UsageError,
+    msg,
+  );
+}
+
 Deno.test("a bad value names the flag, the env var or the config key", () => {
-  const bad = (
-    args: string[],
-    env: Record<string, string>,
-    msg: string,
-    file?: string,
-  ) =>
-    assertThrows(
-      () =>
-        resolveConfig({
-          command: "server",
-          args,
-          env,
-          readFile: () => file ?? null,
-        }),
-      UsageError,
-      msg,
-    );
   bad(
     ["--cluster-cidr", "10.42.0.0/33"],
     {},
@@ -153,51 +156,25 @@ Deno.test("a bad value names the flag, the env var or the config key", () => {
 });
 
 Deno.test("a bad config file names the key and its line", () => {
-  const read = (text: string) => () => text;
-  assertThrows(
-    () =>
-      resolveConfig({
-        command: "server",
-        args: [],
-        env: {},
-        readFile: read("node-name: a\n\nflannel-bakend: vxlan\n"),
-      }),
-    UsageError,
+  bad(
+    [],
+    {},
     'config file /etc/weft/config.yaml line 3: unknown key "flannel-bakend"',
+    "node-name: a\n\nflannel-bakend: vxlan\n",
   );
-  assertThrows(
-    () =>
-      resolveConfig({
-        command: "server",
-        args: [],
-        env: {},
-        readFile: read("node-name: a\ndisable-agent: maybe\n"),
-      }),
-    UsageError,
+  bad(
+    [],
+    {},
     'line 2: key "disable-agent" must be true or false, got "maybe"',
+    "node-name: a\ndisable-agent: maybe\n",
   );
-  assertThrows(
-    () =>
-      resolveConfig({
-        command: "server",
-        args: [],
-        env: {},
-        readFile: read("node-name: a\ncluster-cidr: [10.0.0.0/8\n"),
-      }),
-    UsageError,
+  bad(
+    [],
+    {},
     "config file /etc/weft/config.yaml line",
+    "node-name: a\ncluster-cidr: [10.0.0.0/8\n",
   );
-  assertThrows(
-    () =>
-      resolveConfig({
-        command: "server",
-        args: ["--config", "/nope.yaml"],
-        env: {},
-        readFile: () => null,
-      }),
-    UsageError,
-    "config file /nope.yaml does not exist",
-  );
+  bad(["--config", "/nope.yaml"], {}, "config file /nope.yaml does not exist");
 });
 
 Deno.test("agent without --server or token says what is missing", () => {
