@@ -7,6 +7,7 @@ import {
   bridgeConf as sharedBridgeConf,
   type CniCall,
   cniRun,
+  ipv4Addrs,
   natRules,
   netSnapshot,
   nftTable,
@@ -139,19 +140,7 @@ Deno.test("bridge ADD builds bridge, veth, addresses, masquerade; DEL removes th
   );
   assertEquals(cont[0].linkinfo?.info_kind, "veth");
   assertEquals(cont[0].address, res.interfaces![2].mac);
-  const caddr = await c.json<
-    { addr_info: { local: string; prefixlen: number }[] }[]
-  >(
-    "ip",
-    "-j",
-    "-4",
-    "addr",
-    "show",
-    "eth0",
-  );
-  assertEquals(caddr[0].addr_info.map((a) => `${a.local}/${a.prefixlen}`), [
-    "10.22.0.2/24",
-  ]);
+  assertEquals(await ipv4Addrs(c, "eth0"), ["10.22.0.2/24"]);
   const croutes = await c.json<{ dst: string; gateway?: string }[]>(
     "ip",
     "-j",
@@ -160,19 +149,7 @@ Deno.test("bridge ADD builds bridge, veth, addresses, masquerade; DEL removes th
   assert(
     croutes.some((r) => r.dst === "default" && r.gateway === "10.22.0.1"),
   );
-  const baddr = await h.json<
-    { addr_info: { local: string; prefixlen: number }[] }[]
-  >(
-    "ip",
-    "-j",
-    "-4",
-    "addr",
-    "show",
-    "cni0",
-  );
-  assertEquals(baddr[0].addr_info.map((a) => `${a.local}/${a.prefixlen}`), [
-    "10.22.0.1/24",
-  ]);
+  assertEquals(await ipv4Addrs(h, "cni0"), ["10.22.0.1/24"]);
   assertEquals(
     (await h.sh("sysctl", "-n", "net.ipv4.ip_forward")).trim(),
     "1",

@@ -5,7 +5,7 @@
 
 import { assert, assertEquals } from "@std/assert";
 import { Netns } from "../harness/netns.ts";
-import { pings, veths } from "../harness/cni_ns.ts";
+import { ipv4Addrs, pings, veths } from "../harness/cni_ns.ts";
 import { filesIn, ipFiles, writeK3sConflist } from "./_helpers.ts";
 
 const CNI_MAIN = new URL("./_cni_main.ts", import.meta.url).pathname;
@@ -58,11 +58,6 @@ async function tcpHello(
   }
 }
 
-interface IpAddr {
-  ifname: string;
-  addr_info: { local: string; prefixlen: number; family: string }[];
-}
-
 Deno.test("K3s chain: flannel -> bridge/host-local -> portmap -> bandwidth through weft cni, then DEL cleans up", async () => {
   await using host = await Netns.create("k3shost");
   await using pod = await Netns.create("k3spod");
@@ -97,19 +92,7 @@ Deno.test("K3s chain: flannel -> bridge/host-local -> portmap -> bandwidth throu
     const result = JSON.parse(add.stdout);
     assertEquals(result.ips[0].address, "10.42.3.2/24");
 
-    const podAddrs = await pod.json<IpAddr[]>(
-      "ip",
-      "-j",
-      "addr",
-      "show",
-      "eth0",
-    );
-    assertEquals(
-      podAddrs[0].addr_info.filter((a) => a.family === "inet").map((a) =>
-        `${a.local}/${a.prefixlen}`
-      ),
-      ["10.42.3.2/24"],
-    );
+    assertEquals(await ipv4Addrs(pod, "eth0"), ["10.42.3.2/24"]);
     const routes = await pod.json<{ dst: string; gateway?: string }[]>(
       "ip",
       "-j",
@@ -119,12 +102,7 @@ Deno.test("K3s chain: flannel -> bridge/host-local -> portmap -> bandwidth throu
       routes.some((r) => r.dst === "default" && r.gateway === "10.42.3.1"),
       JSON.stringify(routes),
     );
-    const cni0 = await host.json<IpAddr[]>("ip", "-j", "addr", "show", "cni0");
-    assert(
-      cni0[0].addr_info.some((a) =>
-        a.local === "10.42.3.1" && a.prefixlen === 24
-      ),
-    );
+    assert((await ipv4Addrs(host, "cni0")).includes("10.42.3.1/24"));
     assertEquals(
       await tcpHello(host, pod, ["10.42.3.2:80", "10.42.3.1:8080"]),
       [

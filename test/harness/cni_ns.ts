@@ -316,3 +316,11 @@ export async function nftTable(
   );
   return doc.nftables;
 }
+
+/** The IPv4 addresses ("10.22.0.2/24") of `dev` in `ns`. */
+export async function ipv4Addrs(ns: Netns, dev: string): Promise<string[]> {
+  const [link] = await ns.json<
+    { addr_info: { local: string; prefixlen: number }[] }[]
+  >("ip", "-j", "-4", "addr", "show", "dev", dev);
+  return (link?.addr_info ?? []).map((a) => `${a.local}/${a.prefixlen}`);
+}
