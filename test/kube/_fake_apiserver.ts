@@ -291,13 +291,16 @@ export async function until(
 }
 
 /** A fake server with its own PKI and a client holding its token and CA. */
+/** A test body run against a fake server. */
+export type FakeApiTest = (
+  fake: FakeApiServer,
+  client: KubeClient,
+  pki: ServerPKI,
+) => Promise<void>;
+
 export function withFakeApiServer(
   prefix: string,
-  fn: (
-    fake: FakeApiServer,
-    client: KubeClient,
-    pki: ServerPKI,
-  ) => Promise<void>,
+  fn: FakeApiTest,
 ): Promise<void> {
   return withServerPKI(prefix, async (_dir, pki) => {
     const fake = new FakeApiServer(pki.certPem, pki.keyPem);

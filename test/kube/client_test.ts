@@ -1,15 +1,9 @@
 import { assert, assertEquals, assertRejects } from "@std/assert";
 import { KubeClient, KubeError, type Node } from "../../src/kube/mod.ts";
-import { ensureServerPKI, type ServerPKI } from "../../src/tls/mod.ts";
-import { type FakeApiServer, withFakeApiServer } from "./_fake_apiserver.ts";
+import { ensureServerPKI } from "../../src/tls/mod.ts";
+import { type FakeApiTest, withFakeApiServer } from "./_fake_apiserver.ts";
 
-function withFake(
-  fn: (
-    fake: FakeApiServer,
-    client: KubeClient,
-    pki: ServerPKI,
-  ) => Promise<void>,
-): Promise<void> {
+function withFake(fn: FakeApiTest): Promise<void> {
   return withFakeApiServer("weft-kube-", fn);
 }
 
