@@ -23,7 +23,7 @@ export interface Attributes {
   name?: string;
 }
 
-export function unauthorized(): ApiError {
+function unauthorized(): ApiError {
   return new ApiError(401, "Unauthorized", "Unauthorized");
 }
 

@@ -43,11 +43,10 @@ export function isObject(v: unknown): v is JsonObject {
 
 const SUBDOMAIN =
   /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const QUALIFIED = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
 
 /** RFC 1123 subdomain (node and pod names): problems, empty when valid. */
-export function subdomainProblems(name: string): string[] {
+function subdomainProblems(name: string): string[] {
   const out: string[] = [];
   if (name.length > 253) out.push("must be no more than 253 characters");
   if (!SUBDOMAIN.test(name)) {
@@ -56,14 +55,6 @@ export function subdomainProblems(name: string): string[] {
     );
   }
   return out;
-}
-
-/** RFC 1123 label (namespace names). */
-export function labelProblems(name: string): string[] {
-  if (name.length <= 63 && LABEL.test(name)) return [];
-  return [
-    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', start and end with an alphanumeric character, and be at most 63 characters",
-  ];
 }
 
 function qualifiedNameProblems(key: string): string[] {

@@ -65,7 +65,7 @@ const POD_COLUMNS = [
 ];
 
 /** Kubernetes' HumanDuration ("5m", "3h12m", "4d"). */
-export function humanDuration(ms: number): string {
+function humanDuration(ms: number): string {
   const s = Math.floor(ms / 1000);
   if (s < -1) return "<invalid>";
   if (s < 0) return "0s";

@@ -32,7 +32,7 @@ export interface WatchRequest {
 type WatchType = "ADDED" | "MODIFIED" | "DELETED";
 
 /** The event to send for a store event under a selector, or null. */
-export function filterEvent(
+function filterEvent(
   ev: ObjectEvent,
   match: (o: KubeObject) => boolean,
 ): { type: WatchType; object: KubeObject } | null {
