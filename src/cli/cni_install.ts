@@ -98,7 +98,7 @@ async function removeIfDir(path: string): Promise<void> {
 }
 
 /** Points `path` at `target` with a symlink, atomically. */
-export async function replaceSymlink(
+async function replaceSymlink(
   target: string,
   path: string,
 ): Promise<void> {
@@ -144,7 +144,7 @@ function shellQuote(s: string): string {
 }
 
 /** The exec wrapper that runs main.ts under the plugin's name. */
-export function wrapperScript(
+function wrapperScript(
   name: string,
   deno: string,
   mainModule: string,

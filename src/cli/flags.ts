@@ -57,7 +57,7 @@ const nodeName = (v: string) =>
     ? null
     : "is not a valid node name (lowercase letters, digits, '-' and '.')";
 
-export const FLAGS: FlagDef[] = [
+const FLAGS: FlagDef[] = [
   {
     name: "config",
     kind: "string",

@@ -147,7 +147,7 @@ export async function waitForPodCIDR(
 }
 
 /** Flannel's annotation that every node with a lease publishes. */
-export const PUBLIC_IP_ANNOTATION = "flannel.alpha.coreos.com/public-ip";
+const PUBLIC_IP_ANNOTATION = "flannel.alpha.coreos.com/public-ip";
 
 /** How many other nodes hold a flannel lease (pod CIDR + public IP). */
 export async function countLeases(
