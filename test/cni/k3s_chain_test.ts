@@ -5,7 +5,13 @@
 
 import { assert, assertEquals } from "@std/assert";
 import { Netns } from "../harness/netns.ts";
-import { ipv4Addrs, pings, veths } from "../harness/cni_ns.ts";
+import {
+  ipv4Addrs,
+  pings,
+  tcpFetch,
+  tcpServe,
+  veths,
+} from "../harness/cni_ns.ts";
 import { filesIn, ipFiles, writeK3sConflist } from "./_helpers.ts";
 
 const CNI_MAIN = new URL("./_cni_main.ts", import.meta.url).pathname;
@@ -14,48 +20,20 @@ async function runtimeIn(host: Netns, args: string[]) {
   return await host.run([Deno.execPath(), "run", "-A", CNI_MAIN, ...args]);
 }
 
-/** A TCP server in the pod answers "hello"; the host dials each target. */
+/** A TCP server in the pod (port 80) answers "hello"; the host dials each target. */
 async function tcpHello(
   host: Netns,
   pod: Netns,
   targets: string[],
 ): Promise<string[]> {
-  const server = new Deno.Command("ip", {
-    args: [
-      "netns",
-      "exec",
-      pod.name,
-      Deno.execPath(),
-      "eval",
-      `const l = Deno.listen({ port: 80 }); console.log("ready");
-       for await (const c of l) { await c.write(new TextEncoder().encode("hello")); c.close(); }`,
-    ],
-    stdout: "piped",
-    stderr: "null",
-  }).spawn();
-  try {
-    const reader = server.stdout.pipeThrough(new TextDecoderStream())
-      .getReader();
-    await reader.read();
-    reader.releaseLock();
-    const out: string[] = [];
-    for (const t of targets) {
-      const [hostname, port] = t.split(":");
-      const r = await host.run([
-        Deno.execPath(),
-        "eval",
-        `const c = await Deno.connect({ hostname: "${hostname}", port: ${port} });
-         const b = new Uint8Array(16); const n = await c.read(b);
-         console.log(new TextDecoder().decode(b.subarray(0, n ?? 0)));`,
-      ]);
-      out.push(r.stdout.trim());
-    }
-    return out;
-  } finally {
-    server.kill("SIGKILL");
-    await server.status;
-    await server.stdout.cancel().catch(() => {});
+  const out: string[] = [];
+  for (const t of targets) {
+    const [hostname, port] = t.split(":");
+    await using srv = await tcpServe(pod, "0.0.0.0", 80, "hello");
+    out.push(await tcpFetch(host, hostname, Number(port)));
+    await srv.done;
   }
+  return out;
 }
 
 Deno.test("K3s chain: flannel -> bridge/host-local -> portmap -> bandwidth through weft cni, then DEL cleans up", async () => {
