@@ -100,11 +100,20 @@ export async function tail(path: string, n = 15): Promise<string> {
   }
 }
 
-/** Polls `fn` until it returns a value (not undefined) or the time is up. */
+/**
+ * Polls `fn` until it returns a value (not undefined) or the time is up; a
+ * throw from `fn` is retried, one from `fatal` (checked each round) ends the
+ * wait at once.
+ */
 export async function waitFor<T>(
   what: string,
   fn: () => Promise<T | undefined>,
-  opts: { timeoutMs: number; intervalMs?: number; signal?: AbortSignal },
+  opts: {
+    timeoutMs: number;
+    intervalMs?: number;
+    signal?: AbortSignal;
+    fatal?: () => Promise<void>;
+  },
 ): Promise<T> {
   const deadline = Date.now() + opts.timeoutMs;
   let last: unknown;
@@ -112,6 +121,7 @@ export async function waitFor<T>(
     if (opts.signal?.aborted) {
       throw new DemoError(`interrupted while waiting for ${what}`);
     }
+    await opts.fatal?.();
     try {
       const v = await fn();
       if (v !== undefined) return v;
