@@ -27,7 +27,7 @@ import { selfCommand } from "./self.ts";
 import { cleanNamespaces, type DemoNode, Topology } from "./topology.ts";
 
 export const DEMO_HELP =
-  `Usage: weft demo [--check] [--nodes N] [--backend vxlan|host-gw]
+  `Usage: weft demo [--check] [--nodes N] [--backend vxlan|host-gw|wireguard-native]
 
 Builds a weft cluster on this machine: an underlay bridge and N nodes, each
 its own network and mount namespace, a "weft server" on node1 and a
@@ -38,7 +38,7 @@ node, and the server to each agent through its tunnel.
 Flags:
   --check              build, check once, tear down; exit 0 when all pass
   --nodes N            number of nodes (default 3, 1-50)
-  --backend B          flannel backend: vxlan (default) or host-gw
+  --backend B          flannel backend: vxlan (default), host-gw or wireguard-native
   --timeout S          seconds to wait for the cluster to come up (default 240)
   --ns-prefix P        namespace name prefix (default weft-demo-; tests use weft-t-...)
   --clean              remove namespaces left by a crashed demo, then exit
@@ -48,7 +48,7 @@ Needs root. Ctrl-C tears everything down.`;
 
 export interface DemoOptions {
   nodes: number;
-  backend: "vxlan" | "host-gw";
+  backend: "vxlan" | "host-gw" | "wireguard-native";
   check: boolean;
   timeoutMs: number;
   prefix: string;
@@ -79,9 +79,12 @@ function parseDemoArgs(
     );
   }
   const backend = String(p.backend ?? "vxlan");
-  if (backend !== "vxlan" && backend !== "host-gw") {
+  if (
+    backend !== "vxlan" && backend !== "host-gw" &&
+    backend !== "wireguard-native"
+  ) {
     throw new UsageError(
-      `weft demo: invalid value "${backend}" for flag --backend: must be vxlan or host-gw`,
+      `weft demo: invalid value "${backend}" for flag --backend: must be vxlan, host-gw or wireguard-native`,
     );
   }
   const timeout = Number(p.timeout ?? "240");
