@@ -99,13 +99,24 @@ async function main(args: string[]): Promise<number> {
     console.log(`compile: ${why}; ${denortHint()}`);
     return 1;
   }
-  const last = text.trim().split("\n").filter((l) =>
-    l.trim() && !/^\s+\d+: /.test(l)
-  );
-  console.log(
-    `compile: deno compile failed: ${last.slice(-1)[0] ?? `exit ${out.code}`}`,
-  );
+  console.log(`compile: deno compile failed: ${failureLine(text, out.code)}`);
   return 1;
+}
+
+/**
+ * The line that says why deno compile failed: the first error (a type
+ * error's diagnostic, say), not the "Stack backtrace:" that ends its output.
+ */
+function failureLine(text: string, code: number): string {
+  // deno-lint-ignore no-control-regex
+  const lines = text.replace(/\x1b\[[0-9;]*m/g, "").split("\n")
+    .map((l) => l.trim());
+  const end = lines.indexOf("Stack backtrace:");
+  const said = (end >= 0 ? lines.slice(0, end) : lines).filter((l) =>
+    l && !/^\d+: /.test(l)
+  );
+  return said.find((l) => /^error:|\[ERROR\]/.test(l)) ?? said.at(-1) ??
+    `exit ${code}`;
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));
