@@ -1,11 +1,15 @@
 // Network namespace sandboxes for tests. Every namespace a test makes is
-// named weft-t-<pid>-<n>, removed when the sandbox is disposed (also when the
+// named weft-t-<pid>-<worker>-<n>-<tag>, removed when the sandbox is disposed (also when the
 // test fails), and a namespace left by a crashed run (its pid is gone) is
 // swept before the first new one is made.
 
 const PREFIX = "weft-t-";
 let counter = 0;
 let swept = false;
+// `deno test --parallel` runs test files as workers of one process: they
+// share the pid but each has its own copy of this module, so the counter
+// alone would repeat across files. A per-worker random tag keeps names apart.
+const worker = crypto.getRandomValues(new Uint32Array(1))[0].toString(36);
 
 export interface RunResult {
   code: number;
@@ -85,7 +89,7 @@ export class Netns implements AsyncDisposable {
       swept = true;
       await sweepStale();
     }
-    const name = `${PREFIX}${Deno.pid}-${++counter}-${tag}`;
+    const name = `${PREFIX}${Deno.pid}-${worker}-${++counter}-${tag}`;
     await sh("ip", "netns", "add", name);
     const ns = new Netns(name);
     await ns.sh("ip", "link", "set", "lo", "up");
