@@ -122,17 +122,38 @@ const agent2 = runTunnelAgent(
   { ...agentOpts, servers: [`https://127.0.0.1:${direct2.addr.port}`] },
   { signal: ac.signal, ready: () => up2.resolve(), log: () => {} },
 );
-const agent = runTunnelAgent({
-  servers: [`https://127.0.0.1:${api.port}`],
-  caPem: pki.caPem,
-  token: "node-a",
-  nodeName: "a",
-  mode: "agent",
-  podCIDRs: [],
-  clusterCIDRs: [],
-  nodeIPs: [],
-  nodeEndpointPort: sinkPort,
-}, { signal: ac.signal, ready: () => up.resolve(), log: () => {} });
+// The agent of the CONNECT path runs in its own process, as on a real node.
+const agentCode = `
+import { runTunnelAgent } from ${
+  JSON.stringify(new URL("../src/tunnel/mod.ts", import.meta.url).href)
+};
+const o = JSON.parse(Deno.args[0]);
+await runTunnelAgent(o, {
+  signal: new AbortController().signal,
+  ready: () => console.log("READY"),
+  log: () => {},
+});
+`;
+const agentProc = new Deno.Command(Deno.execPath(), {
+  args: [
+    "eval",
+    agentCode,
+    JSON.stringify({
+      ...agentOpts,
+      servers: [`https://127.0.0.1:${api.port}`],
+    }),
+  ],
+  stdout: "piped",
+  stderr: "inherit",
+}).spawn();
+const agentOut = agentProc.stdout.pipeThrough(new TextDecoderStream())
+  .getReader();
+for (let seen = ""; !seen.includes("READY");) {
+  const { value, done } = await agentOut.read();
+  if (done) throw new Error("the agent process exited before READY");
+  seen += value;
+}
+up.resolve();
 await up.promise;
 await up2.promise;
 
@@ -249,11 +270,14 @@ try {
     }x`,
   );
   console.log(
-    "(weft: client -TLS-> CONNECT -> wss session -> agent -> TCP; direct: TCP)",
+    "(weft: client -TLS-> CONNECT -> wss session -> agent process -> TCP; direct: TCP)",
   );
 } finally {
   ac.abort();
-  await Promise.all([agent, agent2]);
+  agentProc.kill("SIGTERM");
+  await agentOut.cancel();
+  await agentProc.status;
+  await agent2;
   tunnel.close();
   tunnel2.close();
   await direct2.shutdown();
