@@ -71,9 +71,6 @@ function openStore(cfg: WeftConfig): Store {
   const path = cfg.datastoreEndpoint
     ? cfg.datastoreEndpoint.slice("sqlite://".length)
     : defaultStorePath(cfg.dataDir);
-  Deno.mkdirSync(path.slice(0, path.lastIndexOf("/")) || "/", {
-    recursive: true,
-  });
   try {
     return openSqliteStore(path);
   } catch (e) {

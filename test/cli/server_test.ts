@@ -63,6 +63,7 @@ Deno.test("weft server --disable-agent serves the API, reports its tasks ready, 
       "node-credentials",
     ]);
     assertEquals((await Deno.stat(kubeconfig)).mode! & 0o777, 0o640);
+    assertEquals((await Deno.stat(`${dir}/server/db`)).mode! & 0o777, 0o700);
     assertStringIncludes(
       await Deno.readTextFile(`${dir}/server/agent-token`),
       "::node:",
