@@ -9,7 +9,7 @@ import {
 } from "../supervisor/mod.ts";
 import { agentTasks } from "./agent_tasks.ts";
 import { flagHelp, resolveConfig, type WeftConfig } from "./config.ts";
-import { CommandError } from "./errors.ts";
+import { tokenOf } from "./run.ts";
 
 export const AGENT_HELP =
   `Usage: weft agent --server https://<server>:6443 --token <token> [flags]
@@ -39,19 +39,7 @@ export async function runAgent(
   signal: AbortSignal,
   logger: Logger = stderrLogger,
 ): Promise<number> {
-  let token = cfg.token;
-  if (!token && cfg.tokenFile) {
-    try {
-      token = (await Deno.readTextFile(cfg.tokenFile)).trim();
-    } catch (e) {
-      throw new CommandError(
-        `cannot read --token-file ${cfg.tokenFile}: ${(e as Error).message}`,
-        {
-          cause: e,
-        },
-      );
-    }
-  }
+  const token = await tokenOf(cfg);
   const tasks = agentTasks({
     cfg,
     server: cfg.server!,

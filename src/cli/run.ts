@@ -3,8 +3,23 @@
 import type { Context, Hono } from "hono";
 import type { Identity } from "../api/auth/mod.ts";
 import type { TaskStatus } from "../supervisor/mod.ts";
+import type { WeftConfig } from "./config.ts";
+import { CommandError } from "./errors.ts";
 
 export const READYZ_PATH = "/v1-weft/readyz";
+
+/** The join token: --token, else the contents of --token-file, else none. */
+export async function tokenOf(cfg: WeftConfig): Promise<string | undefined> {
+  if (cfg.token || !cfg.tokenFile) return cfg.token;
+  try {
+    return (await Deno.readTextFile(cfg.tokenFile)).trim();
+  } catch (e) {
+    throw new CommandError(
+      `cannot read --token-file ${cfg.tokenFile}: ${(e as Error).message}`,
+      { cause: e },
+    );
+  }
+}
 
 /**
  * A `GET path` route, for `createApp({ extraRoutes })`, that answers callers

@@ -30,7 +30,7 @@ import { clusterConfigOf, clusterConfigRoutes } from "./cluster_config.ts";
 import { flagHelp, resolveConfig, type WeftConfig } from "./config.ts";
 import { CommandError } from "./errors.ts";
 import { detectNodeIPs } from "./node_ip.ts";
-import { readinessRoutes } from "./run.ts";
+import { readinessRoutes, tokenOf } from "./run.ts";
 
 export const SERVER_HELP = `Usage: weft server [flags]
 
@@ -52,19 +52,6 @@ export async function serverCommand(
   }
   const cfg = resolveConfig({ command: "server", args });
   return await runServer(cfg, signal);
-}
-
-async function readTokenFile(path: string): Promise<string> {
-  try {
-    return (await Deno.readTextFile(path)).trim();
-  } catch (e) {
-    throw new CommandError(
-      `cannot read --token-file ${path}: ${(e as Error).message}`,
-      {
-        cause: e,
-      },
-    );
-  }
 }
 
 function openStore(cfg: WeftConfig): Store {
@@ -95,8 +82,7 @@ async function setupPKI(
       nodeIPs = [];
     }
   }
-  const token = cfg.token ??
-    (cfg.tokenFile ? await readTokenFile(cfg.tokenFile) : undefined);
+  const token = await tokenOf(cfg);
   const addresses = [
     ...new Set([...nodeIPs, ...cfg.nodeExternalIP, ...localAddresses()]),
   ];
