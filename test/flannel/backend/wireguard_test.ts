@@ -15,6 +15,7 @@ import {
   selectInterface,
 } from "../../../src/flannel/mod.ts";
 import { WireguardBackend } from "../../../src/flannel/backend/wireguard.ts";
+import { createBackend } from "../../../src/flannel/backend/mod.ts";
 import { run } from "../../harness/netns.ts";
 import type { Netns } from "../../harness/netns.ts";
 import { reaches, Underlay } from "../_underlay.ts";
@@ -148,9 +149,13 @@ interface Dump {
 }
 
 /** `wg show <dev> dump` in the namespaces of the device's wireguard-go. */
-async function dump(n: Node, dev = "flannel-wg"): Promise<Dump> {
-  const pid = await n.be.pid();
-  assert(pid !== null, `no wireguard-go for ${dev} under ${n.runDir}`);
+async function dump(
+  n: { runDir: string },
+  dev = "flannel-wg",
+): Promise<Dump> {
+  const pid = Number(
+    (await Deno.readTextFile(`${n.runDir}/wireguard/${dev}.pid`)).trim(),
+  );
   const r = await run([
     "nsenter",
     "-t",
@@ -367,6 +372,123 @@ Deno.test("wireguard: reconcile removes a planted peer, restores a missing one, 
     assertEquals(d.peers.map((p) => p.key), [bPub]);
     await tcp(a, b, "10.42.1.1", "10.42.2.1");
   });
+});
+
+Deno.test("wireguard dual-stack (separate mode): flannel-wg and flannel-wg-v6 on their own ports, IPv6 pods across the tunnel", async () => {
+  await using u = await Underlay.create(2, { v6: true });
+  const dir = await Deno.makeTempDir({ prefix: "weft-wg-" });
+  const conf = parseNetConf(JSON.stringify({
+    Network: "10.42.0.0/16",
+    EnableIPv6: true,
+    IPv6Network: "fd42::/56",
+    Backend: { Type: "wireguard" },
+  }));
+  const nls: Netlink[] = [];
+  try {
+    const parts = [];
+    for (const [i, n] of u.nodes.entries()) {
+      await n.ns.sh("ip", "link", "add", "cni0", "type", "bridge");
+      await n.ns.sh(
+        "ip",
+        "addr",
+        "add",
+        `fd42:0:0:${i + 1}::1/64`,
+        "dev",
+        "cni0",
+        "nodad",
+      );
+      await n.ns.sh("ip", "link", "set", "cni0", "up");
+      const nl = Netlink.open({ netns: n.ns.path });
+      nls.push(nl);
+      const runDir = `${dir}/n${i}`;
+      const be = createBackend({
+        nl,
+        conf,
+        ext: selectInterface(nl, {}, { v4: true, v6: true }),
+        log: () => {},
+        runDir,
+        netns: n.ns.path,
+      });
+      const subnet = CIDR.parse(`10.42.${i + 1}.0/24`);
+      const ipv6Subnet = CIDR.parse(`fd42:0:0:${i + 1}::/64`);
+      await be.configure({ subnet, ipv6Subnet });
+      const lease: Lease = {
+        node: `n${i}`,
+        subnet,
+        ipv6Subnet,
+        publicIP: IP.parse(n.ip),
+        publicIPv6: IP.parse(`fd00:77::${i + 1}`),
+        backendType: "wireguard",
+        backendData: be.backendData(),
+        backendV6Data: be.backendV6Data(),
+      };
+      parts.push({ be, lease, ns: n.ns, runDir });
+    }
+    const [a, b] = parts;
+    assertEquals(a.be.devices, ["flannel-wg", "flannel-wg-v6"]);
+    assertEquals(a.lease.backendV6Data, {
+      PublicKey: (a.lease.backendData as { PublicKey: string }).PublicKey,
+      Port: 51821,
+    });
+    await a.be.addLease(b.lease);
+    await b.be.addLease(a.lease);
+
+    const d6 = await dump(a, "flannel-wg-v6");
+    assertEquals(d6.listenPort, 51821);
+    assertEquals(
+      d6.peers.map((p) => `${p.endpoint} ${p.allowed}`),
+      ["[fd00:77::2]:51821 fd42:0:0:2::/64"],
+    );
+    assertEquals(
+      (await dump(a)).peers.map((p) => `${p.endpoint} ${p.allowed}`),
+      ["192.168.77.2:51820 10.42.2.0/24"],
+    );
+    const addrs = await a.ns.json<
+      { addr_info: { local: string; prefixlen: number }[] }[]
+    >(
+      "ip",
+      "-6",
+      "-j",
+      "addr",
+      "show",
+      "dev",
+      "flannel-wg-v6",
+      "scope",
+      "global",
+    );
+    assertEquals(
+      addrs[0].addr_info.filter((x) => x.local).map((x) =>
+        `${x.local}/${x.prefixlen}`
+      ),
+      ["fd42:0:0:1::/128"],
+    );
+    const routes = await a.ns.json<{ dst: string }[]>(
+      "ip",
+      "-6",
+      "-j",
+      "route",
+      "show",
+      "dev",
+      "flannel-wg-v6",
+    );
+    assert(routes.some((r) => r.dst === "fd42::/56"), JSON.stringify(routes));
+
+    const end = Date.now() + 20_000;
+    let ok = false;
+    while (!ok && Date.now() < end) {
+      ok = await reaches(a.ns, "fd42:0:0:2::1", "fd42:0:0:1::1", b.ns);
+    }
+    assert(ok, "TCP fd42:0:0:1::1 -> fd42:0:0:2::1 across flannel-wg-v6");
+    assertEquals(await a.be.reconcile([b.lease]), {
+      recreated: false,
+      fixed: 0,
+      removed: 0,
+    });
+  } finally {
+    await killDaemons(dir);
+    for (const nl of nls) nl.close();
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("wireguard: bad PSK, malformed key file and unsupported modes are clear errors", async () => {
