@@ -83,6 +83,21 @@ export class ApiError extends Error {
     });
   }
 
+  /** 409 Conflict: the object changed since the caller read it. */
+  static conflict(
+    resource: string,
+    name: string,
+    options?: ErrorOptions,
+  ): ApiError {
+    return new ApiError(
+      409,
+      "Conflict",
+      `Operation cannot be fulfilled on ${resource} "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+      { name, kind: resource },
+      options,
+    );
+  }
+
   static invalid(kind: string, name: string, field: string, msg: string) {
     return new ApiError(
       422,
@@ -115,13 +130,7 @@ export function toApiError(
     );
   }
   if (e instanceof Conflict) {
-    return new ApiError(
-      409,
-      "Conflict",
-      `Operation cannot be fulfilled on ${resource} "${name}": the object has been modified; please apply your changes to the latest version and try again`,
-      { name, kind: resource },
-      { cause: e },
-    );
+    return ApiError.conflict(resource, name, { cause: e });
   }
   if (e instanceof Gone) {
     return new ApiError(410, "Gone", e.message, undefined, { cause: e });

@@ -57,9 +57,9 @@ function decodeEvent(def: ResourceDef, ev: StoreEvent): ObjectEvent {
 }
 
 export function decode(def: ResourceDef, e: Entry): KubeObject {
-  const stored = JSON.parse(e.value) as KubeObject;
-  const obj: KubeObject = { ...stored, apiVersion: "v1", kind: def.kind };
-  const { apiVersion: _a, kind: _k, ...rest } = obj;
+  const { apiVersion: _a, kind: _k, ...rest } = JSON.parse(
+    e.value,
+  ) as KubeObject;
   const out = { apiVersion: "v1", kind: def.kind, ...rest } as KubeObject;
   out.metadata.resourceVersion = String(e.modRevision);
   return out;
@@ -79,15 +79,6 @@ export function parseRv(rv: string | undefined | null): number | undefined {
     throw ApiError.badRequest(`invalid resourceVersion ${JSON.stringify(rv)}`);
   }
   return Number(rv);
-}
-
-function conflict(def: ResourceDef, name: string): ApiError {
-  return new ApiError(
-    409,
-    "Conflict",
-    `Operation cannot be fulfilled on ${def.plural} "${name}": the object has been modified; please apply your changes to the latest version and try again`,
-    { name, kind: def.plural },
-  );
 }
 
 export class Registry {
@@ -204,7 +195,7 @@ export class Registry {
       }
       const sentRv = parseRv(obj.metadata.resourceVersion);
       if (sentRv !== undefined && sentRv !== entry.modRevision) {
-        throw conflict(def, name);
+        throw ApiError.conflict(def.plural, name);
       }
       if (obj.metadata.name !== undefined && obj.metadata.name !== name) {
         throw ApiError.badRequest(
@@ -241,10 +232,10 @@ export class Registry {
       );
       if (r.succeeded) return decode(def, r.results[0]!);
       if (r.failed?.key === key && sentRv !== undefined) {
-        throw conflict(def, name);
+        throw ApiError.conflict(def.plural, name);
       }
     }
-    throw conflict(def, name);
+    throw ApiError.conflict(def.plural, name);
   }
 
   delete(
@@ -272,7 +263,7 @@ export class Registry {
           pre.resourceVersion !== entry.modRevision) ||
         (pre.uid !== undefined && pre.uid !== old.metadata.uid)
       ) {
-        throw conflict(def, name);
+        throw ApiError.conflict(def.plural, name);
       }
       const extra = (await this.hooks.beforeDelete?.(def, old)) ??
         { compares: [], ops: [] };
@@ -282,7 +273,7 @@ export class Registry {
       );
       if (r.succeeded) return decode(def, r.results[0]!);
     }
-    throw conflict(def, name);
+    throw ApiError.conflict(def.plural, name);
   }
 
   /** Object events after `fromRevision` (store errors map to Status). */
