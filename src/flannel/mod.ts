@@ -1,5 +1,5 @@
 // flannel: the overlay as an internal task (net-conf, kube subnet manager,
-// backends vxlan / host-gw / none, subnet.env, ip-masq, interface choice).
+// backends vxlan / host-gw / wireguard / none, subnet.env, ip-masq, interface choice).
 
 export { type FlannelContext, type FlannelOptions, runFlannel } from "./run.ts";
 export { FlannelError, NetConfError } from "./errors.ts";

@@ -31,7 +31,7 @@ export interface FlannelOptions extends IfaceInput {
   dataDir: string;
   /** Where subnet.env goes; default /run/flannel. */
   runDir?: string;
-  /** --flannel-backend: vxlan (default), host-gw, none. */
+  /** --flannel-backend: vxlan (default), host-gw, wireguard-native, none. */
   backend?: string;
   /** --cluster-cidr list; default 10.42.0.0/16. */
   clusterCIDRs?: string[];

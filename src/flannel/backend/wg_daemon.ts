@@ -4,6 +4,8 @@
 // is `<dir>/<dev>.sock` whatever other namespaces on the host do with
 // /var/run/wireguard. The wrapper shell writes its pid (= the daemon's, it
 // execs) to `<dir>/<dev>.pid`; the daemon logs errors to `<dir>/<dev>.log`.
+// To read the device with wg-tools, enter the daemon's mount namespace:
+//   nsenter -t $(cat /run/flannel/wireguard/flannel-wg.pid) -m wg show flannel-wg
 //
 // Daemons outlive a restart of the flannel task (the device and its peers
 // stay, like the vxlan device); they are stopped when the process that
