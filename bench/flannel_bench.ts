@@ -12,6 +12,12 @@
 // KubeClient informer; the 1000 Nodes are created with concurrent POSTs, so
 // the API's write path is counted too). Each side runs in its own fresh
 // namespace with the same flannel.1 shape.
+//
+// wireguard-native: the same number of peers appear at once on a
+// wireguard-go device; weft's wireguard backend (one reconcile pass over its
+// UAPI client) against `wg addconf` of a file holding every peer (process
+// start included) as the floor; then one more peer: the backend's addLease
+// against one `wg set`.
 
 import { createApp } from "../src/api/mod.ts";
 import { adminIdentity } from "../src/api/auth/mod.ts";
@@ -23,7 +29,21 @@ import {
   type NodeSource,
   runFlannel,
 } from "../src/flannel/mod.ts";
-import { Netns, sh } from "../test/harness/netns.ts";
+import { Netlink } from "../ffi/mod.ts";
+import { CIDR, IP } from "../src/net/mod.ts";
+import {
+  type Lease,
+  parseNetConf,
+  selectInterface,
+} from "../src/flannel/mod.ts";
+import { WireguardBackend } from "../src/flannel/backend/mod.ts";
+import {
+  generatePrivateKey,
+  publicKeyOf,
+} from "../src/flannel/backend/wg_key.ts";
+import { daemonPaths, startDaemon } from "../src/flannel/backend/wg_daemon.ts";
+import { uapiGet } from "../src/flannel/backend/wg_uapi.ts";
+import { Netns, run, sh } from "../test/harness/netns.ts";
 import { FakeNodes, vxlanNode } from "../test/flannel/_fake_nodes.ts";
 
 const NODES = Number(Deno.env.get("FLANNEL_BENCH_NODES") ?? 1000);
@@ -348,5 +368,174 @@ console.log(
 console.log(
   `  weft flannel task, via the API  ${f(a.one)}  ${
     (a.one / i.one).toFixed(2)
+  }x`,
+);
+
+// ---- wireguard-native ----
+
+const WG_CONF = parseNetConf(JSON.stringify({
+  Network: "10.42.0.0/16",
+  Backend: { Type: "wireguard", PersistentKeepaliveInterval: 25 },
+}));
+
+interface WgPeer {
+  key: string;
+  cidr: string;
+  ip: string;
+}
+
+async function wgPeers(n: number): Promise<WgPeer[]> {
+  const out: WgPeer[] = [];
+  for (const p of peers(n)) {
+    out.push({
+      key: await publicKeyOf(generatePrivateKey()),
+      cidr: p.cidr,
+      ip: p.ip,
+    });
+  }
+  return out;
+}
+
+function wgLease(p: WgPeer): Lease {
+  return {
+    node: p.key,
+    subnet: CIDR.parse(p.cidr),
+    ipv6Subnet: null,
+    publicIP: IP.parse(p.ip),
+    publicIPv6: null,
+    backendType: "wireguard",
+    backendData: { PublicKey: p.key, Port: 51820 },
+    backendV6Data: null,
+  };
+}
+
+async function killPid(pid: number | null): Promise<void> {
+  if (pid === null) return;
+  try {
+    Deno.kill(pid, "SIGKILL");
+  } catch {
+    return;
+  }
+  for (let k = 0; k < 100; k++) {
+    try {
+      await Deno.stat(`/proc/${pid}`);
+    } catch {
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function wgWeftRound(
+  all: WgPeer[],
+  extra: WgPeer,
+): Promise<{ all: number; one: number }> {
+  await using ns = await Netns.create("bench-wg");
+  await uplink(ns);
+  const dir = await Deno.makeTempDir({ prefix: "weft-bench-wg-" });
+  using nl = Netlink.open({ netns: ns.path });
+  const be = new WireguardBackend({
+    nl,
+    conf: WG_CONF,
+    ext: selectInterface(nl, {}),
+    log: () => {},
+    runDir: dir,
+    netns: ns.path,
+  });
+  try {
+    await be.configure({ subnet: CIDR.parse("10.42.1.0/24") });
+    const t0 = performance.now();
+    await be.reconcile(all.map(wgLease));
+    const allMs = performance.now() - t0;
+    const t1 = performance.now();
+    await be.addLease(wgLease(extra));
+    const one = performance.now() - t1;
+    const got = (await uapiGet(be.socket)).peers.length;
+    if (got !== all.length + 1) {
+      throw new Error(`weft programmed ${got} peers, not ${all.length + 1}`);
+    }
+    return { all: allMs, one };
+  } finally {
+    await killPid(await be.pid());
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function wgToolRound(
+  all: WgPeer[],
+  extra: WgPeer,
+): Promise<{ all: number; one: number }> {
+  await using ns = await Netns.create("bench-wgt");
+  await uplink(ns);
+  const dir = await Deno.makeTempDir({ prefix: "weft-bench-wg-" });
+  let pid: number | null = null;
+  try {
+    pid = await startDaemon({ dev: "flannel-wg", dir, netns: ns.path });
+    const conf = `${dir}/peers.conf`;
+    await Deno.writeTextFile(
+      conf,
+      `[Interface]\nPrivateKey = ${generatePrivateKey()}\nListenPort = 51820\n\n` +
+        all.map((p) =>
+          `[Peer]\nPublicKey = ${p.key}\nEndpoint = ${p.ip}:51820\n` +
+          `AllowedIPs = ${p.cidr}\nPersistentKeepalive = 25\n`
+        ).join("\n"),
+    );
+    const wg = (...args: string[]) =>
+      run(["nsenter", "-t", String(pid), "-m", "-n", "wg", ...args]);
+    const t0 = performance.now();
+    const r = await wg("addconf", "flannel-wg", conf);
+    const allMs = performance.now() - t0;
+    if (r.code !== 0) throw new Error(`wg addconf: ${r.stderr}`);
+    const t1 = performance.now();
+    const r1 = await wg(
+      "set",
+      "flannel-wg",
+      "peer",
+      extra.key,
+      "endpoint",
+      `${extra.ip}:51820`,
+      "allowed-ips",
+      extra.cidr,
+      "persistent-keepalive",
+      "25",
+    );
+    const one = performance.now() - t1;
+    if (r1.code !== 0) throw new Error(`wg set: ${r1.stderr}`);
+    const got =
+      (await uapiGet(daemonPaths(dir, "flannel-wg").socket)).peers.length;
+    if (got !== all.length + 1) {
+      throw new Error(`wg programmed ${got} peers, not ${all.length + 1}`);
+    }
+    return { all: allMs, one };
+  } finally {
+    await killPid(pid);
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+const wgAll = await wgPeers(NODES + 1);
+const wgExtra = wgAll.pop()!;
+const wgWeft = [];
+const wgTool = [];
+for (let r = 0; r < ROUNDS; r++) {
+  wgWeft.push(await wgWeftRound(wgAll, wgExtra));
+  wgTool.push(await wgToolRound(wgAll, wgExtra));
+}
+const ww = best(wgWeft);
+const wt = best(wgTool);
+console.log(
+  `wireguard-native: ${NODES} peers appear at once on wireguard-go, best of ${ROUNDS}:`,
+);
+console.log(`  wg addconf (floor)              ${f(wt.all)}`);
+console.log(
+  `  weft wireguard backend (UAPI)   ${f(ww.all)}  ${
+    (ww.all / wt.all).toFixed(2)
+  }x`,
+);
+console.log(`one more peer when ${NODES} exist:`);
+console.log(`  wg set                          ${f(wt.one)}`);
+console.log(
+  `  weft wireguard backend (UAPI)   ${f(ww.one)}  ${
+    (ww.one / wt.one).toFixed(2)
   }x`,
 );
