@@ -35,6 +35,7 @@ export class UapiError extends FlannelError {
 }
 
 const ZERO_KEY = "0".repeat(64);
+const TIMEOUT_MS = 10_000;
 
 async function exchange(socket: string, request: string): Promise<string> {
   let conn: Deno.UnixConn;
@@ -45,6 +46,16 @@ async function exchange(socket: string, request: string): Promise<string> {
       cause: e,
     });
   }
+  // A daemon that accepts but never answers must not hang the task.
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    try {
+      conn.close();
+    } catch {
+      // closed already
+    }
+  }, TIMEOUT_MS);
   try {
     const data = new TextEncoder().encode(request);
     for (let off = 0; off < data.length;) {
@@ -69,8 +80,19 @@ async function exchange(socket: string, request: string): Promise<string> {
       throw new UapiError(socket, `request refused with errno ${errno}`, errno);
     }
     return text.slice(0, m.index + (m[0].startsWith("\n") ? 1 : 0));
+  } catch (e) {
+    if (e instanceof UapiError) throw e;
+    throw new UapiError(
+      socket,
+      timedOut
+        ? `no answer in ${TIMEOUT_MS / 1000} s`
+        : `I/O error: ${(e as Error).message}`,
+      0,
+      { cause: e },
+    );
   } finally {
-    conn.close();
+    clearTimeout(timer);
+    if (!timedOut) conn.close();
   }
 }
 
