@@ -491,6 +491,36 @@ Deno.test("wireguard dual-stack (separate mode): flannel-wg and flannel-wg-v6 on
   }
 });
 
+Deno.test("wireguard: a flannel-wg that is not a live wireguard-go (another kind of link) is replaced", async () => {
+  await using u = await Underlay.create(1);
+  const dir = await Deno.makeTempDir({ prefix: "weft-wg-" });
+  const ns = u.nodes[0].ns;
+  using nl = Netlink.open({ netns: ns.path });
+  try {
+    await ns.sh("ip", "link", "add", "flannel-wg", "type", "bridge");
+    const logs: string[] = [];
+    const be = backend(ns, nl, `${dir}/n0`, logs);
+    await be.configure({ subnet: CIDR.parse("10.42.1.0/24") });
+    assert(
+      logs.some((l) => l.includes("incompatible type bridge")),
+      logs.join("\n"),
+    );
+    const [link] = await ns.json<{ linkinfo?: { info_kind: string } }[]>(
+      "ip",
+      "-j",
+      "-d",
+      "link",
+      "show",
+      "flannel-wg",
+    );
+    assertEquals(link.linkinfo?.info_kind, "tun");
+    assertEquals((await dump({ runDir: `${dir}/n0` })).listenPort, 51820);
+  } finally {
+    await killDaemons(dir);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("wireguard: bad PSK, malformed key file and unsupported modes are clear errors", async () => {
   const dir = await Deno.makeTempDir({ prefix: "weft-wg-" });
   try {
