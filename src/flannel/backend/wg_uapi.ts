@@ -37,7 +37,11 @@ export class UapiError extends FlannelError {
 const ZERO_KEY = "0".repeat(64);
 const TIMEOUT_MS = 10_000;
 
-async function exchange(socket: string, request: string): Promise<string> {
+async function exchange(
+  socket: string,
+  request: string,
+  timeoutMs = TIMEOUT_MS,
+): Promise<string> {
   let conn: Deno.UnixConn;
   try {
     conn = await Deno.connect({ transport: "unix", path: socket });
@@ -46,17 +50,10 @@ async function exchange(socket: string, request: string): Promise<string> {
       cause: e,
     });
   }
-  // A daemon that accepts but never answers must not hang the task.
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    try {
-      conn.close();
-    } catch {
-      // closed already
-    }
-  }, TIMEOUT_MS);
-  try {
+  // A daemon that stops reading or never answers must not hang the task: the
+  // exchange races a timer (closing the connection does not cancel a write
+  // already waiting for socket buffer space).
+  const talk = (async () => {
     const data = new TextEncoder().encode(request);
     for (let off = 0; off < data.length;) {
       off += await conn.write(data.subarray(off));
@@ -71,34 +68,48 @@ async function exchange(socket: string, request: string): Promise<string> {
       chunks.push(dec.decode(buf.subarray(0, n), { stream: true }));
       text = chunks.join("");
     }
-    const m = /(?:^|\n)errno=(-?\d+)\n\n$/.exec(text);
-    if (!m) {
-      throw new UapiError(socket, `reply ended without errno: ${text}`);
-    }
-    const errno = Number(m[1]);
-    if (errno !== 0) {
-      throw new UapiError(socket, `request refused with errno ${errno}`, errno);
-    }
-    return text.slice(0, m.index + (m[0].startsWith("\n") ? 1 : 0));
+    return text;
+  })();
+  talk.catch(() => {}); // settled late after a timeout: nobody waits for it
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<null>((resolve) => {
+    timer = setTimeout(() => resolve(null), timeoutMs);
+  });
+  let text: string | null;
+  try {
+    text = await Promise.race([talk, timeout]);
   } catch (e) {
-    if (e instanceof UapiError) throw e;
-    throw new UapiError(
-      socket,
-      timedOut
-        ? `no answer in ${TIMEOUT_MS / 1000} s`
-        : `I/O error: ${(e as Error).message}`,
-      0,
-      { cause: e },
-    );
+    throw new UapiError(socket, `I/O error: ${(e as Error).message}`, 0, {
+      cause: e,
+    });
   } finally {
     clearTimeout(timer);
-    if (!timedOut) conn.close();
+    try {
+      conn.close();
+    } catch {
+      // closed already
+    }
   }
+  if (text === null) {
+    throw new UapiError(socket, `no answer in ${timeoutMs} ms`);
+  }
+  const m = /(?:^|\n)errno=(-?\d+)\n\n$/.exec(text);
+  if (!m) {
+    throw new UapiError(socket, `reply ended without errno: ${text}`);
+  }
+  const errno = Number(m[1]);
+  if (errno !== 0) {
+    throw new UapiError(socket, `request refused with errno ${errno}`, errno);
+  }
+  return text.slice(0, m.index + (m[0].startsWith("\n") ? 1 : 0));
 }
 
 /** Reads the device's configuration (`get=1`). */
-export async function uapiGet(socket: string): Promise<WgState> {
-  const text = await exchange(socket, "get=1\n\n");
+export async function uapiGet(
+  socket: string,
+  opts: { timeoutMs?: number } = {},
+): Promise<WgState> {
+  const text = await exchange(socket, "get=1\n\n", opts.timeoutMs);
   const state: WgState = { privateKey: null, listenPort: 0, peers: [] };
   let peer: WgPeer | null = null;
   for (const line of text.split("\n")) {
@@ -135,11 +146,19 @@ export async function uapiGet(socket: string): Promise<WgState> {
 }
 
 /** Applies `set=1` with these key=value lines. */
-export async function uapiSet(socket: string, lines: string[]): Promise<void> {
+export async function uapiSet(
+  socket: string,
+  lines: string[],
+  opts: { timeoutMs?: number } = {},
+): Promise<void> {
   for (const l of lines) {
     if (l.includes("\n")) {
       throw new TypeError(`UAPI line contains a newline: ${JSON.stringify(l)}`);
     }
   }
-  await exchange(socket, `set=1\n${lines.map((l) => `${l}\n`).join("")}\n`);
+  await exchange(
+    socket,
+    `set=1\n${lines.map((l) => `${l}\n`).join("")}\n`,
+    opts.timeoutMs,
+  );
 }

@@ -92,3 +92,30 @@ Deno.test("uapiSet() sends set=1 and its lines; a refusal is a UapiError with th
     "newline",
   );
 });
+
+Deno.test("a daemon that never answers is a UapiError, not a hang", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "weft-uapi-" });
+  const socket = `${dir}/t.sock`;
+  const l = Deno.listen({ transport: "unix", path: socket });
+  const held: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const c of l) held.push(c); // accepted, never read or answered
+  })();
+  try {
+    await assertRejects(
+      () => uapiSet(socket, ["x=".padEnd(1 << 20, "y")], { timeoutMs: 300 }),
+      UapiError,
+      "no answer in 300 ms",
+    );
+    await assertRejects(
+      () => uapiGet(socket, { timeoutMs: 300 }),
+      UapiError,
+      "no answer",
+    );
+  } finally {
+    l.close();
+    await accepting.catch(() => {});
+    for (const c of held) c.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
