@@ -10,6 +10,15 @@ import { VERSION } from "./version.ts";
 
 export const EGRESS_LABEL = "egress.k3s.io/cluster";
 
+/** The Kubernetes name of this machine's architecture. */
+const ARCH = Deno.build.arch === "x86_64" ? "amd64" : "arm64";
+
+/** A node's pod CIDRs (spec.podCIDRs, else spec.podCIDR); empty if none. */
+function podCIDRsOf(n: Node): string[] {
+  if (n.spec?.podCIDRs?.length) return n.spec.podCIDRs;
+  return n.spec?.podCIDR ? [n.spec.podCIDR] : [];
+}
+
 export interface NodeSpecInput {
   name: string;
   internalIPs: string[];
@@ -22,7 +31,7 @@ export function nodeLabels(n: NodeSpecInput): Record<string, string> {
   const labels: Record<string, string> = {
     "kubernetes.io/hostname": n.name,
     "kubernetes.io/os": Deno.build.os,
-    "kubernetes.io/arch": Deno.build.arch === "x86_64" ? "amd64" : "arm64",
+    "kubernetes.io/arch": ARCH,
   };
   if (n.egressMode === "pod" || n.egressMode === "cluster") {
     labels[EGRESS_LABEL] = "true";
@@ -60,7 +69,7 @@ function nodeInfo(): Record<string, string> {
     kubeletVersion: `v${VERSION}+weft`,
     kubeProxyVersion: "",
     operatingSystem: Deno.build.os,
-    architecture: Deno.build.arch === "x86_64" ? "amd64" : "arm64",
+    architecture: ARCH,
     kernelVersion: kernel,
     osImage: "weft",
     containerRuntimeVersion: "",
@@ -114,15 +123,10 @@ export async function waitForPodCIDR(
   name: string,
   signal: AbortSignal,
 ): Promise<string[]> {
-  const cidrs = (n: Node) =>
-    n.spec?.podCIDRs?.length
-      ? n.spec.podCIDRs
-      : n.spec?.podCIDR
-      ? [n.spec.podCIDR]
-      : [];
   while (!signal.aborted) {
     const node = await client.get<Node>(`/api/v1/nodes/${name}`, signal);
-    if (cidrs(node).length) return cidrs(node);
+    const now = podCIDRsOf(node);
+    if (now.length) return now;
     for await (
       const ev of client.watch<Node>("/api/v1/nodes", {
         fieldSelector: `metadata.name=${name}`,
@@ -132,12 +136,9 @@ export async function waitForPodCIDR(
       })
     ) {
       if (ev.type === "DELETED") break;
-      if (
-        (ev.type === "ADDED" || ev.type === "MODIFIED") &&
-        cidrs(ev.object).length
-      ) {
-        return cidrs(ev.object);
-      }
+      if (ev.type !== "ADDED" && ev.type !== "MODIFIED") continue;
+      const later = podCIDRsOf(ev.object);
+      if (later.length) return later;
     }
   }
   throw new DOMException(
@@ -156,8 +157,7 @@ export async function countLeases(
 ): Promise<number> {
   const { items } = await client.list<Node>("/api/v1/nodes");
   return items.filter((n) =>
-    n.metadata.name !== self &&
-    (n.spec?.podCIDR || n.spec?.podCIDRs?.length) &&
+    n.metadata.name !== self && podCIDRsOf(n).length > 0 &&
     n.metadata.annotations?.[PUBLIC_IP_ANNOTATION]
   ).length;
 }
