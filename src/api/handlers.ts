@@ -43,6 +43,30 @@ function isTrue(v: string | undefined): boolean {
   return v === "1" || v === "true";
 }
 
+/**
+ * What an update or patch of `current` writes, given the object the client
+ * `sent` (or the patch produced): through /status only its status (and the
+ * resourceVersion it expects), otherwise everything but the status.
+ */
+function written(
+  sub: "status" | undefined,
+  current: KubeObject,
+  sent: KubeObject,
+): KubeObject {
+  const next = sub === "status"
+    ? {
+      ...current,
+      status: sent.status,
+      metadata: {
+        ...current.metadata,
+        resourceVersion: sent.metadata.resourceVersion,
+      },
+    }
+    : { ...sent, status: current.status };
+  if (next.status === undefined) delete next.status;
+  return next;
+}
+
 export class ResourceHandlers {
   constructor(readonly def: ResourceDef, readonly deps: HandlerDeps) {}
 
@@ -180,17 +204,7 @@ export class ResourceHandlers {
       ns,
       name,
       (old) => {
-        const next = sub === "status"
-          ? {
-            ...old,
-            status: body.status,
-            metadata: {
-              ...old.metadata,
-              resourceVersion: body.metadata.resourceVersion,
-            },
-          }
-          : { ...body, status: old.status };
-        if (next.status === undefined) delete next.status;
+        const next = written(sub, old, body);
         this.#bindingCheck(id, a, [old, next]);
         return next;
       },
@@ -231,17 +245,7 @@ export class ResourceHandlers {
           );
         }
         const obj = asKubeObject(this.def.kind, patched);
-        const next = sub === "status"
-          ? {
-            ...base,
-            status: obj.status,
-            metadata: {
-              ...base.metadata,
-              resourceVersion: obj.metadata.resourceVersion,
-            },
-          }
-          : { ...obj, status: old.status };
-        if (next.status === undefined) delete next.status;
+        const next = written(sub, base, obj);
         this.#bindingCheck(id, a, [old, next]);
         return next;
       },
