@@ -301,28 +301,25 @@ class SqliteStore implements Store {
     return r.results[0]!;
   }
 
-  async update(key: string, value: string, modRevision?: number) {
-    const cur = await this.get(key);
-    if (!cur) throw new NotFound(key);
-    const expected = modRevision ?? cur.modRevision;
-    const r = await this.txn([{ key, modRevision: expected }], [
-      { type: "put", key, value },
-    ]);
-    if (!r.succeeded) {
-      const now = await this.get(key);
-      if (!now) throw new NotFound(key);
-      throw new Conflict(key, expected, now.modRevision);
-    }
-    return r.results[0]!;
+  update(key: string, value: string, modRevision?: number): Promise<Entry> {
+    return this.#guarded(key, modRevision, { type: "put", key, value });
   }
 
-  async delete(key: string, modRevision?: number): Promise<Entry> {
+  delete(key: string, modRevision?: number): Promise<Entry> {
+    return this.#guarded(key, modRevision, { type: "delete", key });
+  }
+
+  /** `op` on an existing key, if its modRevision is `modRevision` (default:
+   * whatever it is now); NotFound or Conflict otherwise. */
+  async #guarded(
+    key: string,
+    modRevision: number | undefined,
+    op: Op,
+  ): Promise<Entry> {
     const cur = await this.get(key);
     if (!cur) throw new NotFound(key);
     const expected = modRevision ?? cur.modRevision;
-    const r = await this.txn([{ key, modRevision: expected }], [
-      { type: "delete", key },
-    ]);
+    const r = await this.txn([{ key, modRevision: expected }], [op]);
     if (!r.succeeded) {
       const now = await this.get(key);
       if (!now) throw new NotFound(key);
