@@ -11,6 +11,11 @@ export type Requirement =
 
 export type Selector = (get: (key: string) => string | undefined) => boolean;
 
+/** A selector that does not parse. */
+export class SelectorError extends Error {
+  override name = "SelectorError";
+}
+
 /** Splits on commas that are not inside parentheses. */
 function splitTerms(text: string): string[] {
   const out: string[] = [];
@@ -24,7 +29,7 @@ function splitTerms(text: string): string[] {
       cur = "";
     } else cur += ch;
   }
-  if (depth !== 0) throw new Error("unbalanced parentheses");
+  if (depth !== 0) throw new SelectorError("unbalanced parentheses");
   out.push(cur);
   return out.map((t) => t.trim()).filter((t) => t !== "");
 }
@@ -37,14 +42,14 @@ function parseTerm(term: string): Requirement {
   if (m) {
     const values = m[3].split(",").map((v) => v.trim());
     if (!KEY.test(m[1]) || !values.every((v) => VALUE.test(v))) {
-      throw new Error(`invalid term ${JSON.stringify(term)}`);
+      throw new SelectorError(`invalid term ${JSON.stringify(term)}`);
     }
     return { key: m[1], op: m[2] as "in" | "notin", values };
   }
   m = term.match(/^([^=!\s]+)\s*(==|!=|=)\s*(\S*)$/);
   if (m) {
     if (!KEY.test(m[1]) || !VALUE.test(m[3])) {
-      throw new Error(`invalid term ${JSON.stringify(term)}`);
+      throw new SelectorError(`invalid term ${JSON.stringify(term)}`);
     }
     return { key: m[1], op: m[2] === "!=" ? "!=" : "=", value: m[3] };
   }
@@ -52,7 +57,7 @@ function parseTerm(term: string): Requirement {
   if (m && KEY.test(m[2])) {
     return { key: m[2], op: m[1] ? "!exists" : "exists" };
   }
-  throw new Error(`invalid term ${JSON.stringify(term)}`);
+  throw new SelectorError(`invalid term ${JSON.stringify(term)}`);
 }
 
 export function parseRequirements(text: string): Requirement[] {
@@ -110,7 +115,9 @@ export function fieldSelector(
     reqs = splitTerms(text).map((t) => {
       const m = t.match(/^([^=!\s]+)\s*(==|!=|=)\s*(.*)$/);
       if (!m) {
-        throw new Error(`invalid field selector term ${JSON.stringify(t)}`);
+        throw new SelectorError(
+          `invalid field selector term ${JSON.stringify(t)}`,
+        );
       }
       return { key: m[1], op: m[2] === "!=" ? "!=" : "=", value: m[3] };
     });
