@@ -13,9 +13,8 @@ import {
   type DoctorEnv,
 } from "../../src/cli/doctor/checks.ts";
 import { installCni } from "../../src/cli/cni_install.ts";
-import { Netns, run } from "../harness/netns.ts";
-
-const root = new URL("../..", import.meta.url).pathname;
+import { Netns } from "../harness/netns.ts";
+import { runWeft } from "../harness/weft.ts";
 
 /** A doctor environment on a fresh temp data dir (removed on dispose). */
 async function tempEnv(): Promise<DoctorEnv & AsyncDisposable> {
@@ -201,12 +200,7 @@ Deno.test("doctor: kernel probes run in throwaway namespaces and find vxlan and 
 Deno.test("weft doctor: a missing libnl fails with the packages to install, exit 1", async () => {
   await using ns = await Netns.create("doc-libnl");
   await using env = await tempEnv();
-  const r = await run([
-    Deno.execPath(),
-    "run",
-    "-A",
-    "-q",
-    `${root}main.ts`,
+  const r = await runWeft([
     "doctor",
     "--skip-kernel",
     "--json",

@@ -1,11 +1,10 @@
 // The command line as a user meets it: exit codes and one-line errors.
 
 import { assertEquals, assertStringIncludes } from "@std/assert";
-import { run } from "../harness/netns.ts";
+import { runWeft } from "../harness/weft.ts";
 
-const root = new URL("../..", import.meta.url).pathname;
 const weft = (...args: string[]) =>
-  run([Deno.execPath(), "run", "-A", "-q", `${root}main.ts`, ...args], {
+  runWeft(args, {
     env: { WEFT_CONFIG_FILE: "", WEFT_URL: "", WEFT_TOKEN: "" },
   });
 

@@ -4,8 +4,7 @@
 
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { Netns } from "../harness/netns.ts";
-
-const root = new URL("../..", import.meta.url).pathname;
+import { weftArgv } from "../harness/weft.ts";
 
 Deno.test("weft server --disable-agent serves the API, reports its tasks ready, and stops on SIGTERM", async () => {
   await using ns = await Netns.create("srv");
@@ -16,23 +15,20 @@ Deno.test("weft server --disable-agent serves the API, reports its tasks ready, 
       "netns",
       "exec",
       ns.name,
-      Deno.execPath(),
-      "run",
-      "-A",
-      "-q",
-      `${root}main.ts`,
-      "server",
-      "--disable-agent",
-      "--data-dir",
-      dir,
-      "--write-kubeconfig",
-      kubeconfig,
-      "--write-kubeconfig-mode",
-      "0640",
-      "--node-ip",
-      "127.0.0.1",
-      "--egress-selector-mode",
-      "cluster",
+      ...weftArgv(
+        "server",
+        "--disable-agent",
+        "--data-dir",
+        dir,
+        "--write-kubeconfig",
+        kubeconfig,
+        "--write-kubeconfig-mode",
+        "0640",
+        "--node-ip",
+        "127.0.0.1",
+        "--egress-selector-mode",
+        "cluster",
+      ),
     ],
     env: { WEFT_CONFIG_FILE: "" },
     stdout: "null",

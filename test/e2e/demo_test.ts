@@ -5,8 +5,7 @@
 
 import { assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
 import { run } from "../harness/netns.ts";
-
-const root = new URL("../..", import.meta.url).pathname;
+import { runWeft } from "../harness/weft.ts";
 
 function namespacesWith(prefix: string): string[] {
   try {
@@ -17,9 +16,7 @@ function namespacesWith(prefix: string): string[] {
   }
 }
 
-function weft(...args: string[]) {
-  return run([Deno.execPath(), "run", "-A", "-q", `${root}main.ts`, ...args]);
-}
+const weft = (...args: string[]) => runWeft(args);
 
 /**
  * `weft demo --check <args>` with its namespaces named `<prefix>*`; `left`
