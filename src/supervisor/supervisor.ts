@@ -76,7 +76,6 @@ export class TaskExitedError extends Error {
 interface Entry {
   spec: TaskSpec;
   state: TaskState;
-  ready: boolean;
   restarts: number;
   lastError?: string;
   run?: AbortController;
@@ -144,7 +143,6 @@ export class Supervisor {
     this.#order = dependencyOrder(tasks).map((spec) => ({
       spec,
       state: "waiting" as TaskState,
-      ready: false,
       restarts: 0,
       readyOnce: Promise.withResolvers<void>(),
     }));
@@ -177,7 +175,7 @@ export class Supervisor {
     return this.#order.map((e) => ({
       name: e.spec.name,
       state: e.state,
-      ready: e.ready,
+      ready: e.state === "ready",
       restarts: e.restarts,
       ...(e.lastError ? { lastError: e.lastError } : {}),
     }));
@@ -185,7 +183,7 @@ export class Supervisor {
 
   /** True when every task is ready right now. */
   get ready(): boolean {
-    return this.#order.every((e) => e.ready);
+    return this.#order.every((e) => e.state === "ready");
   }
 
   /**
@@ -246,7 +244,6 @@ export class Supervisor {
       } catch (err) {
         failure = err;
       }
-      e.ready = false;
       if (this.#stopping.signal.aborted) break;
       e.restarts++;
       e.lastError = errorText(failure);
@@ -261,7 +258,6 @@ export class Supervisor {
       await this.#sleep(delay, this.#stopping.signal);
     }
     e.state = "stopped";
-    e.ready = false;
     this.#log("info", name, "stopped");
   }
 
@@ -269,8 +265,7 @@ export class Supervisor {
     return {
       signal: run.signal,
       ready: () => {
-        if (run.signal.aborted || e.run !== run || e.ready) return;
-        e.ready = true;
+        if (run.signal.aborted || e.run !== run || e.state === "ready") return;
         e.state = "ready";
         e.readyOnce.resolve();
         this.#log("info", e.spec.name, "ready");
