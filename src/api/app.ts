@@ -119,35 +119,29 @@ export function createApp(deps: ApiDeps): Hono {
     );
   };
 
+  // One object and its status subresource (no DELETE on /status).
+  const objectRoutes = (h: ResourceHandlers, item: string) => {
+    for (const p of [item, `${item}/status`]) {
+      app.get(p, h.get);
+      app.put(p, h.update);
+      app.patch(p, h.patch);
+      if (p === item) app.delete(p, h.delete);
+      app.all(p, notAllowed);
+    }
+  };
+
   nodeProxy(app, deps, registry);
   app.get("/api/v1/nodes", nodes.list);
   app.post("/api/v1/nodes", nodes.create);
   app.all("/api/v1/nodes", notAllowed);
-  for (const p of ["/api/v1/nodes/:name", "/api/v1/nodes/:name/status"]) {
-    app.get(p, nodes.get);
-    app.put(p, nodes.update);
-    app.patch(p, nodes.patch);
-    if (!p.endsWith("/status")) app.delete(p, nodes.delete);
-    app.all(p, notAllowed);
-  }
+  objectRoutes(nodes, "/api/v1/nodes/:name");
 
   app.get("/api/v1/pods", pods.list);
   app.all("/api/v1/pods", notAllowed);
   app.get("/api/v1/namespaces/:ns/pods", pods.list);
   app.post("/api/v1/namespaces/:ns/pods", pods.create);
   app.all("/api/v1/namespaces/:ns/pods", notAllowed);
-  for (
-    const p of [
-      "/api/v1/namespaces/:ns/pods/:name",
-      "/api/v1/namespaces/:ns/pods/:name/status",
-    ]
-  ) {
-    app.get(p, pods.get);
-    app.put(p, pods.update);
-    app.patch(p, pods.patch);
-    if (!p.endsWith("/status")) app.delete(p, pods.delete);
-    app.all(p, notAllowed);
-  }
+  objectRoutes(pods, "/api/v1/namespaces/:ns/pods/:name");
   return app;
 }
 
