@@ -11,7 +11,7 @@
 // links, regular files, wrong targets — never fails with "file exists"
 // (k3s#10929).
 
-import { untilAborted } from "../supervisor/mod.ts";
+import { type TaskContext, untilAborted } from "../supervisor/mod.ts";
 import type { Backend } from "./config.ts";
 
 export const CNI_NAMES = [
@@ -230,16 +230,10 @@ export async function installCni(
   return { binDir, confDir, confFile, mode };
 }
 
-interface TaskCtx {
-  signal: AbortSignal;
-  ready: () => void;
-  log: (msg: string) => void;
-}
-
 /** The agent's CNI installer task: install, report ready, wait for stop. */
 export async function runCniInstaller(
   opts: CniInstallOptions,
-  ctx: TaskCtx,
+  ctx: TaskContext,
 ): Promise<void> {
   const r = await installCni(opts);
   ctx.log(
