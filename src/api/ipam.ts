@@ -11,7 +11,7 @@ import type { KubeObject } from "./object.ts";
 import type { Registry, TxnExtra } from "./registry.ts";
 import { NODES, type ResourceDef } from "./resources.ts";
 
-export const RESERVATION_PREFIX = "/registry/weft/podcidrs/";
+const RESERVATION_PREFIX = "/registry/weft/podcidrs/";
 
 export interface IpamOptions {
   /** `--cluster-cidr`: one CIDR, or one per family (dual-stack). */
