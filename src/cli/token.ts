@@ -43,9 +43,10 @@ export async function tokenCommand(args: string[]): Promise<number> {
         console.log(
           `${label} token: ${(await Deno.readTextFile(path)).trim()}`,
         );
-      } catch {
+      } catch (e) {
         throw new CommandError(
           `weft token: no ${path}; is this a server with --data-dir ${dataDir} that has started once?`,
+          { cause: e },
         );
       }
     }

@@ -85,9 +85,10 @@ export async function doctorCommand(args: string[]): Promise<number> {
   if (p.netns !== undefined) {
     try {
       Deno.statSync(p.netns);
-    } catch {
+    } catch (e) {
       throw new UsageError(
         `weft doctor: invalid value "${p.netns}" for flag --netns: no such file`,
+        { cause: e },
       );
     }
   }
