@@ -132,40 +132,27 @@ function pointer(path: string): string[] {
   );
 }
 
+/** The member `t` of `v` (an array index or an object key); 400 if absent. */
+function member(v: Json, t: string, path: string): Json {
+  const m = Array.isArray(v) ? v[Number(t)] : isObject(v) ? v[t] : undefined;
+  if (m === undefined) {
+    throw ApiError.badRequest(
+      `JSON patch path ${JSON.stringify(path)} does not exist`,
+    );
+  }
+  return m;
+}
+
 function resolveParent(doc: Json, tokens: string[], path: string): Json {
   let cur = doc;
-  for (const t of tokens.slice(0, -1)) {
-    const next = Array.isArray(cur)
-      ? cur[Number(t)]
-      : isObject(cur)
-      ? cur[t]
-      : undefined;
-    if (next === undefined) {
-      throw ApiError.badRequest(
-        `JSON patch path ${JSON.stringify(path)} does not exist`,
-      );
-    }
-    cur = next;
-  }
+  for (const t of tokens.slice(0, -1)) cur = member(cur, t, path);
   return cur;
 }
 
 function getAt(doc: Json, path: string): Json {
   const tokens = pointer(path);
   if (tokens.length === 0) return doc;
-  const parent = resolveParent(doc, tokens, path);
-  const last = tokens.at(-1)!;
-  const v = Array.isArray(parent)
-    ? parent[Number(last)]
-    : isObject(parent)
-    ? parent[last]
-    : undefined;
-  if (v === undefined) {
-    throw ApiError.badRequest(
-      `JSON patch path ${JSON.stringify(path)} does not exist`,
-    );
-  }
-  return v;
+  return member(resolveParent(doc, tokens, path), tokens.at(-1)!, path);
 }
 
 function removeAt(doc: Json, path: string): Json {
