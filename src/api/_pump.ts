@@ -38,6 +38,9 @@ export async function pump(src: Deno.Conn, dst: Deno.Conn): Promise<void> {
       wake.writer?.();
     }
   })();
+  // A source that fails while the writer is busy must not surface as an
+  // unhandled rejection (it would end the process); it is awaited below.
+  reading.catch(() => {});
 
   try {
     while (true) {
@@ -47,10 +50,10 @@ export async function pump(src: Deno.Conn, dst: Deno.Conn): Promise<void> {
         wake.writer = undefined;
         continue;
       }
-      // Let the reader gather what follows: a timer turn while bulk data
-      // is flowing (big reads), a cheap check turn for small messages.
-      if (lastRead >= BULK) await new Promise((r) => setTimeout(r, 0));
-      else await new Promise((r) => setImmediate(r));
+      // Small messages: one cheap turn lets the reader gather what follows
+      // into the same write. Bulk reads already fill whole segments, so
+      // they are written at once (a timer turn here costs milliseconds).
+      if (lastRead < BULK) await new Promise((r) => setImmediate(r));
       const out = new Uint8Array(size);
       let off = 0;
       for (const c of chunks.splice(0)) {

@@ -89,6 +89,27 @@ async function readHead(
   return { bytes: buf.slice(0, len), end: -1 };
 }
 
+/** The connection with `rest` served first by read() (the handler reads
+ * with read(); the other members are the connection's own). */
+function withPrefix(conn: Deno.Conn, rest: Uint8Array): Deno.Conn {
+  if (rest.length === 0) return conn;
+  let pending: Uint8Array | null = rest;
+  const read = (buf: Uint8Array): Promise<number | null> => {
+    if (!pending) return conn.read(buf);
+    const n = Math.min(buf.length, pending.length);
+    buf.set(pending.subarray(0, n));
+    pending = n < pending.length ? pending.subarray(n) : null;
+    return Promise.resolve(n);
+  };
+  return new Proxy(conn, {
+    get(target, key) {
+      if (key === "read") return read;
+      const v = Reflect.get(target, key, target);
+      return typeof v === "function" ? v.bind(target) : v;
+    },
+  });
+}
+
 function isConnectPrefix(b: Uint8Array): boolean {
   return new TextDecoder().decode(b) === "CONNECT ";
 }
@@ -189,8 +210,9 @@ export async function startApiServer(
       const { bytes, end } = head;
       if (bytes.length === 0) return;
       if (end >= 0 && isConnectPrefix(bytes.subarray(0, 8))) {
+        // Bytes the client sent right behind the head belong to the tunnel.
         await onConnect(
-          conn,
+          withPrefix(conn, bytes.slice(end)),
           new TextDecoder().decode(bytes.subarray(0, end - 4)),
         );
         return;
