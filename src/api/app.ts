@@ -6,7 +6,7 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { Context } from "hono";
 import type { Store } from "../store/mod.ts";
-import type { Identity } from "./auth/identity.ts";
+import type { Identity } from "./auth/mod.ts";
 import { authorize, requireIdentity } from "./authz.ts";
 import {
   apiGroupList,

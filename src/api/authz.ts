@@ -3,7 +3,7 @@
 // update its own Node (and its status), create/update pods bound to itself,
 // and delete nothing. Anyone else is refused.
 
-import { type Identity, isAdmin, nodeOf } from "./auth/identity.ts";
+import { type Identity, isAdmin, nodeOf } from "./auth/mod.ts";
 import { ApiError } from "./errors.ts";
 
 export type Verb =

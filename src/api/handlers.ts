@@ -4,7 +4,7 @@
 // objects themselves.
 
 import type { Context } from "hono";
-import type { Identity } from "./auth/identity.ts";
+import type { Identity } from "./auth/mod.ts";
 import {
   type Attributes,
   authorize,

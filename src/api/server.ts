@@ -5,7 +5,7 @@
 // authenticator; any other connection is piped, head included, to the
 // internal Deno.serve listening on a private unix socket.
 
-import type { Identity } from "./auth/identity.ts";
+import type { Identity } from "./auth/mod.ts";
 import { type ApiDeps, createApp } from "./app.ts";
 import { pump } from "./_pump.ts";
 import { Registry } from "./registry.ts";
