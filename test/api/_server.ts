@@ -77,3 +77,34 @@ export async function testServer(
     },
   };
 }
+
+/** A raw TLS connection to the test server. */
+export function dial(s: TestServer): Promise<Deno.TlsConn> {
+  return Deno.connectTls({
+    hostname: "127.0.0.1",
+    port: s.server.port,
+    caCerts: [s.tls.caPem],
+  });
+}
+
+/** Reads until `marker` has arrived (or EOF); all text read. */
+export async function readUntil(
+  conn: Deno.Conn,
+  marker: string,
+): Promise<string> {
+  const buf = new Uint8Array(4096);
+  let text = "";
+  while (!text.includes(marker)) {
+    const n = await conn.read(buf);
+    if (n === null) break;
+    text += new TextDecoder().decode(buf.subarray(0, n));
+  }
+  return text;
+}
+
+/** Writes all of `text`. */
+export async function writeText(conn: Deno.Conn, text: string): Promise<void> {
+  const bytes = new TextEncoder().encode(text);
+  let off = 0;
+  while (off < bytes.length) off += await conn.write(bytes.subarray(off));
+}

@@ -1,20 +1,8 @@
 import { assertEquals, assertMatch } from "@std/assert";
 import { ADMIN } from "./_fixture.ts";
-import { testServer } from "./_server.ts";
+import { dial, readUntil, testServer } from "./_server.ts";
 
 const enc = new TextEncoder();
-const dec = new TextDecoder();
-
-async function readUntil(conn: Deno.Conn, marker: string): Promise<string> {
-  const buf = new Uint8Array(4096);
-  let text = "";
-  while (!text.includes(marker)) {
-    const n = await conn.read(buf);
-    if (n === null) break;
-    text += dec.decode(buf.subarray(0, n));
-  }
-  return text;
-}
 
 Deno.test("CONNECT: bytes sent in the same write as the head reach the handler first", async () => {
   await using s = await testServer({
@@ -26,11 +14,7 @@ Deno.test("CONNECT: bytes sent in the same write as the head reach the handler f
       await conn.write(enc.encode(`echo:${got}`));
     },
   });
-  using conn = await Deno.connectTls({
-    hostname: "127.0.0.1",
-    port: s.server.port,
-    caCerts: [s.tls.caPem],
-  });
+  using conn = await dial(s);
   // One write: the head and the first tunnel bytes behind it.
   await conn.write(enc.encode(
     `CONNECT 10.42.1.5:80 HTTP/1.1\r\nAuthorization: ${ADMIN}\r\n\r\nearly\n`,

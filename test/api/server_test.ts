@@ -2,32 +2,13 @@ import { assert, assertEquals, assertMatch, assertRejects } from "@std/assert";
 import type { ConnectHead } from "../../src/api/mod.ts";
 import type { Identity } from "../../src/api/auth/identity.ts";
 import { ADMIN, node } from "./_fixture.ts";
-import { type TestServer, testServer } from "./_server.ts";
-
-async function readUntil(conn: Deno.Conn, marker: string): Promise<string> {
-  const buf = new Uint8Array(4096);
-  let text = "";
-  while (!text.includes(marker)) {
-    const n = await conn.read(buf);
-    if (n === null) break;
-    text += new TextDecoder().decode(buf.subarray(0, n));
-  }
-  return text;
-}
-
-async function writeText(conn: Deno.Conn, text: string) {
-  const bytes = new TextEncoder().encode(text);
-  let off = 0;
-  while (off < bytes.length) off += await conn.write(bytes.subarray(off));
-}
-
-function dial(s: TestServer): Promise<Deno.TlsConn> {
-  return Deno.connectTls({
-    hostname: "127.0.0.1",
-    port: s.server.port,
-    caCerts: [s.tls.caPem],
-  });
-}
+import {
+  dial,
+  readUntil,
+  type TestServer,
+  testServer,
+  writeText,
+} from "./_server.ts";
 
 /** Sends a request head on a new connection; the response head. */
 async function responseHead(s: TestServer, head: string): Promise<string> {
