@@ -26,6 +26,7 @@ export type { TbfOptions } from "./tc.ts";
 export type { AddrOptions } from "./addr.ts";
 export { type LinkEvent, linkEvents, type LinkEventStream } from "./events.ts";
 export { sysctlGet, sysctlSet, withNetns } from "./netns.ts";
+export { setListenerNoDelay } from "./sockopt.ts";
 export type {
   Addr,
   Fdb,

@@ -8,6 +8,7 @@
 import type { Identity } from "./auth/mod.ts";
 import { type ApiDeps, createApp } from "./app.ts";
 import { pump } from "./_pump.ts";
+import { setListenerNoDelay } from "../../ffi/mod.ts";
 import { Registry } from "./registry.ts";
 
 export interface ConnectHead {
@@ -189,6 +190,16 @@ export async function startApiServer(
       } (is another server using the port? see --https-listen-port / --bind-address)`,
       { cause: e },
     );
+  }
+  // Deno's TLS connections cannot get TCP_NODELAY; set on the listener,
+  // every accepted connection inherits it (no Nagle stall per response).
+  const bound = (listener.addr as Deno.NetAddr).port;
+  try {
+    if (setListenerNoDelay(bound) === 0) {
+      log(`api: TCP_NODELAY not set: no listening socket on port ${bound}`);
+    }
+  } catch (e) {
+    log(`api: TCP_NODELAY not set: ${(e as Error).message}`);
   }
   const conns = new Set<Deno.Conn>();
   const tunnels = new Set<Deno.Conn>();
