@@ -99,18 +99,30 @@ export class Underlay implements AsyncDisposable {
   }
 }
 
-/** Polls `fn` until it returns true; fails after `ms` with `what`. */
+/** Polls `fn` until it returns true; fails after `ms` with `what`. A throw
+ * counts as "not yet" (e.g. reading a device that is being recreated); the
+ * last one is named in the failure. */
 export async function eventually(
   what: string,
   fn: () => Promise<boolean> | boolean,
   ms = 10_000,
 ): Promise<void> {
   const end = Date.now() + ms;
+  let last: unknown;
   while (Date.now() < end) {
-    if (await fn()) return;
+    try {
+      if (await fn()) return;
+    } catch (e) {
+      last = e;
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
-  throw new Error(`timed out waiting for ${what}`);
+  throw new Error(
+    `timed out waiting for ${what}${
+      last ? ` (last error: ${(last as Error).message})` : ""
+    }`,
+    { cause: last },
+  );
 }
 
 let port = 5300 + (Deno.pid % 500);
