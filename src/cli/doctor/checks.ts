@@ -97,18 +97,22 @@ export async function checkKernel(): Promise<CheckResult[]> {
       "load nf_nat and iptable_nat (or nft_chain_nat); ip-masq and portmap need them",
     ],
     [
+      // weft's wireguard-native backend drives wireguard-go over a TUN
+      // device (no kernel module needed, none is used).
       "wireguard",
-      "ip link add t0 type wireguard",
+      "command -v wireguard-go >/dev/null || { echo 'wireguard-go not on PATH'; exit 1; }; " +
+      "test -c /dev/net/tun || { echo '/dev/net/tun missing (modprobe tun)'; exit 1; }",
       "warn",
-      "only --flannel-backend wireguard-native needs it: modprobe wireguard, or keep vxlan",
+      "only --flannel-backend wireguard-native needs it: apt-get install wireguard-go (and modprobe tun), or keep vxlan",
     ],
   ];
   const out: CheckResult[] = [];
   for (const [what, cmd, bad, fix] of features) {
     const r = await probe(cmd);
+    const name = what === "wireguard" ? "wireguard-go" : `kernel ${what}`;
     out.push(
-      r.ok ? { name: `kernel ${what}`, verdict: "ok", detail: "supported" } : {
-        name: `kernel ${what}`,
+      r.ok ? { name, verdict: "ok", detail: "supported" } : {
+        name,
         verdict: bad,
         detail: `not available: ${r.err}`,
         fix,

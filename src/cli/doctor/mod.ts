@@ -22,7 +22,7 @@ export type { CheckResult, DoctorEnv, Verdict } from "./checks.ts";
 export const DOCTOR_HELP =
   `Usage: weft doctor [--fix] [--netns PATH] [--data-dir D] [--json]
 
-Checks: libnl present; kernel vxlan, bridge, netfilter NAT, wireguard;
+Checks: libnl present; kernel vxlan, bridge, netfilter NAT; wireguard-go;
 ip_forward; bridge-nf-call-iptables; the VXLAN UDP checksum offload hazard
 (k3s#2013) on flannel.1; flannel.1 MTU against its uplink; conflicting CNI
 configs in <data-dir>/agent/etc/cni/net.d; stale CNI plugin links in
