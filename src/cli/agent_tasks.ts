@@ -3,7 +3,7 @@
 // agent; node endpoint. State the tasks hand each other lives in AgentState.
 
 import { runFlannel } from "../flannel/mod.ts";
-import { joinCluster, type JoinResult } from "../kube/mod.ts";
+import { joinCluster, JoinError, type JoinResult } from "../kube/mod.ts";
 import {
   runNodeEndpoint,
   runTunnelAgent,
@@ -56,6 +56,37 @@ export class AgentState {
   }
 }
 
+/** How often the join task checks that the server accepts the credential. */
+const CREDENTIAL_CHECK_MS = 10_000;
+
+/**
+ * Returns when `signal` aborts; throws once the server answers 401 to the
+ * node's credential (revoked by `weft token forget-node` or by deleting the
+ * Node), so that the join task's restart joins again. An unreachable server
+ * is not a rejection.
+ */
+async function credentialAccepted(
+  client: JoinResult["client"],
+  nodeName: string,
+  signal: AbortSignal,
+): Promise<void> {
+  while (!signal.aborted) {
+    await sleep(CREDENTIAL_CHECK_MS, signal);
+    if (signal.aborted) return;
+    const res = await client.raw(
+      "GET",
+      `/api/v1/nodes/${encodeURIComponent(nodeName)}`,
+      { signal },
+    ).catch(() => null);
+    await res?.body?.cancel();
+    if (res?.status === 401) {
+      throw new JoinError(
+        `the server no longer accepts the credential of ${nodeName} (401); joining again`,
+      );
+    }
+  }
+}
+
 export function agentTasks(
   input: AgentInput,
   state = new AgentState(),
@@ -78,12 +109,12 @@ export function agentTasks(
         `joined ${input.server} as ${nodeName} (backend ${state.cluster.flannelBackend}, egress ${state.cluster.egressSelectorMode})`,
       );
       ctx.ready();
-      try {
-        await untilAborted(ctx.signal);
-      } finally {
-        // The tasks using the client depend on this one: they stopped first.
-        join.client.close();
-      }
+      await credentialAccepted(join.client, nodeName, ctx.signal);
+      // Stopped: the tasks using the client depend on this one and stopped
+      // first. (A rejected credential throws above and leaves the client
+      // open: the tasks still holding it end on their own 401 and take the
+      // new join when they restart.)
+      join.client.close();
     },
   };
   const nodeTask: TaskSpec = {
