@@ -2,7 +2,11 @@
 // podCIDR, backend device, annotations, masquerade/forward rules,
 // subnet.env, then remote leases (full reconcile after every list), the
 // NetworkUnavailable condition and ready(). Stopping leaves the dataplane in
-// place; a restart reuses what is there and writes only differences.
+// place; a restart reuses what is there and writes only differences. A
+// credential the API server rejects (401/403, in the node watch or the
+// periodic lease check) ends the task with a FlannelError: retrying it
+// cannot help, the supervisor restarts the task once the agent has joined
+// again.
 
 import { genlFamily, linkEvents, Netlink, sysctlSet } from "../../ffi/mod.ts";
 import type { KubeClient } from "../kube/mod.ts";
@@ -18,8 +22,17 @@ import {
   type RuleInput,
 } from "./masq.ts";
 import { loadNetConf, type NetConf } from "./netconf.ts";
-import { kubeNodeSource, type NodeSource } from "./node_source.ts";
-import { KubeSubnetManager, type LeaseEvent } from "./subnet_manager.ts";
+import {
+  credentialRejected,
+  kubeNodeSource,
+  type NodeSource,
+  rejectedError,
+} from "./node_source.ts";
+import {
+  KubeSubnetManager,
+  type LeaseEvent,
+  type OwnLeaseInput,
+} from "./subnet_manager.ts";
 import { gatewayForm, readSubnetEnv, writeSubnetEnv } from "./subnet_env.ts";
 
 export interface FlannelOptions extends IfaceInput {
@@ -44,8 +57,10 @@ export interface FlannelOptions extends IfaceInput {
   /** --kube-annotation-prefix; default flannel.alpha.coreos.com. */
   annotationPrefix?: string;
   /**
-   * Full reconcile of the dataplane; default 30 s, or the environment's
-   * WEFT_FLANNEL_RECONCILE_MS (operators and tests that want it faster).
+   * Full reconcile of the dataplane and check of our lease annotations
+   * (restored when changed; a rejected credential ends the task); default
+   * 30 s, or the environment's WEFT_FLANNEL_RECONCILE_MS (operators and
+   * tests that want it faster).
    */
   reconcileIntervalMs?: number;
   /** Masquerade/forward rule check; default 5 s. */
@@ -162,7 +177,7 @@ export async function runFlannel(
   });
   await backend.configure({ subnet: own.v4, ipv6Subnet: own.v6 });
 
-  await sm.publish(own.node, {
+  const lease: OwnLeaseInput = {
     backendType: backend.type,
     backendData: backend.backendData(),
     backendV6Data: backend.backendV6Data(),
@@ -170,7 +185,8 @@ export async function runFlannel(
     publicIPv6: sel.extAddr6,
     overwrite: sel.overwrite,
     overwrite6: sel.overwrite6,
-  });
+  };
+  await sm.publish(own.node, lease);
 
   // Masquerade and forward rules (the previous subnet.env tells whether
   // rules of another network or subnet may be left: our chains are rebuilt
@@ -212,7 +228,7 @@ export async function runFlannel(
   });
   log(`wrote ${envPath} (mtu ${backend.mtu})`);
 
-  await runLoops({ opts, ctx, sm, backend, rules, netns: opts.netns });
+  await runLoops({ opts, ctx, sm, backend, rules, lease, netns: opts.netns });
 }
 
 function envMs(name: string): number | undefined {
@@ -247,10 +263,24 @@ async function runLoops(a: {
   sm: KubeSubnetManager;
   backend: DualBackend;
   rules: { ensure(): Promise<boolean> }[];
+  lease: OwnLeaseInput;
   netns?: string;
 }): Promise<void> {
   const { ctx, sm, backend } = a;
-  const { signal, log } = ctx;
+  const { log } = ctx;
+  // The loops stop together: when the task is stopped, or when one of them
+  // fails for good (a rejected credential), which ends the task with that
+  // error so that the supervisor restarts it.
+  const stop = new AbortController();
+  const forward = () => stop.abort();
+  ctx.signal.addEventListener("abort", forward, { once: true });
+  if (ctx.signal.aborted) stop.abort();
+  const signal = stop.signal;
+  let fatal: unknown;
+  const fail = (e: unknown) => {
+    fatal ??= e;
+    stop.abort();
+  };
   let synced = false;
   let readied = false;
 
@@ -317,7 +347,16 @@ async function runLoops(a: {
       30_000;
     while (!signal.aborted) {
       await sleep(every, signal);
-      if (!signal.aborted && synced) await reconcile("periodic");
+      if (signal.aborted) break;
+      if (synced) await reconcile("periodic");
+      try {
+        if (await sm.republish(a.lease)) {
+          log("our lease annotations had been changed; published them again");
+        }
+      } catch (e) {
+        if (credentialRejected(e)) throw rejectedError("lease check", e);
+        log(`lease check: ${(e as Error).message}`);
+      }
     }
   };
 
@@ -362,8 +401,19 @@ async function runLoops(a: {
     }
   };
 
-  await Promise.all([watch.done, periodic(), rulesLoop(), deviceWatch()]);
-  if (!signal.aborted) {
-    throw new FlannelError("node watch ended unexpectedly");
+  const watched = watch.done.then(() => {
+    if (!signal.aborted) {
+      fail(new FlannelError("node watch ended unexpectedly"));
+    }
+  });
+  try {
+    await Promise.all(
+      [watched, periodic(), rulesLoop(), deviceWatch()].map((p) =>
+        p.catch(fail)
+      ),
+    );
+  } finally {
+    ctx.signal.removeEventListener("abort", forward);
   }
+  if (fatal !== undefined) throw fatal;
 }

@@ -176,6 +176,21 @@ export class KubeSubnetManager {
     return true;
   }
 
+  /**
+   * Reads our Node again and restores our annotations when they were
+   * removed or changed (by hand, or by another writer): other nodes route
+   * to us from them. False when nothing had to be written or the Node is
+   * gone. Errors (a rejected credential included) are the caller's.
+   */
+  async republish(input: OwnLeaseInput): Promise<boolean> {
+    const node = await this.#src.getNode(this.#node);
+    if (!node) {
+      this.#log(`node ${this.#node} is not registered; lease not published`);
+      return false;
+    }
+    return await this.publish(node, input);
+  }
+
   /** NetworkUnavailable=False, reason FlannelIsUp. */
   async markNetworkUp(): Promise<void> {
     await this.#src.setCondition(this.#node, {

@@ -1,0 +1,111 @@
+// Issue 7's acceptance for the flannel task itself, on a real demo cluster:
+// the fault is an operator revoking node2's credential on the server
+// (`weft token forget-node node2`, run inside the server node's namespaces
+// as the demo runs its processes there). Nothing in weft is told about it:
+// node2's flannel task finds out on its next API request (the periodic lease
+// check) that the server answers 401, ends with a clear error instead of
+// retrying a credential that can never work, and the supervisor restarts it
+// with backoff while the agent's join task obtains a fresh credential. The
+// agent process lives, pods keep talking throughout (flannel leaves the
+// dataplane in place when it stops) and after recovery, and the demo's
+// namespaces are gone afterwards.
+
+import { assert, assertEquals } from "@std/assert";
+import { Demo } from "../../src/cli/demo/mod.ts";
+import { runChecks, summarize } from "../../src/cli/demo/matrix.ts";
+import { exec } from "../../src/cli/demo/proc.ts";
+
+function count(log: string, text: string): number {
+  return log.split(text).length - 1;
+}
+
+/** Waits until `text` occurs at least `n` times in the log file. */
+async function logHas(
+  path: string,
+  text: string,
+  timeoutMs: number,
+  n = 1,
+): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    const log = await Deno.readTextFile(path).catch(() => "");
+    if (count(log, text) >= n) return true;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  return false;
+}
+
+async function podsTalk(demo: Demo): Promise<(string | null)[]> {
+  const pods = demo.checks().filter((c) => c.kind === "pod-pod");
+  assert(pods.length > 0, "the demo has pod-pod checks");
+  return summarize(await runChecks(pods)).failures.map((f) => f.error);
+}
+
+Deno.test("a flannel task whose credential is revoked fails, is restarted with a fresh one, and pods keep talking", async () => {
+  const prefix = `weft-t-${Deno.pid}-ff-`;
+  const demo = new Demo({
+    nodes: 3,
+    backend: "vxlan",
+    check: true,
+    timeoutMs: 120_000,
+    prefix,
+  }, new AbortController().signal);
+  try {
+    await demo.build();
+    const first = await demo.converge(60_000);
+    assertEquals(first.failures.map((f) => f.error), []);
+
+    const agent = demo.proc("node2 agent")!;
+    const before = await Deno.readTextFile(agent.logFile);
+    assertEquals(count(before, "ERROR flannel:"), 0, "flannel was healthy");
+    const joins = count(before, "as system:node:node2");
+
+    const [server] = demo.topo.nodes;
+    const forget = await exec([
+      ...demo.topo.enter(server),
+      ...demo.self,
+      "token",
+      "forget-node",
+      "node2",
+    ]);
+    assertEquals(forget.code, 0, forget.stderr);
+
+    assert(
+      await logHas(
+        agent.logFile,
+        "ERROR flannel: failed: FlannelError: lease check: the API server rejected this node's credential (401",
+        90_000,
+      ),
+      "node2's flannel task ended on the rejected credential",
+    );
+    assert(
+      await logHas(agent.logFile, "INFO  flannel: restarting", 60_000),
+      "the supervisor restarted the flannel task",
+    );
+    assert(agent.running, "the agent process lives on");
+    assertEquals(await podsTalk(demo), [], "pods keep talking meanwhile");
+
+    // Recovery: a fresh credential, and flannel ready again on it.
+    assert(
+      await logHas(agent.logFile, "as system:node:node2", 90_000, joins + 1),
+      "the join task obtained a fresh credential",
+    );
+    assert(
+      await logHas(agent.logFile, "INFO  flannel: ready", 90_000, 2),
+      "the restarted flannel task became ready",
+    );
+    const again = await demo.converge(90_000);
+    assertEquals(again.failures.map((f) => f.error), []);
+    assertEquals(again.ok, first.ok);
+    assertEquals(await podsTalk(demo), []);
+    assert(agent.running, "the agent process is still the same one");
+  } finally {
+    await demo.teardown();
+  }
+  const left = (await exec(["ip", "netns", "list"])).stdout;
+  assertEquals(
+    left.split("\n").filter((l) => l.startsWith(prefix)),
+    [],
+    "no namespaces left",
+  );
+});
