@@ -12,6 +12,7 @@ import { StreamError } from "./errors.ts";
 import { CONNECT_PATH, NODE_HEADER } from "./server.ts";
 import type { SessionOptions } from "./session.ts";
 import { sessionOn } from "./socket.ts";
+import { type NoDelayRelay, startNoDelayRelay } from "./nodelay_relay.ts";
 import {
   checkMode,
   DEFAULT_NODE_ENDPOINT_PORT,
@@ -186,17 +187,42 @@ export async function runTunnelAgent(
     return dialWithTimeout(to.host, to.port, dialMs);
   };
   const { min, max } = opts.backoffMs ?? { min: 1_000, max: 30_000 };
-  const client = Deno.createHttpClient({ caCerts: [opts.caPem] });
-  const init = {
-    headers: {
-      Authorization: `Bearer ${opts.token}`,
-      [NODE_HEADER]: opts.nodeName,
-    },
-    client,
+  const headers = {
+    Authorization: `Bearer ${opts.token}`,
+    [NODE_HEADER]: opts.nodeName,
   };
   let ready = false;
 
   const loop = async (server: string, url: string) => {
+    const target = hostPort(url);
+    const relay = await startNoDelayRelay(
+      target.host,
+      target.port,
+      opts.caPem,
+      ctx.log,
+    );
+    const client = Deno.createHttpClient({
+      proxy: { transport: "unix", path: relay.path },
+    });
+    try {
+      await serve(
+        server,
+        url.replace(/^wss:/, "ws:"),
+        { headers, client },
+        relay,
+      );
+    } finally {
+      client.close();
+      await relay.close();
+    }
+  };
+
+  const serve = async (
+    server: string,
+    url: string,
+    init: { headers: Record<string, string>; client: Deno.HttpClient },
+    relay: NoDelayRelay,
+  ) => {
     const state = (s: TunnelState, why?: string) =>
       opts.onState?.(server, s, why);
     let delay = min;
@@ -247,14 +273,12 @@ export async function runTunnelAgent(
         state("waiting", why);
         ctx.log(`tunnel: ${server}: ${why}`);
       }
+      // The ended session's connection goes now, whatever its close does.
+      relay.dropConnections();
       const jittered = Math.min(delay * (0.8 + Math.random() * 0.4), max);
       await backoff(jittered, refused ? null : probe, ctx.signal);
       delay = Math.min(delay * 2, max);
     }
   };
-  try {
-    await Promise.all(urls.map((u, i) => loop(opts.servers[i], u)));
-  } finally {
-    client.close();
-  }
+  await Promise.all(urls.map((u, i) => loop(opts.servers[i], u)));
 }
