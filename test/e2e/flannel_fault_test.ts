@@ -8,12 +8,15 @@
 // with backoff while the agent's join task obtains a fresh credential. The
 // agent process lives, pods keep talking throughout (flannel leaves the
 // dataplane in place when it stops) and after recovery, and the demo's
-// namespaces are gone afterwards.
+// namespaces are gone afterwards. A second test drives the node watch
+// itself against an API server that answers 503, then 401.
 
-import { assert, assertEquals } from "@std/assert";
+import { assert, assertEquals, assertRejects } from "@std/assert";
 import { Demo } from "../../src/cli/demo/mod.ts";
 import { runChecks, summarize } from "../../src/cli/demo/matrix.ts";
 import { exec } from "../../src/cli/demo/proc.ts";
+import { FlannelError, kubeNodeSource } from "../../src/flannel/mod.ts";
+import { KubeClient, KubeError } from "../../src/kube/mod.ts";
 
 function count(log: string, text: string): number {
   return log.split(text).length - 1;
@@ -108,4 +111,74 @@ Deno.test("a flannel task whose credential is revoked fails, is restarted with a
     [],
     "no namespaces left",
   );
+});
+
+async function until(what: string, fn: () => boolean): Promise<void> {
+  const end = Date.now() + 30_000;
+  while (!fn()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+Deno.test("the flannel node watch retries a failing server but ends on a rejected credential", async () => {
+  let status = 503;
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    () =>
+      Response.json({
+        kind: "Status",
+        apiVersion: "v1",
+        status: "Failure",
+        code: status,
+        reason: status === 401 ? "Unauthorized" : "ServiceUnavailable",
+        message: status === 401 ? "Unauthorized" : "try again later",
+      }, { status }),
+  );
+  const client = new KubeClient({
+    server: `http://127.0.0.1:${server.addr.port}`,
+    token: "weft-node:node2:revoked",
+  });
+  const handlers = {
+    added() {},
+    updated() {},
+    deleted() {},
+    synced() {},
+  };
+  try {
+    const source = kubeNodeSource(client);
+    const reported: unknown[] = [];
+    const stop = new AbortController();
+    const first = source.watchNodes(handlers, stop.signal, (e) => {
+      reported.push(e);
+    });
+    await until("two failed lists", () => reported.length >= 2);
+    assert(reported.every((e) => e instanceof KubeError && e.status === 503));
+    stop.abort();
+    await first.done; // stopped by its signal: resolves
+
+    status = 401;
+    // A watch that kept retrying would be stopped here and resolve, which
+    // fails the assertRejects below instead of hanging the test.
+    const guard = new AbortController();
+    const timer = setTimeout(() => guard.abort(), 30_000);
+    const second = source.watchNodes(
+      handlers,
+      guard.signal,
+      (e) => reported.push(e),
+    );
+    const err = await assertRejects(
+      () => second.done.finally(() => clearTimeout(timer)),
+      FlannelError,
+      "node watch: the API server rejected this node's credential (401)",
+    );
+    assert(err.cause instanceof KubeError && err.cause.status === 401);
+    assert(
+      reported.every((e) => e instanceof KubeError && e.status === 503),
+      "the 401 ends the watch instead of being reported and retried",
+    );
+  } finally {
+    client.close();
+    await server.shutdown();
+  }
 });
