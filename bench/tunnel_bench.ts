@@ -3,6 +3,10 @@
 //     through CONNECT on the API server's TLS port -> websocket session ->
 //     agent -> a TCP sink; peer: the same bytes on a direct TCP connection
 //     to the sink (goal: one stream >= 50% of direct).
+//     A second peer, "direct TLS", is the fairer one for the CONNECT path
+//     (whose client speaks TLS to the API and whose agent speaks TLS to it):
+//     a TLS connection through a plain TCP relay (a JS copy loop, as the
+//     API's front listener is) to a TLS sink.
 //  2. time to open a stream (CONNECT until "200"), peer: a TCP connect.
 
 import {
@@ -62,6 +66,56 @@ const pki = await ensureServerPKI({
   addresses: ["127.0.0.1"],
   hostname: "localhost",
 });
+
+// The "direct TLS" peer: a TLS sink (same contract as the sink) behind a
+// plain TCP relay.
+const tlsSink = Deno.listenTls({
+  hostname: "127.0.0.1",
+  port: 0,
+  cert: pki.certPem,
+  key: pki.keyPem,
+});
+const tlsSinkPort = (tlsSink.addr as Deno.NetAddr).port;
+(async () => {
+  for await (const c of tlsSink) {
+    (async () => {
+      const buf = new Uint8Array(256 * 1024);
+      while ((await c.read(buf)) !== null);
+      await writeAll(c, new Uint8Array([1]));
+      c.close();
+    })().catch(() => {});
+  }
+})().catch(() => {});
+async function copy(from: Deno.Conn, to: Deno.Conn) {
+  const buf = new Uint8Array(256 * 1024);
+  for (let n = await from.read(buf); n !== null; n = await from.read(buf)) {
+    await writeAll(to, buf.subarray(0, n));
+  }
+  await to.closeWrite();
+}
+const relay = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+const relayPort = (relay.addr as Deno.NetAddr).port;
+(async () => {
+  for await (const c of relay) {
+    (async () => {
+      const up = await Deno.connect({
+        hostname: "127.0.0.1",
+        port: tlsSinkPort,
+      });
+      await Promise.all([copy(c, up), copy(up, c)]);
+      c.close();
+      up.close();
+    })().catch(() => {});
+  }
+})().catch(() => {});
+const directTls = async (): Promise<Deno.Conn> => {
+  const tcp = await Deno.connect({ hostname: "127.0.0.1", port: relayPort });
+  tcp.setNoDelay(true);
+  return await Deno.startTls(tcp, {
+    hostname: "127.0.0.1",
+    caCerts: [pki.caPem],
+  });
+};
 const store = openSqliteStore(`${dir}/state.db`);
 await store.create(
   "/registry/nodes/a",
@@ -232,27 +286,47 @@ async function openTime(open: () => Promise<Deno.Conn>): Promise<number> {
   return xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 }
 
-const row = (what: string, weft: number, peer: number, unit: string) =>
+const row = (
+  what: string,
+  weft: number,
+  peer: number,
+  unit: string,
+  peerName = "direct",
+) =>
   console.log(
-    `${what.padEnd(34)} weft ${weft.toFixed(1).padStart(8)} ${unit}   direct ${
-      peer.toFixed(1).padStart(8)
-    } ${unit}   ratio ${(weft / peer).toFixed(2)}`,
+    `${what.padEnd(34)} weft ${weft.toFixed(1).padStart(8)} ${unit}   ${
+      peerName.padStart(10)
+    } ${peer.toFixed(1).padStart(8)} ${unit}   ratio ${
+      (weft / peer).toFixed(2)
+    }`,
   );
 
 try {
   await rate(1, 16 * MiB, viaTunnel); // warm-up
   await rate(1, 16 * MiB, direct);
+  await rate(1, 16 * MiB, directTls);
+  const one = await rate(1, ONE, viaTunnel);
+  row("1 stream throughput", one, await rate(1, ONE, direct), "MiB/s");
   row(
     "1 stream throughput",
-    await rate(1, ONE, viaTunnel),
-    await rate(1, ONE, direct),
+    one,
+    await rate(1, ONE, directTls),
+    "MiB/s",
+    "direct TLS",
+  );
+  const many = await rate(MANY, EACH, viaTunnel);
+  row(
+    `${MANY} streams throughput (total)`,
+    many,
+    await rate(MANY, EACH, direct),
     "MiB/s",
   );
   row(
     `${MANY} streams throughput (total)`,
-    await rate(MANY, EACH, viaTunnel),
-    await rate(MANY, EACH, direct),
+    many,
+    await rate(MANY, EACH, directTls),
     "MiB/s",
+    "direct TLS",
   );
   row(
     "1 stream, session API, no front",
@@ -270,8 +344,9 @@ try {
     }x`,
   );
   console.log(
-    "(weft: client -TLS-> CONNECT -> wss session -> agent process -> TCP; direct: TCP)",
+    "(weft: client -TLS-> CONNECT -> wss session -> agent process -> TCP; direct: TCP;",
   );
+  console.log("direct TLS: client -TLS-> TCP relay -> TLS sink)");
 } finally {
   ac.abort();
   agentProc.kill("SIGTERM");
@@ -283,6 +358,8 @@ try {
   await direct2.shutdown();
   await api.close();
   sink.close();
+  relay.close();
+  tlsSink.close();
   store.close();
   await Deno.remove(dir, { recursive: true });
 }

@@ -54,11 +54,15 @@ export async function pump(src: Deno.Conn, dst: Deno.Conn): Promise<void> {
       // into the same write. Bulk reads already fill whole segments, so
       // they are written at once (a timer turn here costs milliseconds).
       if (lastRead < BULK) await new Promise((r) => setImmediate(r));
-      const out = new Uint8Array(size);
-      let off = 0;
-      for (const c of chunks.splice(0)) {
-        out.set(c, off);
-        off += c.length;
+      const taken = chunks.splice(0);
+      let out = taken[0];
+      if (taken.length > 1) {
+        out = new Uint8Array(size);
+        let off = 0;
+        for (const c of taken) {
+          out.set(c, off);
+          off += c.length;
+        }
       }
       size = 0;
       wake.reader?.();

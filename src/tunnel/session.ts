@@ -330,8 +330,10 @@ export async function pipeStream(
 ): Promise<void> {
   const up = (async () => {
     try {
+      // One buffer for every read: write() has copied the bytes into frames
+      // (encodeFrame) by the time it resolves.
+      const buf = new Uint8Array(256 * 1024);
       for (;;) {
-        const buf = new Uint8Array(256 * 1024);
         const n = await conn.read(buf);
         if (n === null) break;
         await s.write(buf.subarray(0, n));
