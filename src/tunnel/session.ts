@@ -10,6 +10,8 @@
 import { decodeFrame, encodeFrame, type Frame } from "./frame.ts";
 import { FrameError, SessionClosed, StreamError } from "./errors.ts";
 import { TunnelStream } from "./stream.ts";
+import { MAX_DATA } from "./frame.ts";
+import { setImmediate } from "node:timers";
 
 /** The part of a WebSocket the session uses. */
 export interface FrameSocket {
@@ -322,6 +324,50 @@ function closeQuietly(c: { close(): void }): void {
   }
 }
 
+const TURN = Symbol("turn");
+const nextTurn = () =>
+  new Promise<typeof TURN>((r) => setImmediate(() => r(TURN)));
+
+/** Copies `conn` into `s` until EOF. Reads that complete within one event
+ * loop turn of each other go out as one data frame (a TLS connection
+ * yields one 16 KiB record per read; a frame each would multiply the
+ * per-message cost of every hop behind). A read that takes longer sends
+ * what has arrived, so a lone small write waits one turn at most. */
+async function copyToStream(conn: Deno.Conn, s: TunnelStream): Promise<void> {
+  // write() has copied the bytes into frames by the time it resolves, so
+  // the buffer is reused; an outstanding read fills only [end, length).
+  const buf = new Uint8Array(MAX_DATA);
+  let start = 0;
+  let end = 0;
+  let pending: Promise<number | null> | null = null;
+  const flush = async () => {
+    if (end === start) return;
+    const b = buf.subarray(start, end);
+    start = end;
+    await s.write(b);
+  };
+  for (;;) {
+    if (!pending) {
+      if (end === buf.length) await flush();
+      if (start === end) start = end = 0;
+      pending = conn.read(buf.subarray(end));
+      // Awaited below; a failure while a flush is waiting is not unhandled.
+      pending.catch(() => {});
+    }
+    const r = start === end
+      ? await pending
+      : await Promise.race([pending, nextTurn()]);
+    if (r === TURN) {
+      await flush();
+      continue;
+    }
+    pending = null;
+    if (r === null) break;
+    end += r;
+  }
+  await flush();
+}
+
 /** Copies a stream and a TCP connection into each other until both end;
  * closes the connection. A failure on either side resets the stream. */
 export async function pipeStream(
@@ -330,14 +376,7 @@ export async function pipeStream(
 ): Promise<void> {
   const up = (async () => {
     try {
-      // One buffer for every read: write() has copied the bytes into frames
-      // (encodeFrame) by the time it resolves.
-      const buf = new Uint8Array(256 * 1024);
-      for (;;) {
-        const n = await conn.read(buf);
-        if (n === null) break;
-        await s.write(buf.subarray(0, n));
-      }
+      await copyToStream(conn, s);
       s.closeWrite();
     } catch (e) {
       s.reset(`local connection: ${(e as Error).message}`);
