@@ -56,9 +56,15 @@ export async function startNoDelayRelay(
       tcp.setNoDelay(true);
       remote = tcp;
       conns.add(tcp);
-      remote = await Deno.startTls(tcp, { hostname: host, caCerts: [caPem] });
+      const tls = await Deno.startTls(tcp, {
+        hostname: host,
+        caCerts: [caPem],
+      });
       conns.delete(tcp);
-      conns.add(remote);
+      conns.add(tls);
+      remote = tls;
+      // Handshake now, so that a server outside the CA is logged here.
+      await tls.handshake();
       const r = remote;
       const one = (a: Deno.Conn, b: Deno.Conn) =>
         copy(a, b).catch(() => {
@@ -67,7 +73,7 @@ export async function startNoDelayRelay(
         });
       await Promise.all([one(local, remote), one(remote, local)]);
     } catch (e) {
-      log(`tunnel: cannot reach ${host}:${port}: ${(e as Error).message}`);
+      log(`tunnel: relay to ${host}:${port}: ${(e as Error).message}`);
     } finally {
       conns.delete(local);
       closeQuietly(local);
