@@ -5,7 +5,8 @@
 // A session that ends is dropped without waiting for its close handshake,
 // so a hung close never delays the next dial (K3s #13149). Streams the
 // server opens are checked by the mode's authorizer and dialled locally
-// with a timeout.
+// with a timeout. The websocket reaches its server through a local relay
+// (nodelay_relay.ts) that holds the TLS connection with TCP_NODELAY.
 
 import { createAuthorizer } from "./authorizer.ts";
 import { StreamError } from "./errors.ts";
