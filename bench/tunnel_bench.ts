@@ -111,10 +111,12 @@ const relayPort = (relay.addr as Deno.NetAddr).port;
 const directTls = async (): Promise<Deno.Conn> => {
   const tcp = await Deno.connect({ hostname: "127.0.0.1", port: relayPort });
   tcp.setNoDelay(true);
-  return await Deno.startTls(tcp, {
+  const c = await Deno.startTls(tcp, {
     hostname: "127.0.0.1",
     caCerts: [pki.caPem],
   });
+  await c.handshake();
+  return c;
 };
 const store = openSqliteStore(`${dir}/state.db`);
 await store.create(
@@ -335,14 +337,16 @@ try {
     "MiB/s",
   );
   const tOpen = await openTime(viaTunnel);
-  const dOpen = await openTime(direct);
-  console.log(
-    `${"open a stream (p50)".padEnd(34)} weft ${
-      tOpen.toFixed(3).padStart(8)
-    } ms      direct ${dOpen.toFixed(3).padStart(8)} ms      ratio ${
-      (tOpen / dOpen).toFixed(1)
-    }x`,
-  );
+  const opened = (peerName: string, peer: number) =>
+    console.log(
+      `${"open a stream (p50)".padEnd(34)} weft ${
+        tOpen.toFixed(3).padStart(8)
+      } ms    ${peerName.padStart(10)} ${
+        peer.toFixed(3).padStart(8)
+      } ms      ratio ${(tOpen / peer).toFixed(1)}x`,
+    );
+  opened("direct", await openTime(direct));
+  opened("direct TLS", await openTime(directTls));
   console.log(
     "(weft: client -TLS-> CONNECT -> wss session -> agent process -> TCP; direct: TCP;",
   );
