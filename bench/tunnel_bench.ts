@@ -184,8 +184,10 @@ import { runTunnelAgent } from ${
   JSON.stringify(new URL("../src/tunnel/mod.ts", import.meta.url).href)
 };
 const o = JSON.parse(Deno.args[0]);
+const ac = new AbortController();
+Deno.addSignalListener("SIGTERM", () => ac.abort());
 await runTunnelAgent(o, {
-  signal: new AbortController().signal,
+  signal: ac.signal,
   ready: () => console.log("READY"),
   log: () => {},
 });
