@@ -194,7 +194,8 @@ export function agentTasks(
       return runTunnelAgent({
         servers: [input.server],
         caPem: join.caPem,
-        token: join.token,
+        // Read at every connect: a re-join (revoked credential) renews it.
+        token: () => state.requireJoin().join.token,
         nodeName,
         mode: cluster.egressSelectorMode,
         podCIDRs: state.podCIDRs,

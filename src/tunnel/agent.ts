@@ -27,8 +27,9 @@ export interface TunnelAgentOptions {
   /** Server addresses: "https://host:port" or "host:port". */
   servers: string[];
   caPem: string;
-  /** The node's bearer token. */
-  token: string;
+  /** The node's bearer token, or a function giving the current one (read
+   * at every connect, so a credential renewed by a re-join is used). */
+  token: string | (() => string);
   nodeName: string;
   mode: EgressMode;
   podCIDRs: string[];
@@ -188,10 +189,13 @@ export async function runTunnelAgent(
     return dialWithTimeout(to.host, to.port, dialMs);
   };
   const { min, max } = opts.backoffMs ?? { min: 1_000, max: 30_000 };
-  const headers = {
-    Authorization: `Bearer ${opts.token}`,
+  const tokenNow = typeof opts.token === "function"
+    ? opts.token
+    : () => opts.token as string;
+  const headers = () => ({
+    Authorization: `Bearer ${tokenNow()}`,
     [NODE_HEADER]: opts.nodeName,
-  };
+  });
   let ready = false;
 
   const loop = async (server: string, url: string) => {
@@ -221,7 +225,7 @@ export async function runTunnelAgent(
   const serve = async (
     server: string,
     url: string,
-    init: { headers: Record<string, string>; client: Deno.HttpClient },
+    init: { headers: () => Record<string, string>; client: Deno.HttpClient },
     relay: NoDelayRelay,
   ) => {
     const state = (s: TunnelState, why?: string) =>
@@ -234,7 +238,7 @@ export async function runTunnelAgent(
       try {
         const ws = await openSocket(
           url,
-          init,
+          { headers: init.headers(), client: init.client },
           opts.handshakeTimeoutMs ?? 10_000,
           ctx.signal,
         );
@@ -259,10 +263,9 @@ export async function runTunnelAgent(
         if (ctx.signal.aborted) {
           // Let the close handshake finish before the client goes away
           // (bounded: a hung peer does not hold up the stop).
-          await Promise.race([
-            closed,
-            sleep(2_000, AbortSignal.timeout(2_000)),
-          ]);
+          const grace = new AbortController();
+          await Promise.race([closed, sleep(2_000, grace.signal)]);
+          grace.abort(); // its timer must not hold the process open
           break;
         }
         state("waiting", why);

@@ -163,3 +163,27 @@ Deno.test("tunnel agent: back within 5 s of a server restart, however long the b
   await c.startServer();
   await waitFor(() => c.tunnel.sessions.has("a"), "the tunnel back", 5_000);
 });
+
+Deno.test("tunnel agent: a token given as a function is read at every connect (a renewed credential is used)", async () => {
+  await using ep = await startNodeEndpoint("a");
+  await using c = await cluster({
+    mode: "agent",
+    nodes: [node("a", "127.0.0.2", "10.42.0.0/24")],
+    nodeEndpointPort: ep.port,
+  });
+  // The first credential is rejected (revoked); the renewed one works.
+  let token = "revoked-token";
+  let reads = 0;
+  await using agent = startAgent(c, "a", {
+    nodeEndpointPort: ep.port,
+    token: () => {
+      reads++;
+      return token;
+    },
+  });
+  await waitFor(() => reads >= 2, "the agent to retry with the rejected token");
+  assert(!c.tunnel.sessions.has("a"));
+  token = nodeToken("a");
+  await agent.ready;
+  assert(c.tunnel.sessions.has("a"));
+});
