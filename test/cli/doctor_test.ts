@@ -1,7 +1,7 @@
 // weft doctor: each condition is created in a namespace (or a temp data
 // dir) and detected; --fix repairs what it claims to.
 
-import { assert, assertEquals, assertStringIncludes } from "@std/assert";
+import { assertEquals, assertStringIncludes } from "@std/assert";
 import {
   checkBridgeNf,
   checkChecksumOffload,
