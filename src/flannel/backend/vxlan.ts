@@ -8,7 +8,7 @@ import { CIDR, IP, randomMAC } from "../../net/mod.ts";
 import { type Dataplane, type DpLink, errCode } from "../dataplane.ts";
 import { FlannelError } from "../errors.ts";
 import { type Lease, vxlanData } from "../lease.ts";
-import { leaseSide } from "./side.ts";
+import { peerSide } from "./side.ts";
 import type {
   Backend,
   BackendDeps,
@@ -175,21 +175,9 @@ export class VxlanBackend implements Backend {
 
   /** A lease's entry, or null (with the reason) when it cannot be used. */
   #entry(l: Lease): Entry | string {
-    const side = leaseSide(l, this.family);
-    if (!side.subnet || !side.publicIP) {
-      return `lease of ${l.node} has no IPv${this.family} subnet`;
-    }
-    if (l.backendType !== "vxlan") {
-      return `node ${l.node} runs backend ${
-        JSON.stringify(l.backendType)
-      }, not vxlan`;
-    }
-    const d = vxlanData(side.data);
-    if (!d) {
-      return `node ${l.node} has malformed vxlan backend-data ${
-        JSON.stringify(side.data)
-      }`;
-    }
+    const side = peerSide(l, this.family, "vxlan", vxlanData);
+    if (typeof side === "string") return side;
+    const d = side.data;
     return {
       subnet: side.subnet.network(),
       gw: side.subnet.network().ip.toString(),

@@ -18,7 +18,7 @@ import { CIDR, type IP } from "../../net/mod.ts";
 import { type Dataplane, type DpLink, errCode } from "../dataplane.ts";
 import { FlannelError, NetConfError } from "../errors.ts";
 import type { Lease } from "../lease.ts";
-import { leaseSide } from "./side.ts";
+import { leaseSide, peerSide } from "./side.ts";
 import type { Backend, BackendDeps, ReconcileReport } from "./types.ts";
 import {
   daemonAlive,
@@ -266,21 +266,9 @@ export class WireguardBackend implements Backend {
 
   /** A lease's peer, or null (with the reason) when it cannot be used. */
   #peer(l: Lease): Peer | string {
-    const side = leaseSide(l, this.family);
-    if (!side.subnet || !side.publicIP) {
-      return `lease of ${l.node} has no IPv${this.family} subnet`;
-    }
-    if (l.backendType !== "wireguard") {
-      return `node ${l.node} runs backend ${
-        JSON.stringify(l.backendType)
-      }, not wireguard`;
-    }
-    const d = wireguardData(side.data);
-    if (!d) {
-      return `node ${l.node} has malformed wireguard backend-data ${
-        JSON.stringify(side.data)
-      }`;
-    }
+    const side = peerSide(l, this.family, "wireguard", wireguardData);
+    if (typeof side === "string") return side;
+    const d = side.data;
     return {
       node: l.node,
       key: keyHex(d.PublicKey),
