@@ -1,32 +1,9 @@
 import { assert, assertEquals } from "@std/assert";
-import { type FlannelOptions, runFlannel } from "../../src/flannel/mod.ts";
+import type { FlannelOptions } from "../../src/flannel/mod.ts";
+import { Agent } from "./_agent.ts";
 import { FakeNodes, PREFIX } from "./_fake_nodes.ts";
 import { eventually, exchange, reaches, Underlay } from "./_underlay.ts";
 import type { Netns } from "../harness/netns.ts";
-
-/** A flannel task for one node, started in its namespace. */
-class Agent {
-  ac = new AbortController();
-  logs: string[] = [];
-  ready = false;
-  done: Promise<void>;
-  error: unknown = null;
-
-  constructor(readonly opts: FlannelOptions) {
-    this.done = runFlannel(opts, {
-      signal: this.ac.signal,
-      ready: () => this.ready = true,
-      log: (m) => this.logs.push(m),
-    }).catch((e) => {
-      this.error = e;
-    });
-  }
-
-  async stop(): Promise<void> {
-    this.ac.abort();
-    await this.done;
-  }
-}
 
 type IpRoute = { dst: string; gateway?: string; flags: string[] };
 type Fdb = { mac: string; dst?: string };

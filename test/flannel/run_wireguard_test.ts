@@ -4,33 +4,11 @@
 // departed node's peer. Every wireguard-go is killed by its pid in finally.
 
 import { assert, assertEquals } from "@std/assert";
-import { type FlannelOptions, runFlannel } from "../../src/flannel/mod.ts";
+import type { FlannelOptions } from "../../src/flannel/mod.ts";
+import { Agent } from "./_agent.ts";
 import { run } from "../harness/netns.ts";
 import { FakeNodes, PREFIX } from "./_fake_nodes.ts";
 import { eventually, reaches, Underlay } from "./_underlay.ts";
-
-class Agent {
-  ac = new AbortController();
-  logs: string[] = [];
-  ready = false;
-  done: Promise<void>;
-  error: unknown = null;
-
-  constructor(readonly opts: FlannelOptions) {
-    this.done = runFlannel(opts, {
-      signal: this.ac.signal,
-      ready: () => this.ready = true,
-      log: (m) => this.logs.push(m),
-    }).catch((e) => {
-      this.error = e;
-    });
-  }
-
-  async stop(): Promise<void> {
-    this.ac.abort();
-    await this.done;
-  }
-}
 
 async function daemonPid(runDir: string): Promise<number | null> {
   try {
