@@ -45,6 +45,7 @@ import { daemonPaths, startDaemon } from "../src/flannel/backend/wg_daemon.ts";
 import { uapiGet } from "../src/flannel/backend/wg_uapi.ts";
 import { Netns, run, sh } from "../test/harness/netns.ts";
 import { FakeNodes, vxlanNode } from "../test/flannel/_fake_nodes.ts";
+import { iproute2Batch, vethUplink, vxlanDevice } from "./_util.ts";
 
 const NODES = Number(Deno.env.get("FLANNEL_BENCH_NODES") ?? 1000);
 const ROUNDS = 3;
@@ -73,20 +74,7 @@ function peers(n: number, offset = 0): Peer[] {
 }
 
 async function uplink(ns: Netns): Promise<void> {
-  await ns.sh(
-    "ip",
-    "link",
-    "add",
-    "eth0",
-    "type",
-    "veth",
-    "peer",
-    "name",
-    "p0",
-  );
-  await ns.sh("ip", "addr", "add", "192.168.1.1/16", "dev", "eth0");
-  await ns.sh("ip", "link", "set", "eth0", "up");
-  await ns.sh("ip", "link", "set", "p0", "up");
+  await vethUplink(ns, "192.168.1.1/16", "p0");
   await ns.sh("ip", "route", "add", "default", "via", "192.168.1.254");
 }
 
@@ -227,49 +215,17 @@ async function weftRound(
 async function ipRound(): Promise<{ all: number; one: number }> {
   await using ns = await Netns.create("fb-ip");
   await uplink(ns);
-  await ns.sh(
-    "ip",
-    "link",
-    "add",
-    "flannel.1",
-    "type",
-    "vxlan",
-    "id",
-    "1",
-    "local",
-    "192.168.1.1",
-    "dev",
-    "eth0",
-    "dstport",
-    "8472",
-    "nolearning",
-  );
-  await ns.sh("ip", "addr", "add", "10.1.0.0/32", "dev", "flannel.1");
-  await ns.sh("ip", "link", "set", "flannel.1", "up");
+  await vxlanDevice(ns, "192.168.1.1", "10.1.0.0/32");
   const dir = await Deno.makeTempDir();
   try {
     const ps = peers(NODES);
-    const ipFile = `${dir}/ip.batch`;
-    const brFile = `${dir}/bridge.batch`;
-    await Deno.writeTextFile(
-      ipFile,
-      ps.map((p) =>
-        `neigh replace ${p.gw} lladdr ${p.mac} dev flannel.1 nud permanent\n` +
-        `route replace ${p.cidr} via ${p.gw} dev flannel.1 onlink\n`
-      ).join(""),
-    );
-    await Deno.writeTextFile(
-      brFile,
-      ps.map((p) =>
-        `fdb replace ${p.mac} dev flannel.1 dst ${p.ip} self permanent\n`
-      ).join(""),
-    );
-    const t0 = performance.now();
     // flannel's order per lease is neighbour, FDB, route; batch mode groups
     // them per tool, which only helps the floor.
-    await sh("ip", "-n", ns.name, "-batch", ipFile);
-    await sh("bridge", "-n", ns.name, "-batch", brFile);
-    const all = performance.now() - t0;
+    const all = await iproute2Batch(
+      ns,
+      dir,
+      ps.map((p) => ({ cidr: p.cidr, gw: p.gw, mac: p.mac, dst: p.ip })),
+    );
     const got = await count(ns);
     if (got.some((c) => c !== NODES)) {
       throw new Error(`iproute2 programmed ${got} entries, want ${NODES} each`);

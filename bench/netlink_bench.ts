@@ -11,7 +11,8 @@
 // namespaces; the best round counts.
 
 import { Netlink } from "../ffi/mod.ts";
-import { Netns, sh } from "../test/harness/netns.ts";
+import { Netns } from "../test/harness/netns.ts";
+import { iproute2Batch, vethUplink, vxlanDevice } from "./_util.ts";
 
 const LEASES = 1000;
 const ROUNDS = 5;
@@ -40,40 +41,8 @@ function leases(): Lease[] {
 }
 
 async function setup(ns: Netns): Promise<void> {
-  // Uplink: a veth (this kernel may lack the dummy driver) with an address.
-  await ns.sh(
-    "ip",
-    "link",
-    "add",
-    "eth0",
-    "type",
-    "veth",
-    "peer",
-    "name",
-    "eth0p",
-  );
-  await ns.sh("ip", "addr", "add", "192.168.0.1/16", "dev", "eth0");
-  await ns.sh("ip", "link", "set", "eth0", "up");
-  await ns.sh("ip", "link", "set", "eth0p", "up");
-  await ns.sh(
-    "ip",
-    "link",
-    "add",
-    "flannel.1",
-    "type",
-    "vxlan",
-    "id",
-    "1",
-    "local",
-    "192.168.0.1",
-    "dev",
-    "eth0",
-    "dstport",
-    "8472",
-    "nolearning",
-  );
-  await ns.sh("ip", "addr", "add", "10.42.0.0/32", "dev", "flannel.1");
-  await ns.sh("ip", "link", "set", "flannel.1", "up");
+  await vethUplink(ns, "192.168.0.1/16", "eth0p");
+  await vxlanDevice(ns, "192.168.0.1", "10.42.0.0/32");
 }
 
 async function verify(ns: Netns): Promise<void> {
@@ -124,26 +93,17 @@ function runFfi(ns: Netns, ls: Lease[]): number {
   return performance.now() - t0;
 }
 
-async function runIp(ns: Netns, ls: Lease[], dir: string): Promise<number> {
-  const ipFile = `${dir}/ip.batch`;
-  const brFile = `${dir}/bridge.batch`;
-  await Deno.writeTextFile(
-    ipFile,
-    ls.map((l) =>
-      `neigh replace ${l.subnetIp} lladdr ${l.mac} dev flannel.1 nud permanent\n` +
-      `route replace ${l.cidr} via ${l.subnetIp} dev flannel.1 onlink\n`
-    ).join(""),
+function runIp(ns: Netns, ls: Lease[], dir: string): Promise<number> {
+  return iproute2Batch(
+    ns,
+    dir,
+    ls.map((l) => ({
+      cidr: l.cidr,
+      gw: l.subnetIp,
+      mac: l.mac,
+      dst: l.publicIp,
+    })),
   );
-  await Deno.writeTextFile(
-    brFile,
-    ls.map((l) =>
-      `fdb replace ${l.mac} dev flannel.1 dst ${l.publicIp} self permanent\n`
-    ).join(""),
-  );
-  const t0 = performance.now();
-  await sh("ip", "-n", ns.name, "-batch", ipFile);
-  await sh("bridge", "-n", ns.name, "-batch", brFile);
-  return performance.now() - t0;
 }
 
 async function round(
