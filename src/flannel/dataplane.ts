@@ -1,93 +1,44 @@
-// The netlink operations the backends use, as a structural type: ffi's
-// Netlink satisfies it, and nothing here depends on how it is implemented.
+// The netlink operations the backends use, as a structural type over ffi's
+// public shapes: ffi's Netlink satisfies it, and nothing here depends on how
+// it is implemented.
 
-export interface DpLink {
-  index: number;
-  name: string;
-  kind: string | null;
-  mtu: number;
-  mac: string;
-  up: boolean;
-  vxlan?: {
-    id: number;
-    port: number;
-    local: string | null;
-    dev: number | null;
-    learning: boolean;
-    gbp: boolean;
-  };
-}
+import type {
+  Addr,
+  Fdb,
+  Link,
+  LinkChange,
+  LinkSpec,
+  Neigh,
+  Route,
+  RouteSpec,
+} from "../../ffi/mod.ts";
 
-export interface DpAddr {
-  index: number;
-  dev: string;
-  family: 4 | 6;
-  cidr: string;
-  scope: string;
-}
-
-export interface DpRouteSpec {
-  dst: string;
-  gw?: string;
-  dev?: string | number;
-  onlink?: boolean;
-  scope?: "universe" | "site" | "link" | "host" | "nowhere";
-  table?: number;
-  metric?: number;
-  family?: 4 | 6;
-}
-
-export interface DpRoute extends DpRouteSpec {
-  dst: string;
-  family: 4 | 6;
-  table: number;
-  type: string;
-  dev?: string;
-  index?: number;
-  protocol?: number;
-}
-
-export interface DpNeigh {
-  dev: string;
-  index: number;
-  ip: string;
-  mac: string | null;
-  state: string[];
-}
-
-export interface DpFdb {
-  dev: string;
-  index: number;
-  mac: string;
-  dst: string | null;
-  self: boolean;
-  permanent: boolean;
-}
+export type DpLink = Pick<
+  Link,
+  "index" | "name" | "kind" | "mtu" | "mac" | "up" | "vxlan"
+>;
+export type DpAddr = Addr;
+export type DpRouteSpec = Pick<
+  RouteSpec,
+  "dst" | "gw" | "dev" | "onlink" | "scope" | "table" | "metric" | "family"
+>;
+export type DpRoute =
+  & DpRouteSpec
+  & Pick<
+    Route,
+    "dst" | "family" | "table" | "type" | "dev" | "index" | "protocol"
+  >;
+export type DpNeigh = Neigh;
+export type DpFdb = Fdb;
 
 export interface Dataplane {
   linkList(): DpLink[];
   linkGet(nameOrIndex: string | number): DpLink | null;
-  linkAdd(
-    spec: {
-      name: string;
-      mtu?: number;
-      mac?: string;
-      up?: boolean;
-      kind: "vxlan";
-      vxlan: {
-        id: number;
-        port?: number;
-        local?: string;
-        dev?: string | number;
-        learning?: boolean;
-        gbp?: boolean;
-      };
-    },
-  ): DpLink;
+  linkAdd(spec: Extract<LinkSpec, { kind: "vxlan" }>): DpLink;
   linkDel(nameOrIndex: string | number): void;
   linkSet(
     nameOrIndex: string | number,
-    change: { up?: boolean; mtu?: number; mac?: string },
+    change: Pick<LinkChange, "up" | "mtu" | "mac">,
   ): void;
   addrList(filter?: { dev?: string | number; family?: 4 | 6 }): DpAddr[];
   addrAdd(
