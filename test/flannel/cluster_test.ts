@@ -7,14 +7,9 @@ import { assert, assertEquals } from "@std/assert";
 import type { Netns } from "../harness/netns.ts";
 import { Cluster, type ClusterNode } from "./_cluster.ts";
 import { eventually, exchange, reaches } from "./_underlay.ts";
+import { flannelAddrs4, flannelLink, plantStale } from "./_flannel1.ts";
 
 const probeScript = new URL("./_probe.ts", import.meta.url).pathname;
-
-type IpLink = {
-  mtu: number;
-  address: string;
-  linkinfo: { info_kind: string; info_data: Record<string, unknown> };
-};
 
 async function subnetOf(c: Cluster, n: ClusterNode): Promise<string> {
   const env = await c.read(n, "/run/flannel/subnet.env");
@@ -64,13 +59,7 @@ async function expectedOn(c: Cluster, me: ClusterNode, peers: ClusterNode[]) {
   for (const p of peers) {
     if (p === me) continue;
     const gw = await subnetOf(c, p);
-    const [link] = await p.ns.json<IpLink[]>(
-      "ip",
-      "-j",
-      "link",
-      "show",
-      "flannel.1",
-    );
+    const link = await flannelLink(p.ns);
     out.routes.push(`${gw}/24 via ${gw}`);
     out.neighs.push(`${gw} ${link.address}`);
     out.fdb.push(`${link.address} ${p.ip}`);
@@ -105,32 +94,14 @@ Deno.test({
     try {
       // Device shape on every node.
       for (const n of c.nodes) {
-        const [link] = await n.ns.json<IpLink[]>(
-          "ip",
-          "-j",
-          "-d",
-          "link",
-          "show",
-          "flannel.1",
-        );
+        const link = await flannelLink(n.ns);
         assertEquals(link.linkinfo.info_kind, "vxlan");
         assertEquals(link.linkinfo.info_data.id, 1);
         assertEquals(link.linkinfo.info_data.port, 8472);
         assertEquals(link.linkinfo.info_data.learning, false);
         assertEquals(link.mtu, 1450);
-        const addrs = await n.ns.json<
-          { addr_info: { local: string; prefixlen: number }[] }[]
-        >(
-          "ip",
-          "-j",
-          "-4",
-          "addr",
-          "show",
-          "dev",
-          "flannel.1",
-        );
         assertEquals(
-          addrs[0].addr_info.map((a) => `${a.local}/${a.prefixlen}`),
+          await flannelAddrs4(n.ns),
           [`${await subnetOf(c, n)}/32`],
         );
       }
@@ -163,13 +134,7 @@ Deno.test({
         assertEquals(a["flannel.alpha.coreos.com/kube-subnet-manager"], "true");
         assertEquals(a["flannel.alpha.coreos.com/backend-type"], "vxlan");
         assertEquals(a["flannel.alpha.coreos.com/public-ip"], n.ip);
-        const [link] = await n.ns.json<IpLink[]>(
-          "ip",
-          "-j",
-          "link",
-          "show",
-          "flannel.1",
-        );
+        const link = await flannelLink(n.ns);
         assertEquals(
           JSON.parse(a["flannel.alpha.coreos.com/backend-data"]),
           { VNI: 1, VtepMAC: link.address },
@@ -183,40 +148,11 @@ Deno.test({
       }
 
       // Plant stale entries on node2: the periodic reconcile removes them.
-      await n2.ns.sh(
-        "ip",
-        "route",
-        "add",
-        "10.42.200.0/24",
-        "via",
+      await plantStale(
+        n2.ns,
         "10.42.200.0",
-        "dev",
-        "flannel.1",
-        "onlink",
-      );
-      await n2.ns.sh(
-        "ip",
-        "neigh",
-        "add",
-        "10.42.200.0",
-        "lladdr",
         "02:00:00:00:c8:00",
-        "dev",
-        "flannel.1",
-        "nud",
-        "permanent",
-      );
-      await n2.ns.sh(
-        "bridge",
-        "fdb",
-        "add",
-        "02:00:00:00:c8:00",
-        "dev",
-        "flannel.1",
-        "dst",
         "10.251.0.200",
-        "self",
-        "permanent",
       );
       await eventually(
         "stale entries removed on node2",

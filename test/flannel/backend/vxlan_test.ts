@@ -9,6 +9,7 @@ import {
 import { VxlanBackend } from "../../../src/flannel/backend/vxlan.ts";
 import type { Netns } from "../../harness/netns.ts";
 import { reaches, Underlay } from "../_underlay.ts";
+import { flannelAddrs4, flannelLink, plantStale } from "../_flannel1.ts";
 
 interface Node {
   ns: Netns;
@@ -48,11 +49,6 @@ function setup(u: Underlay, confText: string, logs: string[] = []) {
 const others = (nodes: Node[], me: Node) =>
   nodes.filter((n) => n !== me).map((n) => n.lease);
 
-type IpLink = {
-  mtu: number;
-  address: string;
-  linkinfo: { info_kind: string; info_data: Record<string, unknown> };
-};
 type IpRoute = { dst: string; gateway?: string; dev: string; flags: string[] };
 type IpNeigh = { dst: string; lladdr: string; state: string[] };
 type Fdb = { mac: string; dst?: string; flags?: string[]; state?: string };
@@ -111,14 +107,7 @@ Deno.test("vxlan: three nodes get flannel.1 of the seeds' shape and carry TCP ac
       for (const l of others(nodes, n)) n.be.addLease(l);
     }
     for (const [i, n] of nodes.entries()) {
-      const [link] = await n.ns.json<IpLink[]>(
-        "ip",
-        "-j",
-        "-d",
-        "link",
-        "show",
-        "flannel.1",
-      );
+      const link = await flannelLink(n.ns);
       assertEquals(link.linkinfo.info_kind, "vxlan");
       assertEquals(link.linkinfo.info_data.id, 1);
       assertEquals(link.linkinfo.info_data.port, 8472);
@@ -127,19 +116,8 @@ Deno.test("vxlan: three nodes get flannel.1 of the seeds' shape and carry TCP ac
       assertEquals(link.mtu, 1450);
       assertEquals(link.address, n.be.vtepMAC);
       assertEquals(n.be.mtu, 1450);
-      const addrs = await n.ns.json<
-        { addr_info: { local: string; prefixlen: number }[] }[]
-      >(
-        "ip",
-        "-j",
-        "-4",
-        "addr",
-        "show",
-        "dev",
-        "flannel.1",
-      );
       assertEquals(
-        addrs[0].addr_info.map((a) => `${a.local}/${a.prefixlen}`),
+        await flannelAddrs4(n.ns),
         [`10.42.${i + 1}.0/32`],
       );
       assertEquals(sorted(await entries(n.ns)), expected(nodes, n));
@@ -179,41 +157,7 @@ Deno.test("vxlan: reconcile removes planted stale entries and fixes differing on
     const [a, b] = nodes;
     a.be.addLease(b.lease);
     b.be.addLease(a.lease);
-    await a.ns.sh(
-      "ip",
-      "route",
-      "add",
-      "10.42.99.0/24",
-      "via",
-      "10.42.99.0",
-      "dev",
-      "flannel.1",
-      "onlink",
-    );
-    await a.ns.sh(
-      "ip",
-      "neigh",
-      "add",
-      "10.42.99.0",
-      "lladdr",
-      "02:00:00:00:00:99",
-      "dev",
-      "flannel.1",
-      "nud",
-      "permanent",
-    );
-    await a.ns.sh(
-      "bridge",
-      "fdb",
-      "add",
-      "02:00:00:00:00:99",
-      "dev",
-      "flannel.1",
-      "dst",
-      "192.168.77.99",
-      "self",
-      "permanent",
-    );
+    await plantStale(a.ns, "10.42.99.0", "02:00:00:00:00:99", "192.168.77.99");
     // b's neighbour points at a wrong MAC (a stale entry after a MAC change).
     await a.ns.sh(
       "ip",
@@ -258,14 +202,7 @@ Deno.test("vxlan: a deleted flannel.1 comes back with its MAC, address and every
     const r = a.be.reconcile(others(nodes, a));
     assertEquals(r.recreated, true);
     assertEquals(r.fixed, 6);
-    const [link] = await a.ns.json<IpLink[]>(
-      "ip",
-      "-j",
-      "-d",
-      "link",
-      "show",
-      "flannel.1",
-    );
+    const link = await flannelLink(a.ns);
     assertEquals(link.address, mac);
     assertEquals(sorted(await entries(a.ns)), expected(nodes, a));
     for (const n of nodes.slice(1)) n.be.addLease(a.lease);
@@ -306,14 +243,7 @@ Deno.test("vxlan: an incompatible flannel.1 is recreated, a compatible one reuse
   });
   be.configure({ subnet: CIDR.parse("10.42.1.0/24") });
   assert(logs.some((l) => l.includes("incompatible VNI 9")), logs.join("\n"));
-  const [link] = await ns.json<IpLink[]>(
-    "ip",
-    "-j",
-    "-d",
-    "link",
-    "show",
-    "flannel.1",
-  );
+  const link = await flannelLink(ns);
   assertEquals(link.linkinfo.info_data.id, 1);
   assertEquals(link.address, mac);
   const index1 = nl.linkGet("flannel.1")!.index;
