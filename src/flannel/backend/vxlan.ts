@@ -8,6 +8,7 @@ import { CIDR, IP, randomMAC } from "../../net/mod.ts";
 import { type Dataplane, type DpLink, errCode } from "../dataplane.ts";
 import { FlannelError } from "../errors.ts";
 import { type Lease, vxlanData } from "../lease.ts";
+import { ensureOverlayAddr } from "./overlay_addr.ts";
 import { peerSide } from "./side.ts";
 import type {
   Backend,
@@ -139,19 +140,13 @@ export class VxlanBackend implements Backend {
       this.#deps.sysctl(`net/ipv6/conf/${this.device}/accept_ra`, "0");
     }
     if (this.#subnet) {
-      const bits = this.family === 4 ? 32 : 128;
-      const want = `${this.#subnet.network().ip}/${bits}`;
-      const network = this.#network;
-      const addrs = this.#nl.addrList({ dev: link.index, family: this.family });
-      for (const a of addrs) {
-        const c = CIDR.parse(a.cidr);
-        if (a.cidr !== want && network && network.contains(c.ip)) {
-          this.#nl.addrDel(link.index, a.cidr);
-        }
-      }
-      if (!addrs.some((a) => a.cidr === want)) {
-        this.#nl.addrAdd(link.index, want, { nodad: true });
-      }
+      ensureOverlayAddr(
+        this.#nl,
+        link.index,
+        this.family,
+        this.#subnet,
+        this.#network,
+      );
     }
     if (!link.up || created) this.#nl.linkSet(link.index, { up: true });
     const after = this.#nl.linkGet(link.index);

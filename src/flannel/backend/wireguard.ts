@@ -18,6 +18,7 @@ import { CIDR, type IP } from "../../net/mod.ts";
 import { type Dataplane, type DpLink, errCode } from "../dataplane.ts";
 import { FlannelError, NetConfError } from "../errors.ts";
 import type { Lease } from "../lease.ts";
+import { ensureOverlayAddr } from "./overlay_addr.ts";
 import { leaseSide, peerSide } from "./side.ts";
 import type { Backend, BackendDeps, ReconcileReport } from "./types.ts";
 import {
@@ -223,21 +224,17 @@ export class WireguardBackend implements Backend {
     if (link.mtu !== this.mtu) {
       this.#nl.linkSet(link.index, { mtu: this.mtu });
     }
-    if (this.#subnet) {
-      const bits = this.family === 4 ? 32 : 128;
-      const want = `${this.#subnet.network().ip}/${bits}`;
-      const network = this.#network;
-      const addrs = this.#nl.addrList({ dev: link.index, family: this.family });
-      for (const a of addrs) {
-        const c = CIDR.parse(a.cidr);
-        if (a.cidr !== want && network && network.contains(c.ip)) {
-          this.#nl.addrDel(link.index, a.cidr);
-        }
-      }
-      if (!addrs.some((a) => a.cidr === want)) {
-        this.#nl.addrAdd(link.index, want, { nodad: true });
-        if (!created) fixed++;
-      }
+    if (
+      this.#subnet &&
+      ensureOverlayAddr(
+        this.#nl,
+        link.index,
+        this.family,
+        this.#subnet,
+        this.#network,
+      ) && !created
+    ) {
+      fixed++;
     }
     if (!link.up || created) this.#nl.linkSet(link.index, { up: true });
     const network = this.#network;
