@@ -46,19 +46,23 @@ async function writeAll(c: Deno.Conn, b: Uint8Array) {
   for (let off = 0; off < b.length;) off += await c.write(b.subarray(off));
 }
 
-// The sink reads to EOF, then answers one byte.
+// A sink reads each connection to EOF, then answers one byte.
+function serveSink(l: AsyncIterable<Deno.Conn>): void {
+  (async () => {
+    for await (const c of l) {
+      (async () => {
+        const buf = new Uint8Array(256 * 1024);
+        while ((await c.read(buf)) !== null);
+        await writeAll(c, new Uint8Array([1]));
+        c.close();
+      })().catch(() => {});
+    }
+  })().catch(() => {});
+}
+
 const sink = Deno.listen({ hostname: "127.0.0.1", port: 0 });
 const sinkPort = (sink.addr as Deno.NetAddr).port;
-(async () => {
-  for await (const c of sink) {
-    (async () => {
-      const buf = new Uint8Array(256 * 1024);
-      while ((await c.read(buf)) !== null);
-      await writeAll(c, new Uint8Array([1]));
-      c.close();
-    })().catch(() => {});
-  }
-})().catch(() => {});
+serveSink(sink);
 
 const dir = await Deno.makeTempDir({ prefix: "weft-tunnel-bench-" });
 const pki = await ensureServerPKI({
@@ -76,16 +80,7 @@ const tlsSink = Deno.listenTls({
   key: pki.keyPem,
 });
 const tlsSinkPort = (tlsSink.addr as Deno.NetAddr).port;
-(async () => {
-  for await (const c of tlsSink) {
-    (async () => {
-      const buf = new Uint8Array(256 * 1024);
-      while ((await c.read(buf)) !== null);
-      await writeAll(c, new Uint8Array([1]));
-      c.close();
-    })().catch(() => {});
-  }
-})().catch(() => {});
+serveSink(tlsSink);
 async function copy(from: Deno.Conn, to: Deno.Conn) {
   const buf = new Uint8Array(256 * 1024);
   for (let n = await from.read(buf); n !== null; n = await from.read(buf)) {
