@@ -85,3 +85,44 @@ export async function plantStale(
     "permanent",
   );
 }
+
+/**
+ * flannel.1's routes (`dst via gw`), neighbours (`ip mac`) and FDB entries
+ * (`mac dst`), each sorted, as iproute2 reads them. With `missingAsEmpty` a
+ * read that fails (the device is gone) counts as no entries.
+ */
+export async function overlayState(
+  ns: Netns,
+  opts: { missingAsEmpty?: boolean } = {},
+): Promise<{ routes: string[]; neighs: string[]; fdb: string[] }> {
+  const j = <T>(...cmd: string[]): Promise<T[]> => {
+    const p = ns.json<T[]>(...cmd);
+    return opts.missingAsEmpty ? p.catch(() => [] as T[]) : p;
+  };
+  return {
+    routes: (await j<{ dst: string; gateway?: string }>(
+      "ip",
+      "-j",
+      "route",
+      "show",
+      "dev",
+      "flannel.1",
+    )).map((r) => `${r.dst} via ${r.gateway}`).sort(),
+    neighs: (await j<{ dst: string; lladdr: string }>(
+      "ip",
+      "-j",
+      "neigh",
+      "show",
+      "dev",
+      "flannel.1",
+    )).map((n) => `${n.dst} ${n.lladdr}`).sort(),
+    fdb: (await j<{ mac: string; dst?: string }>(
+      "bridge",
+      "-j",
+      "fdb",
+      "show",
+      "dev",
+      "flannel.1",
+    )).map((f) => `${f.mac} ${f.dst}`).sort(),
+  };
+}

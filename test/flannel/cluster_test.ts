@@ -7,7 +7,12 @@ import { assert, assertEquals } from "@std/assert";
 import type { Netns } from "../harness/netns.ts";
 import { Cluster, type ClusterNode } from "./_cluster.ts";
 import { eventually, exchange, reaches } from "./_underlay.ts";
-import { flannelAddrs4, flannelLink, plantStale } from "./_flannel1.ts";
+import {
+  flannelAddrs4,
+  flannelLink,
+  overlayState,
+  plantStale,
+} from "./_flannel1.ts";
 
 const probeScript = new URL("./_probe.ts", import.meta.url).pathname;
 
@@ -18,36 +23,7 @@ async function subnetOf(c: Cluster, n: ClusterNode): Promise<string> {
   return `${m[1]}.0`;
 }
 
-async function overlay(ns: Netns) {
-  const j = async <T>(...cmd: string[]) =>
-    await ns.json<T[]>(...cmd).catch(() => [] as T[]);
-  return {
-    routes: (await j<{ dst: string; gateway?: string }>(
-      "ip",
-      "-j",
-      "route",
-      "show",
-      "dev",
-      "flannel.1",
-    )).map((r) => `${r.dst} via ${r.gateway}`).sort(),
-    neighs: (await j<{ dst: string; lladdr: string }>(
-      "ip",
-      "-j",
-      "neigh",
-      "show",
-      "dev",
-      "flannel.1",
-    )).map((n) => `${n.dst} ${n.lladdr}`).sort(),
-    fdb: (await j<{ mac: string; dst?: string }>(
-      "bridge",
-      "-j",
-      "fdb",
-      "show",
-      "dev",
-      "flannel.1",
-    )).map((f) => `${f.mac} ${f.dst}`).sort(),
-  };
-}
+const overlay = (ns: Netns) => overlayState(ns, { missingAsEmpty: true });
 
 /** What node `me` should have on flannel.1 for the other nodes. */
 async function expectedOn(c: Cluster, me: ClusterNode, peers: ClusterNode[]) {

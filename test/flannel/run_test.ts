@@ -2,38 +2,8 @@ import { assert, assertEquals } from "@std/assert";
 import type { FlannelOptions } from "../../src/flannel/mod.ts";
 import { Agent } from "./_agent.ts";
 import { FakeNodes, PREFIX } from "./_fake_nodes.ts";
+import { overlayState } from "./_flannel1.ts";
 import { eventually, exchange, reaches, Underlay } from "./_underlay.ts";
-import type { Netns } from "../harness/netns.ts";
-
-type IpRoute = { dst: string; gateway?: string; flags: string[] };
-type Fdb = { mac: string; dst?: string };
-type IpNeigh = { dst: string; lladdr: string };
-
-async function overlayState(ns: Netns) {
-  return {
-    routes: (await ns.json<IpRoute[]>(
-      "ip",
-      "-j",
-      "route",
-      "show",
-      "dev",
-      "flannel.1",
-    ))
-      .map((r) => `${r.dst} via ${r.gateway}`).sort(),
-    neighs: (await ns.json<IpNeigh[]>(
-      "ip",
-      "-j",
-      "neigh",
-      "show",
-      "dev",
-      "flannel.1",
-    ))
-      .map((n) => `${n.dst} ${n.lladdr}`).sort(),
-    fdb:
-      (await ns.json<Fdb[]>("bridge", "-j", "fdb", "show", "dev", "flannel.1"))
-        .map((f) => `${f.mac} ${f.dst}`).sort(),
-  };
-}
 
 Deno.test("runFlannel: two nodes publish leases, program each other, survive a deleted device and a restart", async () => {
   await using u = await Underlay.create(3);
