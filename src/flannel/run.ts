@@ -34,6 +34,7 @@ import {
   type OwnLeaseInput,
 } from "./subnet_manager.ts";
 import { gatewayForm, readSubnetEnv, writeSubnetEnv } from "./subnet_env.ts";
+import { sleep } from "./sleep.ts";
 
 export interface FlannelOptions extends IfaceInput {
   nodeName: string;
@@ -71,19 +72,6 @@ export interface FlannelContext {
   signal: AbortSignal;
   ready: () => void;
   log: (msg: string) => void;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 }
 
 function ruleInputs(

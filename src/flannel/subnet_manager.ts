@@ -14,6 +14,7 @@ import {
 } from "./lease.ts";
 import type { NetConf } from "./netconf.ts";
 import type { NodeSource } from "./node_source.ts";
+import { sleep } from "./sleep.ts";
 
 export type LeaseEvent =
   | { type: "added"; lease: Lease }
@@ -29,19 +30,6 @@ export interface OwnLeaseInput {
   publicIPv6: IP | null;
   overwrite: IP | null;
   overwrite6: IP | null;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 }
 
 export class KubeSubnetManager {
