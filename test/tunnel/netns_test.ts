@@ -78,6 +78,30 @@ async function topology() {
   return { srv, agt, pod };
 }
 
+/** curl `target` from `ns` through the tunnel server's CONNECT proxy. */
+function curlThrough(
+  ns: Netns,
+  proxy: string,
+  caFile: string,
+  maxTimeS: number,
+  target: string,
+) {
+  return ns.run([
+    "curl",
+    "-sS",
+    "--max-time",
+    String(maxTimeS),
+    "--proxytunnel",
+    "--proxy",
+    proxy,
+    "--proxy-cacert",
+    caFile,
+    "--proxy-header",
+    `Authorization: Bearer ${ADMIN_TOKEN}`,
+    target,
+  ]);
+}
+
 for (const mode of ["pod", "agent"] as const) {
   Deno.test(`tunnel in namespaces (${mode} mode): CONNECT to a real pod IP`, async () => {
     const dir = await Deno.makeTempDir({ prefix: "weft-tunnel-ns-" });
@@ -96,20 +120,7 @@ for (const mode of ["pod", "agent"] as const) {
         "10.42.5.0/24",
       );
       const curl = (target: string) =>
-        srv.run([
-          "curl",
-          "-sS",
-          "--max-time",
-          "20",
-          "--proxytunnel",
-          "--proxy",
-          url,
-          "--proxy-cacert",
-          `${dir}/ca.pem`,
-          "--proxy-header",
-          `Authorization: Bearer ${ADMIN_TOKEN}`,
-          target,
-        ]);
+        curlThrough(srv, url, `${dir}/ca.pem`, 20, target);
       // The node endpoint (127.0.0.1:10250 inside the agent's namespace).
       const st = await curl("http://10.77.0.2:10250/status");
       assertEquals(st.code, 0, st.stderr);
@@ -155,20 +166,7 @@ Deno.test("tunnel in namespaces: back within 5 s after the agent's link was down
       "10.42.5.0/24",
     );
     const curl = () =>
-      srv.run([
-        "curl",
-        "-sS",
-        "--max-time",
-        "2",
-        "--proxytunnel",
-        "--proxy",
-        url,
-        "--proxy-cacert",
-        `${dir}/ca.pem`,
-        "--proxy-header",
-        `Authorization: Bearer ${ADMIN_TOKEN}`,
-        "http://10.42.5.10:8080/",
-      ]);
+      curlThrough(srv, url, `${dir}/ca.pem`, 2, "http://10.42.5.10:8080/");
     assertEquals((await curl()).stdout, "pod 10.42.5.10");
     await agt.sh("ip", "link", "set", "a0", "down");
     await new Promise((r) => setTimeout(r, 20_000));
