@@ -1,7 +1,7 @@
 import { assertEquals, assertRejects, assertThrows } from "@std/assert";
-import { ensureServerPKI } from "../../src/tls/mod.ts";
 import { runTunnelAgent, tunnelUrl } from "../../src/tunnel/mod.ts";
 import { waitFor } from "./_pair.ts";
+import { localTlsListener } from "./_tls_listener.ts";
 
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
@@ -9,17 +9,7 @@ const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
  * it never reads, writes, answers a close or closes the connection. */
 async function hungServer() {
   const dir = await Deno.makeTempDir({ prefix: "weft-tunnel-hung-" });
-  const pki = await ensureServerPKI({
-    dataDir: dir,
-    addresses: ["127.0.0.1"],
-    hostname: "localhost",
-  });
-  const l = Deno.listenTls({
-    hostname: "127.0.0.1",
-    port: 0,
-    cert: pki.certPem,
-    key: pki.keyPem,
-  });
+  const { listener: l, caPem } = await localTlsListener(dir);
   const held: Deno.Conn[] = [];
   const upgraded = { count: 0 };
   const handshake = async (conn: Deno.Conn) => {
@@ -50,7 +40,7 @@ async function hungServer() {
   })().catch(() => {});
   return {
     url: `https://127.0.0.1:${(l.addr as Deno.NetAddr).port}`,
-    caPem: pki.caPem,
+    caPem,
     upgraded,
     async [Symbol.asyncDispose]() {
       l.close();

@@ -1,6 +1,6 @@
 import { assert, assertEquals } from "@std/assert";
-import { ensureServerPKI } from "../../src/tls/mod.ts";
 import { startNoDelayRelay } from "../../src/tunnel/nodelay_relay.ts";
+import { localTlsListener } from "./_tls_listener.ts";
 
 async function writeAll(c: Deno.Conn, b: Uint8Array): Promise<void> {
   for (let off = 0; off < b.length;) off += await c.write(b.subarray(off));
@@ -23,17 +23,7 @@ async function readAll(c: Deno.Conn): Promise<Uint8Array> {
 
 /** A TLS server that echoes each connection until EOF. */
 async function tlsEcho(dir: string, name: string) {
-  const pki = await ensureServerPKI({
-    dataDir: `${dir}/${name}`,
-    addresses: ["127.0.0.1"],
-    hostname: "localhost",
-  });
-  const l = Deno.listenTls({
-    hostname: "127.0.0.1",
-    port: 0,
-    cert: pki.certPem,
-    key: pki.keyPem,
-  });
+  const { listener: l, caPem } = await localTlsListener(`${dir}/${name}`);
   const serving = (async () => {
     for await (const c of l) {
       (async () => {
@@ -46,7 +36,7 @@ async function tlsEcho(dir: string, name: string) {
     }
   })().catch(() => {});
   return {
-    caPem: pki.caPem,
+    caPem,
     port: (l.addr as Deno.NetAddr).port,
     async close() {
       l.close();
