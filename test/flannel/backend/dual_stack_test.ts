@@ -1,13 +1,9 @@
 import { assert, assertEquals } from "@std/assert";
 import { Netlink, sysctlSet } from "../../../ffi/mod.ts";
-import { CIDR, IP } from "../../../src/net/mod.ts";
-import {
-  type Lease,
-  parseNetConf,
-  selectInterface,
-} from "../../../src/flannel/mod.ts";
+import { parseNetConf, selectInterface } from "../../../src/flannel/mod.ts";
 import { createBackend } from "../../../src/flannel/backend/mod.ts";
 import { exchange, Underlay } from "../_underlay.ts";
+import { configureDual } from "./_dual_lease.ts";
 
 type IpLink = {
   mtu: number;
@@ -32,19 +28,7 @@ Deno.test("vxlan dual-stack: flannel.1 and flannel-v6.1 with their own MACs, ent
         log: () => {},
         sysctl: (k, v) => sysctlSet(k, v, { netns: n.ns.path }),
       });
-      const subnet = CIDR.parse(`10.42.${i + 1}.0/24`);
-      const ipv6Subnet = CIDR.parse(`fd42:0:0:${i + 1}::/64`);
-      await be.configure({ subnet, ipv6Subnet });
-      const lease: Lease = {
-        node: `n${i}`,
-        subnet,
-        ipv6Subnet,
-        publicIP: IP.parse(n.ip),
-        publicIPv6: IP.parse(`fd00:77::${i + 1}`),
-        backendType: "vxlan",
-        backendData: be.backendData(),
-        backendV6Data: be.backendV6Data(),
-      };
+      const lease = await configureDual(be, i, n.ip, "vxlan");
       return { be, lease, ns: n.ns };
     }));
     const [a, b] = parts;

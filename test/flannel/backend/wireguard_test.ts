@@ -19,6 +19,7 @@ import { createBackend } from "../../../src/flannel/backend/mod.ts";
 import { run } from "../../harness/netns.ts";
 import type { Netns } from "../../harness/netns.ts";
 import { reaches, Underlay } from "../_underlay.ts";
+import { configureDual } from "./_dual_lease.ts";
 
 const PSK = "eWVsbG93IHN1Ym1hcmluZSB3aXRoIGtleXMgMzIgYnk=";
 const CONF = JSON.stringify({
@@ -409,19 +410,7 @@ Deno.test("wireguard dual-stack (separate mode): flannel-wg and flannel-wg-v6 on
         runDir,
         netns: n.ns.path,
       });
-      const subnet = CIDR.parse(`10.42.${i + 1}.0/24`);
-      const ipv6Subnet = CIDR.parse(`fd42:0:0:${i + 1}::/64`);
-      await be.configure({ subnet, ipv6Subnet });
-      const lease: Lease = {
-        node: `n${i}`,
-        subnet,
-        ipv6Subnet,
-        publicIP: IP.parse(n.ip),
-        publicIPv6: IP.parse(`fd00:77::${i + 1}`),
-        backendType: "wireguard",
-        backendData: be.backendData(),
-        backendV6Data: be.backendV6Data(),
-      };
+      const lease = await configureDual(be, i, n.ip, "wireguard");
       parts.push({ be, lease, ns: n.ns, runDir });
     }
     const [a, b] = parts;
