@@ -72,6 +72,11 @@ export class ApiError extends Error {
     return s;
   }
 
+  /** The Status as an HTTP response with its code. */
+  toResponse(): Response {
+    return Response.json(this.toStatus(), { status: this.code });
+  }
+
   static badRequest(message: string): ApiError {
     return new ApiError(400, "BadRequest", message);
   }

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { parseToken, readTextIfExists } from "../../tls/mod.ts";
 import { basicOf, bearerOf, matchesToken } from "./authenticator.ts";
 import { nodeCredentials, NodePasswordRejected } from "./credentials.ts";
+import { ApiError, type StatusReason } from "../errors.ts";
 
 export const NODE_NAME_HEADER = "Weft-Node-Name";
 export const NODE_PASSWORD_HEADER = "Weft-Node-Password";
@@ -31,16 +32,12 @@ export interface NodeCredential {
 const NODE_NAME =
   /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
-function status(code: number, reason: string, message: string): Response {
-  return Response.json({
-    kind: "Status",
-    apiVersion: "v1",
-    metadata: {},
-    status: "Failure",
-    message,
-    reason,
-    code,
-  }, { status: code });
+function status(
+  code: number,
+  reason: StatusReason,
+  message: string,
+): Response {
+  return new ApiError(code, reason, message).toResponse();
 }
 
 /** Whether the request carries the agent (node) or server join token. */
