@@ -103,6 +103,12 @@ Deno.test("tunnel agent: reconnects after the server restarts", async () => {
   );
   await c.startServer();
   await waitFor(() => c.tunnel.sessions.has("a"), "a new session", 30_000);
+  // The server registers the session as the upgrade completes; the agent
+  // reports "connected" once its side has opened: wait for that too.
+  await waitFor(
+    () => agent.states.filter((s) => s === "connected").length >= 2,
+    "the agent to report its second connection",
+  );
   assertEquals(agent.states.filter((s) => s === "connected").length, 2);
   const r = await c.tunnel.nodeProxy("a", "/healthz", new Request("http://x/"));
   assertEquals(await r.text(), "ok");
@@ -185,5 +191,5 @@ Deno.test("tunnel agent: a token given as a function is read at every connect (a
   assert(!c.tunnel.sessions.has("a"));
   token = nodeToken("a");
   await agent.ready;
-  assert(c.tunnel.sessions.has("a"));
+  await waitFor(() => c.tunnel.sessions.has("a"), "the session on the server");
 });
