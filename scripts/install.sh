@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Installs what weft needs on a Debian machine, only what is missing.
 # Debian packages (--no-install-recommends) and Deno 2.9.6 from the npm registry.
+# containerd, runc and busybox-static are for the containerd end-to-end test,
+# the ctr bench and `weft demo --runtime containerd` (busybox is the image).
 set -euo pipefail
 
 DENO_VERSION=2.9.6
 DENO_HOME=${WEFT_DENO_HOME:-/opt/weft/deno}
 PKGS=(libnl-3-200 libnl-route-3-200 libnl-genl-3-200 iptables nftables iproute2
   containernetworking-plugins wireguard-tools wireguard-go conntrack tcpdump
-  iperf3 curl ethtool kmod procps util-linux iputils-ping openssl)
+  iperf3 curl ethtool kmod procps util-linux iputils-ping openssl
+  containerd runc busybox-static)
 
 log() { printf 'install: %s\n' "$*" >&2; }
 
@@ -40,4 +43,13 @@ if ! have_deno; then
   ln -sf "$bin" /usr/local/bin/deno
   hash -r
   have_deno || { log "deno $DENO_VERSION did not install"; exit 1; }
+fi
+
+# Debian 12 ships containerd 1.6; the tests drive it with ctr of that era.
+if command -v containerd >/dev/null 2>&1; then
+  ver=$(containerd --version 2>/dev/null | grep -oE ' v?[0-9]+\.[0-9]+\.[0-9]+' | head -1 | tr -d ' v')
+  case "$ver" in
+    1.[6-9].* | [2-9].*) ;;
+    *) log "containerd ${ver:-of unknown version} found; weft's containerd test needs 1.6 or later" ;;
+  esac
 fi
