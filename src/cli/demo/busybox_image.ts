@@ -28,6 +28,7 @@ const APPLETS = [
   "ping",
   "sha256sum",
   "sleep",
+  "timeout",
   "true",
   "wc",
   "wget",

@@ -1,0 +1,201 @@
+// Issue 10's containerd acceptance: a real 2-node weft cluster (`weft
+// server` + `weft agent`, vxlan), Debian's containerd + runc on each node
+// inside the node's network and mount namespaces, busybox containers
+// started by `ctr run --cni` through the CNI config weft installed.
+//
+// Both conflist shapes run at once: node1 (the server) keeps weft's default
+// conflist, node2's agent is given K3s's three-plugin chain (flannel ->
+// portmap -> bandwidth) with --flannel-cni-conf. On each node a web
+// container (busybox httpd serving 320 KiB of random bytes, with a port
+// mapping) and a client container; the checks: addresses in the node's
+// podCIDR, ICMP and TCP across the overlay, the port mapping from the other
+// node's container, and a teardown that runs CNI DEL (the IPs released,
+// the NAT rules gone, the result cache dropped).
+//
+// ctr passes no capability arguments (no -p), so the port mapping reaches
+// the plugin the one way ctr allows: a conflist with a static
+// `runtimeConfig.portMappings` in the plugin declaring that capability,
+// which libcni passes through unchanged; that ctr process sees it as its
+// /etc/cni/net.d. ctr 1.6 runs CNI DEL only when a foreground `ctr run`
+// sees its task exit: each container is a foreground `ctr run --cni --rm`
+// stopped with `ctr task kill`.
+
+import { assert, assertEquals, assertStringIncludes } from "@std/assert";
+import { Cluster, type ClusterNode } from "../flannel/_cluster.ts";
+import {
+  buildBusyboxImage,
+  BUSYBOX_IMAGE,
+  type Container,
+  heldIPs,
+  inCidr,
+  installedConflist,
+  K3S_CHAIN_CONFLIST,
+  natRules,
+  type NodeContainerd,
+  podCidr,
+  readInNode,
+  startContainerd,
+  withPortMappings,
+} from "../harness/containerd.ts";
+
+const BLOB_KIB = 320;
+const WEB_CMD = [
+  "sh",
+  "-c",
+  `dd if=/dev/urandom of=/www/blob bs=1024 count=${BLOB_KIB} 2>/dev/null && ` +
+  "sha256sum /www/blob > /tmp/blob.sum && exec httpd -f -p 80 -h /www",
+];
+
+interface NodeRun {
+  node: ClusterNode;
+  rt: NodeContainerd;
+  cidr: string;
+  hostPort: number;
+  web: Container;
+  client: Container;
+  webIP: string;
+  clientIP: string;
+  sum: string;
+}
+
+function plugins(conflist: string): string[] {
+  return (JSON.parse(conflist).plugins as { type: string }[]).map((p) =>
+    p.type
+  );
+}
+
+async function sumOf(web: Container): Promise<string> {
+  for (let i = 0; i < 50; i++) {
+    const r = await web.exec("cat", "/tmp/blob.sum");
+    if (r.code === 0 && r.stdout.trim()) return r.stdout.split(/\s+/)[0];
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`container ${web.id} wrote no blob`);
+}
+
+/** GET url from inside `c`: the SHA-256 of the body and its size. */
+async function fetchSum(c: Container, url: string) {
+  const r = await c.exec(
+    "sh",
+    "-c",
+    // Not wget -T: Debian's busybox-static 1.35 segfaults with it.
+    `timeout 10 wget -q -O /tmp/got '${url}' && wc -c < /tmp/got && sha256sum /tmp/got`,
+  );
+  assertEquals(r.code, 0, `wget ${url} in ${c.id}: ${r.stderr}`);
+  const [size, sum] = r.stdout.trim().split(/\s+/);
+  return { size: Number(size), sum };
+}
+
+Deno.test("containerd on 2 weft nodes: ctr run --cni containers get podCIDR addresses, talk over the overlay, map a port and release everything on exit (default conflist and K3s chain)", async () => {
+  const work = await Deno.makeTempDir({ prefix: "weft-ctrd-e2e-" });
+  const tag = crypto.getRandomValues(new Uint32Array(1))[0].toString(36);
+  const runtimes: NodeContainerd[] = [];
+  let cluster: Cluster | undefined;
+  try {
+    const k3s = `${work}/k3s-chain.conflist`;
+    await Deno.writeTextFile(k3s, JSON.stringify(K3S_CHAIN_CONFLIST));
+    const image = await buildBusyboxImage(`${work}/image`);
+    cluster = await Cluster.start({
+      nodes: 2,
+      agentArgs: ["--flannel-cni-conf", k3s],
+    });
+    const [n1, n2] = cluster.nodes;
+    const conf1 = await installedConflist(n1);
+    const conf2 = await installedConflist(n2);
+    assertEquals(plugins(conf2), ["flannel", "portmap", "bandwidth"]);
+    assertEquals(plugins(conf1)[0], "flannel", "node1: weft's default");
+    console.log(`node1 conflist: ${plugins(conf1).join(" -> ")}`);
+
+    const nodes: NodeRun[] = [];
+    for (const [i, node] of [n1, n2].entries()) {
+      const rt = await startContainerd(node, `${work}/ctrd-${node.name}`, {
+        namespace: `weft-t-${tag}`,
+      });
+      runtimes.push(rt);
+      await rt.importImage(image);
+      const conflist = i === 0 ? conf1 : conf2;
+      const hostPort = 30081 + i;
+      const web = await rt.run(`web${i + 1}-${tag}`, BUSYBOX_IMAGE, WEB_CMD, {
+        conflist: withPortMappings(conflist, [
+          { hostPort, containerPort: 80, protocol: "tcp" },
+        ]),
+      });
+      const client = await rt.run(
+        `client${i + 1}-${tag}`,
+        BUSYBOX_IMAGE,
+        ["sleep", "3600"],
+      );
+      nodes.push({
+        node,
+        rt,
+        cidr: await podCidr(node),
+        hostPort,
+        web,
+        client,
+        webIP: await web.ipv4(),
+        clientIP: await client.ipv4(),
+        sum: await sumOf(web),
+      });
+    }
+
+    for (const n of nodes) {
+      for (const ip of [n.webIP, n.clientIP]) {
+        assert(inCidr(ip, n.cidr), `${ip} in ${n.node.name}'s ${n.cidr}`);
+      }
+      assertEquals(
+        await heldIPs(n.node),
+        [n.webIP, n.clientIP].sort(),
+        `${n.node.name}: host-local holds the containers' IPs`,
+      );
+      const nat = await natRules(n.node);
+      assertStringIncludes(nat, String(n.hostPort), "the DNAT rule is there");
+    }
+
+    // Across the overlay, both ways: ICMP, TCP with a 320 KiB body, and
+    // the other node's mapped port (node IP -> DNAT -> web container).
+    for (const [a, b] of [[nodes[0], nodes[1]], [nodes[1], nodes[0]]]) {
+      for (const ip of [b.webIP, b.clientIP]) {
+        const ping = await a.client.exec("ping", "-c", "2", "-W", "3", ip);
+        assertEquals(ping.code, 0, `${a.client.id} ping ${ip}: ${ping.stdout}`);
+      }
+      const direct = await fetchSum(a.client, `http://${b.webIP}/blob`);
+      assertEquals(direct, { size: BLOB_KIB * 1024, sum: b.sum });
+      const mapped = await fetchSum(
+        a.client,
+        `http://${b.node.ip}:${b.hostPort}/blob`,
+      );
+      assertEquals(mapped, { size: BLOB_KIB * 1024, sum: b.sum });
+    }
+
+    // Teardown: kill the tasks; each foreground ctr runs CNI DEL, deletes
+    // the task and the container.
+    for (const n of nodes) {
+      for (const c of [n.web, n.client]) await c.stop();
+      assertEquals(await heldIPs(n.node), [], `${n.node.name}: IPs released`);
+      const nat = await natRules(n.node);
+      assert(
+        !nat.includes(String(n.hostPort)),
+        `${n.node.name}: the port mapping's rules are gone:\n${nat}`,
+      );
+      for (const c of [n.web, n.client]) {
+        assertEquals(
+          await readInNode(
+            n.node,
+            `/var/lib/cni/results/cbr0-${c.cniId}-eth0`,
+          ),
+          "",
+          `${c.id}: the result cache entry is gone`,
+        );
+      }
+      const left = await n.rt.ctr("containers", "ls", "-q");
+      assertEquals(left.stdout.trim(), "", "ctr run --rm removed them");
+    }
+  } catch (e) {
+    if (cluster) console.error(await cluster.logs());
+    throw e;
+  } finally {
+    for (const rt of runtimes.reverse()) await rt.stop();
+    if (cluster) await cluster[Symbol.asyncDispose]();
+    await Deno.remove(work, { recursive: true }).catch(() => {});
+  }
+});
