@@ -240,9 +240,42 @@ export class NodeContainerd {
     return this.#proc?.pid;
   }
 
-  /** The ctr argv, inside the node, for this containerd and namespace. */
+  /** The ctr command line for this containerd and namespace. */
+  ctrCmd(...args: string[]): string[] {
+    return ["ctr", "-a", SOCKET, "-n", this.namespace, ...args];
+  }
+
+  /** The ctr argv, inside the node. */
   ctrArgv(...args: string[]): string[] {
-    return [...this.enter, "ctr", "-a", SOCKET, "-n", this.namespace, ...args];
+    return [...this.enter, ...this.ctrCmd(...args)];
+  }
+
+  /**
+   * The argv that runs `cmd` inside the node with its own mount namespace
+   * in which `binDir` is /opt/cni/bin and `confDir` /etc/cni/net.d (each
+   * when given): how one ctr process gets another CNI view than the node's.
+   */
+  viewArgv(
+    view: { binDir?: string; confDir?: string },
+    cmd: string[],
+  ): string[] {
+    const binds = [
+      view.binDir ? 'mount --bind "$0" /opt/cni/bin' : "true",
+      view.confDir ? 'mount --bind "$1" /etc/cni/net.d' : "true",
+    ];
+    return [
+      ...this.enter,
+      "unshare",
+      "--mount",
+      "--propagation",
+      "private",
+      "sh",
+      "-c",
+      `${binds.join(" && ")} && shift && exec "$@"`,
+      safePath(view.binDir ?? "/opt/cni/bin", "CNI bin dir"),
+      safePath(view.confDir ?? "/etc/cni/net.d", "CNI conf dir"),
+      ...cmd,
+    ];
   }
 
   /** Runs ctr inside the node. */
@@ -296,25 +329,13 @@ export class NodeContainerd {
     if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,60}$/.test(id)) {
       throw new DemoError(`invalid container id "${id}"`);
     }
-    const run = ["ctr", "-a", SOCKET, "-n", this.namespace, "run", "--cni"];
-    run.push("--rm", image, id, ...cmd);
+    const run = this.ctrCmd("run", "--cni", "--rm", image, id, ...cmd);
     let argv = [...this.enter, ...run];
     if (opts.conflist !== undefined) {
       const dir = `${this.o.workDir}/net.d-${id}`;
       await Deno.mkdir(dir, { recursive: true });
       await Deno.writeTextFile(`${dir}/10-flannel.conflist`, opts.conflist);
-      argv = [
-        ...this.enter,
-        "unshare",
-        "--mount",
-        "--propagation",
-        "private",
-        "sh",
-        "-c",
-        'mount --bind "$0" /etc/cni/net.d && exec "$@"',
-        dir,
-        ...run,
-      ];
+      argv = this.viewArgv({ confDir: dir }, run);
     }
     const log = `${this.o.workDir}/${id}.log`;
     const proc = spawnLogged(`${this.o.node} ${id}`, argv, log);
