@@ -24,10 +24,12 @@ import {
   waitFor,
 } from "./proc.ts";
 import { selfCommand } from "./self.ts";
+import { CONTAINERD_TOOLS, DemoContainers } from "./containers.ts";
 import { cleanNamespaces, type DemoNode, Topology } from "./topology.ts";
 
 export const DEMO_HELP =
   `Usage: weft demo [--check] [--nodes N] [--backend vxlan|host-gw|wireguard-native]
+                 [--runtime cni|containerd]
 
 Builds a weft cluster on this machine: an underlay bridge and N nodes, each
 its own network and mount namespace, a "weft server" on node1 and a
@@ -39,6 +41,9 @@ Flags:
   --check              build, check once, tear down; exit 0 when all pass
   --nodes N            number of nodes (default 3, 1-50)
   --backend B          flannel backend: vxlan (default), host-gw or wireguard-native
+  --runtime R          how pods are made: cni (default: "weft cni add" into a
+                       netns) or containerd (busybox containers started by
+                       "ctr run --cni" on each node's own containerd)
   --timeout S          seconds to wait for the cluster to come up (default 240)
   --ns-prefix P        namespace name prefix (default weft-demo-; tests use weft-t-...)
   --clean              remove namespaces left by a crashed demo, then exit
@@ -52,6 +57,8 @@ export interface DemoOptions {
   check: boolean;
   timeoutMs: number;
   prefix: string;
+  /** How pods are made (default "cni"). */
+  runtime?: "cni" | "containerd";
 }
 
 function parseDemoArgs(
@@ -59,7 +66,7 @@ function parseDemoArgs(
 ): DemoOptions & { clean: boolean; help: boolean } {
   let unknown: string | undefined;
   const p = parseArgs(args, {
-    string: ["nodes", "backend", "timeout", "ns-prefix"],
+    string: ["nodes", "backend", "timeout", "ns-prefix", "runtime"],
     boolean: ["check", "clean", "help"],
     unknown: (arg: string, key?: string) => {
       if (key === undefined) unknown ??= `argument "${arg}"`;
@@ -99,9 +106,16 @@ function parseDemoArgs(
       `weft demo: invalid value "${prefix}" for flag --ns-prefix: must start with "weft-" (lowercase letters, digits, '-')`,
     );
   }
+  const runtime = String(p.runtime ?? "cni");
+  if (runtime !== "cni" && runtime !== "containerd") {
+    throw new UsageError(
+      `weft demo: invalid value "${runtime}" for flag --runtime: must be cni or containerd`,
+    );
+  }
   return {
     nodes,
     backend,
+    runtime,
     check: p.check === true,
     timeoutMs: timeout * 1000,
     prefix,
@@ -158,9 +172,12 @@ const TOOLS: [string, string][] = [
   ["iptables", "iptables"],
 ];
 
-async function requireTools(): Promise<void> {
+async function requireTools(runtime: DemoOptions["runtime"]): Promise<void> {
   const missing: string[] = [];
-  for (const [tool, pkg] of TOOLS) {
+  const tools = runtime === "containerd"
+    ? [...TOOLS, ...CONTAINERD_TOOLS]
+    : TOOLS;
+  for (const [tool, pkg] of tools) {
     try {
       await new Deno.Command(tool, {
         args: ["--help"],
@@ -189,6 +206,8 @@ export class Demo {
   readonly self = selfCommand();
   readonly started = Date.now();
   logDir = "";
+  /** The pods' runtime with --runtime containerd. */
+  containers: DemoContainers | null = null;
 
   constructor(readonly o: DemoOptions, readonly signal: AbortSignal) {
     this.topo = new Topology(o.prefix);
@@ -288,9 +307,18 @@ export class Demo {
 
   async build(): Promise<void> {
     const { o, topo } = this;
-    await requireTools();
+    await requireTools(o.runtime);
     await topo.checkFree();
     this.logDir = await Deno.makeTempDir({ prefix: "weft-demo-logs-" });
+    if (o.runtime === "containerd") {
+      this.containers = new DemoContainers(
+        topo,
+        CNI_BIN,
+        CONFLIST.slice(0, CONFLIST.lastIndexOf("/")),
+        this.logDir,
+        (m) => this.progress(m),
+      );
+    }
     await topo.createUnderlay();
     this.progress(
       `underlay: bridge br0 10.250.0.1/24 in netns ${topo.underlay}`,
@@ -379,6 +407,15 @@ export class Demo {
   }
 
   async addPod(node: DemoNode, name: string): Promise<void> {
+    if (this.containers) {
+      const c = await this.containers.addPod(node, name);
+      this.responders.serve(`/run/netns/${c.netns}`, name);
+      this.pods.push({ name, netns: c.netns, node, ip: c.ip });
+      this.progress(
+        `${node.name}: container ${name} ${c.ip} (ctr run --cni, task pid ${c.pid}, netns ${c.netns})`,
+      );
+      return;
+    }
     const netns = await this.topo.addPod(name);
     const r = await exec([
       ...this.topo.enter(node),
@@ -513,6 +550,7 @@ export class Demo {
   /** Stops everything; the process logs are kept unless `dropLogs`. */
   async teardown(dropLogs = false): Promise<void> {
     await this.responders.close();
+    await this.containers?.stop();
     for (const p of [...this.procs].reverse()) await p.stop(8000);
     await this.topo.teardown();
     if (dropLogs && this.logDir) {
