@@ -37,6 +37,8 @@ import {
   startContainerd,
   withPortMappings,
 } from "../harness/containerd.ts";
+import { run } from "../harness/netns.ts";
+import { runWeft } from "../harness/weft.ts";
 
 const BLOB_KIB = 320;
 const WEB_CMD = [
@@ -198,4 +200,66 @@ Deno.test("containerd on 2 weft nodes: ctr run --cni containers get podCIDR addr
     if (cluster) await cluster[Symbol.asyncDispose]();
     await Deno.remove(work, { recursive: true }).catch(() => {});
   }
+});
+
+Deno.test("weft demo --check --runtime containerd: 2 nodes of real containers, the whole matrix passes, nothing left behind", async () => {
+  const prefix = `weft-t-${Deno.pid}-cd-`;
+  const names = () =>
+    [...Deno.readDirSync("/run/netns")].map((e) => e.name).filter((n) =>
+      n.startsWith(prefix)
+    );
+  try {
+    const r = await runWeft([
+      "demo",
+      "--check",
+      "--runtime",
+      "containerd",
+      "--nodes",
+      "2",
+      "--ns-prefix",
+      prefix,
+    ]);
+    const all = r.stdout + r.stderr;
+    assertEquals(r.code, 0, all);
+    assertEquals(
+      (r.stdout.match(
+        /: container n\d-p\d 10\.42\.\d+\.\d+ \(ctr run --cni, task pid \d+/g,
+      ) ?? []).length,
+      4,
+      all,
+    );
+    // 4 containers x 2 on the other node, 4 x 2 nodes, 2 tunnels.
+    assertStringIncludes(
+      r.stdout,
+      "18/18 ok — pod↔pod 8/8, pod→node 8/8, server→agent tunnel 2/2",
+    );
+    assertEquals(names(), [], "the demo removed its namespaces");
+    // containerd and the containers were stopped (their pids are gone).
+    const pids = [
+      ...r.stdout.matchAll(/containerd \S+ \(pid (\d+)\)/g),
+      ...r.stdout.matchAll(/task pid (\d+)/g),
+    ].map((m) => Number(m[1]));
+    assertEquals(pids.length, 6, all);
+    const alive = pids.filter((pid) => {
+      try {
+        Deno.statSync(`/proc/${pid}`);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    assertEquals(alive, [], "containerd and the containers are gone");
+  } finally {
+    for (const ns of names()) await run(["ip", "netns", "del", ns]);
+  }
+});
+
+Deno.test("weft demo --runtime rejects an unknown runtime with one line and exit 2", async () => {
+  const r = await runWeft(["demo", "--runtime", "docker"]);
+  assertEquals(r.code, 2, r.stderr);
+  assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
+  assertStringIncludes(
+    r.stderr,
+    'invalid value "docker" for flag --runtime: must be cni or containerd',
+  );
 });
