@@ -7,6 +7,8 @@
 //
 //   no CNI      the same ctr run without --cni (the runtime's own cost)
 //   weft        weft's default conflist and plugins, as installed by the agent
+//   weft K3s    K3s's three-plugin chain (flannel -> portmap -> bandwidth)
+//               through the same weft plugins (for comparison; no ratio)
 //   reference   Debian's /usr/lib/cni plugins: bridge (+ host-local) ->
 //               portmap -> bandwidth, configured as flannel renders bridge,
 //               for the same podCIDR and bridge cni0
@@ -23,6 +25,7 @@ import {
   BUSYBOX_IMAGE,
   heldIPs,
   installedConflist,
+  K3S_CHAIN_CONFLIST,
   NodeContainerd,
   podCidr,
   readInNode,
@@ -181,6 +184,10 @@ async function main(): Promise<void> {
     await Deno.mkdir(refDir);
     const refConf = referenceConflist(cidr, mtu);
     await Deno.writeTextFile(`${refDir}/10-ref.conflist`, refConf);
+    const k3sDir = `${work}/k3s-net.d`;
+    await Deno.mkdir(k3sDir);
+    const k3sConf = JSON.stringify(K3S_CHAIN_CONFLIST);
+    await Deno.writeTextFile(`${k3sDir}/10-flannel.conflist`, k3sConf);
     const plugins = (s: string) =>
       (JSON.parse(s).plugins as { type: string }[]).map((p) => p.type).join(
         " -> ",
@@ -200,6 +207,14 @@ async function main(): Promise<void> {
         binDir: WEFT_CNI_BIN,
         confDir: WEFT_CNI_CONF_DIR,
         conflist: weftConf,
+        samples: [],
+      },
+      {
+        label: `weft K3s chain (${plugins(k3sConf)})`,
+        cni: true,
+        binDir: WEFT_CNI_BIN,
+        confDir: k3sDir,
+        conflist: k3sConf,
         samples: [],
       },
       {
@@ -238,7 +253,7 @@ async function main(): Promise<void> {
       );
     }
     const weft = median(contenders[1].samples) - base;
-    const ref = median(contenders[2].samples) - base;
+    const ref = median(contenders[3].samples) - base;
     console.log(
       `  ratio weft / reference (network share): ${
         (weft / Math.max(ref, 0.1)).toFixed(2)
