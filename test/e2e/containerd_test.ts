@@ -44,8 +44,10 @@ const BLOB_KIB = 320;
 const WEB_CMD = [
   "sh",
   "-c",
+  // httpd listens before it daemonizes: blob.sum appears once it serves.
   `dd if=/dev/urandom of=/www/blob bs=1024 count=${BLOB_KIB} 2>/dev/null && ` +
-  "sha256sum /www/blob > /tmp/blob.sum && exec httpd -f -p 80 -h /www",
+  "httpd -p 80 -h /www && sha256sum /www/blob > /tmp/blob.sum && " +
+  "exec sleep 1000000000",
 ];
 
 interface NodeRun {
@@ -73,6 +75,20 @@ async function sumOf(web: Container): Promise<string> {
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`container ${web.id} wrote no blob`);
+}
+
+/**
+ * `c` pings `ip`; a few tries while flannel may still be programming the
+ * other node's lease (the cluster is fresh).
+ */
+async function pings(c: Container, ip: string): Promise<void> {
+  let last = "";
+  for (let i = 0; i < 10; i++) {
+    const r = await c.exec("ping", "-c", "1", "-W", "2", ip);
+    if (r.code === 0) return;
+    last = r.stdout + r.stderr;
+  }
+  throw new Error(`${c.id} cannot ping ${ip}: ${last}`);
 }
 
 /** GET url from inside `c`: the SHA-256 of the body and its size. */
@@ -156,10 +172,7 @@ Deno.test("containerd on 2 weft nodes: ctr run --cni containers get podCIDR addr
     // Across the overlay, both ways: ICMP, TCP with a 320 KiB body, and
     // the other node's mapped port (node IP -> DNAT -> web container).
     for (const [a, b] of [[nodes[0], nodes[1]], [nodes[1], nodes[0]]]) {
-      for (const ip of [b.webIP, b.clientIP]) {
-        const ping = await a.client.exec("ping", "-c", "2", "-W", "3", ip);
-        assertEquals(ping.code, 0, `${a.client.id} ping ${ip}: ${ping.stdout}`);
-      }
+      for (const ip of [b.webIP, b.clientIP]) await pings(a.client, ip);
       const direct = await fetchSum(a.client, `http://${b.webIP}/blob`);
       assertEquals(direct, { size: BLOB_KIB * 1024, sum: b.sum });
       const mapped = await fetchSum(
