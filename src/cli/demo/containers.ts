@@ -67,7 +67,9 @@ export class DemoContainers {
     const version = (await exec(["containerd", "--version"])).stdout.trim()
       .split(" ")[2] ?? "";
     this.progress(
-      `${node.name}: containerd ${version} (pid ${rt.pid}), /opt/cni/bin and /etc/cni/net.d bound to weft's, ${BUSYBOX_IMAGE} imported`,
+      `${node.name}: containerd ${version} (pid ${rt.pid}), /opt/cni/bin and /etc/cni/net.d bound to weft's, ${BUSYBOX_IMAGE} imported; try: ${
+        rt.ctrArgv("tasks", "ls").join(" ")
+      }`,
     );
     return rt;
   }
