@@ -69,12 +69,10 @@ function plugins(conflist: string): string[] {
 }
 
 async function sumOf(web: Container): Promise<string> {
-  for (let i = 0; i < 50; i++) {
-    const r = await web.exec("cat", "/tmp/blob.sum");
-    if (r.code === 0 && r.stdout.trim()) return r.stdout.split(/\s+/)[0];
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`container ${web.id} wrote no blob`);
+  // Empty until httpd serves (and asked again while it is).
+  const r = await web.output(["cat", "/tmp/blob.sum"], 50);
+  assert(r.stdout.trim(), `container ${web.id} wrote no blob: ${r.stderr}`);
+  return r.stdout.split(/\s+/)[0];
 }
 
 /**
@@ -93,12 +91,12 @@ async function pings(c: Container, ip: string): Promise<void> {
 
 /** GET url from inside `c`: the SHA-256 of the body and its size. */
 async function fetchSum(c: Container, url: string) {
-  const r = await c.exec(
+  const r = await c.output([
     "sh",
     "-c",
     // Not wget -T: Debian's busybox-static 1.35 segfaults with it.
     `timeout 10 wget -q -O /tmp/got '${url}' && wc -c < /tmp/got && sha256sum /tmp/got`,
-  );
+  ], 3);
   assertEquals(r.code, 0, `wget ${url} in ${c.id}: ${r.stderr}`);
   const [size, sum] = r.stdout.trim().split(/\s+/);
   return { size: Number(size), sum };

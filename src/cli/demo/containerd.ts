@@ -458,13 +458,36 @@ export class Container {
     return this.rt.ctr("tasks", "exec", "--exec-id", execId, this.id, ...cmd);
   }
 
+  /**
+   * Runs a command that prints something, asking again (up to `tries`
+   * times) while its output is empty: ctr's exec can lose a short
+   * process's output when the FIFOs attach late on a busy machine.
+   */
+  async output(cmd: string[], tries = 10): Promise<Output> {
+    let r: Output = { code: -1, stdout: "", stderr: "" };
+    for (let i = 0; i < tries; i++) {
+      r = await this.exec(...cmd);
+      if (r.stdout.trim() !== "") return r;
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    return r;
+  }
+
   /** The IPv4 address of eth0, as the container sees it. */
   async ipv4(): Promise<string> {
-    const r = await this.exec("ip", "-o", "-4", "addr", "show", "dev", "eth0");
+    const r = await this.output([
+      "ip",
+      "-o",
+      "-4",
+      "addr",
+      "show",
+      "dev",
+      "eth0",
+    ]);
     const m = r.stdout.match(/inet (\d+\.\d+\.\d+\.\d+)\/\d+/);
     if (!m) {
       throw new DemoError(
-        `container ${this.id} has no IPv4 address on eth0: ${
+        `container ${this.id} has no IPv4 address on eth0 (exit ${r.code}): ${
           (r.stdout + r.stderr).trim()
         }`,
       );
