@@ -39,9 +39,12 @@ export class DemoContainers {
     readonly progress: (msg: string) => void,
   ) {}
 
-  /** containerd's namespace: one per demo, so cgroups never collide. */
+  /**
+   * containerd's namespace: one per demo, so cgroups never collide
+   * (containerd allows no "--" in it).
+   */
   get namespace(): string {
-    return `${this.topo.prefix}ctr`;
+    return `${this.topo.prefix}ctr`.replace(/-+/g, "-");
   }
 
   async #runtime(node: DemoNode): Promise<NodeContainerd> {
