@@ -25,6 +25,7 @@ import { DemoError, type Proc, spawnLogged, tail } from "./proc.ts";
 
 const STATE = "/run/containerd";
 const SOCKET = `${STATE}/containerd.sock`;
+const TASKS = `${STATE}/io.containerd.runtime.v2.task`;
 
 export interface NodeContainerdOptions {
   /** The node's name, for messages. */
@@ -117,6 +118,7 @@ export class NodeContainerd {
   readonly containers = new Set<Container>();
   #proc: Proc | null = null;
   #mounted = false;
+  readonly #shims: { id: string; shim: number; init: number }[] = [];
 
   private constructor(readonly o: NodeContainerdOptions) {
     this.namespace = o.namespace ?? "default";
@@ -126,14 +128,25 @@ export class NodeContainerd {
     return `${this.o.workDir}/containerd.log`;
   }
 
+  /**
+   * A process inside the node's namespaces: the holder, or containerd
+   * when the holder is gone (a Ctrl-C reaches the holder too, while
+   * containerd, in a session of its own, waits for an orderly stop).
+   */
+  #target(): number {
+    const d = this.#proc;
+    if (!aliveSync(this.o.holderPid) && d?.running) return d.pid;
+    return this.o.holderPid;
+  }
+
   /** nsenter prefix into the node's network and mount namespaces. */
   get enter(): string[] {
-    return ["nsenter", "-t", String(this.o.holderPid), "-m", "-n", "--"];
+    return ["nsenter", "-t", String(this.#target()), "-m", "-n", "--"];
   }
 
   /** A path inside the node, readable from the host. */
   path(p: string): string {
-    return `/proc/${this.o.holderPid}/root${p}`;
+    return `/proc/${this.#target()}/root${p}`;
   }
 
   /** Mounts the node's view, starts containerd and waits for its socket. */
@@ -211,9 +224,11 @@ export class NodeContainerd {
         "",
       ].join("\n"),
     );
+    // setsid: a terminal's Ctrl-C goes to the demo, which stops
+    // containerd in order, and not to containerd itself.
     this.#proc = spawnLogged(
       `${this.o.node} containerd`,
-      [...this.enter, "containerd", "--config", config],
+      ["setsid", ...this.enter, "containerd", "--config", config],
       this.log,
     );
     const deadline = Date.now() + 30_000;
@@ -338,7 +353,8 @@ export class NodeContainerd {
       argv = this.viewArgv({ confDir: dir }, run);
     }
     const log = `${this.o.workDir}/${id}.log`;
-    const proc = spawnLogged(`${this.o.node} ${id}`, argv, log);
+    // setsid as for containerd: the foreground ctr must live to run DEL.
+    const proc = spawnLogged(`${this.o.node} ${id}`, ["setsid", ...argv], log);
     const c = new Container(this, id, proc);
     this.containers.add(c);
     const deadline = Date.now() + 30_000;
@@ -346,6 +362,10 @@ export class NodeContainerd {
       const pid = (await this.tasks()).get(id);
       if (pid) {
         c.pid = pid;
+        const shim = await readPid(
+          this.path(`${TASKS}/${this.namespace}/${id}/shim.pid`),
+        );
+        if (shim) this.#shims.push({ id, shim, init: pid });
         return c;
       }
       if (!proc.running || Date.now() > deadline) {
@@ -377,7 +397,7 @@ export class NodeContainerd {
       await this.#proc.stop(5000);
     }
     await this.#killShims();
-    if (this.#mounted && await alive(this.o.holderPid)) {
+    if (this.#mounted && aliveSync(this.o.holderPid)) {
       await exec([
         "nsenter",
         "-t",
@@ -400,14 +420,26 @@ export class NodeContainerd {
    * shim.
    */
   async #killShims(): Promise<void> {
-    const dir = this.path(`${STATE}/io.containerd.runtime.v2.task`);
+    // The shims of run()'s containers, known by pid even when the node's
+    // state dir cannot be reached any more.
+    for (const { id, shim, init } of this.#shims) {
+      const cmd = await Deno.readTextFile(`/proc/${shim}/cmdline`).catch(() =>
+        ""
+      );
+      if (!cmd.includes("containerd-shim") || !cmd.includes(`\0${id}\0`)) {
+        continue;
+      }
+      if (await parentOf(init) === shim) kill(init);
+      kill(shim);
+    }
+    const dir = this.path(TASKS);
     const nsDirs = await list(dir);
     for (const ns of nsDirs) {
       for (const id of await list(`${dir}/${ns}`)) {
         const shim = await readPid(`${dir}/${ns}/${id}/shim.pid`);
         const init = await readPid(`${dir}/${ns}/${id}/init.pid`);
         if (init && shim && await parentOf(init) === shim) kill(init);
-        if (shim && await sameMountNs(shim, this.o.holderPid)) kill(shim);
+        if (shim && await sameMountNs(shim, this.#target())) kill(shim);
       }
     }
   }
@@ -551,8 +583,13 @@ async function sameMountNs(a: number, b: number): Promise<boolean> {
   }
 }
 
-async function alive(pid: number): Promise<boolean> {
-  return await Deno.stat(`/proc/${pid}`).then(() => true, () => false);
+function aliveSync(pid: number): boolean {
+  try {
+    Deno.statSync(`/proc/${pid}`);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function kill(pid: number): void {
