@@ -1,10 +1,19 @@
-// The demo's containerd helpers that need no root: which cgroup mounts of
-// the host are made again inside a node (for runc), and the OCI layout of
-// the busybox image.
+// The demo's containerd helpers: which cgroup mounts of the host are made
+// again inside a node (for runc), the OCI layout of the busybox image, and
+// a cleanup that leaves no process behind even when the node's holder
+// died first (as on a Ctrl-C to the demo's process group). The last one
+// runs a node of its own with Debian's reference plugins (no weft cluster).
 
-import { assertEquals } from "@std/assert";
-import { hostCgroupMounts } from "../../src/cli/demo/containerd.ts";
-import { buildBusyboxImage } from "../../src/cli/demo/busybox_image.ts";
+import { assert, assertEquals } from "@std/assert";
+import {
+  hostCgroupMounts,
+  NodeContainerd,
+} from "../../src/cli/demo/containerd.ts";
+import {
+  buildBusyboxImage,
+  BUSYBOX_IMAGE,
+} from "../../src/cli/demo/busybox_image.ts";
+import { Netns } from "../harness/netns.ts";
 
 Deno.test("hostCgroupMounts() keeps a hybrid host's tmpfs, v1 controllers and cgroup2, in order", () => {
   const info = [
@@ -91,5 +100,90 @@ Deno.test("buildBusyboxImage() writes an OCI layout whose digests match its blob
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+function aliveNow(pid: number): boolean {
+  try {
+    Deno.statSync(`/proc/${pid}`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test("NodeContainerd.stop() ends containerd, shims and containers even after the node's holder died", async () => {
+  await using ns = await Netns.create("ctrd");
+  const work = await Deno.makeTempDir({ prefix: "weft-ctrd-stop-" });
+  const holder = new Deno.Command("ip", {
+    args: [
+      "netns",
+      "exec",
+      ns.name,
+      "unshare",
+      "--mount",
+      "--propagation",
+      "slave",
+      "sh",
+      "-c",
+      "mount -t tmpfs t /var/lib/cni && mount -t tmpfs t /etc/cni && echo ready && exec sleep infinity",
+    ],
+    stdout: "piped",
+  }).spawn();
+  let rt: NodeContainerd | undefined;
+  try {
+    const r = holder.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    assertEquals((await r.read()).value?.trim(), "ready");
+    r.releaseLock();
+    holder.stdout.cancel().catch(() => {});
+    const conf = `${work}/net.d`;
+    await Deno.mkdir(conf);
+    await Deno.writeTextFile(
+      `${conf}/10-ref.conflist`,
+      JSON.stringify({
+        cniVersion: "1.0.0",
+        name: "ref",
+        plugins: [{
+          type: "bridge",
+          bridge: "cni0",
+          isGateway: true,
+          ipam: { type: "host-local", ranges: [[{ subnet: "10.99.7.0/24" }]] },
+        }],
+      }),
+    );
+    rt = await NodeContainerd.start({
+      node: "n",
+      holderPid: holder.pid,
+      workDir: `${work}/ctrd`,
+      cniBinDir: "/usr/lib/cni",
+      cniConfDir: conf,
+      namespace: `weft-t-stop-${Deno.pid}`,
+    });
+    await rt.importImage(await buildBusyboxImage(`${work}/image`));
+    const c = await rt.run("c1", BUSYBOX_IMAGE, ["sleep", "3600"]);
+    assertEquals(await c.ipv4(), "10.99.7.2");
+    const pids = [rt.pid!, c.pid, c.proc.pid];
+    assert(pids.every(aliveNow), "containerd, the container and ctr run");
+
+    holder.kill("SIGKILL");
+    await holder.status;
+    await rt.stop();
+    assertEquals(pids.filter(aliveNow), [], "all of them are gone");
+    const shims = (await new Deno.Command("pgrep", {
+      args: [
+        "-f",
+        `containerd-shim-runc-v2 -namespace weft-t-stop-${Deno.pid} `,
+      ],
+    }).output()).stdout;
+    assertEquals(new TextDecoder().decode(shims).trim(), "", "no shim left");
+  } finally {
+    try {
+      holder.kill("SIGKILL");
+    } catch {
+      // already gone
+    }
+    await holder.status;
+    await rt?.stop();
+    await Deno.remove(work, { recursive: true }).catch(() => {});
   }
 });
