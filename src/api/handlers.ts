@@ -14,6 +14,7 @@ import {
 import { ApiError } from "./errors.ts";
 import {
   asKubeObject,
+  checkPathSegment,
   isObject,
   type KubeObject,
   parseBody,
@@ -76,7 +77,13 @@ export class ResourceHandlers {
   }
 
   #ns(c: Context): string | undefined {
-    return this.def.namespaced ? c.req.param("ns") : undefined;
+    const ns = c.req.param("ns");
+    if (!this.def.namespaced || ns === undefined) return undefined;
+    return checkPathSegment("namespace", ns);
+  }
+
+  #name(c: Context): string {
+    return checkPathSegment("name", c.req.param("name") ?? "");
   }
 
   #bindingCheck(id: Identity, a: Attributes, objs: (KubeObject | null)[]) {
@@ -140,7 +147,7 @@ export class ResourceHandlers {
 
   get = async (c: Context): Promise<Response> => {
     const ns = this.#ns(c);
-    const name = c.req.param("name")!;
+    const name = this.#name(c);
     await this.#auth(c, {
       verb: "get",
       namespace: ns,
@@ -188,7 +195,7 @@ export class ResourceHandlers {
 
   update = async (c: Context): Promise<Response> => {
     const ns = this.#ns(c);
-    const name = c.req.param("name")!;
+    const name = this.#name(c);
     const sub = this.#sub(c);
     const a: Attributes = {
       verb: "update",
@@ -214,7 +221,7 @@ export class ResourceHandlers {
 
   patch = async (c: Context): Promise<Response> => {
     const ns = this.#ns(c);
-    const name = c.req.param("name")!;
+    const name = this.#name(c);
     const sub = this.#sub(c);
     const a: Attributes = {
       verb: "patch",
@@ -255,7 +262,7 @@ export class ResourceHandlers {
 
   delete = async (c: Context): Promise<Response> => {
     const ns = this.#ns(c);
-    const name = c.req.param("name")!;
+    const name = this.#name(c);
     await this.#auth(c, { verb: "delete", namespace: ns, name });
     const text = await c.req.text();
     const pre: { resourceVersion?: number; uid?: string } = {};
