@@ -40,6 +40,14 @@ function json(body: unknown, code = 200): Response {
   });
 }
 
+/** `map[key]` when it is the map's own entry (never Object.prototype's). */
+function ownValue(
+  map: Record<string, string> | undefined,
+  key: string,
+): string | undefined {
+  return map && Object.hasOwn(map, key) ? map[key] : undefined;
+}
+
 function isTrue(v: string | undefined): boolean {
   return v === "1" || v === "true";
 }
@@ -103,7 +111,8 @@ export class ResourceHandlers {
     const labels = labelSelector(q("labelSelector"));
     const fields = fieldSelector(q("fieldSelector"), this.def.fields);
     const match = (o: KubeObject) =>
-      labels((k) => o.metadata.labels?.[k]) && fields((f) => fieldValue(o, f));
+      labels((k) => ownValue(o.metadata.labels, k)) &&
+      fields((f) => fieldValue(o, f));
     const table = wantsTable(c.req.header("accept"))
       ? { includeObject: q("includeObject") ?? "Metadata" }
       : undefined;
