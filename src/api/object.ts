@@ -3,6 +3,7 @@
 // creationTimestamp, resourceVersion, generation.
 
 import { ApiError } from "./errors.ts";
+import { parseClientJson } from "./json.ts";
 
 export type Json =
   | null
@@ -183,18 +184,7 @@ export function nameSuffix(): string {
 
 /** Parses a request body as one JSON object; 400 on anything else. */
 export function parseBody(text: string): JsonObject {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch (e) {
-    throw new ApiError(
-      400,
-      "BadRequest",
-      `the request body is not valid JSON: ${(e as Error).message}`,
-      undefined,
-      { cause: e },
-    );
-  }
+  const v = parseClientJson(text, "the request body");
   if (!isObject(v)) {
     throw ApiError.badRequest("the request body must be a JSON object");
   }

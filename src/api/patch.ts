@@ -5,6 +5,7 @@
 // directives; `$setElementOrder` and `$retainKeys` are accepted and ignored).
 
 import { ApiError } from "./errors.ts";
+import { parseClientJson } from "./json.ts";
 import { isObject, type Json, type JsonObject } from "./object.ts";
 
 export const MERGE_PATCH = "application/merge-patch+json";
@@ -269,18 +270,7 @@ export function applyPatch(
       `the body of the request was in an unknown format - accepted media types include: ${MERGE_PATCH}, ${JSON_PATCH}, ${STRATEGIC_PATCH}`,
     );
   }
-  let patch: Json;
-  try {
-    patch = JSON.parse(body);
-  } catch (e) {
-    throw new ApiError(
-      400,
-      "BadRequest",
-      `the patch is not valid JSON: ${(e as Error).message}`,
-      undefined,
-      { cause: e },
-    );
-  }
+  const patch = parseClientJson(body, "the patch") as Json;
   if (type === JSON_PATCH) return jsonPatch(target, patch);
   if (!isObject(patch)) {
     throw ApiError.badRequest("a merge patch must be a JSON object");
