@@ -48,6 +48,24 @@ function ownValue(
   return map && Object.hasOwn(map, key) ? map[key] : undefined;
 }
 
+/** The longest timer the runtime keeps (2^31 - 1 ms): a longer watch
+ * timeout would fire at once. */
+const MAX_TIMEOUT_SECONDS = Math.floor(0x7fffffff / 1000);
+
+/** A non-negative whole-number query parameter (may be Infinity when huge:
+ * callers clamp); 400 for anything else. */
+function queryCount(name: string, v: string | undefined): number | undefined {
+  if (v === undefined || v === "") return undefined;
+  if (!/^\d+$/.test(v)) {
+    throw ApiError.badRequest(
+      `invalid ${name} ${
+        JSON.stringify(v.slice(0, 64))
+      }: must be a non-negative integer`,
+    );
+  }
+  return Number(v);
+}
+
 function isTrue(v: string | undefined): boolean {
   return v === "1" || v === "true";
 }
@@ -107,6 +125,9 @@ export class ResourceHandlers {
     const ns = this.#ns(c);
     const q = (k: string) => c.req.query(k);
     const watch = isTrue(q("watch"));
+    // Lists are never paged (no continue token): a valid limit is ignored.
+    queryCount("limit", q("limit"));
+    const rv = parseRv(q("resourceVersion"));
     await this.#auth(c, { verb: watch ? "watch" : "list", namespace: ns });
     const labels = labelSelector(q("labelSelector"));
     const fields = fieldSelector(q("fieldSelector"), this.def.fields);
@@ -117,13 +138,7 @@ export class ResourceHandlers {
       ? { includeObject: q("includeObject") ?? "Metadata" }
       : undefined;
     if (watch) {
-      const rv = parseRv(q("resourceVersion"));
-      const timeout = q("timeoutSeconds");
-      if (timeout !== undefined && !/^\d+$/.test(timeout)) {
-        throw ApiError.badRequest(
-          `invalid timeoutSeconds ${JSON.stringify(timeout)}`,
-        );
-      }
+      const timeout = queryCount("timeoutSeconds", q("timeoutSeconds"));
       const sendInitial = q("sendInitialEvents");
       return await watchResponse({
         registry: this.deps.registry,
@@ -134,7 +149,9 @@ export class ResourceHandlers {
         table,
         bookmarks: isTrue(q("allowWatchBookmarks")),
         bookmarkIntervalMs: this.deps.bookmarkIntervalMs,
-        timeoutMs: timeout === undefined ? undefined : Number(timeout) * 1000,
+        timeoutMs: timeout === undefined
+          ? undefined
+          : Math.min(timeout, MAX_TIMEOUT_SECONDS) * 1000,
         initialEventsEnd: isTrue(sendInitial),
         signal: this.deps.signal,
       });

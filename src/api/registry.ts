@@ -75,10 +75,13 @@ function encode(obj: KubeObject): string {
 /** Parses a resourceVersion sent by a client; 400 when it is not a number. */
 export function parseRv(rv: string | undefined | null): number | undefined {
   if (rv === undefined || rv === null || rv === "") return undefined;
-  if (!/^\d+$/.test(rv)) {
-    throw ApiError.badRequest(`invalid resourceVersion ${JSON.stringify(rv)}`);
+  const n = /^\d+$/.test(rv) ? Number(rv) : NaN;
+  if (!Number.isSafeInteger(n)) {
+    throw ApiError.badRequest(
+      `invalid resourceVersion ${JSON.stringify(rv.slice(0, 64))}`,
+    );
   }
-  return Number(rv);
+  return n;
 }
 
 export class Registry {
