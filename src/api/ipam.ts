@@ -383,9 +383,15 @@ export class NodeIpam {
       }
       for (const c of cidrs) {
         const parsed = CIDR.tryParse(c);
-        if (!parsed || !this.#inPool(parsed) || used.get(c)?.node === name) {
+        if (!parsed || !this.#inPool(parsed)) {
+          this.#log(
+            `node ${name} has pod CIDR ${c}, which is not a node subnet of the cluster CIDR (${
+              this.clusterCidrs.join(",")
+            }); it was stored before such CIDRs were refused: delete the node so it registers again`,
+          );
           continue;
         }
+        if (used.get(c)?.node === name) continue;
         const key = reservationKey(c);
         const r = await this.store.txn([{ key, modRevision: 0 }], [
           { type: "put", key, value: JSON.stringify({ node: name }) },

@@ -162,3 +162,21 @@ Deno.test("security row 1: a node without a pod CIDR may set a free one, not a t
     { "10.42.0.0/24": "c", "10.42.1.0/24": "b" },
   );
 });
+
+Deno.test("security row 1: at start the server names a node stored with a pod CIDR it would now refuse", async () => {
+  await using api = await testApi(); // no IPAM: stores what it is sent
+  await post(api, "rogue", { podCIDR: "0.0.0.0/0" });
+  const logs: string[] = [];
+  const ipam = createNodeIpam(api.store, {
+    clusterCidrs: "10.42.0.0/16",
+    log: (m) => logs.push(m),
+  });
+  const { Registry } = await import("../../src/api/registry.ts");
+  await ipam.reconcile(new Registry(api.store, ipam));
+  assertEquals(await reserved(api), {});
+  assertEquals(
+    logs.filter((l) => /node rogue has pod CIDR 0\.0\.0\.0\/0/.test(l)).length,
+    1,
+    logs.join("\n"),
+  );
+});
