@@ -5,6 +5,7 @@ import { assertEquals, assertMatch, assertThrows } from "@std/assert";
 import { resolveConfig } from "../../src/cli/config.ts";
 import { UsageError } from "../../src/cli/errors.ts";
 import { CniError } from "../../src/cni/plugin.ts";
+import { parseMappings } from "../../src/cni/portmap/config.ts";
 import { parseConfig } from "../../src/cni/skel.ts";
 import { upgradeResult } from "../../src/cni/version.ts";
 import { node, testApi } from "../api/_fixture.ts";
@@ -51,6 +52,22 @@ Deno.test("fuzz finding: a prevResult with an address that is not a CIDR is a de
       CniError,
     );
     assertEquals(e.code, 6, JSON.stringify(bad));
+  }
+});
+
+Deno.test("fuzz finding: a port mapping that is not an object is an invalid config (code 7)", () => {
+  for (const m of [null, 5, "80:80", [80]]) {
+    const e = assertThrows(
+      () =>
+        parseMappings({
+          cniVersion: "1.0.0",
+          name: "n",
+          type: "portmap",
+          runtimeConfig: { portMappings: [m] },
+        }),
+      CniError,
+    );
+    assertEquals(e.code, 7, JSON.stringify(m));
   }
 });
 
