@@ -140,8 +140,17 @@ Deno.test("security row 1: podCIDRs cannot change once set, also through podCIDR
   const same = await patch(api, "a", { podCIDR: "10.42.0.0/24" });
   assertEquals(same.status, 200);
   assertEquals(same.body.spec.podCIDRs, ["10.42.0.0/24"]);
+  const removed = await api.call("PATCH", "/api/v1/nodes/a", [
+    { op: "remove", path: "/spec/podCIDR" },
+    { op: "remove", path: "/spec/podCIDRs" },
+  ], {
+    token: nodeToken("a"),
+    contentType: "application/json-patch+json",
+  });
+  assertEquals(removed.status, 200);
   const got = await (await api.call("GET", "/api/v1/nodes/a")).json();
   assertEquals(got.spec.podCIDR, "10.42.0.0/24");
+  assertEquals(got.spec.podCIDRs, ["10.42.0.0/24"]);
 });
 
 Deno.test("security row 1: a node without a pod CIDR may set a free one, not a taken one", async () => {
