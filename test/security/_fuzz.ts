@@ -338,7 +338,7 @@ export function mutateBytes(
       );
     }
     case 3: {
-      const r = crypto.getRandomValues(new Uint8Array(rng.int(32)));
+      const r = new Uint8Array(rng.int(32));
       for (let i = 0; i < r.length; i++) r[i] = rng.int(256);
       const i = at();
       return cat(b.subarray(0, i), r, b.subarray(i));
