@@ -17,6 +17,7 @@ import {
 import { ApiError, toApiError } from "./errors.ts";
 import { ResourceHandlers } from "./handlers.ts";
 import type { NodeIpam } from "./ipam.ts";
+import { checkPathSegment } from "./object.ts";
 import { Registry } from "./registry.ts";
 import { NODES, PODS } from "./resources.ts";
 
@@ -147,7 +148,7 @@ export function createApp(deps: ApiDeps): Hono {
 
 function nodeProxy(app: Hono, deps: ApiDeps, registry: Registry): void {
   const handler = async (c: Context) => {
-    const name = c.req.param("name")!;
+    const name = checkPathSegment("name", c.req.param("name") ?? "");
     const id = await deps.authenticate(c.req.raw);
     authorize(id, {
       verb: c.req.method === "GET" ? "get" : "create",

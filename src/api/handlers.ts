@@ -14,6 +14,7 @@ import {
 import { ApiError } from "./errors.ts";
 import {
   asKubeObject,
+  checkPathSegment,
   isObject,
   type KubeObject,
   parseBody,
@@ -37,6 +38,32 @@ function json(body: unknown, code = 200): Response {
     status: code,
     headers: { "content-type": "application/json" },
   });
+}
+
+/** `map[key]` when it is the map's own entry (never Object.prototype's). */
+function ownValue(
+  map: Record<string, string> | undefined,
+  key: string,
+): string | undefined {
+  return map && Object.hasOwn(map, key) ? map[key] : undefined;
+}
+
+/** The longest timer the runtime keeps (2^31 - 1 ms): a longer watch
+ * timeout would fire at once. */
+const MAX_TIMEOUT_SECONDS = Math.floor(0x7fffffff / 1000);
+
+/** A non-negative whole-number query parameter (may be Infinity when huge:
+ * callers clamp); 400 for anything else. */
+function queryCount(name: string, v: string | undefined): number | undefined {
+  if (v === undefined || v === "") return undefined;
+  if (!/^\d+$/.test(v)) {
+    throw ApiError.badRequest(
+      `invalid ${name} ${
+        JSON.stringify(v.slice(0, 64))
+      }: must be a non-negative integer`,
+    );
+  }
+  return Number(v);
 }
 
 function isTrue(v: string | undefined): boolean {
@@ -76,7 +103,13 @@ export class ResourceHandlers {
   }
 
   #ns(c: Context): string | undefined {
-    return this.def.namespaced ? c.req.param("ns") : undefined;
+    const ns = c.req.param("ns");
+    if (!this.def.namespaced || ns === undefined) return undefined;
+    return checkPathSegment("namespace", ns);
+  }
+
+  #name(c: Context): string {
+    return checkPathSegment("name", c.req.param("name") ?? "");
   }
 
   #bindingCheck(id: Identity, a: Attributes, objs: (KubeObject | null)[]) {
@@ -92,22 +125,20 @@ export class ResourceHandlers {
     const ns = this.#ns(c);
     const q = (k: string) => c.req.query(k);
     const watch = isTrue(q("watch"));
+    // Lists are never paged (no continue token): a valid limit is ignored.
+    queryCount("limit", q("limit"));
+    const rv = parseRv(q("resourceVersion"));
     await this.#auth(c, { verb: watch ? "watch" : "list", namespace: ns });
     const labels = labelSelector(q("labelSelector"));
     const fields = fieldSelector(q("fieldSelector"), this.def.fields);
     const match = (o: KubeObject) =>
-      labels((k) => o.metadata.labels?.[k]) && fields((f) => fieldValue(o, f));
+      labels((k) => ownValue(o.metadata.labels, k)) &&
+      fields((f) => fieldValue(o, f));
     const table = wantsTable(c.req.header("accept"))
       ? { includeObject: q("includeObject") ?? "Metadata" }
       : undefined;
     if (watch) {
-      const rv = parseRv(q("resourceVersion"));
-      const timeout = q("timeoutSeconds");
-      if (timeout !== undefined && !/^\d+$/.test(timeout)) {
-        throw ApiError.badRequest(
-          `invalid timeoutSeconds ${JSON.stringify(timeout)}`,
-        );
-      }
+      const timeout = queryCount("timeoutSeconds", q("timeoutSeconds"));
       const sendInitial = q("sendInitialEvents");
       return await watchResponse({
         registry: this.deps.registry,
@@ -118,7 +149,9 @@ export class ResourceHandlers {
         table,
         bookmarks: isTrue(q("allowWatchBookmarks")),
         bookmarkIntervalMs: this.deps.bookmarkIntervalMs,
-        timeoutMs: timeout === undefined ? undefined : Number(timeout) * 1000,
+        timeoutMs: timeout === undefined
+          ? undefined
+          : Math.min(timeout, MAX_TIMEOUT_SECONDS) * 1000,
         initialEventsEnd: isTrue(sendInitial),
         signal: this.deps.signal,
       });
@@ -140,7 +173,7 @@ export class ResourceHandlers {
 
   get = async (c: Context): Promise<Response> => {
     const ns = this.#ns(c);
-    const name = c.req.param("name")!;
+    const name = this.#name(c);
     await this.#auth(c, {
       verb: "get",
       namespace: ns,
@@ -188,7 +221,7 @@ export class ResourceHandlers {
 
   update = async (c: Context): Promise<Response> => {
     const ns = this.#ns(c);
-    const name = c.req.param("name")!;
+    const name = this.#name(c);
     const sub = this.#sub(c);
     const a: Attributes = {
       verb: "update",
@@ -214,7 +247,7 @@ export class ResourceHandlers {
 
   patch = async (c: Context): Promise<Response> => {
     const ns = this.#ns(c);
-    const name = c.req.param("name")!;
+    const name = this.#name(c);
     const sub = this.#sub(c);
     const a: Attributes = {
       verb: "patch",
@@ -255,7 +288,7 @@ export class ResourceHandlers {
 
   delete = async (c: Context): Promise<Response> => {
     const ns = this.#ns(c);
-    const name = c.req.param("name")!;
+    const name = this.#name(c);
     await this.#auth(c, { verb: "delete", namespace: ns, name });
     const text = await c.req.text();
     const pre: { resourceVersion?: number; uid?: string } = {};

@@ -60,6 +60,73 @@ export function podCidrsOf(node: KubeObject): string[] {
   return typeof one === "string" && one !== "" ? [one] : [];
 }
 
+function invalidCidr(name: string, field: string, msg: string): ApiError {
+  return ApiError.invalid("Node", name, field, msg);
+}
+
+/**
+ * The pod CIDRs a client put in spec.podCIDR / spec.podCIDRs, parsed; 422
+ * when the fields are malformed (as Kubernetes validates a Node: strings,
+ * podCIDR equal to podCIDRs[0], at most one per IP family).
+ */
+function requestedCidrs(name: string, obj: KubeObject): CIDR[] {
+  const one = obj.spec?.podCIDR;
+  const list = obj.spec?.podCIDRs;
+  if (one !== undefined && one !== null && typeof one !== "string") {
+    throw invalidCidr(name, "spec.podCIDR", "Invalid value: must be a string");
+  }
+  if (
+    list !== undefined && list !== null &&
+    (!Array.isArray(list) || !list.every((c) => typeof c === "string"))
+  ) {
+    throw invalidCidr(
+      name,
+      "spec.podCIDRs",
+      "Invalid value: must be a list of strings",
+    );
+  }
+  const texts = (list as string[] | null | undefined)?.length
+    ? list as string[]
+    : one
+    ? [one]
+    : [];
+  if (one && texts[0] !== one) {
+    throw invalidCidr(
+      name,
+      "spec.podCIDRs[0]",
+      `Invalid value: "${texts[0]}": must match spec.podCIDR "${one}"`,
+    );
+  }
+  const out = texts.map((t, i) => {
+    const c = CIDR.tryParse(t);
+    if (!c) {
+      throw invalidCidr(
+        name,
+        `spec.podCIDRs[${i}]`,
+        `Invalid value: ${JSON.stringify(t)}: must be a CIDR`,
+      );
+    }
+    return c;
+  });
+  if (out.length > 2 || new Set(out.map((c) => c.family)).size < out.length) {
+    throw invalidCidr(
+      name,
+      "spec.podCIDRs",
+      "Invalid value: may specify no more than one CIDR for each IP family",
+    );
+  }
+  return out;
+}
+
+/** Whether the CIDRs a client sent name the ones the node has (a lone
+ * podCIDR names the first of them). */
+function sameCidrs(asked: CIDR[], had: string[]): boolean {
+  const h = had.map((t) => CIDR.tryParse(t)?.toString() ?? t);
+  const a = asked.map((c) => c.toString());
+  if (a.length === 1 && a[0] === h[0]) return true;
+  return a.length === h.length && a.every((c, i) => c === h[i]);
+}
+
 function parsePools(opts: IpamOptions): Pool[] {
   const list = Array.isArray(opts.clusterCidrs)
     ? opts.clusterCidrs
@@ -139,14 +206,11 @@ export class NodeIpam {
   ): Promise<TxnExtra> {
     if (def !== NODES) return { compares: [], ops: [] };
     const name = obj.metadata.name!;
+    const asked = requestedCidrs(name, obj);
     const had = old ? podCidrsOf(old) : [];
     if (had.length > 0) {
-      const now = podCidrsOf(obj);
-      if (now.length === 0) {
-        obj.spec = { ...obj.spec, podCIDR: had[0], podCIDRs: had };
-      } else if (JSON.stringify(now) !== JSON.stringify(had)) {
-        throw ApiError.invalid(
-          "Node",
+      if (asked.length > 0 && !sameCidrs(asked, had)) {
+        throw invalidCidr(
           name,
           "spec.podCIDRs",
           `Forbidden: node updates may not change podCIDR except from "" to valid (has ${
@@ -154,47 +218,78 @@ export class NodeIpam {
           })`,
         );
       }
+      this.#setCidrs(obj, had);
       return { compares: [], ops: [] };
     }
-    return await this.#assign(name, obj);
+    return await this.#assign(name, obj, asked);
   }
 
-  async #assign(name: string, obj: KubeObject): Promise<TxnExtra> {
+  /**
+   * Checks a pod CIDR a client asked for: it must be one node subnet of
+   * the cluster CIDR of its family (422 otherwise) that no other node holds
+   * or overlaps (409). Returns its pool.
+   */
+  #checkAsked(
+    name: string,
+    cidr: CIDR,
+    used: Map<string, Reservation>,
+  ): Pool {
+    const pool = this.#pools.find((p) => p.cidr.family === cidr.family);
+    if (!pool) {
+      throw invalidCidr(
+        name,
+        "spec.podCIDRs",
+        `Invalid value: "${cidr}": this cluster has no IPv${cidr.family} cluster CIDR (${
+          this.clusterCidrs.join(",")
+        })`,
+      );
+    }
+    if (
+      cidr.prefix !== pool.mask || !cidr.equals(cidr.network()) ||
+      !pool.cidr.contains(cidr)
+    ) {
+      throw invalidCidr(
+        name,
+        "spec.podCIDRs",
+        `Invalid value: "${cidr}": must be a /${pool.mask} network inside the cluster CIDR ${pool.cidr}; leave spec.podCIDR empty and the server assigns one`,
+      );
+    }
+    for (const [held, r] of used) {
+      const other = CIDR.tryParse(held);
+      if (r.node !== name && other && other.overlaps(cidr)) {
+        throw new ApiError(
+          409,
+          "Conflict",
+          `Node "${name}": pod CIDR ${cidr} ${
+            held === cidr.toString() ? "is" : `overlaps ${held},`
+          } allocated to node "${r.node}"; leave spec.podCIDR empty and the server assigns a free one`,
+          { name, kind: "nodes" },
+        );
+      }
+    }
+    return pool;
+  }
+
+  async #assign(
+    name: string,
+    obj: KubeObject,
+    asked: CIDR[],
+  ): Promise<TxnExtra> {
     const used = await this.#reservations();
-    const requested = podCidrsOf(obj).map((c) => CIDR.tryParse(c));
+    const wanted = new Map<Pool, CIDR>();
+    for (const c of asked) wanted.set(this.#checkAsked(name, c, used), c);
     const chosen: string[] = [];
     const compares: Compare[] = [];
     const ops: Op[] = [];
     for (const pool of this.#pools) {
-      const want = requested.find((c) =>
-        c !== null && c.family === pool.cidr.family
-      );
-      let pick: string | null = null;
-      if (want && this.#inPool(want)) {
-        const r = used.get(want.network().toString());
-        if (!r || r.node === name) pick = want.network().toString();
-        else {
-          this.#log(
-            `node ${name} asked for pod CIDR ${want}, which belongs to node ${r.node}; allocating another`,
-          );
-        }
-      } else if (want) {
-        this.#log(
-          `node ${name} has pod CIDR ${want} outside cluster CIDR ${pool.cidr}/${pool.mask}; kept as is, not managed`,
-        );
-        chosen.push(want.toString());
-        continue;
-      }
-      pick ??= this.#firstFree(pool, used);
+      const pick = wanted.get(pool)?.toString() ??
+        this.#firstFree(pool, used);
       if (pick === null) {
         const err = new IpamExhausted(pool.cidr.toString(), name);
         this.#log(
           `CIDRNotAvailable: ${err.message}; node left without a pod CIDR`,
         );
-        const keep = requested.filter((c): c is CIDR =>
-          c !== null && !this.#inPool(c)
-        );
-        this.#setCidrs(obj, keep.map((c) => c.toString()));
+        this.#setCidrs(obj, []);
         return { compares: [], ops: [] };
       }
       const key = reservationKey(pick);
@@ -288,9 +383,15 @@ export class NodeIpam {
       }
       for (const c of cidrs) {
         const parsed = CIDR.tryParse(c);
-        if (!parsed || !this.#inPool(parsed) || used.get(c)?.node === name) {
+        if (!parsed || !this.#inPool(parsed)) {
+          this.#log(
+            `node ${name} has pod CIDR ${c}, which is not a node subnet of the cluster CIDR (${
+              this.clusterCidrs.join(",")
+            }); it was stored before such CIDRs were refused: delete the node so it registers again`,
+          );
           continue;
         }
+        if (used.get(c)?.node === name) continue;
         const key = reservationKey(c);
         const r = await this.store.txn([{ key, modRevision: 0 }], [
           { type: "put", key, value: JSON.stringify({ node: name }) },

@@ -3,6 +3,7 @@
 // creationTimestamp, resourceVersion, generation.
 
 import { ApiError } from "./errors.ts";
+import { parseClientJson } from "./json.ts";
 
 export type Json =
   | null
@@ -44,6 +45,41 @@ export function isObject(v: unknown): v is JsonObject {
 const SUBDOMAIN =
   /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const QUALIFIED = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
+
+const LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/** RFC 1123 label (namespaces): problems, empty when valid. */
+function labelProblems(name: string): string[] {
+  const out: string[] = [];
+  if (name.length > 63) out.push("must be no more than 63 characters");
+  if (!LABEL.test(name)) {
+    out.push(
+      "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character",
+    );
+  }
+  return out;
+}
+
+/**
+ * Checks a namespace (an RFC 1123 label) or name (an RFC 1123 subdomain)
+ * taken from the request path; 400 BadRequest when it is not one.
+ */
+export function checkPathSegment(
+  what: "namespace" | "name",
+  value: string,
+): string {
+  const p = what === "namespace"
+    ? labelProblems(value)
+    : subdomainProblems(value);
+  if (p.length) {
+    throw ApiError.badRequest(
+      `invalid ${what} ${JSON.stringify(value)} in the request path: ${
+        p.join("; ")
+      }`,
+    );
+  }
+  return value;
+}
 
 /** RFC 1123 subdomain (node and pod names): problems, empty when valid. */
 function subdomainProblems(name: string): string[] {
@@ -148,18 +184,7 @@ export function nameSuffix(): string {
 
 /** Parses a request body as one JSON object; 400 on anything else. */
 export function parseBody(text: string): JsonObject {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch (e) {
-    throw new ApiError(
-      400,
-      "BadRequest",
-      `the request body is not valid JSON: ${(e as Error).message}`,
-      undefined,
-      { cause: e },
-    );
-  }
+  const v = parseClientJson(text, "the request body");
   if (!isObject(v)) {
     throw ApiError.badRequest("the request body must be a JSON object");
   }

@@ -5,6 +5,7 @@
 // directives; `$setElementOrder` and `$retainKeys` are accepted and ignored).
 
 import { ApiError } from "./errors.ts";
+import { parseClientJson } from "./json.ts";
 import { isObject, type Json, type JsonObject } from "./object.ts";
 
 export const MERGE_PATCH = "application/merge-patch+json";
@@ -15,12 +16,27 @@ export const STRATEGIC_PATCH = "application/strategic-merge-patch+json";
  * primitives merged as a set. Lists not named here are replaced. */
 export type MergeKeys = Record<string, string>;
 
+/** `o[k]` when `k` is o's own key: never a member of Object.prototype. */
+function own(o: JsonObject, k: string): Json | undefined {
+  return Object.hasOwn(o, k) ? o[k] : undefined;
+}
+
+/** `o[k] = v` as an own property, also for the key "__proto__". */
+function setOwn(o: JsonObject, k: string, v: Json): void {
+  Object.defineProperty(o, k, {
+    value: v,
+    writable: true,
+    enumerable: true,
+    configurable: true,
+  });
+}
+
 export function mergePatch(target: Json, patch: Json): Json {
   if (!isObject(patch)) return structuredClone(patch);
   const out: JsonObject = isObject(target) ? structuredClone(target) : {};
   for (const [k, v] of Object.entries(patch)) {
     if (v === null) delete out[k];
-    else out[k] = mergePatch(out[k] ?? null, v);
+    else setOwn(out, k, mergePatch(own(out, k) ?? null, v));
   }
   return out;
 }
@@ -56,9 +72,9 @@ function smpValue(
   for (const [k, v] of Object.entries(patch)) {
     if (k.startsWith("$deleteFromPrimitiveList/")) {
       const field = k.slice("$deleteFromPrimitiveList/".length);
-      const cur = out[field];
+      const cur = own(out, field);
       if (Array.isArray(cur) && Array.isArray(v)) {
-        out[field] = cur.filter((x) => !v.some((d) => d === x));
+        setOwn(out, field, cur.filter((x) => !v.some((d) => d === x)));
       }
       continue;
     }
@@ -66,12 +82,12 @@ function smpValue(
     const sub = path ? `${path}.${k}` : k;
     if (v === null) {
       delete out[k];
-    } else if (Array.isArray(v) && sub in keys) {
-      out[k] = mergeList(out[k], v, sub, keys);
+    } else if (Array.isArray(v) && Object.hasOwn(keys, sub)) {
+      setOwn(out, k, mergeList(own(out, k), v, sub, keys));
     } else {
-      const r = smpValue(out[k], v, sub, keys);
+      const r = smpValue(own(out, k), v, sub, keys);
       if (r === undefined) delete out[k];
-      else out[k] = r;
+      else setOwn(out, k, r);
     }
   }
   return out;
@@ -132,9 +148,15 @@ function pointer(path: string): string[] {
   );
 }
 
+const INDEX = /^(0|[1-9][0-9]*)$/;
+
 /** The member `t` of `v` (an array index or an object key); 400 if absent. */
 function member(v: Json, t: string, path: string): Json {
-  const m = Array.isArray(v) ? v[Number(t)] : isObject(v) ? v[t] : undefined;
+  const m = Array.isArray(v)
+    ? (INDEX.test(t) ? v[Number(t)] : undefined)
+    : isObject(v)
+    ? own(v, t)
+    : undefined;
   if (m === undefined) {
     throw ApiError.badRequest(
       `JSON patch path ${JSON.stringify(path)} does not exist`,
@@ -171,7 +193,11 @@ function addAt(doc: Json, path: string, value: Json, replace: boolean): Json {
   const parent = resolveParent(doc, tokens, path);
   const last = tokens.at(-1)!;
   if (Array.isArray(parent)) {
-    const i = last === "-" ? parent.length : Number(last);
+    const i = last === "-"
+      ? parent.length
+      : INDEX.test(last)
+      ? Number(last)
+      : NaN;
     if (!Number.isInteger(i) || i < 0 || i > parent.length) {
       throw ApiError.badRequest(
         `JSON patch index ${JSON.stringify(last)} is out of range`,
@@ -180,12 +206,12 @@ function addAt(doc: Json, path: string, value: Json, replace: boolean): Json {
     if (replace) parent[i] = value;
     else parent.splice(i, 0, value);
   } else if (isObject(parent)) {
-    if (replace && !(last in parent)) {
+    if (replace && !Object.hasOwn(parent, last)) {
       throw ApiError.badRequest(
         `JSON patch path ${JSON.stringify(path)} does not exist`,
       );
     }
-    parent[last] = value;
+    setOwn(parent, last, value);
   } else {
     throw ApiError.badRequest(
       `JSON patch path ${JSON.stringify(path)} has no container`,
@@ -212,6 +238,11 @@ export function jsonPatch(target: Json, ops: Json): Json {
     const needValue = ["add", "replace", "test"].includes(op.op);
     if (needValue && op.value === undefined) {
       throw ApiError.badRequest(`JSON patch "${op.op}" needs a value`);
+    }
+    if (
+      (op.op === "move" || op.op === "copy") && typeof op.from !== "string"
+    ) {
+      throw ApiError.badRequest(`JSON patch "${op.op}" needs a "from" path`);
     }
     switch (op.op) {
       case "add":
@@ -269,18 +300,7 @@ export function applyPatch(
       `the body of the request was in an unknown format - accepted media types include: ${MERGE_PATCH}, ${JSON_PATCH}, ${STRATEGIC_PATCH}`,
     );
   }
-  let patch: Json;
-  try {
-    patch = JSON.parse(body);
-  } catch (e) {
-    throw new ApiError(
-      400,
-      "BadRequest",
-      `the patch is not valid JSON: ${(e as Error).message}`,
-      undefined,
-      { cause: e },
-    );
-  }
+  const patch = parseClientJson(body, "the patch") as Json;
   if (type === JSON_PATCH) return jsonPatch(target, patch);
   if (!isObject(patch)) {
     throw ApiError.badRequest("a merge patch must be a JSON object");

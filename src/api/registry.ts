@@ -75,10 +75,13 @@ function encode(obj: KubeObject): string {
 /** Parses a resourceVersion sent by a client; 400 when it is not a number. */
 export function parseRv(rv: string | undefined | null): number | undefined {
   if (rv === undefined || rv === null || rv === "") return undefined;
-  if (!/^\d+$/.test(rv)) {
-    throw ApiError.badRequest(`invalid resourceVersion ${JSON.stringify(rv)}`);
+  const n = /^\d+$/.test(rv) ? Number(rv) : NaN;
+  if (!Number.isSafeInteger(n)) {
+    throw ApiError.badRequest(
+      `invalid resourceVersion ${JSON.stringify(rv.slice(0, 64))}`,
+    );
   }
-  return Number(rv);
+  return n;
 }
 
 export class Registry {
@@ -141,11 +144,14 @@ export class Registry {
     obj.kind = def.kind;
     const key = storeKey(def, m.namespace, m.name!);
     for (let i = 0; i < MAX_RETRIES; i++) {
-      const extra = (await this.hooks.beforeWrite?.(def, null, obj)) ??
+      // The hook fills in what it chose: each attempt starts from the input
+      // again, so a retry does not take an earlier pick for a request.
+      const attempt = structuredClone(obj);
+      const extra = (await this.hooks.beforeWrite?.(def, null, attempt)) ??
         { compares: [], ops: [] };
       const r = await this.store.txn(
         [{ key, modRevision: 0 }, ...extra.compares],
-        [{ type: "put", key, value: encode(obj) }, ...extra.ops],
+        [{ type: "put", key, value: encode(attempt) }, ...extra.ops],
       );
       if (r.succeeded) return decode(def, r.results[0]!);
       if (r.failed?.key === key) {

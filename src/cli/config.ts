@@ -128,11 +128,17 @@ function parseFlags(
   return out;
 }
 
-/** The 1-based line of a top-level key in YAML text, or 0. */
+/** The 1-based line of a top-level key in YAML text, or 0 (plain string
+ * matching: the key is the file's text, never a pattern). */
 function lineOf(text: string, key: string): number {
   const lines = text.split("\n");
-  const re = new RegExp(`^["']?${key.replace(/[.-]/g, "\\$&")}["']?\\s*:`);
-  const i = lines.findIndex((l) => re.test(l));
+  const i = lines.findIndex((l) =>
+    ["", '"', "'"].some((q) => {
+      const head = q + key + q;
+      return l.startsWith(head) &&
+        l.slice(head.length).trimStart().startsWith(":");
+    })
+  );
   return i + 1;
 }
 

@@ -12,6 +12,7 @@ import {
 } from "./plugin.ts";
 import { callPlugin } from "./delegate.ts";
 import { writeAllSync } from "./files.ts";
+import { jsonDepth } from "../util/json_depth.ts";
 import { loadPlugin } from "./registry.ts";
 import {
   requireSupported,
@@ -27,6 +28,10 @@ import {
 } from "./validate.ts";
 
 export const WEFT_CNI_VERSION = "v0.1.0";
+
+/** Network configs are shallow; deeper input is refused before anything
+ * walks it recursively (delegation clones the config). */
+const MAX_CONFIG_DEPTH = 64;
 
 const COMMANDS: readonly Command[] = [
   "ADD",
@@ -135,9 +140,17 @@ export async function runPlugin(
  * and type to the plugin's own name (argv0 decides which plugin runs).
  */
 export function parseConfig(bytes: Uint8Array, name: string): NetConf {
+  const text = new TextDecoder().decode(bytes);
+  if (jsonDepth(text, MAX_CONFIG_DEPTH) > MAX_CONFIG_DEPTH) {
+    throw new CniError(
+      ErrorCode.DecodingFailure,
+      "error unmarshalling network config",
+      `the config nests arrays and objects deeper than ${MAX_CONFIG_DEPTH} levels`,
+    );
+  }
   let raw: unknown;
   try {
-    raw = JSON.parse(new TextDecoder().decode(bytes));
+    raw = JSON.parse(text);
   } catch (err) {
     throw new CniError(
       ErrorCode.DecodingFailure,

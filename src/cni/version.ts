@@ -1,7 +1,7 @@
 // CNI spec versions and result conversion between their shapes:
 // 0.1.0/0.2.0 `{ip4, ip6, dns}`, 0.3.x/0.4.0 `ips[].version`, 1.x without it.
 
-import { IP } from "../net/mod.ts";
+import { CIDR, IP } from "../net/mod.ts";
 import {
   CniError,
   CURRENT_VERSION,
@@ -57,6 +57,19 @@ function bad(msg: string): CniError {
   return new CniError(ErrorCode.DecodingFailure, msg);
 }
 
+/** As the reference decodes a result: addresses are CIDRs, gateways IPs. */
+function cidrField(v: string, what: string): string {
+  if (!CIDR.tryParse(v)) {
+    throw bad(`invalid CIDR ${JSON.stringify(v)} in ${what}`);
+  }
+  return v;
+}
+
+function ipField(v: string, what: string): string {
+  if (!IP.tryParse(v)) throw bad(`invalid IP ${JSON.stringify(v)} in ${what}`);
+  return v;
+}
+
 /**
  * Reads a result of any version (told by its shape, so an already upgraded
  * result passes unchanged) into the 1.1.0 shape.
@@ -73,8 +86,10 @@ export function upgradeResult(raw: unknown): Result {
       if (!isObj(v) || typeof v.ip !== "string") {
         throw bad(`result ${key} has no "ip"`);
       }
-      const ip: IPConfig = { address: v.ip };
-      if (typeof v.gateway === "string") ip.gateway = v.gateway;
+      const ip: IPConfig = { address: cidrField(v.ip, `result ${key}.ip`) };
+      if (typeof v.gateway === "string" && v.gateway) {
+        ip.gateway = ipField(v.gateway, `result ${key}.gateway`);
+      }
       ips.push(ip);
       if (Array.isArray(v.routes)) routes.push(...v.routes.map(readRoute));
     }
@@ -120,8 +135,10 @@ function readIP(v: unknown): IPConfig {
   if (!isObj(v) || typeof v.address !== "string") {
     throw bad("result ip without an address");
   }
-  const ip: IPConfig = { address: v.address };
-  if (typeof v.gateway === "string" && v.gateway) ip.gateway = v.gateway;
+  const ip: IPConfig = { address: cidrField(v.address, "result ips") };
+  if (typeof v.gateway === "string" && v.gateway) {
+    ip.gateway = ipField(v.gateway, "result ips");
+  }
   if (typeof v.interface === "number") ip.interface = v.interface;
   return ip;
 }
@@ -130,8 +147,8 @@ function readRoute(v: unknown): Route {
   if (!isObj(v) || typeof v.dst !== "string") {
     throw bad("result route without a dst");
   }
-  const r: Route = { dst: v.dst };
-  if (typeof v.gw === "string" && v.gw) r.gw = v.gw;
+  const r: Route = { dst: cidrField(v.dst, "result routes") };
+  if (typeof v.gw === "string" && v.gw) r.gw = ipField(v.gw, "result routes");
   for (const k of ["mtu", "advmss", "priority", "table", "scope"] as const) {
     if (typeof v[k] === "number") r[k] = v[k] as number;
   }

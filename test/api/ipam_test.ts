@@ -82,19 +82,22 @@ Deno.test("ipam rejects bad cluster CIDR configuration", () => {
   assertThrows(() => new NodeIpam(store, { clusterCidrs: "" }), RangeError);
 });
 
-Deno.test("a node arriving with a free podCIDR keeps it; a taken one is replaced", async () => {
+Deno.test("a node arriving with a free podCIDR keeps it; a taken one is refused with 409", async () => {
   await using api = await testApi({ clusterCidrs: "10.42.0.0/16" });
   const a = await create(api, "a", { spec: { podCIDR: "10.42.7.0/24" } });
   assertEquals(a.spec?.podCIDRs, ["10.42.7.0/24"]);
-  const b = await create(api, "b", {
-    spec: { podCIDR: "10.42.7.0/24", podCIDRs: ["10.42.7.0/24"] },
-  });
-  assertEquals(b.spec?.podCIDR, "10.42.0.0/24");
-  assert(
-    api.logs.some((l) =>
-      /asked for pod CIDR 10\.42\.7\.0\/24, which belongs to node a/.test(l)
-    ),
+  const res = await api.call(
+    "POST",
+    "/api/v1/nodes",
+    node("b", {
+      spec: { podCIDR: "10.42.7.0/24", podCIDRs: ["10.42.7.0/24"] },
+    }),
   );
+  assertEquals(res.status, 409);
+  const st = await res.json();
+  assertEquals(st.reason, "Conflict");
+  assertMatch(st.message, /10\.42\.7\.0\/24 is allocated to node "a"/);
+  assertEquals((await create(api, "b")).spec?.podCIDR, "10.42.0.0/24");
 });
 
 Deno.test("ipam releases a deleted node's CIDR for reuse", async () => {

@@ -26,8 +26,10 @@ export interface NodeRecord {
   registered?: boolean;
 }
 
+/** The file's `nodes` object as a Map: node names are user input, so no
+ * lookup may reach Object.prototype (`constructor`, `__proto__`). */
 interface FileShape {
-  nodes: Record<string, NodeRecord>;
+  nodes: Map<string, NodeRecord>;
 }
 
 export class NodePasswordRejected extends Error {
@@ -46,9 +48,13 @@ export function credDir(dataDir: string): string {
 }
 
 function parseFile(text: string | null): FileShape {
-  if (!text) return { nodes: {} };
-  const v = JSON.parse(text) as Partial<FileShape>;
-  return { nodes: v.nodes ?? {} };
+  if (!text) return { nodes: new Map() };
+  const v = JSON.parse(text) as { nodes?: Record<string, NodeRecord> };
+  return { nodes: new Map(Object.entries(v.nodes ?? {})) };
+}
+
+function serialize(data: FileShape): string {
+  return JSON.stringify({ nodes: Object.fromEntries(data.nodes) }, null, 2);
 }
 
 const MAX_VERIFIED = 4096;
@@ -68,7 +74,7 @@ export class NodeCredentials {
   }
 
   async #save(data: FileShape): Promise<void> {
-    await writeFileAtomic(this.path, JSON.stringify(data, null, 2) + "\n", {
+    await writeFileAtomic(this.path, serialize(data) + "\n", {
       mode: 0o600,
     });
     await this.#file.get(true);
@@ -87,17 +93,17 @@ export class NodeCredentials {
   issue(nodeName: string, password: string): Promise<string> {
     return this.#exclusive(async () => {
       const data = structuredClone(await this.#file.get(true));
-      const old = data.nodes[nodeName];
+      const old = data.nodes.get(nodeName);
       if (old && !await verifyPassword(password, old.passwordHash)) {
         throw new NodePasswordRejected(nodeName);
       }
       const secret = randomHex(32);
-      data.nodes[nodeName] = {
+      data.nodes.set(nodeName, {
         passwordHash: old?.passwordHash ?? await hashPassword(password),
         tokenHash: await sha256Hex(secret),
         issuedAt: new Date().toISOString(),
         ...(old?.registered ? { registered: true } : {}),
-      };
+      });
       await this.#save(data);
       return `weft-node:${nodeName}:${secret}`;
     });
@@ -114,7 +120,7 @@ export class NodeCredentials {
     }
     const known = this.#verified.get(token);
     if (known) return known;
-    const rec = data.nodes[m[1]];
+    const rec = data.nodes.get(m[1]);
     if (!rec || !constantTimeEqual(await sha256Hex(m[2]), rec.tokenHash)) {
       return null;
     }
@@ -126,8 +132,7 @@ export class NodeCredentials {
   forget(nodeName: string): Promise<boolean> {
     return this.#exclusive(async () => {
       const data = structuredClone(await this.#file.get(true));
-      if (!data.nodes[nodeName]) return false;
-      delete data.nodes[nodeName];
+      if (!data.nodes.delete(nodeName)) return false;
       await this.#save(data);
       return true;
     });
@@ -145,7 +150,8 @@ export class NodeCredentials {
     const names = [...present];
     if (!all) {
       const cached = await this.#file.get();
-      if (names.every((n) => !cached.nodes[n] || cached.nodes[n].registered)) {
+      const known = (n: string) => cached.nodes.get(n);
+      if (names.every((n) => !known(n) || known(n)!.registered)) {
         return [];
       }
     }
@@ -154,12 +160,12 @@ export class NodeCredentials {
       const seen = new Set(names);
       const forgotten: string[] = [];
       let changed = false;
-      for (const [name, rec] of Object.entries(data.nodes)) {
+      for (const [name, rec] of data.nodes) {
         if (seen.has(name) && !rec.registered) {
           rec.registered = true;
           changed = true;
         } else if (all && !seen.has(name) && rec.registered) {
-          delete data.nodes[name];
+          data.nodes.delete(name);
           forgotten.push(name);
           changed = true;
         }
@@ -170,7 +176,7 @@ export class NodeCredentials {
   }
 
   async names(): Promise<string[]> {
-    return Object.keys((await this.#file.get(true)).nodes).sort();
+    return [...(await this.#file.get(true)).nodes.keys()].sort();
   }
 }
 

@@ -58,6 +58,16 @@ export function allocate(
   ifname: string,
   requested: IP | null,
 ): IPConfig {
+  const whole = set.find((r) => r.subnet.prefix === 0);
+  if (whole) {
+    // The reference cannot allocate from a /0 either (it fails with "no IP
+    // addresses available"): a range that is every address is refused.
+    throw fail(
+      `network ${whole.subnet} is every address, not a pod network: no IP addresses available in range set: ${
+        rangeSetString(set)
+      }`,
+    );
+  }
   const held = store.findByID(id, ifname).filter((ip) =>
     rangeSetContains(set, ip)
   );

@@ -53,8 +53,10 @@ export function loadConfig(ctx: PluginContext): HostLocalConfig {
   }
   if (sets.length === 0) throw invalidConfig("no IP ranges specified");
   validateRangeSets(sets);
-  const dataDir = ipam.dataDir ?? DEFAULT_DATA_DIR;
-  if (typeof dataDir !== "string" || dataDir === "") {
+  // As the reference: absent, null or empty means the default.
+  const raw = ipam.dataDir ?? "";
+  const dataDir = raw === "" ? DEFAULT_DATA_DIR : raw;
+  if (typeof dataDir !== "string") {
     throw invalidConfig(`invalid ipam.dataDir ${JSON.stringify(dataDir)}`);
   }
   if (ipam.resolvConf !== undefined && typeof ipam.resolvConf !== "string") {

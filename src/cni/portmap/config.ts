@@ -50,6 +50,9 @@ export function parseMappings(net: NetConf): PortMapping[] {
   if (raw === undefined || raw === null) return [];
   if (!Array.isArray(raw)) throw invalidConfig(`"portMappings" must be a list`);
   return raw.map((m: Record<string, unknown>) => {
+    if (typeof m !== "object" || m === null || Array.isArray(m)) {
+      throw invalidConfig(`Invalid port mapping ${JSON.stringify(m)}`);
+    }
     const protocol = String(m.protocol ?? "tcp").toLowerCase();
     if (protocol !== "tcp" && protocol !== "udp" && protocol !== "sctp") {
       throw invalidConfig(`Invalid protocol ${JSON.stringify(m.protocol)}`);
