@@ -9,7 +9,6 @@ import { CIDR } from "../../net/mod.ts";
 import type { Dataplane, DpRoute } from "../dataplane.ts";
 import { errCode } from "../dataplane.ts";
 import { routeConflict, WEFT_ROUTE_PROTO } from "../route_guard.ts";
-import { FlannelError } from "../errors.ts";
 import type { Lease } from "../lease.ts";
 import { leaseSide } from "./side.ts";
 import type { Backend, BackendDeps, ReconcileReport } from "./types.ts";
@@ -97,9 +96,7 @@ export class HostGwBackend implements Backend {
     const r = this.#route(l);
     if (!r) return;
     const why = this.#guard(l.node, r.dst);
-    if (why !== null) {
-      throw new FlannelError(`lease of ${l.node} refused: ${why}`);
-    }
+    if (why !== null) return; // logged by the guard
     this.#want.set(r.dst, r.gw);
     this.#write(r.dst, r.gw);
   }

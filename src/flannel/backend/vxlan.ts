@@ -247,7 +247,7 @@ export class VxlanBackend implements Backend {
     const why = this.#guard(e);
     if (why !== null) {
       this.#setWant(e.node, null);
-      throw new FlannelError(`lease of ${e.node} refused: ${why}`);
+      return; // logged by the guard
     }
     this.#setWant(e.node, e);
     if (e.direct) {
