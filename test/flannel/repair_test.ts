@@ -297,3 +297,123 @@ Deno.test("repair wireguard-native: the network route on flannel-wg comes back, 
     }
   });
 });
+
+const rebuilds = (a: Agent) =>
+  a.logs.filter((l) => l.includes("masquerade/forward rules were rebuilt"))
+    .length;
+
+Deno.test("repair rules (iptables): a deleted jump or a flushed chain is restored within seconds", async () => {
+  await withAgent(
+    "vxlan",
+    vxlanNode("n1", "10.42.2.0/24", "192.168.77.2", MAC1),
+    async (a, ns) => {
+      const nat = () => ns.sh("iptables-save", "-t", "nat");
+      const filter = () => ns.sh("iptables-save", "-t", "filter");
+      const whole = async () =>
+        (await nat()).includes(
+          '-A POSTROUTING -m comment --comment "flanneld masq" -j FLANNEL-POSTRTG',
+        ) &&
+        (await nat()).includes(
+          "-A FLANNEL-POSTRTG -s 10.42.1.0/24 -d 10.42.0.0/16",
+        ) &&
+        (await filter()).includes(
+          '-A FORWARD -m comment --comment "flanneld forward" -j FLANNEL-FWD',
+        ) &&
+        (await filter()).includes("-A FLANNEL-FWD -s 10.42.0.0/16");
+      await eventually("rules installed", whole);
+      const rows: [string, string[]][] = [
+        ["deleted masquerade jump", [
+          "iptables",
+          "-t",
+          "nat",
+          "-D",
+          "POSTROUTING",
+          "-m",
+          "comment",
+          "--comment",
+          "flanneld masq",
+          "-j",
+          "FLANNEL-POSTRTG",
+        ]],
+        ["flushed FLANNEL-POSTRTG", [
+          "iptables",
+          "-t",
+          "nat",
+          "-F",
+          "FLANNEL-POSTRTG",
+        ]],
+        ["deleted forward jump", [
+          "iptables",
+          "-D",
+          "FORWARD",
+          "-m",
+          "comment",
+          "--comment",
+          "flanneld forward",
+          "-j",
+          "FLANNEL-FWD",
+        ]],
+        ["flushed FLANNEL-FWD", ["iptables", "-F", "FLANNEL-FWD"]],
+      ];
+      for (const [what, cmd] of rows) {
+        const rebuilt = rebuilds(a);
+        await ns.sh(...cmd);
+        await eventually(
+          `${what} restored`,
+          async () => rebuilds(a) > rebuilt && await whole(),
+          REPAIR_MS,
+        );
+      }
+    },
+  );
+});
+
+Deno.test("repair rules (nftables): a deleted flannel-ipv4 table or chain is restored within seconds", async () => {
+  await using u = await Underlay.create(1);
+  const ns = u.nodes[0].ns;
+  const dir = await Deno.makeTempDir({ prefix: "weft-repair-nft-" });
+  await Deno.writeTextFile(
+    `${dir}/conf.json`,
+    `{"Network":"10.42.0.0/16","EnableNFTables":true,"Backend":{"Type":"vxlan"}}`,
+  );
+  const src = new FakeNodes();
+  src.put({ metadata: { name: "n0" }, spec: { podCIDR: "10.42.1.0/24" } });
+  const a = new Agent({
+    nodeName: "n0",
+    nodes: src,
+    dataDir: dir,
+    runDir: `${dir}/run`,
+    flannelConf: `${dir}/conf.json`,
+    netns: ns.path,
+    reconcileIntervalMs: 60_000,
+    rulesIntervalMs: 60_000,
+  });
+  try {
+    await eventually("ready", () => a.ready || !!a.error, 30_000);
+    assertEquals(a.error, null, a.logs.join("\n"));
+    const whole = async () => {
+      const r = await ns.run(["nft", "list", "table", "ip", "flannel-ipv4"]);
+      return r.code === 0 && r.stdout.includes("chain postrtg") &&
+        r.stdout.includes("chain forward") && r.stdout.includes("masquerade");
+    };
+    await eventually("table installed", whole);
+    for (
+      const cmd of [
+        ["nft", "delete", "table", "ip", "flannel-ipv4"],
+        ["nft", "flush", "chain", "ip", "flannel-ipv4", "postrtg"],
+        ["nft", "delete", "chain", "ip", "flannel-ipv4", "forward"],
+      ]
+    ) {
+      const rebuilt = rebuilds(a);
+      await ns.sh(...cmd);
+      await eventually(
+        `${cmd.join(" ")} restored`,
+        async () => rebuilds(a) > rebuilt && await whole(),
+        REPAIR_MS,
+      );
+    }
+  } finally {
+    await a.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
