@@ -15,6 +15,11 @@ export const WEFT_ROUTE_PROTO = 87;
 
 const RTPROT_KERNEL = 2;
 
+/** Whether a route has the metric weft writes (none: 0, IPv6 1024). */
+export function defaultMetric(r: { family?: 4 | 6; metric?: number }): boolean {
+  return (r.metric ?? 0) === (r.family === 6 ? 1024 : 0);
+}
+
 /** A route the kernel made for an address (a connected network). */
 export function isConnected(r: { protocol?: number }): boolean {
   return r.protocol === RTPROT_KERNEL;

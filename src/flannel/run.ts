@@ -459,7 +459,11 @@ async function runLoops(a: {
         if (signal.aborted) break;
         if (!synced) continue; // the reconcile after the list covers it
         const why = backend.drift(ev);
-        if (why !== null) repair.notify(why);
+        if (why === null) continue;
+        if (ev.kind === "link" && ev.type === "del") {
+          log(`${why}; recreating it`);
+        }
+        repair.notify(why);
       }
     } catch (e) {
       if (!signal.aborted) {

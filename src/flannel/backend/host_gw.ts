@@ -8,7 +8,11 @@ import type { NetEvent } from "../../../ffi/mod.ts";
 import { CIDR } from "../../net/mod.ts";
 import type { Dataplane, DpRoute } from "../dataplane.ts";
 import { errCode } from "../dataplane.ts";
-import { routeConflict, WEFT_ROUTE_PROTO } from "../route_guard.ts";
+import {
+  defaultMetric,
+  routeConflict,
+  WEFT_ROUTE_PROTO,
+} from "../route_guard.ts";
 import type { Lease } from "../lease.ts";
 import { leaseSide } from "./side.ts";
 import type { Backend, BackendDeps, ReconcileReport } from "./types.ts";
@@ -143,9 +147,9 @@ export class HostGwBackend implements Backend {
     for (const r of this.#nl.routeList({ family: this.family, table: 254 })) {
       if (!this.#mine(r)) continue;
       const w = want.get(r.dst);
-      if (w?.gw === r.gw && !ok.has(r.dst) && (r.metric ?? 0) === 0) {
+      if (w?.gw === r.gw && !ok.has(r.dst) && defaultMetric(r)) {
         ok.add(r.dst);
-      } else if (w === undefined || (r.metric ?? 0) !== 0) {
+      } else if (w === undefined || !defaultMetric(r)) {
         this.#nl.routeDel({
           dst: r.dst,
           gw: r.gw,
@@ -176,7 +180,7 @@ export class HostGwBackend implements Backend {
     if (ev.kind === "overflow") return "netlink notifications were dropped";
     if (ev.kind !== "route" || !this.#mine(ev.route)) return null;
     const r = ev.route;
-    const agrees = this.#want.get(r.dst) === r.gw && (r.metric ?? 0) === 0;
+    const agrees = this.#want.get(r.dst) === r.gw && defaultMetric(r);
     if (ev.type === "del") return agrees ? `route ${r.dst} was deleted` : null;
     return agrees ? null : `route ${r.dst} via ${r.gw} belongs to no lease`;
   }

@@ -14,7 +14,11 @@ import {
 } from "../dataplane.ts";
 import { FlannelError } from "../errors.ts";
 import { type Lease, vxlanData } from "../lease.ts";
-import { routeConflict, WEFT_ROUTE_PROTO } from "../route_guard.ts";
+import {
+  defaultMetric,
+  routeConflict,
+  WEFT_ROUTE_PROTO,
+} from "../route_guard.ts";
 import { ensureOverlayAddr } from "./overlay_addr.ts";
 import { peerSide } from "./side.ts";
 import type {
@@ -351,13 +355,13 @@ export class VxlanBackend implements Backend {
       const w = routeWant.get(r.dst);
       const ok = w && r.gw === (w.direct ? w.dst : w.gw) &&
         (w.direct ? place === "uplink" : r.onlink === true) &&
-        (r.metric ?? 0) === 0;
+        defaultMetric(r);
       if (ok && !seen.has(r.dst)) {
         seen.add(r.dst);
         continue;
       }
       // A wrong route for a lease's subnet is replaced below (same metric).
-      if (w && !seen.has(r.dst) && (r.metric ?? 0) === 0) continue;
+      if (w && !seen.has(r.dst) && defaultMetric(r)) continue;
       stale.push(r);
     }
     const want = entries.filter((e) =>
@@ -531,7 +535,7 @@ export class VxlanBackend implements Backend {
         const want = w.route.get(r.dst);
         const agrees = !!want && r.gw === want.gw &&
           (want.direct ? place === "uplink" : r.onlink === true) &&
-          (r.metric ?? 0) === 0;
+          defaultMetric(r);
         if (ev.type === "del") {
           return agrees ? `route ${r.dst} was deleted` : null;
         }

@@ -19,7 +19,11 @@ import { CIDR, type IP } from "../../net/mod.ts";
 import { type Dataplane, type DpLink, errCode } from "../dataplane.ts";
 import { FlannelError, NetConfError } from "../errors.ts";
 import type { Lease } from "../lease.ts";
-import { isConnected, WEFT_ROUTE_PROTO } from "../route_guard.ts";
+import {
+  defaultMetric,
+  isConnected,
+  WEFT_ROUTE_PROTO,
+} from "../route_guard.ts";
 import { ensureOverlayAddr } from "./overlay_addr.ts";
 import { leaseSide, peerSide } from "./side.ts";
 import type { Backend, BackendDeps, ReconcileReport } from "./types.ts";
@@ -292,10 +296,16 @@ export class WireguardBackend implements Backend {
   }
 
   #isNetworkRoute(
-    r: { dst: string; gw?: string; type: string; metric?: number },
+    r: {
+      dst: string;
+      gw?: string;
+      type: string;
+      metric?: number;
+      family?: 4 | 6;
+    },
   ): boolean {
     return r.dst === this.#network?.toString() && !r.gw &&
-      r.type === "unicast" && (r.metric ?? 0) === 0;
+      r.type === "unicast" && defaultMetric(r);
   }
 
   /** Why a change on the device disagrees with what weft keeps there. */
