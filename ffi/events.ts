@@ -52,14 +52,21 @@ class Subscription<T> implements AsyncIterableIterator<T> {
   #queue: T[] = [];
   /** Pending waits (one per concurrent next()): timer and its resolver. */
   #waits = new Map<ReturnType<typeof setTimeout>, () => void>();
+  #pollMs: number;
 
   constructor(
-    opts: { netns?: string; groups: number[]; protocol?: number },
+    opts: {
+      netns?: string;
+      groups: number[];
+      protocol?: number;
+      pollMs?: number;
+    },
     readonly op: string,
     readonly decode: (m: Msg) => T | null,
     /** What to queue when the kernel dropped events; null: throw. */
     readonly overflow: T | null,
   ) {
+    this.#pollMs = opts.pollMs ?? POLL_MS;
     this.#sock = NlSocket.open({
       netns: opts.netns,
       protocol: opts.protocol,
@@ -102,7 +109,7 @@ class Subscription<T> implements AsyncIterableIterator<T> {
         const timer = setTimeout(() => {
           this.#waits.delete(timer);
           resolve();
-        }, POLL_MS);
+        }, this.#pollMs);
         this.#waits.set(timer, resolve);
       });
     }
@@ -215,14 +222,16 @@ export interface NftEvent {
 /**
  * Subscribes to nf_tables changes in `netns` (NFNLGRP_NFTABLES): one event
  * per notification, whatever table it touches. Rules made by
- * iptables-legacy cause none.
+ * iptables-legacy cause none. The socket is polled every `pollMs` (100 ms
+ * by default: rule checks are not latency-critical).
  */
 export function nftEvents(
-  opts: { netns?: string } = {},
+  opts: { netns?: string; pollMs?: number } = {},
 ): EventStream<NftEvent> {
   return new Subscription<NftEvent>(
     {
       netns: opts.netns,
+      pollMs: opts.pollMs ?? 100,
       protocol: NETLINK_NETFILTER,
       groups: [NFNLGRP_NFTABLES],
     },
