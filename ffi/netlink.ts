@@ -351,7 +351,7 @@ export class Netlink implements Disposable {
   /**
    * The route the kernel picks for `ip` (RTM_GETROUTE); with `fibMatch` the
    * matching route entry itself (`ip route get fibmatch`): its prefix,
-   * protocol and device.
+   * protocol and device (by `index` only: `dev` is not looked up).
    */
   routeGet(ip: string, opts: { fibMatch?: boolean } = {}): Route {
     const op = `route get${opts.fibMatch ? " fibmatch" : ""} ${ip}`;
@@ -361,7 +361,9 @@ export class Netlink implements Disposable {
     const r = m ? decodeRoute(m, new Map()) : null;
     if (!r) throw new NetlinkError(3, op, { detail: "no route in the reply" });
     const { flags: _, ...route } = r;
-    if (route.index !== undefined) route.dev = this.linkGet(route.index)?.name;
+    if (route.index !== undefined && !opts.fibMatch) {
+      route.dev = this.linkGet(route.index)?.name;
+    }
     return route;
   }
 

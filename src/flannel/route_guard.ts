@@ -49,12 +49,13 @@ export function routeConflict(
   if (ours(r)) return null;
   const have = CIDR.tryParse(r.dst);
   if (!have) return null;
-  const via = `${r.gw ? ` via ${r.gw}` : ""}${r.dev ? ` dev ${r.dev}` : ""}`;
-  if (have.prefix === dst.prefix) {
+  const same = have.prefix === dst.prefix;
+  if (!same && !(have.prefix < dst.prefix && isConnected(r))) return null;
+  // Refused: name the route as `ip route` would.
+  const dev = r.index === undefined ? null : nl.linkGet(r.index)?.name;
+  const via = `${r.gw ? ` via ${r.gw}` : ""}${dev ? ` dev ${dev}` : ""}`;
+  if (same) {
     return `route ${r.dst}${via} (proto ${r.protocol}) exists and is not weft's`;
   }
-  if (have.prefix < dst.prefix && isConnected(r)) {
-    return `${dst} lies inside the connected network ${r.dst}${via}`;
-  }
-  return null;
+  return `${dst} lies inside the connected network ${r.dst}${via}`;
 }

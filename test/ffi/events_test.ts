@@ -149,6 +149,10 @@ Deno.test("routeGet with fibMatch answers with the matching route entry", async 
   await ns.sh("ip", "link", "set", "d0", "up");
   await ns.sh("ip", "addr", "add", "192.168.5.1/24", "dev", "d0");
   const r = nl.routeGet("192.168.5.0", { fibMatch: true });
-  assertEquals([r.dst, r.protocol, r.dev], ["192.168.5.0/24", 2, "d0"]);
+  assertEquals([r.dst, r.protocol, r.index], [
+    "192.168.5.0/24",
+    2,
+    nl.linkGet("d0")!.index,
+  ]);
   assertEquals(nl.routeGet("192.168.5.7").dst, "192.168.5.7/32");
 });

@@ -417,3 +417,81 @@ Deno.test("repair rules (nftables): a deleted flannel-ipv4 table or chain is res
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("repair vxlan dual-stack: flannel-v6.1's gateway neighbour and route come back", async () => {
+  await using u = await Underlay.create(2, { v6: true });
+  const ns = u.nodes[0].ns;
+  const dir = await Deno.makeTempDir({ prefix: "weft-repair-v6-" });
+  const mac6 = "0a:58:0a:2a:06:02";
+  const src = new FakeNodes();
+  src.put({
+    metadata: { name: "n0" },
+    spec: { podCIDRs: ["10.42.1.0/24", "fd42:0:0:1::/64"] },
+  });
+  const n1 = vxlanNode("n1", "10.42.2.0/24", "192.168.77.2", MAC1);
+  n1.spec = { podCIDRs: ["10.42.2.0/24", "fd42:0:0:2::/64"] };
+  n1.metadata.annotations![`${PREFIX}backend-v6-data`] = JSON.stringify({
+    VNI: 1,
+    VtepMAC: mac6,
+  });
+  n1.metadata.annotations![`${PREFIX}public-ipv6`] = "fd00:77::2";
+  src.put(n1);
+  const a = new Agent({
+    nodeName: "n0",
+    nodes: src,
+    dataDir: dir,
+    runDir: `${dir}/run`,
+    netns: ns.path,
+    clusterCIDRs: ["10.42.0.0/16", "fd42::/56"],
+    reconcileIntervalMs: 60_000,
+    rulesIntervalMs: 60_000,
+  });
+  try {
+    await eventually("ready", () => a.ready || !!a.error, 30_000);
+    assertEquals(a.error, null, a.logs.join("\n"));
+    const state = async () => {
+      const neigh = (await ns.json<{ dst: string; lladdr?: string }[]>(
+        "ip",
+        "-j",
+        "-6",
+        "neigh",
+        "show",
+        "dev",
+        "flannel-v6.1",
+      )).filter((n) => !n.dst.startsWith("fe80")).map((n) =>
+        `${n.dst} ${n.lladdr}`
+      );
+      const routes = (await ns.json<{ dst: string; gateway?: string }[]>(
+        "ip",
+        "-j",
+        "-6",
+        "route",
+        "show",
+        "dev",
+        "flannel-v6.1",
+      )).filter((r) => r.gateway).map((r) => `${r.dst} via ${r.gateway}`);
+      return [...neigh, ...routes].sort();
+    };
+    const want = [
+      `fd42:0:0:2:: ${mac6}`,
+      "fd42:0:0:2::/64 via fd42:0:0:2::",
+    ].sort();
+    await eventually(
+      "n1's IPv6 entries",
+      async () => same(await state(), want),
+    );
+    for (
+      const cmd of [
+        `ip -6 neigh replace fd42:0:0:2:: lladdr ${BOGUS_MAC} dev flannel-v6.1 nud permanent`,
+        "ip -6 route del fd42:0:0:2::/64 dev flannel-v6.1",
+        "ip -6 route add fd42:0:0:9::/64 via fd42:0:0:9:: dev flannel-v6.1 onlink",
+      ]
+    ) {
+      await ns.sh(...cmd.split(" "));
+      await eventually(cmd, async () => same(await state(), want), REPAIR_MS);
+    }
+  } finally {
+    await a.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
