@@ -11,7 +11,12 @@ import {
   RTM_DELNEIGH,
   RTM_NEWNEIGH,
 } from "./neigh.ts";
-import { decodeRoute, RTM_DELROUTE, RTM_NEWROUTE } from "./route.ts";
+import {
+  decodeRoute,
+  RTM_DELROUTE,
+  RTM_F_CLONED,
+  RTM_NEWROUTE,
+} from "./route.ts";
 import { NetlinkError } from "./errors.ts";
 import { NlSocket } from "./socket.ts";
 import { messages, type Msg } from "./_wire.ts";
@@ -177,7 +182,7 @@ function decodeNetEvent(m: Msg): NetEvent | null {
     case RTM_NEWROUTE:
     case RTM_DELROUTE: {
       const r = decodeRoute(m, NO_NAMES);
-      if (!r) return null;
+      if (!r || r.flags & RTM_F_CLONED) return null; // route cache entries
       const { flags: _, ...route } = r;
       return {
         kind: "route",

@@ -5,12 +5,12 @@
 // notifications that disagree with the leases (a neighbour, FDB entry or
 // route changed, added or deleted by someone else; the device deleted)
 // trigger a debounced repair pass, nf_tables notifications a rule check;
-// the periodic reconcile stays as the safety net. Stopping leaves the dataplane in
-// place; a restart reuses what is there and writes only differences. A
-// credential the API server rejects (401/403, in the node watch or the
-// periodic lease check) ends the task with a FlannelError: retrying it
-// cannot help, the supervisor restarts the task once the agent has joined
-// again.
+// the periodic reconcile stays as the safety net. Stopping leaves the
+// dataplane in place; a restart reuses what is there and writes only
+// differences. A credential the API server rejects (401/403, in the node
+// watch or the periodic lease check) ends the task with a FlannelError:
+// retrying it cannot help, the supervisor restarts the task once the agent
+// has joined again.
 
 import {
   genlFamily,
@@ -476,6 +476,7 @@ async function runLoops(a: {
     } finally {
       signal.removeEventListener("abort", stop);
       stop();
+      await repair.idle; // a pass under way finishes before the task ends
     }
   };
 
@@ -491,6 +492,8 @@ async function runLoops(a: {
       ) => p.catch(fail)),
     );
   } finally {
+    rulesRepair.close();
+    await rulesRepair.idle;
     ctx.signal.removeEventListener("abort", forward);
   }
   if (fatal !== undefined) throw fatal;
