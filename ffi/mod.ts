@@ -24,7 +24,17 @@ export { Netlink } from "./netlink.ts";
 export { genlFamily } from "./genl.ts";
 export type { TbfOptions } from "./tc.ts";
 export type { AddrOptions } from "./addr.ts";
-export { type LinkEvent, linkEvents, type LinkEventStream } from "./events.ts";
+export {
+  type EventStream,
+  type LinkEvent,
+  linkEvents,
+  type LinkEventStream,
+  type NetEvent,
+  netEvents,
+  type NetEventStream,
+  type NftEvent,
+  nftEvents,
+} from "./events.ts";
 export { sysctlGet, sysctlSet, withNetns } from "./netns.ts";
 export { setListenerNoDelay } from "./sockopt.ts";
 export type {

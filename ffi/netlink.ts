@@ -348,16 +348,22 @@ export class Netlink implements Disposable {
     this.#route(RTM_DELROUTE, 0, r, "del");
   }
 
-  /** The route the kernel picks for `ip` (RTM_GETROUTE). */
-  routeGet(ip: string): Route {
-    const op = `route get ${ip}`;
-    const m = this.request(getRouteMsg(ip), op).find((m) =>
+  /**
+   * The route the kernel picks for `ip` (RTM_GETROUTE); with `fibMatch` the
+   * matching route entry itself (`ip route get fibmatch`): its prefix,
+   * protocol and device (by `index` only: `dev` is not looked up).
+   */
+  routeGet(ip: string, opts: { fibMatch?: boolean } = {}): Route {
+    const op = `route get${opts.fibMatch ? " fibmatch" : ""} ${ip}`;
+    const m = this.request(getRouteMsg(ip, opts.fibMatch), op).find((m) =>
       m.type === RTM_NEWROUTE
     );
     const r = m ? decodeRoute(m, new Map()) : null;
     if (!r) throw new NetlinkError(3, op, { detail: "no route in the reply" });
     const { flags: _, ...route } = r;
-    if (route.index !== undefined) route.dev = this.linkGet(route.index)?.name;
+    if (route.index !== undefined && !opts.fibMatch) {
+      route.dev = this.linkGet(route.index)?.name;
+    }
     return route;
   }
 

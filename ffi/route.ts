@@ -114,7 +114,7 @@ export function routeMsg(
     af: afOf(dst.family),
     dstLen: dst.prefix,
     table,
-    protocol: del ? 0 : RTPROT_BOOT,
+    protocol: r.protocol ?? (del ? 0 : RTPROT_BOOT),
     scope,
     type: rtype === undefined ? 0 : typeNum(rtype),
     flags: r.onlink ? RTNH_F_ONLINK : 0,
@@ -148,8 +148,14 @@ export function dumpRouteMsg(flags: number, family?: 4 | 6): MsgBuilder {
   );
 }
 
-/** RTM_GETROUTE for one destination address (a kernel route lookup). */
-export function getRouteMsg(ip: string): MsgBuilder {
+const RTM_F_FIB_MATCH = 0x2000;
+
+/**
+ * RTM_GETROUTE for one destination address (a kernel route lookup); with
+ * `fibMatch` the kernel answers with the route entry that matched (its
+ * prefix, protocol, device) instead of the resolved /32 or /128.
+ */
+export function getRouteMsg(ip: string, fibMatch = false): MsgBuilder {
   const a = parseIp(ip);
   return new MsgBuilder(RTM_GETROUTE, 0)
     .raw(
@@ -160,7 +166,7 @@ export function getRouteMsg(ip: string): MsgBuilder {
         protocol: 0,
         scope: 0,
         type: 0,
-        flags: 0,
+        flags: fibMatch ? RTM_F_FIB_MATCH : 0,
       }),
     )
     .attr(RTA_DST, a.bytes);

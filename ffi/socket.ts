@@ -87,6 +87,8 @@ export function extAckMessage(buf: Uint8Array): string | undefined {
 
 export interface SocketOptions {
   netns?: string;
+  /** Netlink protocol; NETLINK_ROUTE (0) when absent. */
+  protocol?: number;
   groups?: number[];
   nonblocking?: boolean;
   rcvbuf?: number;
@@ -105,7 +107,7 @@ export class NlSocket implements Disposable {
     registry.register(this, handle, this);
   }
 
-  /** Opens and connects a NETLINK_ROUTE socket, bound to `netns` when given. */
+  /** Opens and connects a netlink socket (NETLINK_ROUTE unless `protocol`), bound to `netns` when given. */
   static open(opts: SocketOptions = {}): NlSocket {
     const nl = libs().nl;
     const h = nl.nl_socket_alloc();
@@ -122,7 +124,7 @@ export class NlSocket implements Disposable {
         opts.netns,
         () =>
           unwrap(
-            nl.nl_connect(h, 0),
+            nl.nl_connect(h, opts.protocol ?? 0),
             `netlink connect${opts.netns ? ` in ${opts.netns}` : ""}`,
           ),
       );

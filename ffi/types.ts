@@ -105,6 +105,12 @@ export interface RouteSpec {
   advmss?: number;
   /** Needed for "default"; 4 when absent. */
   family?: 4 | 6;
+  /**
+   * rtm_protocol: who made the route (2 kernel, 3 boot, 4 static, ...);
+   * 3 (boot, as iproute2) when adding and absent. On delete, only a route
+   * of this protocol matches (any when absent).
+   */
+  protocol?: number;
 }
 
 export interface Route extends RouteSpec {

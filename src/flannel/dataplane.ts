@@ -20,13 +20,21 @@ export type DpLink = Pick<
 export type DpAddr = Addr;
 export type DpRouteSpec = Pick<
   RouteSpec,
-  "dst" | "gw" | "dev" | "onlink" | "scope" | "table" | "metric" | "family"
+  | "dst"
+  | "gw"
+  | "dev"
+  | "onlink"
+  | "scope"
+  | "table"
+  | "metric"
+  | "family"
+  | "protocol"
 >;
 export type DpRoute =
   & DpRouteSpec
   & Pick<
     Route,
-    "dst" | "family" | "table" | "type" | "dev" | "index" | "protocol"
+    "dst" | "family" | "table" | "type" | "dev" | "index" | "scope"
   >;
 export type DpNeigh = Neigh;
 export type DpFdb = Fdb;
@@ -52,7 +60,7 @@ export interface Dataplane {
   ): DpRoute[];
   routeReplace(r: DpRouteSpec): void;
   routeDel(r: DpRouteSpec): void;
-  routeGet(ip: string): DpRoute;
+  routeGet(ip: string, opts?: { fibMatch?: boolean }): DpRoute;
   neighList(filter?: { dev?: string | number; family?: 4 | 6 }): DpNeigh[];
   neighSet(dev: string | number, ip: string, mac: string): void;
   neighDel(dev: string | number, ip: string): void;

@@ -1,9 +1,10 @@
 // ip-masq and forward rules with flannel's chains, rules and comments:
 // iptables through `iptables-restore --noflush` (our chains are declared, so
 // each apply flushes and rebuilds them: rules of an old network or subnet
-// cannot survive), or nftables tables flannel-ipv4 / flannel-ipv6. A check
+// cannot survive), or nftables tables flannel-ipv4 / flannel-ipv6. ensure()
 // compares what is installed with what should be and rebuilds on any
-// difference.
+// difference; check() is the cheap probe run often (the jump rules with
+// `iptables -C`, or a listing of weft's own nft table).
 
 import type { CIDR } from "../net/mod.ts";
 import { Iptables, Nft, type TableRules } from "../net/netfilter/mod.ts";
@@ -128,6 +129,20 @@ export class IptablesRules {
     return true;
   }
 
+  /**
+   * The cheap check: are the jumps into our chains there (`iptables -C`,
+   * no table dump)? A chain emptied by hand is found by ensure().
+   */
+  async check(): Promise<boolean> {
+    if (
+      this.#masq && this.#input.podCIDR &&
+      !(await this.#ipt.ruleExists("nat", "POSTROUTING", MASQ_JUMP))
+    ) {
+      return false;
+    }
+    return await this.#ipt.ruleExists("filter", "FORWARD", FWD_JUMP);
+  }
+
   /** Removes flannel's chains and jumps from this family's tables. */
   async remove(): Promise<void> {
     await this.#ipt.removeChain("nat", POSTRTG_CHAIN);
@@ -192,6 +207,12 @@ export class NftRules {
     const table = nftTable(this.#input.family);
     if (!(await this.#nft.tableExists(fam, table))) return null;
     return JSON.stringify(await this.#nft.list(["table", fam, table]));
+  }
+
+  /** The cheap check: our own table (only it is listed) is as installed. */
+  async check(): Promise<boolean> {
+    const now = await this.#listing();
+    return now !== null && now === this.#installed;
   }
 
   async ensure(): Promise<boolean> {

@@ -1,14 +1,24 @@
 // runFlannel: the flannel internal task. Order: net-conf, interface, our
 // podCIDR, backend device, annotations, masquerade/forward rules,
 // subnet.env, then remote leases (full reconcile after every list), the
-// NetworkUnavailable condition and ready(). Stopping leaves the dataplane in
-// place; a restart reuses what is there and writes only differences. A
-// credential the API server rejects (401/403, in the node watch or the
-// periodic lease check) ends the task with a FlannelError: retrying it
-// cannot help, the supervisor restarts the task once the agent has joined
-// again.
+// NetworkUnavailable condition and ready(). From then on netlink
+// notifications that disagree with the leases (a neighbour, FDB entry or
+// route changed, added or deleted by someone else; the device deleted)
+// trigger a debounced repair pass, nf_tables notifications a rule check;
+// the periodic reconcile stays as the safety net. Stopping leaves the
+// dataplane in place; a restart reuses what is there and writes only
+// differences. A credential the API server rejects (401/403, in the node
+// watch or the periodic lease check) ends the task with a FlannelError:
+// retrying it cannot help, the supervisor restarts the task once the agent
+// has joined again.
 
-import { genlFamily, linkEvents, Netlink, sysctlSet } from "../../ffi/mod.ts";
+import {
+  genlFamily,
+  netEvents,
+  Netlink,
+  nftEvents,
+  sysctlSet,
+} from "../../ffi/mod.ts";
 import type { KubeClient } from "../kube/mod.ts";
 import { createBackend, type DualBackend } from "./backend/mod.ts";
 import type { Dataplane } from "./dataplane.ts";
@@ -35,6 +45,7 @@ import {
 } from "./subnet_manager.ts";
 import { gatewayForm, readSubnetEnv, writeSubnetEnv } from "./subnet_env.ts";
 import { sleep } from "./sleep.ts";
+import { Repairer } from "./repair.ts";
 
 export interface FlannelOptions extends IfaceInput {
   nodeName: string;
@@ -64,7 +75,11 @@ export interface FlannelOptions extends IfaceInput {
    * tests that want it faster).
    */
   reconcileIntervalMs?: number;
-  /** Masquerade/forward rule check; default 5 s. */
+  /**
+   * Cheap masquerade/forward rule check (the jump rules, or weft's own nft
+   * table); default 1 s, or 5 s when nf_tables change notifications are
+   * available (they trigger a check at once).
+   */
   rulesIntervalMs?: number;
 }
 
@@ -250,7 +265,7 @@ async function runLoops(a: {
   ctx: FlannelContext;
   sm: KubeSubnetManager;
   backend: DualBackend;
-  rules: { ensure(): Promise<boolean> }[];
+  rules: { ensure(): Promise<boolean>; check(): Promise<boolean> }[];
   lease: OwnLeaseInput;
   netns?: string;
 }): Promise<void> {
@@ -280,9 +295,10 @@ async function runLoops(a: {
     pass = p.catch(() => {});
     return p;
   };
-  const reconcile = (why: string): Promise<void> =>
+  /** A full pass; returns how many entries it wrote or removed. */
+  const reconcile = (why: string): Promise<number> =>
     serial(() => reconcileOnce(why));
-  const reconcileOnce = async (why: string) => {
+  const reconcileOnce = async (why: string): Promise<number> => {
     try {
       const r = await backend.reconcile(sm.leases());
       if (r.recreated || r.fixed || r.removed) {
@@ -292,8 +308,10 @@ async function runLoops(a: {
           }${r.fixed} entries written, ${r.removed} stale removed`,
         );
       }
+      return (r.recreated ? 1 : 0) + r.fixed + r.removed;
     } catch (e) {
       log(`reconcile (${why}) failed: ${(e as Error).message}`);
+      return 0;
     }
   };
 
@@ -337,6 +355,7 @@ async function runLoops(a: {
       await sleep(every, signal);
       if (signal.aborted) break;
       if (synced) await reconcile("periodic");
+      await ensureRules();
       try {
         if (await sm.republish(a.lease)) {
           log("our lease annotations had been changed; published them again");
@@ -348,14 +367,37 @@ async function runLoops(a: {
     }
   };
 
+  /** Rebuilds whatever rules differ; returns how many families it fixed. */
+  const ensureRules = async (): Promise<number> => {
+    let fixed = 0;
+    for (const r of a.rules) {
+      if (signal.aborted) break;
+      try {
+        if (await r.ensure()) fixed++;
+      } catch (e) {
+        log(`checking rules: ${(e as Error).message}`);
+      }
+    }
+    if (fixed) log("masquerade/forward rules were rebuilt");
+    return fixed;
+  };
+  const rulesRepair = new Repairer({
+    what: "the masquerade/forward rules",
+    log,
+    debounceMs: 50,
+    pass: ensureRules,
+  });
+  signal.addEventListener("abort", () => rulesRepair.close(), { once: true });
+  let nftWatching = false;
+
   const rulesLoop = async () => {
-    const every = a.opts.rulesIntervalMs ?? 5_000;
     while (!signal.aborted) {
+      const every = a.opts.rulesIntervalMs ?? (nftWatching ? 5_000 : 1_000);
       await sleep(every, signal);
       for (const r of a.rules) {
         if (signal.aborted) break;
         try {
-          if (await r.ensure()) log("masquerade/forward rules were rebuilt");
+          if (!(await r.check())) rulesRepair.notify("rules check");
         } catch (e) {
           log(`checking rules: ${(e as Error).message}`);
         }
@@ -363,29 +405,78 @@ async function runLoops(a: {
     }
   };
 
-  const deviceWatch = async () => {
-    const devices = backend.devices;
-    if (devices.length === 0) return;
-    const events = linkEvents({ netns: a.netns });
+  // nf_tables notifications (nft, and iptables on its nf_tables backend):
+  // any change of the rule set schedules a check of ours.
+  const rulesWatch = async () => {
+    if (a.rules.length === 0) return;
+    let events;
+    try {
+      events = nftEvents({ netns: a.netns });
+    } catch (e) {
+      log(
+        `nf_tables notifications: ${
+          (e as Error).message
+        }; checking rules every second`,
+      );
+      return;
+    }
+    nftWatching = true;
     const stop = () => events.close();
     signal.addEventListener("abort", stop, { once: true });
     try {
       for await (const ev of events) {
         if (signal.aborted) break;
-        if (ev.type === "del" && devices.includes(ev.link.name) && synced) {
-          log(`${ev.link.name} was deleted; recreating it`);
-          await reconcile("device deleted");
+        rulesRepair.notify(ev.overflow ? "notifications dropped" : "nftables");
+      }
+    } catch (e) {
+      if (!signal.aborted) {
+        log(`nf_tables notifications: ${(e as Error).message}`);
+      }
+    } finally {
+      nftWatching = false;
+      signal.removeEventListener("abort", stop);
+      events.close();
+    }
+  };
+
+  // Link, neighbour/FDB and route notifications: a change that disagrees
+  // with the leases schedules a repair pass.
+  const dataplaneWatch = async () => {
+    if (backend.parts.every((b) => b.type === "none")) return;
+    const repair = new Repairer({
+      what: "the dataplane",
+      log,
+      pass: (why) => reconcile(why),
+    });
+    const events = netEvents({ netns: a.netns });
+    const stop = () => {
+      events.close();
+      repair.close();
+    };
+    signal.addEventListener("abort", stop, { once: true });
+    try {
+      for await (const ev of events) {
+        if (signal.aborted) break;
+        if (!synced) continue; // the reconcile after the list covers it
+        const why = backend.drift(ev);
+        if (why === null) continue;
+        if (ev.kind === "link" && ev.type === "del") {
+          log(`${why}; recreating it`);
         }
+        repair.notify(why);
       }
     } catch (e) {
       if (!signal.aborted) {
         log(
-          `link events: ${(e as Error).message}; relying on periodic reconcile`,
+          `netlink notifications: ${
+            (e as Error).message
+          }; relying on periodic reconcile`,
         );
       }
     } finally {
       signal.removeEventListener("abort", stop);
-      events.close();
+      stop();
+      await repair.idle; // a pass under way finishes before the task ends
     }
   };
 
@@ -396,11 +487,13 @@ async function runLoops(a: {
   });
   try {
     await Promise.all(
-      [watched, periodic(), rulesLoop(), deviceWatch()].map((p) =>
-        p.catch(fail)
-      ),
+      [watched, periodic(), rulesLoop(), rulesWatch(), dataplaneWatch()].map((
+        p,
+      ) => p.catch(fail)),
     );
   } finally {
+    rulesRepair.close();
+    await rulesRepair.idle;
     ctx.signal.removeEventListener("abort", forward);
   }
   if (fatal !== undefined) throw fatal;

@@ -200,6 +200,37 @@ export class KubeSubnetManager {
       (!!l.ipv6Subnet && !!this.#own.v6 && l.ipv6Subnet.equals(this.#own.v6));
   }
 
+  /**
+   * Why a remote lease cannot be a node's pod subnet, or null: each subnet
+   * must lie inside the flannel network and have the node mask (that of our
+   * own podCIDR, which the same server assigned; SubnetLen before we have
+   * one). A rogue Node's podCIDR (the underlay subnet, a /25 inside another
+   * node's /24, 0.0.0.0/0) is ignored rather than routed.
+   */
+  #misfit(l: Lease): string | null {
+    const c = this.#conf;
+    const check = (
+      subnet: CIDR | null,
+      network: CIDR | null,
+      mask: number,
+    ): string | null => {
+      if (!subnet) return null;
+      if (!network || !network.contains(subnet)) {
+        return `lease of node ${l.node}: podCIDR ${subnet} is outside the flannel network ${network}; ignoring it`;
+      }
+      if (subnet.prefix !== mask) {
+        return `lease of node ${l.node}: podCIDR ${subnet} does not have the node mask /${mask}; ignoring it`;
+      }
+      return null;
+    };
+    return check(l.subnet, c.network, this.#own.v4?.prefix ?? c.subnetLen) ??
+      check(
+        l.ipv6Subnet,
+        c.ipv6Network,
+        this.#own.v6?.prefix ?? c.ipv6SubnetLen,
+      );
+  }
+
   /** Folds one node into the lease map; returns the events it causes. */
   nodeChanged(node: KubeNode, deleted = false): LeaseEvent[] {
     const name = node.metadata.name;
@@ -214,7 +245,9 @@ export class KubeSubnetManager {
       return events;
     }
     if (name === this.#node) return events;
-    const r = leaseFromNode(node, this.#keys, this.families);
+    const found = leaseFromNode(node, this.#keys, this.families);
+    const bad = "lease" in found ? this.#misfit(found.lease) : null;
+    const r = bad === null ? found : { skip: bad };
     if ("skip" in r) {
       if (this.#skipped.get(name) !== r.skip) this.#log(`skipping ${r.skip}`);
       this.#skipped.set(name, r.skip);

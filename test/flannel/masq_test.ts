@@ -147,3 +147,51 @@ Deno.test("ip6tables: the same chains for IPv6 with ff00::/8", async () => {
   assertEquals(flannelLines(await ns.sh("iptables-save")), []);
   assertEquals(await rules.ensure(), false);
 });
+
+Deno.test("check(): the cheap probe notices a missing jump (iptables) or a changed table (nft)", async () => {
+  await using ns = await Netns.create("chk");
+  const ipt = new IptablesRules(input("10.42.1.0/24"), {
+    masq: true,
+    netns: ns.path,
+  });
+  assertEquals(await ipt.check(), false);
+  await ipt.ensure();
+  assertEquals(await ipt.check(), true);
+  await ns.sh(
+    "iptables",
+    "-t",
+    "nat",
+    "-D",
+    "POSTROUTING",
+    "-m",
+    "comment",
+    "--comment",
+    "flanneld masq",
+    "-j",
+    "FLANNEL-POSTRTG",
+  );
+  assertEquals(await ipt.check(), false);
+  await ipt.ensure();
+  await ns.sh(
+    "iptables",
+    "-D",
+    "FORWARD",
+    "-m",
+    "comment",
+    "--comment",
+    "flanneld forward",
+    "-j",
+    "FLANNEL-FWD",
+  );
+  assertEquals(await ipt.check(), false);
+
+  const nft = new NftRules(input("10.42.1.0/24"), {
+    masq: true,
+    netns: ns.path,
+  });
+  assertEquals(await nft.check(), false);
+  await nft.ensure();
+  assertEquals(await nft.check(), true);
+  await ns.sh("nft", "flush", "chain", "ip", "flannel-ipv4", "postrtg");
+  assertEquals(await nft.check(), false);
+});

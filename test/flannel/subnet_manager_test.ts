@@ -188,3 +188,36 @@ Deno.test("watch() turns node changes into lease events, dropping our own and lo
   ac.abort();
   await w.done;
 });
+
+Deno.test("nodeChanged() ignores (and logs once) a lease outside the network or with another mask than ours", () => {
+  const logs: string[] = [];
+  const sm = manager(new FakeNodes(), logs);
+  const mac = "aa:bb:cc:dd:ee:02";
+  for (
+    const [name, cidr] of [
+      ["ul", "192.168.9.0/24"],
+      ["small", "10.42.2.0/25"],
+      ["big", "10.42.0.0/16"],
+      ["all", "0.0.0.0/0"],
+    ]
+  ) {
+    const n = vxlanNode(name, cidr, "192.168.9.9", mac);
+    assertEquals(sm.nodeChanged(n), []);
+    assertEquals(sm.nodeChanged(n), []);
+  }
+  assertEquals(logs.length, 4, logs.join("\n"));
+  assertEquals(
+    logs.filter((l) => l.includes("outside the flannel network")).length,
+    2,
+  );
+  assertEquals(
+    logs.filter((l) => l.includes("does not have the node mask /24")).length,
+    2,
+  );
+  assertEquals(sm.leases(), []);
+  // A good lease of the same node is taken once it is fixed.
+  const fixed = sm.nodeChanged(
+    vxlanNode("small", "10.42.2.0/24", "192.168.9.9", mac),
+  );
+  assertEquals(fixed.map((e) => e.type), ["added"]);
+});

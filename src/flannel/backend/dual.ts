@@ -1,6 +1,7 @@
 // A backend per address family behind one Backend: dual-stack (and
 // IPv6-only) clusters run an IPv4 and/or an IPv6 instance side by side.
 
+import type { NetEvent } from "../../../ffi/mod.ts";
 import type { CIDR } from "../../net/mod.ts";
 import type { Lease } from "../lease.ts";
 import type { Backend, ReconcileReport } from "./types.ts";
@@ -54,6 +55,14 @@ export class DualBackend implements Backend {
 
   async removeLease(l: Lease): Promise<void> {
     for (const b of this.parts) await b.removeLease(l);
+  }
+
+  drift(ev: NetEvent): string | null {
+    for (const b of this.parts) {
+      const why = b.drift(ev);
+      if (why !== null) return why;
+    }
+    return null;
   }
 
   async reconcile(leases: Lease[]): Promise<ReconcileReport> {

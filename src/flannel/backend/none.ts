@@ -30,4 +30,9 @@ export class NoneBackend implements Backend {
   reconcile(): ReconcileReport {
     return { recreated: false, fixed: 0, removed: 0 };
   }
+
+  /** Nothing is programmed, so no change disagrees. */
+  drift(): null {
+    return null;
+  }
 }

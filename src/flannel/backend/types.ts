@@ -3,6 +3,7 @@
 // lease, programs remote leases one by one and reconciles the device against
 // the full set of leases.
 
+import type { NetEvent } from "../../../ffi/mod.ts";
 import type { CIDR, IP } from "../../net/mod.ts";
 import type { Dataplane } from "../dataplane.ts";
 import type { Lease } from "../lease.ts";
@@ -74,4 +75,10 @@ export interface Backend {
   removeLease(l: Lease): void | Promise<void>;
   /** Makes the dataplane match exactly these remote leases. */
   reconcile(leases: Lease[]): ReconcileReport | Promise<ReconcileReport>;
+  /**
+   * Why a netlink change (a link, neighbour, FDB entry or route) disagrees
+   * with what the backend programmed, so that a reconcile pass is due; null
+   * when it agrees (weft's own writes) or does not concern the backend.
+   */
+  drift(ev: NetEvent): string | null;
 }

@@ -4,10 +4,21 @@
 // when the peer is on-link and DirectRouting is on), and a reconcile pass
 // that removes whatever on the device belongs to no lease.
 
+import type { NetEvent } from "../../../ffi/mod.ts";
 import { CIDR, IP, randomMAC } from "../../net/mod.ts";
-import { type Dataplane, type DpLink, errCode } from "../dataplane.ts";
+import {
+  type Dataplane,
+  type DpLink,
+  type DpRoute,
+  errCode,
+} from "../dataplane.ts";
 import { FlannelError } from "../errors.ts";
 import { type Lease, vxlanData } from "../lease.ts";
+import {
+  defaultMetric,
+  routeConflict,
+  WEFT_ROUTE_PROTO,
+} from "../route_guard.ts";
 import { ensureOverlayAddr } from "./overlay_addr.ts";
 import { peerSide } from "./side.ts";
 import type {
@@ -23,6 +34,7 @@ const OVERHEAD6 = 70;
 
 /** One remote lease as the vxlan backend programs it. */
 interface Entry {
+  node: string;
   subnet: CIDR;
   gw: string;
   mac: string;
@@ -42,6 +54,11 @@ export class VxlanBackend implements Backend {
   #mac: string;
   #subnet: CIDR | null = null;
   #index = 0;
+  /** What the leases want on the device, by node (programmed entries). */
+  #want = new Map<string, Entry>();
+  #wantMaps: WantMaps | null = null;
+  /** Leases refused by the route guard, and why (logged once each). */
+  #refused = new Map<string, string>();
 
   constructor(deps: BackendDeps, family: 4 | 6 = 4) {
     this.#deps = deps;
@@ -174,6 +191,7 @@ export class VxlanBackend implements Backend {
     if (typeof side === "string") return side;
     const d = side.data;
     return {
+      node: l.node,
       subnet: side.subnet.network(),
       gw: side.subnet.network().ip.toString(),
       mac: d.VtepMAC,
@@ -200,10 +218,48 @@ export class VxlanBackend implements Backend {
     }
   }
 
+  /** A route weft may replace: its own, or any on the overlay device. */
+  #ours = (r: DpRoute): boolean =>
+    r.index === this.#index || r.protocol === WEFT_ROUTE_PROTO;
+
+  /** Why the lease's route must not be written (logged once), or null. */
+  #guard(e: Entry): string | null {
+    const why = routeConflict(this.#nl, e.subnet, this.#ours, [
+      this.family === 4 ? this.#ext.ifaceAddr : this.#ext.ifaceAddr6,
+      this.family === 4 ? this.#ext.extAddr : this.#ext.extAddr6,
+    ]);
+    const key = `${e.node} ${e.subnet}`;
+    if (why === null) {
+      this.#refused.delete(key);
+    } else if (this.#refused.get(key) !== why) {
+      this.#refused.set(key, why);
+      this.#deps.log(
+        `refusing lease of ${e.node} (${e.subnet}): ${why}; nothing installed`,
+      );
+    }
+    return why;
+  }
+
+  #setWant(node: string, e: Entry | null): void {
+    if (e) this.#want.set(node, e);
+    else this.#want.delete(node);
+    this.#wantMaps = null;
+  }
+
   #program(e: Entry): void {
     const dev = this.#index;
+    const why = this.#guard(e);
+    if (why !== null) {
+      this.#setWant(e.node, null);
+      return; // logged by the guard
+    }
+    this.#setWant(e.node, e);
     if (e.direct) {
-      this.#nl.routeReplace({ dst: e.subnet.toString(), gw: e.dst });
+      this.#nl.routeReplace({
+        dst: e.subnet.toString(),
+        gw: e.dst,
+        protocol: WEFT_ROUTE_PROTO,
+      });
       return;
     }
     this.#nl.neighSet(dev, e.gw, e.mac);
@@ -220,6 +276,7 @@ export class VxlanBackend implements Backend {
         dev,
         onlink: true,
         scope: "universe",
+        protocol: WEFT_ROUTE_PROTO,
       });
     } catch (err) {
       this.#undo("neighbour", () => this.#nl.neighDel(dev, e.gw));
@@ -240,6 +297,11 @@ export class VxlanBackend implements Backend {
   removeLease(l: Lease): void {
     const e = this.#entry(l);
     if (typeof e === "string") return;
+    const programmed = this.#want.get(l.node);
+    this.#setWant(l.node, null);
+    if (!programmed || programmed.subnet.toString() !== e.subnet.toString()) {
+      return; // refused (or never programmed): nothing of ours to remove
+    }
     const dev = this.#index;
     const quiet = (what: string, fn: () => void) => {
       try {
@@ -254,7 +316,12 @@ export class VxlanBackend implements Backend {
     if (e.direct) {
       quiet(
         "route",
-        () => this.#nl.routeDel({ dst: e.subnet.toString(), gw: e.dst }),
+        () =>
+          this.#nl.routeDel({
+            dst: e.subnet.toString(),
+            gw: e.dst,
+            protocol: WEFT_ROUTE_PROTO,
+          }),
       );
       return;
     }
@@ -270,15 +337,42 @@ export class VxlanBackend implements Backend {
     const recreated = this.#ensureDevice();
     const report: ReconcileReport = { recreated, fixed: 0, removed: 0 };
     const dev = this.#index;
-    const want: Entry[] = [];
+    const entries: Entry[] = [];
     for (const l of leases) {
       const e = this.#entry(l);
-      if (typeof e !== "string") want.push(e);
+      if (typeof e !== "string") entries.push(e);
     }
-    const overlay = want.filter((e) => !e.direct);
+
+    // Routes first: a lease whose route is missing is checked by the guard,
+    // and a refused lease gets no neighbour or FDB entry either.
+    const routeWant = new Map<string, Entry>();
+    for (const e of entries) routeWant.set(e.subnet.toString(), e);
+    const seen = new Set<string>();
+    const stale: DpRoute[] = [];
+    for (const r of this.#nl.routeList({ family: this.family, table: 254 })) {
+      const place = this.#routePlace(r);
+      if (place === null) continue;
+      const w = routeWant.get(r.dst);
+      const ok = w && r.gw === (w.direct ? w.dst : w.gw) &&
+        (w.direct ? place === "uplink" : r.onlink === true) &&
+        defaultMetric(r);
+      if (ok && !seen.has(r.dst)) {
+        seen.add(r.dst);
+        continue;
+      }
+      // A wrong route for a lease's subnet is replaced below (same metric).
+      if (w && !seen.has(r.dst) && defaultMetric(r)) continue;
+      stale.push(r);
+    }
+    const want = entries.filter((e) =>
+      seen.has(e.subnet.toString()) || this.#guard(e) === null
+    );
+    this.#want = new Map(want.map((e) => [e.node, e]));
+    this.#wantMaps = null;
+    const { neigh: neighWant0, fdb: fdbWant } = this.#maps();
+    const neighWant = new Map(neighWant0);
 
     // Neighbours on the device.
-    const neighWant = new Map(overlay.map((e) => [e.gw, e.mac]));
     for (const n of this.#nl.neighList({ dev, family: this.family })) {
       // Link-local and multicast (NOARP) entries are the kernel's own.
       if (n.state.includes("NOARP") || isLocalOrMulticast(n.ip)) continue;
@@ -296,7 +390,6 @@ export class VxlanBackend implements Backend {
     }
 
     // FDB entries on the device.
-    const fdbWant = new Map(overlay.map((e) => [e.mac, e.dst]));
     const fdbOk = new Set<string>();
     for (const f of this.#nl.fdbList(dev)) {
       if (f.dev !== this.device && f.index !== dev) continue;
@@ -314,40 +407,28 @@ export class VxlanBackend implements Backend {
       report.fixed++;
     }
 
-    // Routes: onlink routes on the device, direct routes via the uplink.
-    const routeWant = new Map<string, { gw: string; direct: boolean }>();
-    for (const e of want) {
-      routeWant.set(e.subnet.toString(), {
-        gw: e.direct ? e.dst : e.gw,
-        direct: e.direct,
+    // Routes: onlink routes on the device, direct routes via the uplink
+    // (only weft's own are removed there).
+    for (const r of stale) {
+      this.#nl.routeDel({
+        dst: r.dst,
+        gw: r.gw,
+        dev: r.index,
+        table: 254,
+        metric: r.metric,
+        protocol: r.protocol,
       });
-    }
-    const seen = new Set<string>();
-    const network = this.#network;
-    const own = this.#subnet?.network().toString();
-    for (const r of this.#nl.routeList({ family: this.family, table: 254 })) {
-      if (r.dst.toLowerCase().startsWith("fe80:")) continue;
-      if (onlyKernel(r)) continue;
-      const onDev = r.index === dev;
-      const viaUplink = r.index === this.#ext.index && !!r.gw &&
-        !!network && network.contains(CIDR.parse(r.dst).ip) && r.dst !== own;
-      if (!onDev && !viaUplink) continue;
-      const w = routeWant.get(r.dst);
-      const ok = w && r.gw === w.gw &&
-        (w.direct ? viaUplink : onDev && r.onlink === true);
-      if (ok && !seen.has(r.dst)) {
-        seen.add(r.dst);
-        continue;
-      }
-      if (w && !seen.has(r.dst)) continue; // rewritten below
-      this.#nl.routeDel({ dst: r.dst, gw: r.gw, dev: r.index, table: 254 });
       report.removed++;
     }
     for (const e of want) {
       const key = e.subnet.toString();
       if (seen.has(key)) continue;
       if (e.direct) {
-        this.#nl.routeReplace({ dst: key, gw: e.dst });
+        this.#nl.routeReplace({
+          dst: key,
+          gw: e.dst,
+          protocol: WEFT_ROUTE_PROTO,
+        });
       } else {
         this.#nl.routeReplace({
           dst: key,
@@ -355,12 +436,119 @@ export class VxlanBackend implements Backend {
           dev,
           onlink: true,
           scope: "universe",
+          protocol: WEFT_ROUTE_PROTO,
         });
       }
       report.fixed++;
     }
     return report;
   }
+
+  /**
+   * Where a main-table route of this family stands: "device" (on the
+   * overlay device), "uplink" (weft's route via the uplink into the
+   * network), or null when it is none of weft's business.
+   */
+  #routePlace(r: DpRoute): "device" | "uplink" | null {
+    if (r.family !== this.family || (r.table ?? 254) !== 254) return null;
+    if (r.dst.toLowerCase().startsWith("fe80:") || onlyKernel(r)) return null;
+    if (r.index === this.#index) return "device";
+    const network = this.#network;
+    if (
+      r.index === this.#ext.index && !!r.gw &&
+      r.protocol === WEFT_ROUTE_PROTO && !!network &&
+      network.contains(CIDR.parse(r.dst).ip) &&
+      r.dst !== this.#subnet?.network().toString()
+    ) {
+      return "uplink";
+    }
+    return null;
+  }
+
+  /** The programmed leases as lookup maps (cached until they change). */
+  #maps(): WantMaps {
+    if (this.#wantMaps) return this.#wantMaps;
+    const m: WantMaps = { neigh: new Map(), fdb: new Map(), route: new Map() };
+    for (const e of this.#want.values()) {
+      m.route.set(e.subnet.toString(), {
+        gw: e.direct ? e.dst : e.gw,
+        direct: e.direct,
+      });
+      if (e.direct) continue;
+      m.neigh.set(e.gw, e.mac);
+      m.fdb.set(e.mac, e.dst);
+    }
+    return this.#wantMaps = m;
+  }
+
+  /**
+   * Why a netlink change disagrees with the programmed leases (a repair
+   * pass is due), or null when it agrees or is none of this backend's
+   * business: weft's own writes agree, so they cause no pass.
+   */
+  drift(ev: NetEvent): string | null {
+    const w = this.#maps();
+    switch (ev.kind) {
+      case "overflow":
+        return "netlink notifications were dropped";
+      case "link": {
+        const l = ev.link;
+        if (l.name !== this.device && l.index !== this.#index) return null;
+        if (ev.type === "del") {
+          return l.index === this.#index ? `${this.device} was deleted` : null;
+        }
+        if (l.name !== this.device) return `${this.device} was renamed`;
+        if (l.index !== this.#index) return `${this.device} was recreated`;
+        return l.up ? null : `${this.device} was set down`;
+      }
+      case "neigh": {
+        const n = ev.neigh;
+        if (n.index !== this.#index || n.family !== this.family) return null;
+        if (n.state.includes("NOARP") || isLocalOrMulticast(n.ip)) return null;
+        const mac = w.neigh.get(n.ip);
+        if (ev.type === "del") {
+          return mac !== undefined ? `neighbour ${n.ip} was deleted` : null;
+        }
+        if (mac === undefined) return `neighbour ${n.ip} belongs to no lease`;
+        return n.mac === mac && n.state.includes("PERMANENT")
+          ? null
+          : `neighbour ${n.ip} is ${n.mac ?? "unresolved"} (${
+            n.state.join(",")
+          }), not ${mac}`;
+      }
+      case "fdb": {
+        const f = ev.fdb;
+        if (f.index !== this.#index) return null;
+        const dst = w.fdb.get(f.mac);
+        if (ev.type === "del") {
+          return dst !== undefined && dst === f.dst
+            ? `fdb entry ${f.mac} was deleted`
+            : null;
+        }
+        if (dst === undefined) return `fdb entry ${f.mac} belongs to no lease`;
+        return dst === f.dst ? null : `fdb entry ${f.mac} points to ${f.dst}`;
+      }
+      case "route": {
+        const r = ev.route;
+        const place = this.#routePlace(r);
+        if (place === null) return null;
+        const want = w.route.get(r.dst);
+        const agrees = !!want && r.gw === want.gw &&
+          (want.direct ? place === "uplink" : r.onlink === true) &&
+          defaultMetric(r);
+        if (ev.type === "del") {
+          return agrees ? `route ${r.dst} was deleted` : null;
+        }
+        return agrees ? null : `route ${r.dst} via ${r.gw} belongs to no lease`;
+      }
+    }
+  }
+}
+
+interface WantMaps {
+  neigh: Map<string, string>;
+  fdb: Map<string, string>;
+  route: Map<string, { gw: string; direct: boolean }>;
 }
 
 /** Routes the kernel adds itself (proto kernel, or multicast/local ones). */

@@ -14,10 +14,16 @@
 // reconciled); a device that is not a live wireguard-go (a kernel
 // wireguard link, a dead daemon's leftover) is deleted and recreated.
 
+import type { NetEvent } from "../../../ffi/mod.ts";
 import { CIDR, type IP } from "../../net/mod.ts";
 import { type Dataplane, type DpLink, errCode } from "../dataplane.ts";
 import { FlannelError, NetConfError } from "../errors.ts";
 import type { Lease } from "../lease.ts";
+import {
+  defaultMetric,
+  isConnected,
+  WEFT_ROUTE_PROTO,
+} from "../route_guard.ts";
 import { ensureOverlayAddr } from "./overlay_addr.ts";
 import { leaseSide, peerSide } from "./side.ts";
 import type { Backend, BackendDeps, ReconcileReport } from "./types.ts";
@@ -206,7 +212,9 @@ export class WireguardBackend implements Backend {
   }
 
   /** Creates or reuses the device and configures it; true when created. */
-  async #ensureDevice(): Promise<{ created: boolean; fixed: number }> {
+  async #ensureDevice(): Promise<
+    { created: boolean; fixed: number; removed: number }
+  > {
     const keys = this.#keys;
     if (!keys) throw new FlannelError("wireguard backend not configured");
     const { link, created } = await this.#ensureLink();
@@ -237,20 +245,98 @@ export class WireguardBackend implements Backend {
       fixed++;
     }
     if (!link.up || created) this.#nl.linkSet(link.index, { up: true });
+    const removed = this.#ensureRoutes(link.index, created);
+    return { created, fixed: fixed + removed.fixed, removed: removed.removed };
+  }
+
+  /**
+   * The one route on the device: the whole network, scope link. Any other
+   * route on the device (not the kernel's) is removed: the device is
+   * weft's.
+   */
+  #ensureRoutes(
+    index: number,
+    created: boolean,
+  ): { fixed: number; removed: number } {
+    const out = { fixed: 0, removed: 0 };
     const network = this.#network;
-    if (network) {
-      const dst = network.toString();
-      const have = this.#nl.routeList({ family: this.family, table: 254 })
-        .some((r) =>
-          r.dst === dst && r.index === link.index && !r.gw &&
-          r.type === "unicast"
-        );
-      if (!have) {
-        this.#nl.routeReplace({ dst, dev: link.index, scope: "link" });
-        if (!created) fixed++;
+    const dst = network?.toString();
+    let have = false;
+    for (const r of this.#nl.routeList({ family: this.family, table: 254 })) {
+      if (r.index !== index || this.#kernelRoute(r)) continue;
+      if (this.#isNetworkRoute(r) && !have) {
+        have = true;
+        continue;
       }
+      this.#nl.routeDel({
+        dst: r.dst,
+        gw: r.gw,
+        dev: index,
+        table: 254,
+        metric: r.metric,
+        protocol: r.protocol,
+      });
+      out.removed++;
     }
-    return { created, fixed };
+    if (dst && !have) {
+      this.#nl.routeReplace({
+        dst,
+        dev: index,
+        scope: "link",
+        protocol: WEFT_ROUTE_PROTO,
+      });
+      if (!created) out.fixed++;
+    }
+    return out;
+  }
+
+  #kernelRoute(r: { dst: string; protocol?: number; type: string }): boolean {
+    return isConnected(r) || r.type !== "unicast" ||
+      r.dst.toLowerCase().startsWith("fe80:");
+  }
+
+  #isNetworkRoute(
+    r: {
+      dst: string;
+      gw?: string;
+      type: string;
+      metric?: number;
+      family?: 4 | 6;
+    },
+  ): boolean {
+    return r.dst === this.#network?.toString() && !r.gw &&
+      r.type === "unicast" && defaultMetric(r);
+  }
+
+  /** Why a change on the device disagrees with what weft keeps there. */
+  drift(ev: NetEvent): string | null {
+    switch (ev.kind) {
+      case "overflow":
+        return "netlink notifications were dropped";
+      case "link": {
+        const l = ev.link;
+        if (l.index !== this.#index) return null;
+        if (ev.type === "del") return `${this.device} was deleted`;
+        if (l.name !== this.device) return `${this.device} was renamed`;
+        return l.up ? null : `${this.device} was set down`;
+      }
+      case "route": {
+        const r = ev.route;
+        if (
+          r.index !== this.#index || r.family !== this.family ||
+          (r.table ?? 254) !== 254 || this.#kernelRoute(r)
+        ) {
+          return null;
+        }
+        const mine = this.#isNetworkRoute(r);
+        if (ev.type === "del") {
+          return mine ? `route ${r.dst} on ${this.device} was deleted` : null;
+        }
+        return mine ? null : `route ${r.dst} on ${this.device} is not weft's`;
+      }
+      default:
+        return null;
+    }
   }
 
   async configure(
@@ -319,8 +405,8 @@ export class WireguardBackend implements Backend {
   }
 
   async reconcile(leases: Lease[]): Promise<ReconcileReport> {
-    const { created, fixed } = await this.#ensureDevice();
-    const report: ReconcileReport = { recreated: created, fixed, removed: 0 };
+    const { created, fixed, removed } = await this.#ensureDevice();
+    const report: ReconcileReport = { recreated: created, fixed, removed };
     const want = new Map<string, Peer>();
     for (const l of leases) {
       const p = this.#peer(l);

@@ -23,19 +23,20 @@ const lease = (i: number, ip: string): Lease => ({
   backendV6Data: null,
 });
 
-Deno.test("host-gw: routes via node IPs carry traffic; differing replaced, missing re-added, stale removed", async () => {
+Deno.test("host-gw: routes via node IPs carry traffic; weft's differing replaced, missing re-added, stale removed; others' kept", async () => {
   await using u = await Underlay.create(2);
   const conf = parseNetConf(
     `{"Network":"10.42.0.0/16","Backend":{"Type":"host-gw"}}`,
   );
   const nls = u.nodes.map((n) => Netlink.open({ netns: n.ns.path }));
   try {
+    const logs: string[] = [];
     const bes = nls.map((nl, i) => {
       const be = new HostGwBackend({
         nl,
         conf,
         ext: selectInterface(nl, {}),
-        log: () => {},
+        log: (m) => logs.push(m),
       });
       be.configure({ subnet: CIDR.parse(`10.42.${i + 1}.0/24`) });
       return be;
@@ -65,30 +66,48 @@ Deno.test("host-gw: routes via node IPs carry traffic; differing replaced, missi
         .map((r) => `${r.dst} via ${r.gateway} dev ${r.dev}`);
     assertEquals(await show(), ["10.42.2.0/24 via 192.168.77.2 dev eth0"]);
     assert(await reaches(a.ns, "10.42.2.1", "10.42.1.1", b.ns));
-    // Differing (wrong gateway), missing, and stale routes.
-    await a.ns.sh(
-      "ip",
-      "route",
-      "replace",
-      "10.42.2.0/24",
-      "via",
-      "192.168.77.254",
-      "dev",
-      "eth0",
+    const routeCmd = (verb: string, dst: string, gw: string, proto: string) =>
+      a.ns.sh(
+        "ip",
+        "route",
+        verb,
+        dst,
+        "via",
+        gw,
+        "dev",
+        "eth0",
+        "proto",
+        proto,
+      );
+    // weft's routes carry proto 87: a differing one of weft's (wrong
+    // gateway) and a stale one of weft's; an operator's route into the
+    // network is not weft's and stays.
+    assert(
+      (await a.ns.sh("ip", "route", "show", "proto", "87")).includes(
+        "10.42.2.0/24",
+      ),
     );
-    await a.ns.sh(
-      "ip",
-      "route",
-      "add",
-      "10.42.9.0/24",
-      "via",
-      "192.168.77.9",
-      "dev",
-      "eth0",
-    );
+    await routeCmd("replace", "10.42.2.0/24", "192.168.77.254", "87");
+    await routeCmd("add", "10.42.9.0/24", "192.168.77.9", "87");
+    await routeCmd("add", "10.42.8.0/24", "192.168.77.8", "static");
     let r = bes[0].reconcile([leases[1]]);
     assertEquals(r, { recreated: false, fixed: 1, removed: 1 });
-    assertEquals(await show(), ["10.42.2.0/24 via 192.168.77.2 dev eth0"]);
+    assertEquals(await show(), [
+      "10.42.2.0/24 via 192.168.77.2 dev eth0",
+      "10.42.8.0/24 via 192.168.77.8 dev eth0",
+    ]);
+    await a.ns.sh("ip", "route", "del", "10.42.8.0/24");
+    // An operator's route for a lease's subnet is not replaced (logged).
+    await routeCmd("replace", "10.42.2.0/24", "192.168.77.254", "static");
+    r = bes[0].reconcile([leases[1]]);
+    assertEquals(r, { recreated: false, fixed: 0, removed: 0 });
+    assertEquals(await show(), ["10.42.2.0/24 via 192.168.77.254 dev eth0"]);
+    assert(
+      logs.some((l) =>
+        l.includes("refusing lease of n1") && l.includes("not weft's")
+      ),
+      logs.join("\n"),
+    );
     await a.ns.sh("ip", "route", "del", "10.42.2.0/24");
     r = bes[0].reconcile([leases[1]]);
     assertEquals(r, { recreated: false, fixed: 1, removed: 0 });
