@@ -15,6 +15,9 @@ import {
   joinURLFile,
   localServerURL,
 } from "../../src/cli/server_url.ts";
+import { registerNode } from "../../src/cli/node_register.ts";
+import { KubeClient } from "../../src/kube/mod.ts";
+import { testServer } from "../api/_server.ts";
 import { Netns } from "../harness/netns.ts";
 import { runWeft } from "../harness/weft.ts";
 
@@ -138,5 +141,27 @@ Deno.test("weft token show prints the join command with the recorded (bracketed)
     assertEquals(bad.stdout.includes("join:"), false);
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("registerNode(): a dual-stack node keeps both InternalIPs, IPv6 first, also when registering again", async () => {
+  await using s = await testServer({ hostname: "::1" });
+  using client = new KubeClient({
+    server: `https://[::1]:${s.server.port}`,
+    caPem: s.tls.caPem,
+    token: "admin-token",
+  });
+  const input = {
+    name: "ds",
+    internalIPs: ["fd77::2", "10.250.0.12"],
+    externalIPs: [],
+    egressMode: "agent" as const,
+  };
+  for (let i = 0; i < 2; i++) {
+    const node = await registerNode(client, input);
+    assertEquals(
+      node.status?.addresses?.map((a) => `${a.type} ${a.address}`),
+      ["InternalIP fd77::2", "InternalIP 10.250.0.12", "Hostname ds"],
+    );
   }
 });
