@@ -22,7 +22,7 @@ import type { DemoNode } from "../../src/cli/demo/topology.ts";
 
 type Backend = "vxlan" | "host-gw" | "wireguard-native";
 
-let iperfPort = 5400 + (Deno.pid % 400);
+let transferPort = 5400 + (Deno.pid % 400);
 
 /** Builds a demo cluster, runs `fn` on it, tears it down (also on failure,
  * then with the processes' log tails printed). */
@@ -119,66 +119,59 @@ async function ping6(fromNetns: string, to: string): Promise<string> {
   return r.stdout.match(/(\d+) received/)?.[1] ?? `failed: ${r.stderr}`;
 }
 
-/** A 2 MiB TCP transfer (iperf3) between pods: the bytes the receiver got
- * and the source address it saw. */
+const transferScript = new URL("./_transfer.ts", import.meta.url).pathname;
+
+/** A 2 MiB TCP transfer between pods: the bytes the receiver counted (as
+ * the sender learnt them) and the source address the receiver saw. */
 async function transfer(
   fromNetns: string,
   toNetns: string,
   to: string,
 ): Promise<{ bytes: number; from: string }> {
-  const port = String(++iperfPort);
-  const server = new Deno.Command("ip", {
-    args: [
-      "netns",
-      "exec",
-      toNetns,
-      "iperf3",
-      "-s",
-      "-1",
-      "-J",
-      "-B",
-      to,
-      "-p",
-      port,
-    ],
+  const port = String(++transferPort);
+  const deno = [Deno.execPath(), "run", "-A", transferScript];
+  const sink = new Deno.Command("ip", {
+    args: ["netns", "exec", toNetns, ...deno, "sink", to, port],
     stdout: "piped",
     stderr: "null",
   }).spawn();
-  const out = server.output();
-  let sent = false;
+  const lines = sink.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let out = "";
   try {
-    for (let i = 0; i < 40 && !sent; i++) {
-      const r = await exec([
-        "ip",
-        "netns",
-        "exec",
-        fromNetns,
-        "iperf3",
-        "-c",
-        to,
-        "-p",
-        port,
-        "-n",
-        "2M",
-        "--connect-timeout",
-        "2000",
-      ]);
-      sent = r.code === 0;
-      if (!sent) await new Promise((r) => setTimeout(r, 100));
+    while (!out.includes("listening\n")) {
+      const r = await lines.read();
+      if (r.done) throw new Error("the sink did not start");
+      out += r.value;
     }
+    const sent = await exec([
+      "ip",
+      "netns",
+      "exec",
+      fromNetns,
+      ...deno,
+      "send",
+      to,
+      port,
+      String(2 * 1024 * 1024),
+    ]);
+    assertEquals(sent.code, 0, sent.stderr);
+    for (let r = await lines.read(); !r.done; r = await lines.read()) {
+      out += r.value;
+    }
+    const got = JSON.parse(out.split("\n")[1]) as {
+      bytes: number;
+      from: string;
+    };
+    assertEquals(Number(sent.stdout.trim()), got.bytes, "the sender's view");
+    return got;
   } finally {
-    if (!sent) server.kill("SIGKILL");
+    try {
+      sink.kill("SIGKILL");
+    } catch {
+      // exited
+    }
+    await sink.status;
   }
-  const text = new TextDecoder().decode((await out).stdout);
-  if (!sent) return { bytes: 0, from: "" };
-  const rep = JSON.parse(text) as {
-    start: { connected: { remote_host: string }[] };
-    end: { sum_received: { bytes: number } };
-  };
-  return {
-    bytes: rep.end.sum_received.bytes,
-    from: rep.start.connected[0].remote_host,
-  };
 }
 
 /** Pods on two different nodes: the first of each. */
@@ -245,7 +238,7 @@ async function ipv6Only(backend: Backend, tag: string): Promise<void> {
     await matrixPasses(d);
 
     // Pod to pod across nodes (agent to agent, and agent to server):
-    // ping -6 and a TCP transfer, arriving with the pod's own address.
+    // ping -6 and a 2 MiB TCP transfer, arriving with the pod's own address.
     for (const [a, b] of [podPair(d, n2, n3), podPair(d, n3, server)]) {
       assertEquals(await ping6(a.netns, b.ip), "3", `${a.name} -> ${b.name}`);
       const t = await transfer(a.netns, b.netns, b.ip);
