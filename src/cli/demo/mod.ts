@@ -63,7 +63,7 @@ export interface DemoOptions {
   stack?: Stack;
 }
 
-function parseDemoArgs(
+export function parseDemoArgs(
   args: string[],
 ): DemoOptions & { clean: boolean; help: boolean } {
   let unknown: string | undefined;
