@@ -236,6 +236,11 @@ async function ipv6Only(backend: Backend, tag: string): Promise<void> {
     }
 
     await matrixPasses(d);
+    // The node proxy above reached the agents through their tunnels.
+    for (const n of [n2, n3]) {
+      const log = await Deno.readTextFile(d.proc(`${n.name} agent`)!.logFile);
+      assertStringIncludes(log, "tunnel: connected to https://[fd77::1]:6443");
+    }
 
     // Pod to pod across nodes (agent to agent, and agent to server):
     // ping -6 and a 2 MiB TCP transfer, arriving with the pod's own address.
