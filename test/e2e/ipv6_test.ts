@@ -174,10 +174,16 @@ async function transfer(
   }
 }
 
+/** The first pod on a node. */
+function podOn(demo: Demo, n: DemoNode) {
+  const p = demo.pods.find((p) => p.node === n);
+  if (!p) throw new Error(`no pod on ${n.name}`);
+  return p;
+}
+
 /** Pods on two different nodes: the first of each. */
 function podPair(demo: Demo, a: DemoNode, b: DemoNode) {
-  const on = (n: DemoNode) => demo.pods.find((p) => p.node === n)!;
-  return [on(a), on(b)] as const;
+  return [podOn(demo, a), podOn(demo, b)] as const;
 }
 
 async function ipv6Only(backend: Backend, tag: string): Promise<void> {
@@ -216,6 +222,9 @@ async function ipv6Only(backend: Backend, tag: string): Promise<void> {
     const serverLog = await Deno.readTextFile(d.proc("node1 server")!.logFile);
     assertStringIncludes(serverLog, "listening on https://[::]:6443");
 
+    // The demo's matrix first: it waits until everything is up.
+    await matrixPasses(d);
+
     // The agents detected their node IPs; each node has an IPv6 pod CIDR.
     for (const n of d.topo.nodes) {
       const node = await nodeJSON(d, n.name);
@@ -235,7 +244,6 @@ async function ipv6Only(backend: Backend, tag: string): Promise<void> {
       assertEquals([st.nodeName, st.nodeIPs], [n.name, [n.ip]]);
     }
 
-    await matrixPasses(d);
     // The node proxy above reached the agents through their tunnels.
     for (const n of [n2, n3]) {
       const log = await Deno.readTextFile(d.proc(`${n.name} agent`)!.logFile);
@@ -254,7 +262,7 @@ async function ipv6Only(backend: Backend, tag: string): Promise<void> {
     // node's address by --flannel-ipv6-masq.
     d.responders.serve(`/run/netns/${d.topo.underlay}`, "underlay");
     for (const n of d.topo.nodes) {
-      const [p] = podPair(d, n, n);
+      const p = podOn(d, n);
       assertEquals(
         await tcpCheck(p.netns, "fd77::fe", RESPONDER_PORT, "underlay", n.ip),
         null,
@@ -304,6 +312,7 @@ Deno.test("dual-stack with IPv6 primary: node IPs and pod CIDRs IPv6 first, both
         "fd43::/112,10.43.0.0/16",
         "--flannel-ipv6-masq",
       ]);
+      await matrixPasses(d);
       // The agent was given no --node-ip: detection put IPv6 first.
       const node = await nodeJSON(d, n2.name);
       assertEquals(
@@ -319,13 +328,13 @@ Deno.test("dual-stack with IPv6 primary: node IPs and pod CIDRs IPv6 first, both
         "fd77::2",
         "10.250.0.12",
       ]);
-      // The admin kubeconfig speaks to the primary family's loopback.
+      // The admin kubeconfig speaks to the primary family's loopback. (The
+      // matrix above checked both families, pod to pod and pod to node
+      // (masqueraded), and the tunnels.)
       const kc = await Deno.readTextFile(
         d.topo.path(server, "/etc/weft/weft.yaml"),
       );
       assertStringIncludes(kc, "https://[::1]:6443");
-      // Both families, pod to pod and pod to node (masqueraded), tunnels.
-      await matrixPasses(d);
       const [a, b] = podPair(d, n2, server);
       assertEquals(a.ips.map((ip) => ip.includes(":")), [true, false]);
       assertEquals(await ping6(a.netns, b.ip), "3");
