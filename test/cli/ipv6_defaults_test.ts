@@ -5,6 +5,7 @@
 
 import { assertEquals, assertStringIncludes, assertThrows } from "@std/assert";
 import { defaultClusterDNS, resolveConfig } from "../../src/cli/config.ts";
+import { UsageError } from "../../src/cli/errors.ts";
 import {
   detectNodeIPs,
   NodeIPError,
@@ -164,4 +165,25 @@ Deno.test("registerNode(): a dual-stack node keeps both InternalIPs, IPv6 first,
       ["InternalIP fd77::2", "InternalIP 10.250.0.12", "Hostname ds"],
     );
   }
+});
+
+Deno.test("weft agent --server with an unbracketed IPv6 address says to bracket it", () => {
+  const err = assertThrows(
+    () =>
+      resolveConfig({
+        command: "agent",
+        args: ["--server", "https://fd77::1:6443", "--token", "t"],
+        env: {},
+        readFile: () => null,
+      }),
+    UsageError,
+  );
+  assertStringIncludes(err.message, "https://[fd77::1]:6443");
+  const ok = resolveConfig({
+    command: "agent",
+    args: ["--server", "https://[fd77::1]:6443", "--token", "t"],
+    env: {},
+    readFile: () => null,
+  });
+  assertEquals(ok.server, "https://[fd77::1]:6443");
 });
