@@ -10,6 +10,7 @@ import { type ApiDeps, createApp } from "./app.ts";
 import { pump } from "./_pump.ts";
 import { setListenerNoDelay } from "../../ffi/mod.ts";
 import { Registry } from "./registry.ts";
+import { joinHostPort, listenTlsOn } from "../net/mod.ts";
 
 export interface ConnectHead {
   /** The request target, e.g. "10.42.1.5:80". */
@@ -29,7 +30,8 @@ export interface ApiServerOptions extends Omit<ApiDeps, "signal"> {
   key: string;
   /** Default 6443; 0 picks a free port. */
   port?: number;
-  /** Bind address (default 0.0.0.0). */
+  /** Bind address; none, 0.0.0.0 and :: mean every address of both
+   * families (see src/net/listen.ts). */
   hostname?: string;
   connect?: ConnectHandler;
   /** How long close() lets requests in flight finish (default 5000 ms). */
@@ -38,7 +40,10 @@ export interface ApiServerOptions extends Omit<ApiDeps, "signal"> {
 
 export interface ApiServer {
   port: number;
+  /** The first listening address ("::" when listening on every address). */
   hostname: string;
+  /** Every listening address (two where :: sockets take no IPv4). */
+  hostnames: string[];
   /** Stops accepting, ends watches and open connections, waits for them. */
   close(): Promise<void>;
 }
@@ -169,12 +174,11 @@ export async function startApiServer(
     },
   }, app.fetch);
 
-  const hostname = opts.hostname ?? "0.0.0.0";
+  const hostname = opts.hostname ?? "";
   const port = opts.port ?? 6443;
-  let listener: Deno.TlsListener;
+  let listener: ReturnType<typeof listenTlsOn>;
   try {
-    listener = Deno.listenTls({
-      hostname,
+    listener = listenTlsOn(hostname, {
       port,
       cert: opts.cert,
       key: opts.key,
@@ -185,7 +189,7 @@ export async function startApiServer(
     await internal.shutdown();
     await Deno.remove(dir, { recursive: true }).catch(() => {});
     throw new ApiServerError(
-      `cannot serve the API on ${hostname}:${port}: ${
+      `cannot serve the API on ${joinHostPort(hostname || "::", port)}: ${
         (e as Error).message
       } (is another server using the port? see --https-listen-port / --bind-address)`,
       { cause: e },
@@ -306,6 +310,7 @@ export async function startApiServer(
   return {
     port: addr.port,
     hostname: addr.hostname,
+    hostnames: listener.addrs.map((a) => a.hostname),
     close: () => {
       closing ??= (async () => {
         // Watches end now; requests in flight may finish (up to the grace

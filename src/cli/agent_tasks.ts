@@ -19,7 +19,7 @@ import {
 import { type ClusterConfig, fetchClusterConfig } from "./cluster_config.ts";
 import { runCniInstaller } from "./cni_install.ts";
 import type { WeftConfig } from "./config.ts";
-import { detectNodeIPs } from "./node_ip.ts";
+import { detectNodeIPs, primaryFamily } from "./node_ip.ts";
 import {
   countLeases,
   heartbeat,
@@ -122,7 +122,9 @@ export function agentTasks(
     deps: ["join"],
     run: async (ctx: TaskContext) => {
       const { join, cluster } = state.requireJoin();
-      state.nodeIPs = cfg.nodeIP.length ? cfg.nodeIP : detectNodeIPs();
+      state.nodeIPs = cfg.nodeIP.length
+        ? cfg.nodeIP
+        : detectNodeIPs({ primary: primaryFamily(cluster.clusterCIDR) });
       await registerNode(join.client, {
         name: nodeName,
         internalIPs: state.nodeIPs,

@@ -5,6 +5,7 @@
 
 import { parseArgs } from "@std/cli/parse-args";
 import { parse as parseYaml } from "@std/yaml";
+import { CIDR } from "../net/mod.ts";
 import { UsageError } from "./errors.ts";
 import { BACKENDS, EGRESS_MODES, type FlagDef, flagsFor } from "./flags.ts";
 
@@ -291,6 +292,13 @@ function checkValue(
   }
 }
 
+/** The 10th address of the first service CIDR, as K3s defaults
+ * --cluster-dns (10.43.0.10; fd43::a for --service-cidr fd43::/112). */
+export function defaultClusterDNS(serviceCIDRs: string[]): string {
+  const c = CIDR.tryParse(serviceCIDRs[0] ?? "");
+  return c && c.size > 10n ? c.first().add(10).toString() : "10.43.0.10";
+}
+
 function build(
   command: "server" | "agent",
   v: Map<string, Value>,
@@ -327,7 +335,10 @@ function build(
     tokenFile: str("token-file"),
     clusterCIDR: command === "server" ? list("cluster-cidr") : [],
     serviceCIDR: command === "server" ? list("service-cidr") : [],
-    clusterDNS: str("cluster-dns") ?? "10.43.0.10",
+    clusterDNS: str("cluster-dns") !== undefined &&
+        sources["cluster-dns"] !== "default"
+      ? str("cluster-dns")!
+      : defaultClusterDNS(list("service-cidr")),
     clusterDomain: str("cluster-domain") ?? "cluster.local",
     flannelBackend: (str("flannel-backend") ?? "vxlan") as Backend,
     flannelIPv6Masq: bool("flannel-ipv6-masq"),

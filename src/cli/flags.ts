@@ -37,7 +37,10 @@ const url = (v: string) => {
     const u = new URL(v);
     return u.protocol === "https:" ? null : "must be an https:// URL";
   } catch {
-    return "is not a URL (like https://10.0.0.1:6443)";
+    // https://fd77::1:6443: an IPv6 address needs brackets in a URL.
+    return /^https:\/\/[0-9a-f]*:[0-9a-f]*:/i.test(v)
+      ? "is not a URL: put an IPv6 address in brackets, like https://[fd77::1]:6443"
+      : "is not a URL (like https://10.0.0.1:6443)";
   }
 };
 const port = (v: string) => {

@@ -99,7 +99,10 @@ export async function registerNode(
   await client.patch<Node>(path, { metadata: { labels } }, "strategic");
   return await client.patch<Node>(`${path}/status`, {
     status: {
-      addresses,
+      // Replaced, not merged: the merge key of addresses is `type`, so a
+      // dual-stack node's two InternalIPs would collapse into one (as
+      // kubelet does, kubernetes#79254).
+      addresses: [{ $patch: "replace" }, ...addresses],
       conditions: [readyCondition(false)],
       nodeInfo: nodeInfo(),
     },

@@ -19,7 +19,13 @@ import {
   type TaskSpec,
   untilAborted,
 } from "../supervisor/mod.ts";
-import { ensureServerPKI, localAddresses, type ServerPKI } from "../tls/mod.ts";
+import { httpsURL } from "../net/mod.ts";
+import {
+  ensureServerPKI,
+  localAddresses,
+  type ServerPKI,
+  writeFileAtomic,
+} from "../tls/mod.ts";
 import {
   storeView,
   tunnelServer,
@@ -29,8 +35,9 @@ import { agentTasks } from "./agent_tasks.ts";
 import { clusterConfigOf, clusterConfigRoutes } from "./cluster_config.ts";
 import { flagHelp, resolveConfig, type WeftConfig } from "./config.ts";
 import { CommandError } from "./errors.ts";
-import { detectNodeIPs } from "./node_ip.ts";
+import { detectNodeIPs, primaryFamily } from "./node_ip.ts";
 import { readinessRoutes, tokenOf } from "./run.ts";
+import { joinURL, joinURLFile, localServerURL } from "./server_url.ts";
 
 export const SERVER_HELP = `Usage: weft server [flags]
 
@@ -70,18 +77,21 @@ function openStore(cfg: WeftConfig): Store {
   }
 }
 
+/** --node-ip, else the detected addresses (none when detection fails). */
+function serverNodeIPs(cfg: WeftConfig): string[] {
+  if (cfg.nodeIP.length) return cfg.nodeIP;
+  try {
+    return detectNodeIPs({ primary: primaryFamily(cfg.clusterCIDR) });
+  } catch {
+    return [];
+  }
+}
+
 async function setupPKI(
   cfg: WeftConfig,
+  nodeIPs: string[],
   log: (m: string) => void,
 ): Promise<ServerPKI> {
-  let nodeIPs = cfg.nodeIP;
-  if (nodeIPs.length === 0) {
-    try {
-      nodeIPs = detectNodeIPs();
-    } catch {
-      nodeIPs = [];
-    }
-  }
   const token = await tokenOf(cfg);
   const addresses = [
     ...new Set([...nodeIPs, ...cfg.nodeExternalIP, ...localAddresses()]),
@@ -104,13 +114,18 @@ export async function runServer(
   const log = (m: string) => logger("info", "server", m);
   const store = openStore(cfg);
   try {
-    const pki = await setupPKI(cfg, log);
+    const nodeIPs = serverNodeIPs(cfg);
+    const pki = await setupPKI(cfg, nodeIPs, log);
     const adminToken = await ensureAdminToken(cfg.dataDir);
     const port = cfg.httpsListenPort;
+    const join = joinURL(cfg, nodeIPs, port);
+    if (join) await writeFileAtomic(joinURLFile(cfg.dataDir), `${join}\n`);
+    else await Deno.remove(joinURLFile(cfg.dataDir)).catch(() => {});
+    const local = localServerURL(cfg, port);
     await writeAdminKubeconfig({
       path: cfg.writeKubeconfig,
       mode: cfg.writeKubeconfigMode,
-      server: `https://127.0.0.1:${port}`,
+      server: local,
       caPem: pki.caPem,
       token: adminToken,
     });
@@ -155,7 +170,11 @@ export async function runServer(
           ready: () => sup.ready,
           log: ctx.log,
         });
-        ctx.log(`listening on https://${api.hostname}:${api.port}`);
+        ctx.log(
+          `listening on ${
+            api.hostnames.map((h) => httpsURL(h, api.port)).join(" and ")
+          }`,
+        );
         ctx.ready();
         await untilAborted(ctx.signal);
         tunnel.close();
@@ -171,7 +190,7 @@ export async function runServer(
     if (!cfg.disableAgent) {
       const agent = agentTasks({
         cfg,
-        server: `https://127.0.0.1:${port}`,
+        server: local,
         token: pki.agentToken,
         status: () => sup.status(),
       });

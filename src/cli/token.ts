@@ -3,6 +3,7 @@
 import { parseArgs } from "@std/cli/parse-args";
 import { forgetNode } from "../api/auth/mod.ts";
 import { CommandError, UsageError } from "./errors.ts";
+import { joinURLFile } from "./server_url.ts";
 
 export const TOKEN_HELP = `Usage:
   weft token show [--data-dir D]               print the server and agent join tokens
@@ -11,6 +12,20 @@ export const TOKEN_HELP = `Usage:
                                                ("kubectl delete node <name>" does it too)
 
 --data-dir defaults to $WEFT_DATA_DIR or /var/lib/weft.`;
+
+/** The join URL the server recorded at its last start (null if none or
+ * not an https:// URL, e.g. a hand-edited file). */
+async function readJoinURL(dataDir: string): Promise<string | null> {
+  const text = await Deno.readTextFile(joinURLFile(dataDir)).catch(() => "");
+  const url = text.trim();
+  if (url.length > 300 || !/^https:\/\/\S+$/.test(url)) return null;
+  try {
+    new URL(url);
+    return url;
+  } catch {
+    return null;
+  }
+}
 
 export async function tokenCommand(args: string[]): Promise<number> {
   let unknown: string | undefined;
@@ -35,20 +50,24 @@ export async function tokenCommand(args: string[]): Promise<number> {
     "/var/lib/weft";
   const [sub, ...rest] = p._.map(String);
   if (sub === "show" && rest.length === 0) {
+    const tokens: string[] = [];
     for (
       const [label, file] of [["server", "token"], ["agent", "agent-token"]]
     ) {
       const path = `${dataDir}/server/${file}`;
       try {
-        console.log(
-          `${label} token: ${(await Deno.readTextFile(path)).trim()}`,
-        );
+        tokens.push((await Deno.readTextFile(path)).trim());
+        console.log(`${label} token: ${tokens.at(-1)}`);
       } catch (e) {
         throw new CommandError(
           `weft token: no ${path}; is this a server with --data-dir ${dataDir} that has started once?`,
           { cause: e },
         );
       }
+    }
+    const url = await readJoinURL(dataDir);
+    if (url) {
+      console.log(`join: weft agent --server ${url} --token '${tokens[1]}'`);
     }
     return 0;
   }

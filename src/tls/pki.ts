@@ -86,7 +86,8 @@ export function servingSans(opts: {
   for (const raw of all) {
     const s = raw.trim();
     if (s === "") continue;
-    const ip = IP.tryParse(s);
+    // "[fd77::1]" as written in a URL is the IPv6 address.
+    const ip = IP.tryParse(s.replace(/^\[(.*:.*)\]$/, "$1"));
     if (ip) {
       out.add(ip.toString());
     } else if (/^(\*\.)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/.test(s)) {

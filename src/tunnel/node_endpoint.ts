@@ -1,12 +1,14 @@
 // The node endpoint the server reaches through the tunnel (K3s's kubelet
-// port): /healthz and /status, on 127.0.0.1:10250 by default.
+// port): /healthz and /status, on 127.0.0.1:10250 and [::1]:10250 by
+// default.
 
+import { listenLoopback } from "../net/mod.ts";
 import type { TaskContext } from "./agent.ts";
 
 export interface NodeEndpointOptions {
   /** Default 10250; 0 picks a free port (see onListen). */
   port?: number;
-  /** Default 127.0.0.1. */
+  /** Default: both loopback addresses (127.0.0.1 and ::1, where present). */
   host?: string;
   /** The node's status document (node name, uptime, backend, ...). */
   status: () => unknown;
@@ -18,19 +20,7 @@ export async function runNodeEndpoint(
   opts: NodeEndpointOptions,
   ctx: TaskContext,
 ): Promise<void> {
-  const server = Deno.serve({
-    hostname: opts.host ?? "127.0.0.1",
-    port: opts.port ?? 10250,
-    signal: ctx.signal,
-    onListen: (addr) => {
-      opts.onListen?.(addr);
-      ctx.ready();
-    },
-    onError: (e) => {
-      ctx.log(`node endpoint: ${(e as Error).message}`);
-      return new Response("internal error\n", { status: 500 });
-    },
-  }, (req) => {
+  const handler = (req: Request) => {
     const path = new URL(req.url).pathname;
     if (req.method !== "GET" && req.method !== "HEAD") {
       return new Response("method not allowed\n", { status: 405 });
@@ -38,6 +28,29 @@ export async function runNodeEndpoint(
     if (path === "/healthz") return new Response("ok");
     if (path === "/status") return Response.json(opts.status());
     return new Response("not found\n", { status: 404 });
-  });
-  await server.finished;
+  };
+  const open = (hostname: string, port: number) =>
+    Deno.serve({
+      hostname,
+      port,
+      signal: ctx.signal,
+      onListen: () => {},
+      onError: (e) => {
+        ctx.log(`node endpoint: ${(e as Error).message}`);
+        return new Response("internal error\n", { status: 500 });
+      },
+    }, handler);
+  const port = opts.port ?? 10250;
+  const plan = {
+    open,
+    portOf: (s: Deno.HttpServer<Deno.NetAddr>) => s.addr.port,
+    close: (s: Deno.HttpServer) => void s.shutdown(),
+  };
+  // Both loopback families by default: the server may name either.
+  const servers = opts.host
+    ? [open(opts.host, port)]
+    : listenLoopback(port, plan);
+  opts.onListen?.(servers[0].addr);
+  ctx.ready();
+  await Promise.all(servers.map((s) => s.finished));
 }

@@ -1,5 +1,7 @@
 // "host:port" targets: parsing and the egress selector modes.
 
+import { joinHostPort } from "../net/mod.ts";
+
 export const EGRESS_MODES = ["disabled", "agent", "pod", "cluster"] as const;
 export type EgressMode = typeof EGRESS_MODES[number];
 
@@ -25,9 +27,9 @@ export function parseTarget(target: string): HostPort {
   return { host: m[1], port };
 }
 
-export function formatTarget(host: string, port: number): string {
-  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
-}
+/** "host:port", an IPv6 host in brackets. */
+export const formatTarget: (host: string, port: number) => string =
+  joinHostPort;
 
 export function checkMode(mode: string): EgressMode {
   if (!(EGRESS_MODES as readonly string[]).includes(mode)) {

@@ -1,6 +1,7 @@
 // The demo's connectivity matrix: every pod to every pod on other nodes,
 // every pod to every node, and the server to each agent through its tunnel.
 
+import { joinHostPort } from "../../net/mod.ts";
 import { exec } from "./proc.ts";
 
 export interface Check {
@@ -37,14 +38,16 @@ export async function tcpCheck(
     "-sS",
     "--max-time",
     "3",
-    `http://${ip}:${port}/`,
+    `http://${joinHostPort(ip, port)}/`,
   ]);
   if (r.code !== 0) {
-    return `no TCP answer from ${ip}:${port}: ${r.stderr.trim()}`;
+    return `no TCP answer from ${joinHostPort(ip, port)}: ${r.stderr.trim()}`;
   }
   const [name, seen] = r.stdout.trim().split(" ");
   if (name !== want) {
-    return `${ip}:${port} answered as "${name}", expected "${want}"`;
+    return `${
+      joinHostPort(ip, port)
+    } answered as "${name}", expected "${want}"`;
   }
   if (sourceIP && seen !== sourceIP) {
     return `${want} saw the connection from ${seen}, expected ${sourceIP}`;

@@ -25,11 +25,13 @@ import {
 } from "./proc.ts";
 import { selfCommand } from "./self.ts";
 import { CONTAINERD_TOOLS, DemoContainers } from "./containers.ts";
+import { familyOf, type Stack, StackPlan } from "./stack.ts";
+import { httpsURL } from "../../net/mod.ts";
 import { cleanNamespaces, type DemoNode, Topology } from "./topology.ts";
 
 export const DEMO_HELP =
   `Usage: weft demo [--check] [--nodes N] [--backend vxlan|host-gw|wireguard-native]
-                 [--runtime cni|containerd]
+                 [--runtime cni|containerd] [--ipv6] [--dual-stack]
 
 Builds a weft cluster on this machine: an underlay bridge and N nodes, each
 its own network and mount namespace, a "weft server" on node1 and a
@@ -44,6 +46,10 @@ Flags:
   --runtime R          how pods are made: cni (default: "weft cni add" into a
                        netns) or containerd (busybox containers started by
                        "ctr run --cni" on each node's own containerd)
+  --ipv6               single-stack IPv6: the nodes' uplinks have no IPv4 address
+                       (server --node-ip fd77::1 --cluster-cidr fd42::/56
+                       --service-cidr fd43::/112; agents detect their node IP)
+  --dual-stack         IPv4 and IPv6 (IPv4 primary); with --ipv6, IPv6 primary
   --timeout S          seconds to wait for the cluster to come up (default 240)
   --ns-prefix P        namespace name prefix (default weft-demo-; tests use weft-t-...)
   --clean              remove namespaces left by a crashed demo, then exit
@@ -59,15 +65,17 @@ export interface DemoOptions {
   prefix: string;
   /** How pods are made (default "cni"). */
   runtime?: "cni" | "containerd";
+  /** Address families (default ipv4); see stack.ts. */
+  stack?: Stack;
 }
 
-function parseDemoArgs(
+export function parseDemoArgs(
   args: string[],
 ): DemoOptions & { clean: boolean; help: boolean } {
   let unknown: string | undefined;
   const p = parseArgs(args, {
     string: ["nodes", "backend", "timeout", "ns-prefix", "runtime"],
-    boolean: ["check", "clean", "help"],
+    boolean: ["check", "clean", "help", "ipv6", "dual-stack"],
     unknown: (arg: string, key?: string) => {
       if (key === undefined) unknown ??= `argument "${arg}"`;
       else unknown ??= `flag ${arg.split("=")[0]}`;
@@ -119,6 +127,9 @@ function parseDemoArgs(
     check: p.check === true,
     timeoutMs: timeout * 1000,
     prefix,
+    stack: p["dual-stack"] === true
+      ? (p.ipv6 === true ? "dual6" : "dual")
+      : (p.ipv6 === true ? "ipv6" : "ipv4"),
     clean: p.clean === true,
     help: p.help === true,
   };
@@ -155,7 +166,10 @@ interface Pod {
   name: string;
   netns: string;
   node: DemoNode;
+  /** The primary family's address. */
   ip: string;
+  /** Every address, primary family first. */
+  ips: string[];
 }
 
 const CONFLIST = "/var/lib/weft/agent/etc/cni/net.d/10-flannel.conflist";
@@ -200,6 +214,7 @@ async function requireTools(runtime: DemoOptions["runtime"]): Promise<void> {
 /** One demo cluster; exported for the e2e tests that restart its parts. */
 export class Demo {
   readonly topo: Topology;
+  readonly stack: StackPlan;
   readonly procs: Proc[] = [];
   readonly pods: Pod[] = [];
   readonly responders = new Responders();
@@ -210,7 +225,8 @@ export class Demo {
   containers: DemoContainers | null = null;
 
   constructor(readonly o: DemoOptions, readonly signal: AbortSignal) {
-    this.topo = new Topology(o.prefix);
+    this.stack = new StackPlan(o.stack);
+    this.topo = new Topology(o.prefix, this.stack);
   }
 
   progress(msg: string): void {
@@ -260,14 +276,18 @@ export class Demo {
 
   start(node: DemoNode, role: "server" | "agent", args: string[]): Proc {
     const log = `${this.logDir}/${node.name}-${role}.log`;
+    // IPv6 and dual-stack agents find their node IP themselves, as on a
+    // real IPv6 host (the server is given it, as in K3s's IPv6 setup).
+    const nodeIP = role === "server" || this.stack.isDefault
+      ? ["--node-ip", node.ips.join(",")]
+      : [];
     const p = spawnLogged(`${node.name} ${role}`, [
       ...this.topo.enter(node),
       ...this.self,
       role,
       "--node-name",
       node.name,
-      "--node-ip",
-      node.ip,
+      ...nodeIP,
       ...args,
     ], log);
     this.procs.push(p);
@@ -321,18 +341,26 @@ export class Demo {
     }
     await topo.createUnderlay();
     this.progress(
-      `underlay: bridge br0 10.250.0.1/24 in netns ${topo.underlay}`,
+      `underlay: bridge br0 ${
+        this.stack.gatewayCidrs().join(" ")
+      } in netns ${topo.underlay} (${this.stack.label()})`,
     );
     for (let i = 1; i <= o.nodes; i++) {
       this.interrupted();
       const n = await topo.addNode(i);
       this.responders.serve(`/run/netns/${n.netns}`, n.name);
       this.progress(
-        `${n.name}: netns ${n.netns}, eth0 ${n.ip}, private /var/lib/weft /etc/weft /run/flannel /var/lib/cni`,
+        `${n.name}: netns ${n.netns}, eth0 ${
+          n.ips.join(" ")
+        }, private /var/lib/weft /etc/weft /run/flannel /var/lib/cni`,
       );
     }
     const [server, ...agents] = topo.nodes;
-    this.start(server, "server", ["--flannel-backend", o.backend]);
+    this.start(server, "server", [
+      "--flannel-backend",
+      o.backend,
+      ...this.stack.serverArgs(),
+    ]);
     const token = await this.waitFor("the server's agent token", async () => {
       const t = await Deno.readTextFile(
         topo.path(server, "/var/lib/weft/server/agent-token"),
@@ -347,12 +375,12 @@ export class Demo {
       },
     );
     this.progress(
-      `${server.name}: API server answers on https://${server.ip}:6443`,
+      `${server.name}: API server answers on ${httpsURL(server.ip, 6443)}`,
     );
     for (const n of agents) {
       this.start(n, "agent", [
         "--server",
-        `https://${server.ip}:6443`,
+        httpsURL(server.ip, 6443),
         "--token",
         token,
       ]);
@@ -369,7 +397,9 @@ export class Demo {
             () => true,
             () => false,
           );
-          const subnet = env.match(/^FLANNEL_SUBNET=(\S+)/m)?.[1];
+          // An IPv6-only node has FLANNEL_IPV6_SUBNET alone.
+          const subnet = [...env.matchAll(/^FLANNEL_(?:IPV6_)?SUBNET=(\S+)/gm)]
+            .map((m) => m[1]).join(" ");
           return subnet && conf ? subnet : undefined;
         },
       ).then((subnet) =>
@@ -410,9 +440,12 @@ export class Demo {
     if (this.containers) {
       const c = await this.containers.addPod(node, name);
       this.responders.serve(`/run/netns/${c.netns}`, name);
-      this.pods.push({ name, netns: c.netns, node, ip: c.ip });
+      const ips = this.#ordered(await podAddresses(c.netns));
+      this.pods.push({ name, netns: c.netns, node, ip: ips[0] ?? c.ip, ips });
       this.progress(
-        `${node.name}: container ${name} ${c.ip} (ctr run --cni, task pid ${c.pid}, netns ${c.netns})`,
+        `${node.name}: container ${name} ${
+          ips.join(" ")
+        } (ctr run --cni, task pid ${c.pid}, netns ${c.netns})`,
       );
       return;
     }
@@ -439,45 +472,68 @@ export class Demo {
       );
     }
     const result = JSON.parse(r.stdout) as { ips?: { address: string }[] };
-    const ip = result.ips?.[0]?.address.split("/")[0];
+    const ips = this.#ordered(
+      (result.ips ?? []).map((x) => x.address.split("/")[0]),
+    );
+    const ip = ips[0];
     if (!ip) {
       throw new DemoError(
         `pod ${name}: the CNI result has no IP: ${r.stdout.trim()}`,
       );
     }
     this.responders.serve(`/run/netns/${netns}`, name);
-    this.pods.push({ name, netns, node, ip });
-    this.progress(`${node.name}: pod ${name} ${ip} (netns ${netns})`);
+    this.pods.push({ name, netns, node, ip, ips });
+    this.progress(
+      `${node.name}: pod ${name} ${ips.join(" ")} (netns ${netns})`,
+    );
+  }
+
+  /** Addresses, the cluster's primary family first. */
+  #ordered(ips: string[]): string[] {
+    return [...ips].sort((a, b) =>
+      this.stack.families.indexOf(familyOf(a)) -
+      this.stack.families.indexOf(familyOf(b))
+    );
   }
 
   checks(): Check[] {
     const out: Check[] = [];
+    // Each family the cluster has, checked on its own (dual-stack: both).
+    const dual = this.stack.families.length > 1;
+    const tag = (ip: string) => dual ? ` (IPv${familyOf(ip)})` : "";
+    const same = (ips: string[], ip: string) =>
+      ips.find((x) => familyOf(x) === familyOf(ip));
     for (const a of this.pods) {
-      for (const b of this.pods) {
-        if (a.node === b.node) continue;
-        out.push({
-          kind: "pod-pod",
-          from: a.name,
-          to: b.name,
-          run: () => tcpCheck(a.netns, b.ip, RESPONDER_PORT, b.name, a.ip),
-        });
-      }
-      for (const n of this.topo.nodes) {
-        out.push({
-          kind: "pod-node",
-          from: a.name,
-          to: n.name,
-          // Another node's underlay address is outside the cluster CIDR:
-          // flannel's ip-masq rewrites the source to the pod's node.
-          run: () =>
-            tcpCheck(
-              a.netns,
-              n.ip,
-              RESPONDER_PORT,
-              n.name,
-              n === a.node ? undefined : a.node.ip,
-            ),
-        });
+      for (const src of a.ips) {
+        for (const b of this.pods) {
+          const dst = same(b.ips, src);
+          if (a.node === b.node || !dst) continue;
+          out.push({
+            kind: "pod-pod",
+            from: a.name,
+            to: `${b.name}${tag(dst)}`,
+            run: () => tcpCheck(a.netns, dst, RESPONDER_PORT, b.name, src),
+          });
+        }
+        for (const n of this.topo.nodes) {
+          const dst = same(n.ips, src);
+          if (!dst) continue;
+          out.push({
+            kind: "pod-node",
+            from: a.name,
+            to: `${n.name}${tag(dst)}`,
+            // Another node's underlay address is outside the cluster CIDR:
+            // flannel's ip-masq rewrites the source to the pod's node.
+            run: () =>
+              tcpCheck(
+                a.netns,
+                dst,
+                RESPONDER_PORT,
+                n.name,
+                n === a.node ? undefined : same(a.node.ips, src),
+              ),
+          });
+        }
       }
     }
     const server = this.topo.nodes[0];
@@ -587,4 +643,28 @@ export async function runDemo(
     await demo.teardown(o.check && code === 0);
   }
   return code;
+}
+
+/** The global addresses on a pod's eth0 (a container's netns). */
+async function podAddresses(netns: string): Promise<string[]> {
+  const r = await exec([
+    "ip",
+    "-n",
+    netns,
+    "-j",
+    "addr",
+    "show",
+    "dev",
+    "eth0",
+  ]);
+  if (r.code !== 0) {
+    throw new DemoError(
+      `pod netns ${netns}: ip addr failed: ${r.stderr.trim()}`,
+    );
+  }
+  const links = JSON.parse(r.stdout) as {
+    addr_info?: { local: string; scope: string }[];
+  }[];
+  return links.flatMap((l) => l.addr_info ?? [])
+    .filter((a) => a.scope === "global").map((a) => a.local);
 }

@@ -6,6 +6,7 @@
 // answered and whether the traffic was NATed on the way.
 
 import { withNetns } from "../../../ffi/mod.ts";
+import { listenTcpOn, unmapV4 } from "../../net/mod.ts";
 
 export const RESPONDER_PORT = 8081;
 
@@ -13,12 +14,10 @@ export class Responders {
   readonly #listeners: Deno.Listener[] = [];
   readonly #loops: Promise<void>[] = [];
 
-  /** Listens on 0.0.0.0:`port` inside the namespace at `netnsPath`. */
+  /** Listens on every address of both families, port `port`, inside the
+   * namespace at `netnsPath`. */
   serve(netnsPath: string, name: string, port = RESPONDER_PORT): void {
-    const listener = withNetns(
-      netnsPath,
-      () => Deno.listen({ hostname: "0.0.0.0", port }),
-    );
+    const listener = withNetns(netnsPath, () => listenTcpOn(undefined, port));
     this.#listeners.push(listener);
     this.#loops.push(this.#accept(listener, name));
   }
@@ -37,7 +36,7 @@ export class Responders {
     try {
       const buf = new Uint8Array(4096);
       await conn.read(buf);
-      const from = (conn.remoteAddr as Deno.NetAddr).hostname;
+      const from = unmapV4((conn.remoteAddr as Deno.NetAddr).hostname);
       const body = `${name} ${from}\n`;
       const res =
         `HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`;

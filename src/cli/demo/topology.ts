@@ -7,6 +7,7 @@
 // the nodes (slave propagation); the nodes' own mounts stay private.
 
 import { DemoError, exec, must, Proc } from "./proc.ts";
+import { StackPlan } from "./stack.ts";
 
 /** Private per-node folders (tmpfs in the node's mount namespace). */
 export const PRIVATE_DIRS = [
@@ -23,7 +24,10 @@ export interface DemoNode {
   index: number;
   name: string;
   netns: string;
+  /** The primary family's underlay address. */
   ip: string;
+  /** Every underlay address, primary family first. */
+  ips: string[];
   holder: Proc;
 }
 
@@ -32,7 +36,10 @@ export class Topology {
   readonly pods: string[] = [];
   #underlayMade = false;
 
-  constructor(readonly prefix: string) {}
+  constructor(
+    readonly prefix: string,
+    readonly stack: StackPlan = new StackPlan(),
+  ) {}
 
   get underlay(): string {
     return `${this.prefix}underlay`;
@@ -65,16 +72,11 @@ export class Topology {
     this.#underlayMade = true;
     await must(["ip", "-n", u, "link", "set", "lo", "up"]);
     await must(["ip", "-n", u, "link", "add", "br0", "type", "bridge"]);
-    await must([
-      "ip",
-      "-n",
-      u,
-      "addr",
-      "add",
-      `${UNDERLAY_NET}.1/24`,
-      "dev",
-      "br0",
-    ]);
+    for (const cidr of this.stack.gatewayCidrs()) {
+      // nodad: an IPv6 address is usable at once (no 1-2 s of DAD).
+      const nodad = cidr.includes(":") ? ["nodad"] : [];
+      await must(["ip", "-n", u, "addr", "add", cidr, "dev", "br0", ...nodad]);
+    }
     await must(["ip", "-n", u, "link", "set", "br0", "up"]);
   }
 
@@ -90,7 +92,7 @@ export class Topology {
   async addNode(index: number): Promise<DemoNode> {
     const name = `node${index}`;
     const netns = `${this.prefix}${name}`;
-    const ip = `${UNDERLAY_NET}.${10 + index}`;
+    const ips = this.stack.nodeIPs(index);
     const port = `n${index}`;
     await must(["ip", "netns", "add", netns]);
     await must(["ip", "-n", netns, "link", "set", "lo", "up"]);
@@ -120,30 +122,49 @@ export class Topology {
       "br0",
       "up",
     ]);
-    await must(["ip", "-n", netns, "addr", "add", `${ip}/24`, "dev", "eth0"]);
+    // Only the stack's families: an IPv6-only node has no IPv4 address.
+    for (const f of this.stack.families) {
+      const ip = this.stack.nodeIP(index, f);
+      const cidr = `${ip}/${this.stack.prefix(f)}`;
+      const nodad = f === 6 ? ["nodad"] : [];
+      await must([
+        "ip",
+        "-n",
+        netns,
+        "addr",
+        "add",
+        cidr,
+        "dev",
+        "eth0",
+        ...nodad,
+      ]);
+    }
     await must(["ip", "-n", netns, "link", "set", "eth0", "up"]);
-    await must([
-      "ip",
-      "-n",
-      netns,
-      "route",
-      "add",
-      "default",
-      "via",
-      `${UNDERLAY_NET}.1`,
-    ]);
-    await must([
-      "ip",
-      "netns",
-      "exec",
-      netns,
-      "sysctl",
-      "-qw",
-      "net.ipv4.ip_forward=1",
-    ]);
+    for (const f of this.stack.families) {
+      await must([
+        "ip",
+        `-${f}`,
+        "-n",
+        netns,
+        "route",
+        "add",
+        "default",
+        "via",
+        this.stack.gateway(f),
+      ]);
+      await must([
+        "ip",
+        "netns",
+        "exec",
+        netns,
+        "sysctl",
+        "-qw",
+        f === 4 ? "net.ipv4.ip_forward=1" : "net.ipv6.conf.all.forwarding=1",
+      ]);
+    }
     await this.#ensureMountPoints();
     const holder = await this.#startHolder(name, netns);
-    const node = { index, name, netns, ip, holder };
+    const node = { index, name, netns, ip: ips[0], ips, holder };
     this.nodes.push(node);
     return node;
   }

@@ -23,6 +23,34 @@ export interface DoctorEnv {
   dataDir: string;
   /** Where flannel's VXLAN device is expected. */
   vxlanDev: string;
+  /** flannel's IPv6 VXLAN device (default flannel-v6.1). */
+  vxlanDev6?: string;
+  /** Where flannel writes subnet.env (default /run/flannel). */
+  runDir?: string;
+}
+
+export type Family = 4 | 6;
+
+/**
+ * The IP families this node's pods use: from flannel's subnet.env when it
+ * exists (FLANNEL_NETWORK / FLANNEL_IPV6_NETWORK), else the families with a
+ * default route in the namespace (as node-ip detection), else IPv4.
+ */
+export async function nodeFamilies(env: DoctorEnv): Promise<Family[]> {
+  const text = await Deno.readTextFile(
+    `${env.runDir ?? "/run/flannel"}/subnet.env`,
+  ).catch(() => "");
+  const out: Family[] = [];
+  if (text) {
+    const v4 = text.match(/^FLANNEL_NETWORK=(\S+)$/m)?.[1];
+    if (v4 && v4 !== "0.0.0.0/0") out.push(4);
+    if (/^FLANNEL_IPV6_NETWORK=\S+$/m.test(text)) out.push(6);
+    if (out.length) return out;
+  }
+  for (const f of [4, 6] as const) {
+    if (await defaultRouteDev(env, f)) out.push(f);
+  }
+  return out.length ? out : [4];
 }
 
 /** argv prefix that runs a command inside the target network namespace. */
@@ -122,25 +150,41 @@ export async function checkKernel(): Promise<CheckResult[]> {
   return out;
 }
 
-export async function checkIpForward(env: DoctorEnv): Promise<CheckResult> {
-  const v = await readSysctl(env, "net.ipv4.ip_forward");
-  if (v === "1") {
+const FORWARD: Record<Family, string> = {
+  4: "net.ipv4.ip_forward",
+  6: "net.ipv6.conf.all.forwarding",
+};
+
+/** IP forwarding for a family: needed when the node's pods use it. */
+export async function checkIpForward(
+  env: DoctorEnv,
+  family: Family = 4,
+  families?: Family[],
+): Promise<CheckResult> {
+  const key = FORWARD[family];
+  const name = family === 4 ? "ip_forward" : "ipv6 forwarding";
+  const v = await readSysctl(env, key);
+  if (v === "1") return { name, verdict: "ok", detail: `${key}=1` };
+  const used = families ?? await nodeFamilies(env);
+  if (!used.includes(family)) {
     return {
-      name: "ip_forward",
+      name,
       verdict: "ok",
-      detail: "net.ipv4.ip_forward=1",
+      detail: `${key}=${
+        v ?? "unreadable"
+      }; not needed: no IPv${family} pods here`,
     };
   }
   return {
-    name: "ip_forward",
+    name,
     verdict: "fail",
-    detail: `net.ipv4.ip_forward=${
+    detail: `${key}=${
       v ?? "unreadable"
-    }: pods cannot reach other nodes`,
-    fix: "sysctl -w net.ipv4.ip_forward=1 (and persist it in /etc/sysctl.d/)",
+    }: IPv${family} pods cannot reach other nodes`,
+    fix: `sysctl -w ${key}=1 (and persist it in /etc/sysctl.d/)`,
     repair: async () => {
-      await writeSysctl(env, "net.ipv4.ip_forward", "1");
-      return "set net.ipv4.ip_forward=1";
+      await writeSysctl(env, key, "1");
+      return `set ${key}=1`;
     },
   };
 }
@@ -193,9 +237,10 @@ async function linkJson(env: DoctorEnv, dev?: string): Promise<
 
 export async function checkChecksumOffload(
   env: DoctorEnv,
+  family: Family = 4,
 ): Promise<CheckResult> {
-  const name = `${env.vxlanDev} tx checksum offload`;
-  const dev = env.vxlanDev;
+  const dev = vxlanDevOf(env, family);
+  const name = `${dev} tx checksum offload`;
   if ((await linkJson(env, dev)).length === 0) {
     return {
       name,
@@ -232,27 +277,45 @@ export async function checkChecksumOffload(
   };
 }
 
-async function defaultRouteDev(env: DoctorEnv): Promise<string | undefined> {
-  const r = await exec(inNs(env, ["ip", "-j", "route", "show", "default"]));
+async function defaultRouteDev(
+  env: DoctorEnv,
+  family: Family = 4,
+): Promise<string | undefined> {
+  const r = await exec(
+    inNs(env, ["ip", `-${family}`, "-j", "route", "show", "default"]),
+  );
   if (r.code !== 0) return undefined;
   const routes = JSON.parse(r.stdout || "[]") as { dev?: string }[];
   return routes.find((x) => x.dev)?.dev;
 }
 
-export async function checkVxlanMtu(env: DoctorEnv): Promise<CheckResult> {
-  const name = `${env.vxlanDev} MTU`;
-  const [vx] = await linkJson(env, env.vxlanDev);
+/** flannel's VXLAN overhead: 50 bytes over IPv4 (flannel.1), 70 over
+ * IPv6 (flannel-v6.1). */
+const VXLAN_OVERHEAD: Record<Family, number> = { 4: 50, 6: 70 };
+
+/** The VXLAN device of a family. */
+export function vxlanDevOf(env: DoctorEnv, family: Family): string {
+  return family === 4 ? env.vxlanDev : env.vxlanDev6 ?? "flannel-v6.1";
+}
+
+export async function checkVxlanMtu(
+  env: DoctorEnv,
+  family: Family = 4,
+): Promise<CheckResult> {
+  const dev = vxlanDevOf(env, family);
+  const overhead = VXLAN_OVERHEAD[family];
+  const name = `${dev} MTU`;
+  const [vx] = await linkJson(env, dev);
   if (!vx) {
     return {
       name,
       verdict: "ok",
-      detail: `no ${env.vxlanDev} (nothing to check until flannel runs)`,
+      detail: `no ${dev} (nothing to check until flannel runs)`,
     };
   }
   const all = await linkJson(env);
   const uplinkName = vx.linkinfo?.info_data?.link ??
-    all.find((l) => l.link_index !== undefined && false)?.ifname ??
-    await defaultRouteDev(env);
+    await defaultRouteDev(env, family);
   const uplink = all.find((l) => l.ifname === uplinkName);
   if (!uplink) {
     return {
@@ -262,27 +325,27 @@ export async function checkVxlanMtu(env: DoctorEnv): Promise<CheckResult> {
       fix: "start flannel with --flannel-iface <uplink>",
     };
   }
-  const max = uplink.mtu - 50;
+  const max = uplink.mtu - overhead;
   if (vx.mtu <= max) {
     return {
       name,
       verdict: "ok",
-      detail: `${vx.mtu} <= ${uplink.ifname} ${uplink.mtu} - 50`,
+      detail: `${vx.mtu} <= ${uplink.ifname} ${uplink.mtu} - ${overhead}`,
     };
   }
   return {
     name,
     verdict: "fail",
     detail:
-      `${vx.mtu} > ${uplink.ifname} MTU ${uplink.mtu} - 50 VXLAN overhead: large packets are dropped`,
+      `${vx.mtu} > ${uplink.ifname} MTU ${uplink.mtu} - ${overhead} VXLAN overhead: large packets are dropped`,
     fix:
-      `ip link set ${env.vxlanDev} mtu ${max} (flannel sets uplink MTU - 50 when it creates the device)`,
+      `ip link set ${dev} mtu ${max} (flannel sets uplink MTU - ${overhead} when it creates the device)`,
     repair: async () => {
       const f = await exec(
-        inNs(env, ["ip", "link", "set", env.vxlanDev, "mtu", String(max)]),
+        inNs(env, ["ip", "link", "set", dev, "mtu", String(max)]),
       );
       if (f.code !== 0) throw new Error(f.stderr.trim());
-      return `set ${env.vxlanDev} MTU to ${max}`;
+      return `set ${dev} MTU to ${max}`;
     },
   };
 }

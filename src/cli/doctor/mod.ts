@@ -15,6 +15,7 @@ import {
   type CheckResult,
   checkVxlanMtu,
   type DoctorEnv,
+  nodeFamilies,
 } from "./checks.ts";
 
 export type { CheckResult, DoctorEnv, Verdict } from "./checks.ts";
@@ -23,8 +24,10 @@ export const DOCTOR_HELP =
   `Usage: weft doctor [--fix] [--netns PATH] [--data-dir D] [--json]
 
 Checks: libnl present; kernel vxlan, bridge, netfilter NAT; wireguard-go;
-ip_forward; bridge-nf-call-iptables; the VXLAN UDP checksum offload hazard
-(k3s#2013) on flannel.1; flannel.1 MTU against its uplink; conflicting CNI
+IPv4 and IPv6 forwarding (for the families the node's pods use, from
+/run/flannel/subnet.env or the default routes); bridge-nf-call-iptables;
+the VXLAN UDP checksum offload hazard (k3s#2013) on flannel.1 (and
+flannel-v6.1); their MTU against the uplink (- 50, - 70 over IPv6); conflicting CNI
 configs in <data-dir>/agent/etc/cni/net.d; stale CNI plugin links in
 <data-dir>/data/cni. Each problem comes with a one-line fix.
 
@@ -39,16 +42,21 @@ export async function runDoctor(
   env: DoctorEnv,
   o: { kernel?: boolean } = {},
 ): Promise<CheckResult[]> {
-  return [
+  const families = await nodeFamilies(env);
+  const out = [
     await checkLibnl(env),
     ...(o.kernel === false ? [] : await checkKernel()),
-    await checkIpForward(env),
+    await checkIpForward(env, 4, families),
+    await checkIpForward(env, 6, families),
     await checkBridgeNf(env),
-    await checkChecksumOffload(env),
-    await checkVxlanMtu(env),
-    await checkCniConfigs(env),
-    await checkCniLinks(env),
   ];
+  // flannel.1 carries IPv4 pods, flannel-v6.1 IPv6 pods (over IPv6).
+  for (const f of [4, 6] as const) {
+    if (f === 6 && !families.includes(6)) continue;
+    out.push(await checkChecksumOffload(env, f), await checkVxlanMtu(env, f));
+  }
+  out.push(await checkCniConfigs(env), await checkCniLinks(env));
+  return out;
 }
 
 function line(r: CheckResult): string {
