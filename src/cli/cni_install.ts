@@ -12,7 +12,7 @@
 // (k3s#10929).
 
 import { type TaskContext, untilAborted } from "../supervisor/mod.ts";
-import type { Backend } from "./config.ts";
+import type { Backend, CniChain } from "./config.ts";
 
 export const CNI_NAMES = [
   "flannel",
@@ -23,29 +23,52 @@ export const CNI_NAMES = [
   "loopback",
 ] as const;
 
-/** K3s's conflist: flannel (delegating to bridge), portmap, bandwidth. */
-export const DEFAULT_CONFLIST = {
+const FLANNEL_DELEGATE = {
+  hairpinMode: true,
+  forceAddress: true,
+  isDefaultGateway: true,
+};
+
+/**
+ * weft's default: one plugin, flannel, which applies the portMappings and
+ * bandwidth capabilities itself after its bridge/host-local delegate — one
+ * exec per pod operation instead of three.
+ */
+export const WEFT_CONFLIST = {
   name: "cbr0",
   cniVersion: "1.0.0",
   plugins: [
     {
       type: "flannel",
-      delegate: {
-        hairpinMode: true,
-        forceAddress: true,
-        isDefaultGateway: true,
-      },
+      capabilities: { portMappings: true, bandwidth: true },
+      delegate: FLANNEL_DELEGATE,
     },
+  ],
+};
+
+/** K3s's conflist: flannel (delegating to bridge), portmap, bandwidth. */
+export const K3S_CONFLIST = {
+  name: "cbr0",
+  cniVersion: "1.0.0",
+  plugins: [
+    { type: "flannel", delegate: FLANNEL_DELEGATE },
     { type: "portmap", capabilities: { portMappings: true } },
     { type: "bandwidth", capabilities: { bandwidth: true } },
   ],
 };
+
+/** The generated conflist of a `--cni-chain` shape. */
+export function defaultConflist(chain: CniChain = "weft") {
+  return chain === "k3s" ? K3S_CONFLIST : WEFT_CONFLIST;
+}
 
 export interface CniInstallOptions {
   dataDir: string;
   backend: Backend;
   /** A user's conflist copied verbatim instead of the generated one. */
   flannelCniConf?: string;
+  /** The generated conflist's shape (default "weft"). */
+  cniChain?: CniChain;
   /** The running program (default Deno.execPath()). */
   execPath?: string;
   /** main.ts, for wrappers when running from source. */
@@ -225,7 +248,9 @@ export async function installCni(
         { cause: e },
       );
     }
-  } else content = JSON.stringify(DEFAULT_CONFLIST, null, 2) + "\n";
+  } else {
+    content = JSON.stringify(defaultConflist(opts.cniChain), null, 2) + "\n";
+  }
   await writeFileAtomic(confFile, content, 0o644);
   return { binDir, confDir, confFile, mode };
 }
