@@ -47,14 +47,17 @@ function active(config: NetConf, step: Step, command: Command): boolean {
   const v = runtimeValue(config, step);
   if (step.type === "portmap") {
     // portmap without mappings does nothing on ADD, CHECK and DEL; GC
-    // still sweeps chains of containers that are gone.
-    return command === "GC" || (Array.isArray(v) && v.length > 0);
+    // still sweeps chains of containers that are gone. A value that is not
+    // a list goes to portmap, which rejects it.
+    if (command === "GC") return true;
+    return v !== undefined && v !== null &&
+      !(Array.isArray(v) && v.length === 0);
   }
   // bandwidth: DEL removes the ifb device whatever the runtime passes (it
   // may pass nothing on DEL); the other verbs need limits.
   if (command === "DEL") return true;
   if (command === "GC") return false;
-  return isMap(v);
+  return v !== undefined && v !== null;
 }
 
 /** The chained plugin's config, as the runtime would hand it over. */
