@@ -237,3 +237,15 @@ Deno.test("one-plugin flannel (CNI 1.1.0): GC sweeps port-mapping chains of cont
   assert(!nat.includes(":CNI-DN-"), nat);
   assertEquals(ipFiles(`${p.dir}/ipam/cbr0`), []);
 });
+
+Deno.test("one-plugin flannel: DEL without a cached result (no prevResult) still removes the ifb device and the port mappings", async () => {
+  await using p = await attach("weft", "iptables");
+  await p.cni("add", ...RUNTIME_ARGS);
+  await Deno.remove(`${p.dir}/cache`, { recursive: true });
+  await p.cni("del", ...RUNTIME_ARGS);
+  const links = await p.host.json<{ ifname: string }[]>("ip", "-j", "link");
+  assert(!links.some((l) => l.ifname.startsWith("bwp")), "ifb left behind");
+  const nat = await p.host.sh("iptables-save", "-t", "nat");
+  assert(!nat.includes(":CNI-DN-"), nat);
+  assertEquals(ipFiles(`${p.dir}/ipam/cbr0`), []);
+});

@@ -13,6 +13,7 @@ import {
   type PluginContext,
   type Result,
 } from "../plugin.ts";
+import { IFB_PREFIX } from "../bandwidth/config.ts";
 
 /** The chained plugins flannel can run in process, in ADD order. */
 const STEPS = [
@@ -54,8 +55,16 @@ function active(config: NetConf, step: Step, command: Command): boolean {
       !(Array.isArray(v) && v.length === 0);
   }
   // bandwidth: DEL removes the ifb device whatever the runtime passes (it
-  // may pass nothing on DEL); the other verbs need limits.
-  if (command === "DEL") return true;
+  // may pass nothing on DEL) — unless prevResult, the result of this ADD,
+  // shows none was made (bandwidth lists its ifb device there); the other
+  // verbs need limits.
+  if (command === "DEL") {
+    const prev = config.prevResult;
+    return !prev ||
+      (prev.interfaces ?? []).some((i) =>
+        !i.sandbox && i.name.startsWith(IFB_PREFIX)
+      );
+  }
   if (command === "GC") return false;
   return v !== undefined && v !== null;
 }
