@@ -16,7 +16,8 @@ if (import.meta.main) {
   const name = programName(argv0());
   if (isPluginName(name)) {
     const { runPlugin } = await import("./src/cni/skel.ts");
-    Deno.exitCode = await runPlugin(name);
+    // Every output is written synchronously: exit without the teardown.
+    Deno.exit(await runPlugin(name));
   } else {
     const { main } = await import("./src/cli/mod.ts");
     // The CLI's long-running commands have stopped every task by the time

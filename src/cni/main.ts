@@ -10,5 +10,7 @@ import { runPlugin } from "./skel.ts";
 if (import.meta.main) {
   const arg = Deno.args[0] ?? "";
   const name = isPluginName(arg) ? arg : programName(argv0());
-  Deno.exitCode = await runPlugin(name);
+  // Exit at once: every output is written synchronously, and skipping the
+  // runtime's orderly teardown saves a few ms of each pod operation.
+  Deno.exit(await runPlugin(name));
 }
