@@ -8,6 +8,8 @@
 //                                                    and per DEL (the first
 //                                                    container of a host also
 //                                                    builds the shared chains)
+//   with a port mapping (nftables)                   1 for ADD (all families);
+//                                                    DEL lists, then 1
 
 import { assert, assertEquals } from "@std/assert";
 import { Netns } from "../harness/netns.ts";
@@ -71,7 +73,10 @@ async function shimDir(dir: string, log: string): Promise<string> {
   return `${shims}:${path}`;
 }
 
-async function world(dual = false): Promise<World> {
+async function world(
+  dual = false,
+  portmap: Record<string, unknown> = {},
+): Promise<World> {
   const host = await Netns.create("exh");
   const dir = await Deno.makeTempDir({ prefix: "weft-execs-" });
   const log = `${dir}/execs.log`;
@@ -85,6 +90,7 @@ async function world(dual = false): Promise<World> {
     name: "cbr0",
     type: "flannel",
     capabilities: { portMappings: true, bandwidth: true },
+    portmap,
     subnetFile: `${dir}/subnet.env`,
     dataDir: `${dir}/flannel`,
     ipam: { dataDir: `${dir}/ipam` },
@@ -218,4 +224,21 @@ Deno.test("a flushed nat table is rebuilt by the next port-mapped ADD", async ()
     nat,
   );
   assertEquals(nat.match(/-j CNI-HOSTPORT-MASQ/g)?.length, 1, nat);
+});
+
+Deno.test("nftables backend: one nft -f for ADD; DEL lists the ruleset, then one nft -f", async () => {
+  await using w = await world(true, { backend: "nftables" });
+  await using pod = await Netns.create("exn");
+  const rc = {
+    portMappings: [{ hostPort: 8080, containerPort: 80, protocol: "tcp" }],
+  };
+  const r = await w.flannel("ADD", pod, "pod-n", rc);
+  assertEquals(w.execs(), ["nft -f -"]);
+  const rules = await w.host.sh("nft", "list", "ruleset");
+  assert(rules.includes("dnat to 10.42.3.2:80"), rules);
+  assert(rules.includes("dnat to [fd42:0:0:3::2]:80"), rules);
+  await w.flannel("DEL", pod, "pod-n", rc, r);
+  assertEquals(w.execs(), ["nft -j list ruleset", "nft -f -"]);
+  const after = await w.host.sh("nft", "list", "ruleset");
+  assert(!after.includes("dnat to"), after);
 });
