@@ -242,3 +242,25 @@ Deno.test("nftables backend: one nft -f for ADD; DEL lists the ruleset, then one
   const after = await w.host.sh("nft", "list", "ruleset");
   assert(!after.includes("dnat to"), after);
 });
+
+Deno.test("two first port-mapped ADDs at once (both build the shared chains) both keep their rules", async () => {
+  await using w = await world();
+  const pods = await Promise.all(
+    [0, 1, 2].map((i) => Netns.create(`exr${i}`)),
+  );
+  try {
+    const rc = (port: number) => ({
+      portMappings: [{ hostPort: port, containerPort: 80, protocol: "tcp" }],
+    });
+    await Promise.all(
+      pods.map((p, i) => w.flannel("ADD", p, `race-${i}`, rc(8080 + i))),
+    );
+    const nat = await w.host.sh("iptables-save", "-t", "nat");
+    for (const i of [0, 1, 2]) {
+      assert(nat.includes(`id: \\"race-${i}\\"`), nat);
+    }
+    assertEquals(nat.match(/^:CNI-HOSTPORT-DNAT /gm)?.length, 1, nat);
+  } finally {
+    for (const p of pods) await p[Symbol.asyncDispose]();
+  }
+});

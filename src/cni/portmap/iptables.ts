@@ -180,18 +180,28 @@ export async function forwardIptables(
     verify.push(["-D", entry, ...sc.dnatJump]);
     verify.push(["-A", entry, ...sc.dnatJump]);
   }
-  try {
-    await ipt.restore([{
+  const fast = () =>
+    ipt.restore([{
       table: "nat",
       chains: [chain],
       rules: [...verify, ...containerLines(mine, chain)],
     }]);
-    return;
-  } catch {
-    // Something shared is missing (first container, or a flushed table):
-    // build from what is there.
+  // Something shared missing (first container, a flushed table) fails the
+  // fast restore: build from what is there. Two first containers racing
+  // both take the slow path; the loser's `-N` fails, and its second round
+  // finds the chains.
+  for (let round = 0;; round++) {
+    try {
+      return await fast();
+    } catch {
+      // fall through to the slow path
+    }
+    try {
+      return await forwardFromSaved(ipt, conf, chain, mine);
+    } catch (err) {
+      if (round === 1) throw err;
+    }
   }
-  await forwardFromSaved(ipt, conf, chain, mine);
 }
 
 /** The slow path of forwardIptables: one save, one restore. */
@@ -205,12 +215,13 @@ async function forwardFromSaved(
   const has = (ch: string, spec: string[]) =>
     t.rules.some((r) => r.chain === ch && joinArgs(r.spec) === joinArgs(spec));
   const sc = scaffold(conf);
-  const chains = [chain];
   const lines: string[][] = [];
   const shared = sc.snat
     ? [SETMARK_CHAIN, MASQ_CHAIN, DNAT_CHAIN]
     : [DNAT_CHAIN];
-  for (const ch of shared) if (!t.chains.has(ch)) chains.push(ch);
+  // Created with -N, never declared: declaring flushes a chain that another
+  // ADD may have created (and filled) since the save.
+  for (const ch of shared) if (!t.chains.has(ch)) lines.push(["-N", ch]);
   if (sc.snat) {
     if (!has(SETMARK_CHAIN, sc.setMark)) {
       lines.push(["-A", SETMARK_CHAIN, ...sc.setMark]);
@@ -231,7 +242,7 @@ async function forwardFromSaved(
   }
   await ipt.restore([{
     table: "nat",
-    chains,
+    chains: [chain],
     rules: [...lines, ...containerLines(mine, chain)],
   }]);
 }
