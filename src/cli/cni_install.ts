@@ -234,7 +234,9 @@ export async function bundleEntry(
   binDir: string,
   deno: string,
   entry = sourceEntry(),
+  signal?: AbortSignal,
 ): Promise<string | null> {
+  const timeout = AbortSignal.timeout(60_000);
   const out = `${binDir}/${CNI_BUNDLE}`;
   const tmp = tmpName(binDir, CNI_BUNDLE);
   try {
@@ -243,7 +245,7 @@ export async function bundleEntry(
       stdin: "null",
       stdout: "null",
       stderr: "null",
-      signal: AbortSignal.timeout(60_000),
+      signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
     }).output();
     if (r.code !== 0) return null;
     await Deno.chmod(tmp, 0o644);
@@ -329,7 +331,9 @@ export async function runCniInstaller(
   opts: CniInstallOptions,
   ctx: TaskContext,
 ): Promise<void> {
-  const r = await installCni(opts);
+  // Wrappers first (running src/cni/main.ts), ready at once; the bundle,
+  // which may need to fetch esbuild once, replaces their entry afterwards.
+  const r = await installCni({ ...opts, bundle: false });
   ctx.log(
     `installed ${CNI_NAMES.length} plugins (${r.mode}s) in ${r.binDir}` +
       (r.confFile
@@ -337,5 +341,15 @@ export async function runCniInstaller(
         : ", no conflist (backend none)"),
   );
   ctx.ready();
+  if (r.mode === "wrapper" && opts.bundle !== false) {
+    const deno = opts.execPath ?? Deno.execPath();
+    const entry = await bundleEntry(r.binDir, deno, opts.entry, ctx.signal);
+    if (entry && !ctx.signal.aborted) {
+      await installPlugins(r.binDir, deno, { entry, bundle: false });
+      ctx.log(`the plugin wrappers run the bundled entry ${entry}`);
+    } else if (!ctx.signal.aborted) {
+      ctx.log("deno bundle failed: the plugin wrappers run src/cni/main.ts");
+    }
+  }
   await untilAborted(ctx.signal);
 }

@@ -263,3 +263,32 @@ Deno.test("the installer task reports ready and returns when stopped", async () 
   assertEquals(logs.length, 1);
   assertEquals(logs[0].includes("installed 6 plugins (symlinks)"), true);
 });
+
+Deno.test("from source the installer task is ready with TypeScript-entry wrappers, then switches them to the bundle", async () => {
+  await using tmp = await tempDir();
+  const dir = tmp.path;
+  const ac = new AbortController();
+  const logs: string[] = [];
+  let readyEntry = "";
+  const done = runCniInstaller({ dataDir: dir, backend: "vxlan" }, {
+    signal: ac.signal,
+    ready: () => {
+      readyEntry = parseWrapper(
+        Deno.readTextFileSync(`${dir}/data/cni/flannel`),
+      )?.entry ?? "";
+    },
+    log: (m) => {
+      logs.push(m);
+      if (m.includes("bundle")) ac.abort();
+    },
+  });
+  await done;
+  assert(readyEntry.endsWith("/src/cni/main.ts"), readyEntry);
+  assert(logs[1]?.includes("bundled entry"), logs.join("\n"));
+  const w = parseWrapper(await Deno.readTextFile(`${dir}/data/cni/flannel`));
+  assertEquals(w?.entry, `${dir}/data/cni/${CNI_BUNDLE}`);
+  const out = await run([`${dir}/data/cni/flannel`], {
+    env: { CNI_COMMAND: "VERSION" },
+  });
+  assertEquals(out.code, 0, out.stderr);
+});
