@@ -60,9 +60,13 @@ function active(config: NetConf, step: Step, command: Command): boolean {
   // verbs need limits.
   if (command === "DEL") {
     const prev = config.prevResult;
+    const ifaces: unknown[] = Array.isArray(prev?.interfaces)
+      ? prev.interfaces
+      : [];
     return !prev ||
-      (prev.interfaces ?? []).some((i) =>
-        !i.sandbox && i.name.startsWith(IFB_PREFIX)
+      ifaces.some((i) =>
+        isMap(i) && !i.sandbox && typeof i.name === "string" &&
+        i.name.startsWith(IFB_PREFIX)
       );
   }
   if (command === "GC") return false;
@@ -82,8 +86,10 @@ function stepConf(
       `"${step.options}" must be an object of ${step.type} options`,
     );
   }
+  // Options never carry what the runtime and flannel set.
+  const { runtimeConfig: _r, prevResult: _p, ...own } = opts ?? {};
   const conf: NetConf = {
-    ...(opts ?? {}),
+    ...own,
     cniVersion: config.cniVersion,
     name: config.name,
     type: step.type,
