@@ -1,31 +1,38 @@
-// CNI bench: ADD then DEL of the K3s chain (flannel -> bridge + host-local,
-// then portmap with one port mapping) for one pod, in a test "host" netns.
+// CNI bench: a pod's ADD then DEL, exec'd as a container runtime does it
+// (libcni-like: one process per conflist entry, result cache, capability
+// arguments), in a test "host" namespace, contenders alternating per
+// iteration, same run:
 //
-//   reference      Debian's /usr/lib/cni bridge (+ host-local) and portmap,
-//                  each exec'd by a libcni-like runtime (no reference flannel
-//                  plugin is packaged; bridge gets the config flannel renders)
-//   weft exec'd    weft's flannel and portmap exec'd by the same runtime
-//                  through the installer's wrappers (exec -a <name> deno run
-//                  main.ts); deno startup is in every call, as on a node
-//                  running from source
-//   weft runtime   weft's runtime running the chain in process (weft cni)
+//   reference      Debian's /usr/lib/cni chain: bridge (+ host-local) ->
+//                  portmap -> bandwidth (no reference flannel plugin is
+//                  packaged; bridge gets the config flannel renders)
+//   weft           weft's default conflist: one plugin, flannel, applying
+//                  portMappings and bandwidth in process — exec'd through
+//                  the installer's from-source wrappers (bundled entry)
+//   weft k3s chain weft's plugins in K3s's chain (--cni-chain k3s), exec'd
+//   weft in proc   weft's runtime running the default conflist in process
 //
-// Contenders alternate per iteration. Prints p50/p99 of ADD, DEL and both,
-// and the ratios. WEFT_BENCH_N sets the iterations (default 40).
+// Two pods: the usual one (no host port: what `ctr run --cni` and most pods
+// ask) and one with a host port. Then the start breakdown: an empty Deno
+// start, a plugin answering VERSION through each wrapper form measured
+// (which `deno run` options matter), and a plugin ADD.
+// WEFT_BENCH_N sets the iterations (default 30).
 
 import { Netns } from "../test/harness/netns.ts";
 import { CniRuntime, parseConfList } from "../src/cni/runtime/mod.ts";
 import type { RuntimeConf } from "../src/cni/runtime/mod.ts";
+import { installPlugins } from "../src/cli/cni_install.ts";
 
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
+const ROOT = new URL("../", import.meta.url).pathname;
 const SELF = new URL(import.meta.url).pathname;
+const REF = "/usr/lib/cni";
 
 function pct(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
 }
 
-const fmt = (ms: number) => ms.toFixed(1).padStart(7);
+const fmt = (ms: number) => ms.toFixed(1).padStart(6);
 
 async function outer(): Promise<void> {
   await using host = await Netns.create("benchhost");
@@ -68,185 +75,266 @@ function conflist(obj: unknown) {
   return parseConfList(new TextEncoder().encode(JSON.stringify(obj)));
 }
 
+const DELEGATE = {
+  hairpinMode: true,
+  forceAddress: true,
+  isDefaultGateway: true,
+};
+
+function lists(dir: string) {
+  const flannel = (tag: string) => ({
+    type: "flannel",
+    subnetFile: `${dir}/subnet.env`,
+    dataDir: `${dir}/flannel-${tag}`,
+    ipam: { dataDir: `${dir}/ipam-${tag}` },
+    delegate: DELEGATE,
+  });
+  const portmap = { type: "portmap", capabilities: { portMappings: true } };
+  const bandwidth = { type: "bandwidth", capabilities: { bandwidth: true } };
+  return {
+    weft: conflist({
+      name: "cbr0",
+      cniVersion: "1.0.0",
+      plugins: [{
+        ...flannel("w"),
+        capabilities: { portMappings: true, bandwidth: true },
+      }],
+    }),
+    k3s: conflist({
+      name: "cbr0",
+      cniVersion: "1.0.0",
+      plugins: [flannel("k"), portmap, bandwidth],
+    }),
+    // What flannel renders for bridge, handed to the reference bridge.
+    reference: conflist({
+      name: "cbr0",
+      cniVersion: "1.0.0",
+      plugins: [
+        {
+          type: "bridge",
+          bridge: "cni1",
+          ...DELEGATE,
+          isGateway: true,
+          ipMasq: false,
+          mtu: 1450,
+          ipam: {
+            type: "host-local",
+            dataDir: `${dir}/ipam-ref`,
+            ranges: [[{ subnet: "10.42.5.0/24" }]],
+            routes: [{ dst: "10.42.0.0/16" }],
+          },
+        },
+        portmap,
+        bandwidth,
+      ],
+    }),
+  };
+}
+
 async function inner(podPath: string, dir: string): Promise<void> {
-  const n = Number(Deno.env.get("WEFT_BENCH_N") ?? 40);
-  const warmup = 3;
+  const n = Number(Deno.env.get("WEFT_BENCH_N") ?? 30);
   Deno.writeTextFileSync(
     `${dir}/subnet.env`,
     "FLANNEL_NETWORK=10.42.0.0/16\nFLANNEL_SUBNET=10.42.3.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n",
   );
-  Deno.mkdirSync(`${dir}/wrappers`);
-  for (const name of ["flannel", "portmap"]) {
-    Deno.writeTextFileSync(
-      `${dir}/wrappers/${name}`,
-      `#!/bin/bash\nexec -a ${name} "${Deno.execPath()}" run -A "${MAIN}"\n`,
-      { mode: 0o755 },
-    );
-  }
-  const portmap = { type: "portmap", capabilities: { portMappings: true } };
-  const weftList = conflist({
-    name: "cbr0",
-    cniVersion: "1.0.0",
-    plugins: [
-      {
-        type: "flannel",
-        subnetFile: `${dir}/subnet.env`,
-        dataDir: `${dir}/flannel`,
-        ipam: { dataDir: `${dir}/ipam-weft` },
-        delegate: {
-          hairpinMode: true,
-          forceAddress: true,
-          isDefaultGateway: true,
-        },
-      },
-      portmap,
-    ],
-  });
-  // What flannel renders for bridge, handed to the reference bridge directly.
-  const refList = conflist({
-    name: "cbr0",
-    cniVersion: "1.0.0",
-    plugins: [
-      {
-        type: "bridge",
-        bridge: "cni1",
-        hairpinMode: true,
-        forceAddress: true,
-        isDefaultGateway: true,
-        isGateway: true,
-        ipMasq: false,
-        mtu: 1450,
-        ipam: {
-          type: "host-local",
-          dataDir: `${dir}/ipam-ref`,
-          ranges: [[{ subnet: "10.42.5.0/24" }]],
-          routes: [{ dst: "10.42.0.0/16" }],
-        },
-      },
-      portmap,
-    ],
-  });
+  const bin = `${dir}/bin`;
+  await installPlugins(bin);
+  const l = lists(dir);
   const quiet = () => {};
-  const contenders: Contender[] = [
+  const exec = (binDir: string, tag: string) =>
+    new CniRuntime({
+      inProcess: false,
+      binDirs: [binDir],
+      cacheDir: `${dir}/cache-${tag}`,
+      log: quiet,
+    });
+  const contenders = (): Contender[] => [
     {
-      label: "reference exec'd (bridge+host-local, portmap)",
-      runtime: new CniRuntime({
-        inProcess: false,
-        binDirs: ["/usr/lib/cni"],
-        cacheDir: `${dir}/cache-ref`,
-        log: quiet,
-      }),
-      list: refList,
+      label: "reference exec'd (bridge+host-local, portmap, bandwidth)",
+      runtime: exec(REF, "ref"),
+      list: l.reference,
       add: [],
       del: [],
     },
     {
-      label: "weft exec'd (flannel->bridge+host-local, portmap)",
-      runtime: new CniRuntime({
-        inProcess: false,
-        binDirs: [`${dir}/wrappers`],
-        cacheDir: `${dir}/cache-wx`,
-        log: quiet,
-      }),
-      list: weftList,
+      label: "weft exec'd, default conflist (flannel only)",
+      runtime: exec(bin, "w"),
+      list: l.weft,
       add: [],
       del: [],
     },
     {
-      label: "weft runtime in process (same chain)",
-      runtime: new CniRuntime({ cacheDir: `${dir}/cache-wi`, log: quiet }),
-      list: weftList,
+      label: "weft exec'd, --cni-chain k3s (flannel, portmap, bandwidth)",
+      runtime: exec(bin, "k"),
+      list: l.k3s,
+      add: [],
+      del: [],
+    },
+    {
+      label: "weft runtime in process, default conflist",
+      runtime: new CniRuntime({ cacheDir: `${dir}/cache-i`, log: quiet }),
+      list: l.weft,
       add: [],
       del: [],
     },
   ];
-  const rt: RuntimeConf = {
-    containerId: "benchpod",
-    netns: podPath,
-    ifname: "eth0",
-    capabilityArgs: {
+  const pods: [string, RuntimeConf["capabilityArgs"]][] = [
+    ["the usual pod (no host port)", {}],
+    ["a pod with one host port", {
       portMappings: [{ hostPort: 8080, containerPort: 80, protocol: "tcp" }],
-    },
-  };
-  for (let i = 0; i < warmup + n; i++) {
-    for (const c of contenders) {
-      const t0 = performance.now();
-      const result = await c.runtime.add(c.list, rt);
-      const t1 = performance.now();
-      await c.runtime.del(c.list, rt);
-      const t2 = performance.now();
-      if (!result.ips?.length) throw new Error(`${c.label}: ADD gave no IP`);
-      if (i >= warmup) {
-        c.add.push(t1 - t0);
-        c.del.push(t2 - t1);
+    }],
+  ];
+  let weftAdd: number[] = [];
+  for (const [what, caps] of pods) {
+    const cs = contenders();
+    const rt: RuntimeConf = {
+      containerId: "benchpod",
+      netns: podPath,
+      ifname: "eth0",
+      capabilityArgs: caps,
+    };
+    for (let i = 0; i < 3 + n; i++) {
+      for (const c of cs) {
+        const t0 = performance.now();
+        const result = await c.runtime.add(c.list, rt);
+        const t1 = performance.now();
+        await c.runtime.del(c.list, rt);
+        const t2 = performance.now();
+        if (!result.ips?.length) throw new Error(`${c.label}: ADD gave no IP`);
+        if (i >= 3) {
+          c.add.push(t1 - t0);
+          c.del.push(t2 - t1);
+        }
       }
     }
+    console.log(`ADD then DEL, ${what}, ${n} iterations (ms, p50 / p99)`);
+    for (const c of cs) {
+      const tot = c.add.map((a, i) => a + c.del[i]);
+      console.log(
+        `  ${c.label.padEnd(60)} ADD ${fmt(pct(c.add, 50))} /${
+          fmt(pct(c.add, 99))
+        }  DEL ${fmt(pct(c.del, 50))} /${fmt(pct(c.del, 99))}  ADD+DEL ${
+          fmt(pct(tot, 50))
+        } /${fmt(pct(tot, 99))}`,
+      );
+    }
+    const [ref, ...rest] = cs.map((c) => c.add.map((a, i) => a + c.del[i]));
+    const goals = [
+      "goal <= 0.70x, must <= 1.00x",
+      "for comparison",
+      "goal <= 0.40x",
+    ];
+    rest.forEach((xs, i) => {
+      console.log(
+        `  ratio ${cs[i + 1].label.split(",")[0].padEnd(26)} / reference: p50 ${
+          (pct(xs, 50) / pct(ref, 50)).toFixed(2)
+        }x  p99 ${(pct(xs, 99) / pct(ref, 99)).toFixed(2)}x   (${goals[i]})`,
+      );
+    });
+    if (!weftAdd.length) weftAdd = cs[1].add;
   }
-  console.log(
-    `K3s chain ADD then DEL, one pod, ${n} iterations (ms, p50 / p99)`,
-  );
-  for (const c of contenders) {
-    const tot = c.add.map((a, i) => a + c.del[i]);
-    console.log(
-      `  ${c.label.padEnd(52)} ADD ${fmt(pct(c.add, 50))} /${
-        fmt(pct(c.add, 99))
-      }` +
-        `   DEL ${fmt(pct(c.del, 50))} /${fmt(pct(c.del, 99))}` +
-        `   ADD+DEL ${fmt(pct(tot, 50))} /${fmt(pct(tot, 99))}`,
-    );
-  }
-  const [ref, wx, wi] = contenders.map((c) =>
-    c.add.map((a, i) => a + c.del[i])
-  );
-  for (
-    const [label, xs] of [["weft exec'd", wx], [
-      "weft runtime in process",
-      wi,
-    ]] as const
-  ) {
-    console.log(
-      `  ratio ${label} / reference: p50 ${
-        (pct(xs, 50) / pct(ref, 50)).toFixed(2)
-      }x, p99 ${(pct(xs, 99) / pct(ref, 99)).toFixed(2)}x`,
-    );
-  }
-  await startup(dir);
+  await startup(dir, bin, weftAdd);
 }
 
-/** Wall time of starting weft: VERSION as `flannel` vs `weft version`. */
-async function startup(dir: string): Promise<void> {
-  const time = async (
-    cmd: string,
-    args: string[],
-    env: Record<string, string>,
-  ) => {
-    const xs: number[] = [];
-    for (let i = 0; i < 12; i++) {
-      const t0 = performance.now();
-      const out = await new Deno.Command(cmd, {
-        args,
-        env,
-        stdout: "null",
-        stderr: "null",
-      }).output();
-      if (out.code !== 0) {
-        throw new Error(`${cmd} ${args.join(" ")} exited ${out.code}`);
-      }
-      if (i >= 2) xs.push(performance.now() - t0);
-    }
-    return pct(xs, 50);
-  };
-  const cni = await time(`${dir}/wrappers/flannel`, [], {
+/** p50 wall time of starting `cmd` `runs` times (2 warm-ups dropped). */
+async function timeStart(
+  cmd: string[],
+  env: Record<string, string>,
+  runs = 15,
+): Promise<number> {
+  const xs: number[] = [];
+  for (let i = 0; i < runs + 2; i++) {
+    const t0 = performance.now();
+    const out = await new Deno.Command(cmd[0], {
+      args: cmd.slice(1),
+      env,
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    if (out.code !== 0) throw new Error(`${cmd.join(" ")} exited ${out.code}`);
+    if (i >= 2) xs.push(performance.now() - t0);
+  }
+  return pct(xs, 50);
+}
+
+/** The start breakdown and the wrapper forms measured. */
+async function startup(dir: string, bin: string, weftAdd: number[]) {
+  const deno = Deno.execPath();
+  Deno.writeTextFileSync(`${dir}/empty.js`, "");
+  const bundle = `${bin}/.weft-cni.js`;
+  const entry = `${ROOT}src/cni/main.ts`;
+  const forms: [string, string[]][] = [
+    ["empty Deno start (deno run empty.js)", [
+      deno,
+      "run",
+      "-A",
+      "--no-config",
+      `${dir}/empty.js`,
+    ]],
+    ["reference bridge VERSION", [`${REF}/bridge`]],
+    ["VERSION via installed wrapper (sh, --no-config, bundle)", [
+      `${bin}/flannel`,
+    ]],
+    ["  bundle + --no-lock --no-npm --no-remote --cached-only", [
+      deno,
+      "run",
+      "-A",
+      "-q",
+      "--no-config",
+      "--no-lock",
+      "--no-npm",
+      "--no-remote",
+      "--cached-only",
+      bundle,
+      "flannel",
+    ]],
+    ["  bundle, --no-code-cache", [
+      deno,
+      "run",
+      "-A",
+      "-q",
+      "--no-config",
+      "--no-code-cache",
+      bundle,
+      "flannel",
+    ]],
+    ["  src/cni/main.ts, --no-config (no bundle)", [
+      deno,
+      "run",
+      "-A",
+      "-q",
+      "--no-config",
+      entry,
+      "flannel",
+    ]],
+    ["  main.ts, --config deno.json, bash exec -a (old wrapper)", [
+      "bash",
+      "-c",
+      `exec -a flannel '${deno}' run -A -q --config '${ROOT}deno.json' '${ROOT}main.ts'`,
+    ]],
+  ];
+  const env = {
+    PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+    HOME: Deno.env.get("HOME") ?? "/root",
     CNI_COMMAND: "VERSION",
-  });
-  const cli = await time(Deno.execPath(), ["run", "-A", MAIN, "version"], {});
-  const ref = await time("/usr/lib/cni/bridge", [], { CNI_COMMAND: "VERSION" });
+  };
+  const rounds = 3;
+  const times = forms.map(() => [] as number[]);
+  // Interleaved rounds: a noisy neighbour hits every form alike.
+  for (let r = 0; r < rounds; r++) {
+    for (const [i, [, cmd]] of forms.entries()) {
+      times[i].push(await timeStart(cmd, env, 8));
+    }
+  }
+  console.log("start breakdown (ms, p50)");
+  for (const [i, [label]] of forms.entries()) {
+    console.log(`  ${label.padEnd(60)} ${fmt(pct(times[i], 50))}`);
+  }
   console.log(
-    `startup p50: flannel CNI_COMMAND=VERSION ${
-      cni.toFixed(1)
-    } ms, weft version ${cli.toFixed(1)} ms, reference bridge VERSION ${
-      ref.toFixed(1)
-    } ms`,
+    `  ${"plugin ADD (weft flannel, usual pod, exec'd)".padEnd(60)} ${
+      fmt(pct(weftAdd, 50))
+    }`,
   );
 }
 

@@ -424,6 +424,37 @@ function open<S extends Deno.ForeignLibraryInterface>(
   }
 }
 
+/**
+ * A library's symbols, each bound on first use: Deno compiles a trampoline
+ * per bound symbol (~0.1-0.2 ms each), so binding all of them up front cost
+ * a CNI plugin start 6-10 ms for the few it calls. The library itself is
+ * opened (and checked) at once; each symbol then re-opens it (a refcount)
+ * with that symbol alone, and replaces its getter with the function.
+ */
+function lazySymbols<S extends Deno.ForeignLibraryInterface>(
+  path: string,
+  symbols: S,
+): Deno.DynamicLibrary<S>["symbols"] {
+  const first = Object.keys(symbols)[0];
+  open(path, { [first]: symbols[first] } as Deno.ForeignLibraryInterface);
+  const out = {} as Record<string, unknown>;
+  for (const name of Object.keys(symbols)) {
+    Object.defineProperty(out, name, {
+      configurable: true,
+      enumerable: true,
+      get() {
+        const fn = open(
+          path,
+          { [name]: symbols[name] } as Deno.ForeignLibraryInterface,
+        ).symbols[name];
+        Object.defineProperty(out, name, { value: fn, enumerable: true });
+        return fn;
+      },
+    });
+  }
+  return out as Deno.DynamicLibrary<S>["symbols"];
+}
+
 let loaded: Libs | undefined;
 
 /** The loaded libraries; throws LibraryError when libnl is missing. */
@@ -431,10 +462,10 @@ export function libs(): Libs {
   if (loaded) return loaded;
   const dir = findDir();
   loaded = {
-    nl: open(`${dir}/libnl-3.so.200`, nl3).symbols,
-    route: open(`${dir}/libnl-route-3.so.200`, nlRoute).symbols,
-    genl: open(`${dir}/libnl-genl-3.so.200`, nlGenl).symbols,
-    c: open("libc.so.6", libc).symbols,
+    nl: lazySymbols(`${dir}/libnl-3.so.200`, nl3),
+    route: lazySymbols(`${dir}/libnl-route-3.so.200`, nlRoute),
+    genl: lazySymbols(`${dir}/libnl-genl-3.so.200`, nlGenl),
+    c: lazySymbols("libc.so.6", libc),
   };
   return loaded;
 }

@@ -159,6 +159,7 @@ export function agentTasks(
         dataDir: cfg.dataDir,
         backend: state.requireJoin().cluster.flannelBackend,
         flannelCniConf: cfg.flannelCniConf,
+        cniChain: cfg.cniChain,
       }, ctx),
   };
   const flannelTask: TaskSpec = {

@@ -4,54 +4,76 @@
 //
 // Compiled (Deno.execPath() is weft itself) the names are absolute symlinks
 // to the binary. From source (Deno.execPath() is deno) a symlink would start
-// Deno's own CLI, so each name is a tiny bash wrapper that execs
-// `deno run main.ts` with argv[0] set to the plugin name (dash, Debian's
-// /bin/sh, has no `exec -a`). Either way every entry is replaced atomically
-// (create under a temporary name, rename over), so a stale set — dangling
-// links, regular files, wrong targets — never fails with "file exists"
-// (k3s#10929).
+// Deno's own CLI, so each name is a tiny /bin/sh wrapper that execs
+// `deno run --no-config <entry> <name>`, where the entry is src/cni/main.ts
+// bundled into one JavaScript file at install time (one module to load, no
+// TypeScript, no config or lock file lookup: the fastest Deno start measured)
+// or, when `deno bundle` is unavailable, src/cni/main.ts itself. Either way
+// every entry is replaced atomically (create under a temporary name, rename
+// over), so a stale set — dangling links, regular files, wrong targets —
+// never fails with "file exists" (k3s#10929).
 
 import { type TaskContext, untilAborted } from "../supervisor/mod.ts";
-import type { Backend } from "./config.ts";
+import type { Backend, CniChain } from "./config.ts";
 
-export const CNI_NAMES = [
-  "flannel",
-  "bridge",
-  "host-local",
-  "portmap",
-  "bandwidth",
-  "loopback",
-] as const;
+export { CNI_PLUGINS as CNI_NAMES } from "../cni/argv0.ts";
+import { CNI_PLUGINS as CNI_NAMES } from "../cni/argv0.ts";
 
-/** K3s's conflist: flannel (delegating to bridge), portmap, bandwidth. */
-export const DEFAULT_CONFLIST = {
+/** The bundled plugin entry, beside the wrappers (hidden from runtimes). */
+export const CNI_BUNDLE = ".weft-cni.js";
+
+const FLANNEL_DELEGATE = {
+  hairpinMode: true,
+  forceAddress: true,
+  isDefaultGateway: true,
+};
+
+/**
+ * weft's default: one plugin, flannel, which applies the portMappings and
+ * bandwidth capabilities itself after its bridge/host-local delegate — one
+ * exec per pod operation instead of three.
+ */
+export const WEFT_CONFLIST = {
   name: "cbr0",
   cniVersion: "1.0.0",
   plugins: [
     {
       type: "flannel",
-      delegate: {
-        hairpinMode: true,
-        forceAddress: true,
-        isDefaultGateway: true,
-      },
+      capabilities: { portMappings: true, bandwidth: true },
+      delegate: FLANNEL_DELEGATE,
     },
+  ],
+};
+
+/** K3s's conflist: flannel (delegating to bridge), portmap, bandwidth. */
+export const K3S_CONFLIST = {
+  name: "cbr0",
+  cniVersion: "1.0.0",
+  plugins: [
+    { type: "flannel", delegate: FLANNEL_DELEGATE },
     { type: "portmap", capabilities: { portMappings: true } },
     { type: "bandwidth", capabilities: { bandwidth: true } },
   ],
 };
+
+/** The generated conflist of a `--cni-chain` shape. */
+export function defaultConflist(chain: CniChain = "weft") {
+  return chain === "k3s" ? K3S_CONFLIST : WEFT_CONFLIST;
+}
 
 export interface CniInstallOptions {
   dataDir: string;
   backend: Backend;
   /** A user's conflist copied verbatim instead of the generated one. */
   flannelCniConf?: string;
+  /** The generated conflist's shape (default "weft"). */
+  cniChain?: CniChain;
   /** The running program (default Deno.execPath()). */
   execPath?: string;
-  /** main.ts, for wrappers when running from source. */
-  mainModule?: string;
-  /** deno.json, passed to `deno run --config` by the wrappers. */
-  denoConfig?: string;
+  /** The plugin entry wrappers run from source (default src/cni/main.ts). */
+  entry?: string;
+  /** Bundle the entry for the wrappers (default true). */
+  bundle?: boolean;
 }
 
 export interface CniInstallResult {
@@ -143,47 +165,119 @@ function shellQuote(s: string): string {
   return `'${s.replaceAll("'", `'\\''`)}'`;
 }
 
-/** The exec wrapper that runs main.ts under the plugin's name. */
-function wrapperScript(
-  name: string,
-  deno: string,
-  mainModule: string,
-  denoConfig?: string,
-): string {
-  const cfg = denoConfig ? ` --config ${shellQuote(denoConfig)}` : "";
-  return `#!/bin/bash\nexec -a ${name} ${shellQuote(deno)} run -A -q${cfg} ${
-    shellQuote(mainModule)
-  } "$@"\n`;
+/** What a from-source wrapper runs: deno and the entry module. */
+export interface Wrapper {
+  deno: string;
+  entry: string;
+  name: string;
 }
 
-function defaultMain(): { main: string; config: string } {
-  return {
-    main: new URL("../../main.ts", import.meta.url).pathname,
-    config: new URL("../../deno.json", import.meta.url).pathname,
-  };
+/**
+ * The exec wrapper of plugin `name`. Of the `deno run` options measured
+ * (bench/cni_bench.ts), --no-config is the one that matters for a module
+ * (no deno.json, import map, lock file or npm resolution); --no-lock,
+ * --no-npm, --no-remote and --cached-only changed nothing measurable.
+ */
+export function wrapperScript(w: Wrapper): string {
+  return `#!/bin/sh\n# weft CNI plugin (from source)\nexec ${
+    shellQuote(w.deno)
+  } run -A -q --no-config ${shellQuote(w.entry)} ${w.name} "$@"\n`;
+}
+
+/** Splits a POSIX shell line written by shellQuote (single quotes, `'\\''`). */
+function shellWords(line: string): string[] {
+  const words: string[] = [];
+  let cur: string | null = null;
+  for (let i = 0; i < line.length; i++) {
+    const ch = line[i];
+    if (ch === " " || ch === "\t") {
+      if (cur !== null) words.push(cur);
+      cur = null;
+    } else if (ch === "'") {
+      const end = line.indexOf("'", i + 1);
+      if (end < 0) return [];
+      cur = (cur ?? "") + line.slice(i + 1, end);
+      i = end;
+    } else if (ch === "\\" && i + 1 < line.length) {
+      cur = (cur ?? "") + line[++i];
+    } else cur = (cur ?? "") + ch;
+  }
+  if (cur !== null) words.push(cur);
+  return words;
+}
+
+/** Reads back a wrapper this installer wrote (the older bash form too), or null. */
+export function parseWrapper(text: string): Wrapper | null {
+  const line = text.split("\n").find((l) => l.startsWith("exec "));
+  const w = line ? shellWords(line) : [];
+  if (w.length < 5 || w.at(-1) !== '"$@"') return null;
+  if (w[1] === "-a") {
+    // exec -a <name> <deno> run ... <main.ts> "$@"
+    if (w[4] !== "run") return null;
+    return { deno: w[3], entry: w.at(-2)!, name: w[2] };
+  }
+  // exec <deno> run ... <entry> <name> "$@"
+  if (w[2] !== "run" || w.length < 6) return null;
+  return { deno: w[1], entry: w.at(-3)!, name: w.at(-2)! };
+}
+
+function sourceEntry(): string {
+  return new URL("../cni/main.ts", import.meta.url).pathname;
+}
+
+/**
+ * Bundles the plugin entry into `binDir/.weft-cni.js` (atomically); null
+ * when `deno bundle` fails (e.g. esbuild not cached and no registry), so
+ * the wrappers run the TypeScript entry instead.
+ */
+export async function bundleEntry(
+  binDir: string,
+  deno: string,
+  entry = sourceEntry(),
+  signal?: AbortSignal,
+): Promise<string | null> {
+  const timeout = AbortSignal.timeout(60_000);
+  const out = `${binDir}/${CNI_BUNDLE}`;
+  const tmp = tmpName(binDir, CNI_BUNDLE);
+  try {
+    const r = await new Deno.Command(deno, {
+      args: ["bundle", "--no-config", "--platform", "deno", "-o", tmp, entry],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+      signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+    }).output();
+    if (r.code !== 0) return null;
+    await Deno.chmod(tmp, 0o644);
+    await Deno.rename(tmp, out);
+    return out;
+  } catch {
+    return null;
+  } finally {
+    await Deno.remove(tmp).catch(() => {});
+  }
 }
 
 /** Points every plugin name in `binDir` at this program, atomically. */
 export async function installPlugins(
   binDir: string,
   execPath = Deno.execPath(),
-  source: { mainModule?: string; denoConfig?: string } = {},
+  source: { entry?: string; bundle?: boolean } = {},
 ): Promise<"symlink" | "wrapper"> {
   const mode = isCompiled(execPath) ? "symlink" : "wrapper";
-  const src = defaultMain();
-  const main = source.mainModule ?? src.main;
-  const config = source.mainModule
-    ? source.denoConfig
-    : (source.denoConfig ?? src.config);
   try {
     await Deno.mkdir(binDir, { recursive: true });
+    let entry = source.entry ?? sourceEntry();
+    if (mode === "wrapper" && source.bundle !== false) {
+      entry = await bundleEntry(binDir, execPath, entry) ?? entry;
+    }
     for (const name of CNI_NAMES) {
       const path = `${binDir}/${name}`;
       if (mode === "symlink") await replaceSymlink(execPath, path);
       else {
         await writeFileAtomic(
           path,
-          wrapperScript(name, execPath, main, config),
+          wrapperScript({ deno: execPath, entry, name }),
           0o755,
         );
       }
@@ -225,7 +319,9 @@ export async function installCni(
         { cause: e },
       );
     }
-  } else content = JSON.stringify(DEFAULT_CONFLIST, null, 2) + "\n";
+  } else {
+    content = JSON.stringify(defaultConflist(opts.cniChain), null, 2) + "\n";
+  }
   await writeFileAtomic(confFile, content, 0o644);
   return { binDir, confDir, confFile, mode };
 }
@@ -235,7 +331,9 @@ export async function runCniInstaller(
   opts: CniInstallOptions,
   ctx: TaskContext,
 ): Promise<void> {
-  const r = await installCni(opts);
+  // Wrappers first (running src/cni/main.ts), ready at once; the bundle,
+  // which may need to fetch esbuild once, replaces their entry afterwards.
+  const r = await installCni({ ...opts, bundle: false });
   ctx.log(
     `installed ${CNI_NAMES.length} plugins (${r.mode}s) in ${r.binDir}` +
       (r.confFile
@@ -243,5 +341,15 @@ export async function runCniInstaller(
         : ", no conflist (backend none)"),
   );
   ctx.ready();
+  if (r.mode === "wrapper" && opts.bundle !== false) {
+    const deno = opts.execPath ?? Deno.execPath();
+    const entry = await bundleEntry(r.binDir, deno, opts.entry, ctx.signal);
+    if (entry && !ctx.signal.aborted) {
+      await installPlugins(r.binDir, deno, { entry, bundle: false });
+      ctx.log(`the plugin wrappers run the bundled entry ${entry}`);
+    } else if (!ctx.signal.aborted) {
+      ctx.log("deno bundle failed: the plugin wrappers run src/cni/main.ts");
+    }
+  }
   await untilAborted(ctx.signal);
 }

@@ -7,10 +7,17 @@ import { parseArgs } from "@std/cli/parse-args";
 import { parse as parseYaml } from "@std/yaml";
 import { CIDR } from "../net/mod.ts";
 import { UsageError } from "./errors.ts";
-import { BACKENDS, EGRESS_MODES, type FlagDef, flagsFor } from "./flags.ts";
+import {
+  BACKENDS,
+  CNI_CHAINS,
+  EGRESS_MODES,
+  type FlagDef,
+  flagsFor,
+} from "./flags.ts";
 
 export type Backend = typeof BACKENDS[number];
 export type EgressMode = typeof EGRESS_MODES[number];
+export type CniChain = typeof CNI_CHAINS[number];
 type Value = string | boolean | number | string[];
 
 export interface WeftConfig {
@@ -23,6 +30,7 @@ export interface WeftConfig {
   flannelIface?: string;
   flannelConf?: string;
   flannelCniConf?: string;
+  cniChain: CniChain;
   server?: string;
   token?: string;
   tokenFile?: string;
@@ -330,6 +338,7 @@ function build(
     flannelIface: str("flannel-iface"),
     flannelConf: str("flannel-conf"),
     flannelCniConf: str("flannel-cni-conf"),
+    cniChain: (str("cni-chain") ?? "weft") as CniChain,
     server: str("server"),
     token: str("token"),
     tokenFile: str("token-file"),

@@ -26,6 +26,7 @@ export const BACKENDS = [
   "none",
 ] as const;
 export const EGRESS_MODES = ["agent", "pod", "cluster", "disabled"] as const;
+export const CNI_CHAINS = ["weft", "k3s"] as const;
 
 const oneOf = (values: readonly string[]) => (v: string) =>
   values.includes(v) ? null : `must be one of ${values.join(", ")}`;
@@ -116,6 +117,16 @@ const FLAGS: FlagDef[] = [
     kind: "string",
     scope: "both",
     help: "CNI conflist to install instead of the generated one",
+  },
+  {
+    name: "cni-chain",
+    kind: "string",
+    scope: "both",
+    env: "WEFT_CNI_CHAIN",
+    default: "weft",
+    help:
+      "generated CNI conflist: weft (flannel applies portmap and bandwidth, one exec per pod) or k3s (flannel, portmap, bandwidth)",
+    check: oneOf(CNI_CHAINS),
   },
   {
     name: "server",

@@ -11,7 +11,7 @@ import {
   SUPPORTED_VERSIONS,
 } from "./plugin.ts";
 import { callPlugin } from "./delegate.ts";
-import { writeAllSync } from "./files.ts";
+import { readAllSync, writeAllSync } from "./files.ts";
 import { jsonDepth } from "../util/json_depth.ts";
 import { loadPlugin } from "./registry.ts";
 import {
@@ -59,11 +59,23 @@ export interface PluginIO {
   stderr: (text: string) => void;
 }
 
+/** The largest network config (with prevResult) a plugin reads from stdin. */
+export const MAX_STDIN = 4 * 1024 * 1024;
+
 function processIO(): PluginIO {
   return {
     env: Deno.env.toObject(),
-    readStdin: async () =>
-      new Uint8Array(await new Response(Deno.stdin.readable).arrayBuffer()),
+    readStdin: () => {
+      const bytes = readAllSync(Deno.stdin, MAX_STDIN);
+      if (bytes) return Promise.resolve(bytes);
+      return Promise.reject(
+        new CniError(
+          ErrorCode.DecodingFailure,
+          "error reading network config",
+          `stdin holds more than ${MAX_STDIN} bytes`,
+        ),
+      );
+    },
     stdout: (t) => writeAllSync(Deno.stdout, new TextEncoder().encode(t)),
     stderr: (t) => writeAllSync(Deno.stderr, new TextEncoder().encode(t)),
   };

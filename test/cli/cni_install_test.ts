@@ -1,12 +1,18 @@
-import { assertEquals, assertRejects } from "@std/assert";
+import { assert, assertEquals, assertRejects } from "@std/assert";
 import {
+  CNI_BUNDLE,
   CNI_NAMES,
   CniInstallError,
-  DEFAULT_CONFLIST,
   installCni,
   isCompiled,
+  K3S_CONFLIST,
+  parseWrapper,
   runCniInstaller,
+  WEFT_CONFLIST,
+  wrapperScript,
 } from "../../src/cli/cni_install.ts";
+import { resolveConfig } from "../../src/cli/config.ts";
+import { flagHelp } from "../../src/cli/config.ts";
 import { run } from "../harness/netns.ts";
 
 /** A fresh temp dir, removed on dispose. */
@@ -51,7 +57,7 @@ Deno.test("a second install over a stale set replaces dangling links, files, wro
   assertEquals(leftovers, [...CNI_NAMES].sort());
 });
 
-Deno.test("from source each name is an exec wrapper that answers VERSION as that plugin", async () => {
+Deno.test("from source each name is a /bin/sh wrapper running the bundled entry, and answers VERSION as that plugin", async () => {
   await using tmp = await tempDir();
   const dir = tmp.path;
   const bin = `${dir}/data/cni`;
@@ -63,16 +69,133 @@ Deno.test("from source each name is an exec wrapper that answers VERSION as that
   assertEquals(st.isFile, true);
   assertEquals(st.mode! & 0o777, 0o755);
   const script = await Deno.readTextFile(`${bin}/flannel`);
-  assertEquals(script.startsWith("#!/bin/bash\nexec -a flannel "), true);
-  const out = await run([`${bin}/host-local`], {
-    env: { CNI_COMMAND: "VERSION" },
+  assert(script.startsWith("#!/bin/sh\n"), script);
+  assertEquals(parseWrapper(script), {
+    deno: Deno.execPath(),
+    entry: `${bin}/${CNI_BUNDLE}`,
+    name: "flannel",
   });
-  assertEquals(out.code, 0, out.stderr);
-  const v = JSON.parse(out.stdout);
-  assertEquals(v.supportedVersions.includes("1.1.0"), true);
+  assert(script.includes(" --no-config "), script);
+  for (const name of ["host-local", "flannel"]) {
+    const out = await run([`${bin}/${name}`], {
+      env: { CNI_COMMAND: "VERSION" },
+    });
+    assertEquals(out.code, 0, out.stderr);
+    const v = JSON.parse(out.stdout);
+    assertEquals(v.supportedVersions.includes("1.1.0"), true);
+    const about = await run([`${bin}/${name}`], { env: { CNI_COMMAND: "" } });
+    assert(about.stderr.startsWith(`CNI ${name} plugin weft`), about.stderr);
+  }
 });
 
-Deno.test("the conflist has K3s's content; --flannel-cni-conf is copied verbatim; backend none writes none", async () => {
+Deno.test("without a bundle the wrappers run src/cni/main.ts; parseWrapper reads this and the older bash form", async () => {
+  await using tmp = await tempDir();
+  const dir = tmp.path;
+  const bin = `${dir}/data/cni`;
+  await installCni({ dataDir: dir, backend: "vxlan", bundle: false });
+  const w = parseWrapper(await Deno.readTextFile(`${bin}/bridge`));
+  assertEquals(
+    w?.entry,
+    new URL("../../src/cni/main.ts", import.meta.url).pathname,
+  );
+  assertEquals(w?.name, "bridge");
+  const out = await run([`${bin}/bridge`], { env: { CNI_COMMAND: "VERSION" } });
+  assertEquals(out.code, 0, out.stderr);
+  assertEquals(
+    parseWrapper(
+      `#!/bin/bash\nexec -a portmap '/d/deno' run -A -q '/m/main.ts' "$@"\n`,
+    ),
+    { deno: "/d/deno", entry: "/m/main.ts", name: "portmap" },
+  );
+  const odd = wrapperScript({
+    deno: "/o'd/deno",
+    entry: "/e/x.js",
+    name: "loopback",
+  });
+  assertEquals(parseWrapper(odd)?.name, "loopback");
+  assertEquals(parseWrapper("#!/bin/sh\nexec rm -rf /\n"), null);
+});
+
+Deno.test("the default conflist is one flannel plugin with the portMappings and bandwidth capabilities; --cni-chain k3s is K3s's chain", async () => {
+  await using tmp = await tempDir();
+  const dir = tmp.path;
+  const conf = `${dir}/agent/etc/cni/net.d/10-flannel.conflist`;
+  await installCni({ dataDir: dir, backend: "vxlan", execPath: "/x/weft" });
+  const weft = JSON.parse(await Deno.readTextFile(conf));
+  assertEquals(weft, WEFT_CONFLIST);
+  assertEquals(weft.name, "cbr0");
+  assertEquals(weft.plugins.length, 1);
+  assertEquals(weft.plugins[0].type, "flannel");
+  assertEquals(weft.plugins[0].capabilities, {
+    portMappings: true,
+    bandwidth: true,
+  });
+  await installCni({
+    dataDir: dir,
+    backend: "vxlan",
+    execPath: "/x/weft",
+    cniChain: "k3s",
+  });
+  const k3s = JSON.parse(await Deno.readTextFile(conf));
+  assertEquals(k3s, K3S_CONFLIST);
+  assertEquals(k3s.plugins.map((p: { type: string }) => p.type), [
+    "flannel",
+    "portmap",
+    "bandwidth",
+  ]);
+  assertEquals(k3s.plugins[0].capabilities, undefined);
+});
+
+Deno.test("--cni-chain: flag, WEFT_CNI_CHAIN, config file key, --help; a bad value is refused", () => {
+  const base = {
+    command: "agent" as const,
+    readFile: (p: string) => p === "/c.yaml" ? "cni-chain: k3s\n" : null,
+    hostname: () => "n1",
+  };
+  const agent = ["--server", "https://10.0.0.1:6443", "--token", "t"];
+  assertEquals(
+    resolveConfig({ ...base, args: agent, env: {} }).cniChain,
+    "weft",
+  );
+  assertEquals(
+    resolveConfig({ ...base, args: [...agent, "--cni-chain", "k3s"], env: {} })
+      .cniChain,
+    "k3s",
+  );
+  assertEquals(
+    resolveConfig({ ...base, args: agent, env: { WEFT_CNI_CHAIN: "k3s" } })
+      .cniChain,
+    "k3s",
+  );
+  assertEquals(
+    resolveConfig({
+      ...base,
+      args: [...agent, "--config", "/c.yaml"],
+      env: {},
+    }).cniChain,
+    "k3s",
+  );
+  let err = "";
+  try {
+    resolveConfig({
+      ...base,
+      args: [...agent, "--cni-chain", "calico"],
+      env: {},
+    });
+  } catch (e) {
+    err = (e as Error).message;
+  }
+  assert(err.includes("--cni-chain") && err.includes("weft, k3s"), err);
+  for (const cmd of ["agent", "server"] as const) {
+    const help = flagHelp(cmd);
+    assert(
+      /--cni-chain value .*\(default weft\) \[\$WEFT_CNI_CHAIN\]/.test(help),
+      help,
+    );
+  }
+});
+
+Deno.test("--flannel-cni-conf is copied verbatim; backend none writes none", async () => {
   await using tmp = await tempDir();
   const dir = tmp.path;
   const conf = `${dir}/agent/etc/cni/net.d/10-flannel.conflist`;
@@ -82,12 +205,6 @@ Deno.test("the conflist has K3s's content; --flannel-cni-conf is copied verbatim
     execPath: "/x/weft",
   });
   assertEquals(r.confFile, conf);
-  assertEquals(JSON.parse(await Deno.readTextFile(conf)), DEFAULT_CONFLIST);
-  assertEquals(DEFAULT_CONFLIST.plugins.map((p) => p.type), [
-    "flannel",
-    "portmap",
-    "bandwidth",
-  ]);
 
   const mine = `${dir}/mine.conflist`;
   const text =
@@ -145,4 +262,33 @@ Deno.test("the installer task reports ready and returns when stopped", async () 
   assertEquals(ready, true);
   assertEquals(logs.length, 1);
   assertEquals(logs[0].includes("installed 6 plugins (symlinks)"), true);
+});
+
+Deno.test("from source the installer task is ready with TypeScript-entry wrappers, then switches them to the bundle", async () => {
+  await using tmp = await tempDir();
+  const dir = tmp.path;
+  const ac = new AbortController();
+  const logs: string[] = [];
+  let readyEntry = "";
+  const done = runCniInstaller({ dataDir: dir, backend: "vxlan" }, {
+    signal: ac.signal,
+    ready: () => {
+      readyEntry = parseWrapper(
+        Deno.readTextFileSync(`${dir}/data/cni/flannel`),
+      )?.entry ?? "";
+    },
+    log: (m) => {
+      logs.push(m);
+      if (m.includes("bundle")) ac.abort();
+    },
+  });
+  await done;
+  assert(readyEntry.endsWith("/src/cni/main.ts"), readyEntry);
+  assert(logs[1]?.includes("bundled entry"), logs.join("\n"));
+  const w = parseWrapper(await Deno.readTextFile(`${dir}/data/cni/flannel`));
+  assertEquals(w?.entry, `${dir}/data/cni/${CNI_BUNDLE}`);
+  const out = await run([`${dir}/data/cni/flannel`], {
+    env: { CNI_COMMAND: "VERSION" },
+  });
+  assertEquals(out.code, 0, out.stderr);
 });

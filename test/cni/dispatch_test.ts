@@ -87,3 +87,27 @@ Deno.test("the CNI path's module graph (static and lazy) stays in src/cni, src/n
   );
   assertEquals(outside, []);
 });
+
+Deno.test("an exec'd plugin refuses stdin over 4 MiB with decoding error JSON (code 6), and reads a big valid one", async () => {
+  const env = cniEnv("ADD", { netns: "/nonexistent" });
+  const big = JSON.stringify({
+    cniVersion: "1.0.0",
+    name: "n",
+    type: "loopback",
+    pad: "x".repeat(4 * 1024 * 1024),
+  });
+  const r = await runExec("loopback", env, big);
+  assertEquals(r.code, 1, r.stderr);
+  assertEquals(json(r).code, 6);
+  assertMatch(String(json(r).details), /more than 4194304 bytes/);
+  // Just under the bound: parsed, then the plugin's own error (no netns).
+  const ok = JSON.stringify({
+    cniVersion: "1.0.0",
+    name: "n",
+    type: "loopback",
+    pad: "x".repeat(3 * 1024 * 1024),
+  });
+  const r2 = await runExec("loopback", env, ok);
+  assertEquals(r2.code, 1, r2.stderr);
+  assert(json(r2).code !== 6, r2.stdout);
+});

@@ -395,3 +395,61 @@ Deno.test("flannel: bad input (JSON, version, name, ifname, netns) is the error 
   }
   assertEquals(filesIn(s.dir), ["bin", "log", "subnet.env"]);
 });
+
+Deno.test("flannel capabilities: bad runtime portMappings or options are code 7; DEL still releases the IP; an undeclared capability is ignored", async () => {
+  await using s = await setup();
+  const caps = { portMappings: true, bandwidth: true };
+  const cases: [Conf, string][] = [
+    [
+      {
+        capabilities: caps,
+        runtimeConfig: {
+          portMappings: [{ hostPort: 70000, containerPort: 80 }],
+        },
+      },
+      "Invalid host port number: 70000",
+    ],
+    [
+      { capabilities: caps, runtimeConfig: { portMappings: "8080:80" } },
+      `"portMappings" must be a list`,
+    ],
+    [
+      {
+        capabilities: caps,
+        portmap: "yes",
+        runtimeConfig: {
+          portMappings: [{ hostPort: 8080, containerPort: 80 }],
+        },
+      },
+      `"portmap" must be an object`,
+    ],
+    [
+      {
+        capabilities: caps,
+        runtimeConfig: { bandwidth: { ingressRate: -1 } },
+      },
+      `"ingressRate" must be a non-negative integer`,
+    ],
+  ];
+  for (const [extra, msg] of cases) {
+    const conf = { ...s.conf, ...extra };
+    const r = await runIn("flannel", s.env("ADD"), conf);
+    assertEquals(r.code, 1, msg);
+    assertEquals(json(r).code, 7, r.stdout);
+    assertMatch(
+      String(json(r).msg),
+      new RegExp(msg.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")),
+    );
+    // The runtime's DEL after the failed ADD frees the address even when
+    // the capability input is still refused.
+    await runIn("flannel", s.env("DEL"), conf);
+    assertEquals(s.ipFiles(), [], msg);
+  }
+  const undeclared = {
+    ...s.conf,
+    runtimeConfig: { portMappings: [{ hostPort: 70000, containerPort: 80 }] },
+  };
+  const ok = await runIn("flannel", s.env("ADD"), undeclared);
+  assertEquals(ok.code, 0, ok.stdout);
+  assertEquals((await runIn("flannel", s.env("DEL"), undeclared)).code, 0);
+});

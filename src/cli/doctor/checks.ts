@@ -2,7 +2,12 @@
 // the ones that can be repaired carry a `repair` that --fix runs. All of
 // them can be pointed at a network namespace (--netns) and a data dir.
 
-import { CNI_NAMES, cniBinDir, cniConfDir } from "../cni_install.ts";
+import {
+  CNI_NAMES,
+  cniBinDir,
+  cniConfDir,
+  parseWrapper,
+} from "../cni_install.ts";
 import { exec } from "../exec.ts";
 
 export type Verdict = "ok" | "warn" | "fail";
@@ -411,12 +416,12 @@ export async function checkCniLinks(
       continue;
     }
     const text = await Deno.readTextFile(path).catch(() => "");
-    const m = text.match(/^exec -a \S+ '([^']+)' run .* '([^']+)' "\$@"$/m);
-    if (!m) {
+    const w = parseWrapper(text);
+    if (!w) {
       stale.push(`${name} (not weft's)`);
       continue;
     }
-    for (const p of [m[1], m[2]]) {
+    for (const p of [w.deno, w.entry]) {
       if (!(await Deno.stat(p).then(() => true, () => false))) {
         stale.push(`${name} (runs missing ${p})`);
         break;

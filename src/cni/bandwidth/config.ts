@@ -4,6 +4,9 @@
 import { CniError, ErrorCode, type NetConf } from "../plugin.ts";
 import { invalidConfig } from "../conf.ts";
 
+/** The ifb device's name prefix: "bwp" + a hash of network and container. */
+export const IFB_PREFIX = "bwp";
+
 export interface Limits {
   ingressRate: number;
   ingressBurst: number;

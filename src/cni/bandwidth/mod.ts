@@ -12,7 +12,7 @@ import {
 } from "../plugin.ts";
 import { chainedPrevResult } from "../conf.ts";
 import { cniFail, openNetns } from "../netns.ts";
-import { hasLimits, type Limits, parseLimits } from "./config.ts";
+import { hasLimits, IFB_PREFIX, type Limits, parseLimits } from "./config.ts";
 
 export { hasLimits, type Limits, parseLimits } from "./config.ts";
 
@@ -21,7 +21,7 @@ const LATENCY_MS = 25;
 
 /** ifb device: "bwp" + the first 12 hex of sha512(network + container id). */
 export function ifbName(network: string, containerId: string): Promise<string> {
-  return hashedChainName("bwp", network + containerId, 12);
+  return hashedChainName(IFB_PREFIX, network + containerId, 12);
 }
 
 /** tbf of `rate` bit/s and `burst` bits, limit = 25 ms of rate + burst. */

@@ -1,5 +1,7 @@
 // The flannel CNI plugin: renders a delegate config (bridge + host-local by
-// default) from subnet.env and runs it, in process for weft's own plugins.
+// default) from subnet.env and runs it, in process for weft's own plugins;
+// then applies the portMappings and bandwidth capabilities it declares
+// (weft's default one-plugin conflist; see capabilities.ts).
 
 import {
   CniError,
@@ -15,6 +17,11 @@ import {
   type FlannelConf,
   flannelConf,
 } from "./delegate_conf.ts";
+import {
+  addCapabilities,
+  hasCapabilityWork,
+  runCapabilities,
+} from "./capabilities.ts";
 import { readConf, removeConf, saveConf, savedIds } from "./saved.ts";
 import { loadSubnetEnv } from "./subnet_env.ts";
 
@@ -42,12 +49,12 @@ async function add(ctx: PluginContext): Promise<Result> {
   const fc = flannelConf(ctx.config);
   const conf = rendered(ctx, fc);
   saveConf(fc.dataDir, ctx.containerId, JSON.stringify(conf));
+  let result: Result | undefined;
   try {
-    const result = await delegate(conf.type, "ADD", conf, ctx);
+    result = await delegate(conf.type, "ADD", conf, ctx);
     if (!result) {
       throw new CniError(ErrorCode.Internal, "delegate ADD returned no result");
     }
-    return result;
   } catch (err) {
     // Unlike upstream (plugins#426), a failed ADD leaves no saved config.
     removeConf(fc.dataDir, ctx.containerId);
@@ -59,6 +66,10 @@ async function add(ctx: PluginContext): Promise<Result> {
       { cause: err },
     );
   }
+  // As in a chain, a failed portmap/bandwidth step fails the ADD and the
+  // runtime's DEL undoes it all (the saved config stays for that DEL).
+  if (!hasCapabilityWork(ctx.config, "ADD")) return result;
+  return await addCapabilities(ctx, result);
 }
 
 /**
@@ -94,6 +105,17 @@ function savedDelegate(
  */
 async function del(ctx: PluginContext): Promise<void> {
   const fc = flannelConf(ctx.config);
+  // Capabilities first (reverse of ADD); their failure is reported after
+  // the delegate has released the container's address.
+  let failed: unknown;
+  if (hasCapabilityWork(ctx.config, "DEL")) {
+    await runCapabilities(ctx, "DEL").catch((err) => failed = err);
+  }
+  await delDelegate(ctx, fc);
+  if (failed !== undefined) throw failed;
+}
+
+async function delDelegate(ctx: PluginContext, fc: FlannelConf): Promise<void> {
   let conf = savedDelegate(ctx, fc.dataDir);
   if (conf === "unparsable") return;
   if (!conf) {
@@ -124,6 +146,9 @@ async function check(ctx: PluginContext): Promise<void> {
   conf.cniVersion = ctx.config.cniVersion;
   if (ctx.config.prevResult) conf.prevResult = ctx.config.prevResult;
   await delegate(conf.type, "CHECK", conf, ctx);
+  if (hasCapabilityWork(ctx.config, "CHECK")) {
+    await runCapabilities(ctx, "CHECK");
+  }
 }
 
 /** Drops saved configs of containers that are gone, then GC's the delegate. */
@@ -142,6 +167,7 @@ async function gc(ctx: PluginContext): Promise<void> {
     if (ctx.config[k] !== undefined) conf[k] = ctx.config[k];
   }
   await delegate(conf.type, "GC", conf, ctx);
+  if (hasCapabilityWork(ctx.config, "GC")) await runCapabilities(ctx, "GC");
 }
 
 async function status(ctx: PluginContext): Promise<void> {

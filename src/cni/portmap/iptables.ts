@@ -7,6 +7,8 @@ import {
   hashedChainName,
   type IpFamily,
   Iptables,
+  joinArgs,
+  jumpTarget,
 } from "../../net/netfilter/mod.ts";
 import type { PortmapConf } from "./config.ts";
 
@@ -40,10 +42,13 @@ interface DnRules {
   rules: string[][];
 }
 
-function dnatRules(conf: PortmapConf, c: CIDR, comment: string): DnRules {
-  const v6 = c.ip.family === 6;
-  const setMark = conf.externalSetMarkChain ?? SETMARK_CHAIN;
-  const conditions = v6 ? conf.conditionsV6 : conf.conditionsV4;
+/** The entry rules from CNI-HOSTPORT-DNAT (without `-j <chain>`). */
+function entryRules(
+  conf: PortmapConf,
+  family: IpFamily,
+  comment: string,
+): string[][] {
+  const conditions = family === 6 ? conf.conditionsV6 : conf.conditionsV4;
   const byProto = new Map<string, number[]>();
   for (const m of conf.mappings) {
     const ports = byProto.get(m.protocol) ?? [];
@@ -68,6 +73,13 @@ function dnatRules(conf: PortmapConf, c: CIDR, comment: string): DnRules {
       ]);
     }
   }
+  return entries;
+}
+
+function dnatRules(conf: PortmapConf, c: CIDR, comment: string): DnRules {
+  const v6 = c.ip.family === 6;
+  const setMark = conf.externalSetMarkChain ?? SETMARK_CHAIN;
+  const entries = entryRules(conf, c.ip.family as IpFamily, comment);
   const rules: string[][] = [];
   for (const m of conf.mappings) {
     let dst: string[] = [];
@@ -92,21 +104,12 @@ function dnatRules(conf: PortmapConf, c: CIDR, comment: string): DnRules {
   return { entries, rules };
 }
 
-/** Installs the mappings of `conf` for container address `c`. */
-export async function forwardIptables(
-  conf: PortmapConf,
-  c: CIDR,
-  containerId: string,
-): Promise<void> {
-  const ipt = new Iptables({ family: c.ip.family as IpFamily });
-  const network = conf.net.name;
-  const chain = await dnChain(network, containerId);
-  const comment = dnComment(network, containerId);
+/** The shared rules every portmap container relies on. */
+function scaffold(conf: PortmapConf) {
   const mark = markDef(conf.markMasqBit);
-
-  if (conf.snat && !conf.externalSetMarkChain) {
-    await ipt.ensureChain("nat", SETMARK_CHAIN);
-    await ipt.appendUnique("nat", SETMARK_CHAIN, [
+  return {
+    snat: conf.snat && !conf.externalSetMarkChain,
+    setMark: [
       "-m",
       "comment",
       "--comment",
@@ -115,49 +118,133 @@ export async function forwardIptables(
       "MARK",
       "--set-xmark",
       mark,
-    ]);
-    await ipt.ensureChain("nat", MASQ_CHAIN);
-    await ipt.appendUnique("nat", MASQ_CHAIN, [
-      "-m",
-      "mark",
-      "--mark",
-      mark,
-      "-j",
-      "MASQUERADE",
-    ]);
-    await ipt.insertUnique("nat", "POSTROUTING", [
+    ],
+    masq: ["-m", "mark", "--mark", mark, "-j", "MASQUERADE"],
+    postJump: [
       "-m",
       "comment",
       "--comment",
       "CNI portfwd requiring masquerade",
       "-j",
       MASQ_CHAIN,
-    ]);
-  }
-  await ipt.ensureChain("nat", DNAT_CHAIN);
-  for (const entry of ["PREROUTING", "OUTPUT"]) {
-    await ipt.appendUnique("nat", entry, [
-      "-m",
-      "addrtype",
-      "--dst-type",
-      "LOCAL",
-      "-j",
+    ],
+    dnatJump: ["-m", "addrtype", "--dst-type", "LOCAL", "-j", DNAT_CHAIN],
+  };
+}
+
+/** The container's own chain and its entry rules, as restore lines. */
+function containerLines(rules: DnRules, chain: string): string[][] {
+  // Entries are prepended as a block (in order), so the newest container
+  // using a host port wins without moving CNI-HOSTPORT-DNAT itself.
+  return [
+    ...rules.rules.map((r) => ["-A", chain, ...r]),
+    ...[...rules.entries].reverse().map((e) => [
+      "-I",
       DNAT_CHAIN,
-    ]);
+      "1",
+      ...e,
+      "-j",
+      chain,
+    ]),
+  ];
+}
+
+/**
+ * Installs the mappings of `conf` for container address `c` with one
+ * `iptables-restore --noflush`, assuming the shared chains are there: each
+ * shared rule is deleted and added again in the same transaction, so a
+ * missing one fails the whole restore (nothing applied) and the slow path
+ * reads the table and builds what is missing (save + restore: 3 execs for
+ * the first container of a host, 1 for every other).
+ */
+export async function forwardIptables(
+  conf: PortmapConf,
+  c: CIDR,
+  containerId: string,
+): Promise<void> {
+  const ipt = new Iptables({ family: c.ip.family as IpFamily });
+  const network = conf.net.name;
+  const chain = await dnChain(network, containerId);
+  const mine = dnatRules(conf, c, dnComment(network, containerId));
+  const sc = scaffold(conf);
+  const verify: string[][] = [];
+  if (sc.snat) {
+    verify.push(["-D", SETMARK_CHAIN, ...sc.setMark]);
+    verify.push(["-A", SETMARK_CHAIN, ...sc.setMark]);
+    verify.push(["-D", MASQ_CHAIN, ...sc.masq]);
+    verify.push(["-A", MASQ_CHAIN, ...sc.masq]);
+    verify.push(["-D", "POSTROUTING", ...sc.postJump]);
+    verify.push(["-I", "POSTROUTING", "1", ...sc.postJump]);
   }
-  // A stale chain of this container (a repeated ADD) goes first.
-  await ipt.removeChain("nat", chain);
-  const { entries, rules } = dnatRules(conf, c, comment);
+  for (const entry of ["PREROUTING", "OUTPUT"]) {
+    verify.push(["-D", entry, ...sc.dnatJump]);
+    verify.push(["-A", entry, ...sc.dnatJump]);
+  }
+  const fast = () =>
+    ipt.restore([{
+      table: "nat",
+      chains: [chain],
+      rules: [...verify, ...containerLines(mine, chain)],
+    }]);
+  // Something shared missing (first container, a flushed table) fails the
+  // fast restore: build from what is there. Two first containers racing
+  // both take the slow path; the loser's `-N` fails, and its second round
+  // finds the chains.
+  for (let round = 0;; round++) {
+    try {
+      return await fast();
+    } catch {
+      // fall through to the slow path
+    }
+    try {
+      return await forwardFromSaved(ipt, conf, chain, mine);
+    } catch (err) {
+      if (round === 1) throw err;
+    }
+  }
+}
+
+/** The slow path of forwardIptables: one save, one restore. */
+async function forwardFromSaved(
+  ipt: Iptables,
+  conf: PortmapConf,
+  chain: string,
+  mine: DnRules,
+): Promise<void> {
+  const t = await ipt.table("nat");
+  const has = (ch: string, spec: string[]) =>
+    t.rules.some((r) => r.chain === ch && joinArgs(r.spec) === joinArgs(spec));
+  const sc = scaffold(conf);
+  const lines: string[][] = [];
+  const shared = sc.snat
+    ? [SETMARK_CHAIN, MASQ_CHAIN, DNAT_CHAIN]
+    : [DNAT_CHAIN];
+  // Created with -N, never declared: declaring flushes a chain that another
+  // ADD may have created (and filled) since the save.
+  for (const ch of shared) if (!t.chains.has(ch)) lines.push(["-N", ch]);
+  if (sc.snat) {
+    if (!has(SETMARK_CHAIN, sc.setMark)) {
+      lines.push(["-A", SETMARK_CHAIN, ...sc.setMark]);
+    }
+    if (!has(MASQ_CHAIN, sc.masq)) lines.push(["-A", MASQ_CHAIN, ...sc.masq]);
+    if (!has("POSTROUTING", sc.postJump)) {
+      lines.push(["-I", "POSTROUTING", "1", ...sc.postJump]);
+    }
+  }
+  for (const entry of ["PREROUTING", "OUTPUT"]) {
+    if (!has(entry, sc.dnatJump)) lines.push(["-A", entry, ...sc.dnatJump]);
+  }
+  // A stale chain of this container (a repeated ADD): its jumps go first.
+  for (const r of t.rules) {
+    if (r.chain !== chain && jumpTarget(r.spec) === chain) {
+      lines.push(["-D", r.chain, ...r.spec]);
+    }
+  }
   await ipt.restore([{
     table: "nat",
     chains: [chain],
-    rules: rules.map((r) => ["-A", chain, ...r]),
+    rules: [...lines, ...containerLines(mine, chain)],
   }]);
-  // Prepended as a block (in order), so the newest container using a host
-  // port wins without moving CNI-HOSTPORT-DNAT itself.
-  for (const e of [...entries].reverse()) {
-    await ipt.insertUnique("nat", DNAT_CHAIN, [...e, "-j", chain]);
-  }
 }
 
 /** True when every rule ADD made for `c` is present. */
@@ -189,16 +276,39 @@ export async function checkIptables(
   return null;
 }
 
-/** Removes the container's chain and its entry rules, both families. */
+/**
+ * Removes the container's chain and its entry rules in the given families.
+ * Fast path: one restore deleting the entries `conf`'s mappings made and
+ * the chain; when that does not match what is there (mappings changed,
+ * already removed, a family without a nat table), the table is read and
+ * whatever jumps to the chain goes, with the chain.
+ */
 export async function unforwardIptables(
-  network: string,
+  conf: PortmapConf,
   containerId: string,
+  families: IpFamily[],
 ): Promise<void> {
+  const network = conf.net.name;
   const chain = await dnChain(network, containerId);
-  const old = await hashedChainName("CNI-SN-", network + containerId, 21);
-  for (const family of [4, 6] as const) {
+  const comment = dnComment(network, containerId);
+  for (const family of families) {
     const ipt = new Iptables({ family });
+    const entries = entryRules(conf, family, comment);
+    try {
+      await ipt.restore([{
+        table: "nat",
+        rules: [
+          ...entries.map((e) => ["-D", DNAT_CHAIN, ...e, "-j", chain]),
+          ["-F", chain],
+          ["-X", chain],
+        ],
+      }]);
+      continue;
+    } catch {
+      // fall through to the reading path
+    }
     if (!(await ipt.usable("nat"))) continue;
+    const old = await hashedChainName("CNI-SN-", network + containerId, 21);
     await ipt.removeChains("nat", [chain, old]);
   }
 }

@@ -4,11 +4,11 @@
 import { Netlink } from "../../../ffi/mod.ts";
 import type { CIDR } from "../../net/mod.ts";
 import {
-  chooseBackend,
   conntrackDeletePort,
+  type IpFamily,
   supportsIptables,
-  supportsNftables,
 } from "../../net/netfilter/mod.ts";
+import { pickBackend } from "./backend.ts";
 import {
   CniError,
   ErrorCode,
@@ -54,50 +54,61 @@ function addresses(conf: PortmapConf): CIDR[] {
   return [conf.containerV4, conf.containerV6].filter((c): c is CIDR => !!c);
 }
 
+/**
+ * ADD: one batched netfilter exec per family with iptables (one for all
+ * families with nftables); none without mappings.
+ */
 async function add(ctx: PluginContext): Promise<Result> {
   const prev = chainedPrevResult(ctx);
   const conf = parsePortmapConf(ctx.config, ctx.ifname);
   if (conf.mappings.length === 0) return prev;
-  const backend = await chooseBackend(conf.backend);
-  for (const c of addresses(conf)) {
-    try {
+  const backend = pickBackend(conf.backend);
+  const addrs = addresses(conf);
+  try {
+    if (backend === "nftables") {
+      await forwardNftables(conf, addrs, ctx.containerId);
+    }
+    for (const c of addrs) {
       if (backend === "iptables") {
         await forwardIptables(conf, c, ctx.containerId);
-      } else await forwardNftables(conf, c, ctx.containerId);
+      }
       if (conf.snat && c.ip.family === 4) enableLocalnet(c);
       for (const m of conf.mappings) {
         if (m.protocol !== "udp") continue;
         await conntrackDeletePort("udp", m.hostPort, { family: c.ip.family });
       }
-    } catch (err) {
-      throw err instanceof CniError
-        ? err
-        : fail(`unable to forward ports to ${c.ip}`, err);
     }
+  } catch (err) {
+    throw err instanceof CniError ? err : fail(
+      `unable to forward ports to ${addrs.map((c) => c.ip).join(", ")}`,
+      err,
+    );
   }
   return prev;
 }
 
-/** Removes the container's mappings from every usable backend. */
+/**
+ * DEL: like the reference, nothing to do (and no exec) without mappings;
+ * else the container's rules go from the backend ADD used, in the
+ * families of prevResult's addresses (both when there is no prevResult).
+ */
 async function del(ctx: PluginContext): Promise<void> {
   const conf = parsePortmapConf(ctx.config, ctx.ifname);
-  const errors: string[] = [];
-  if (conf.backend !== "nftables" && (await supportsIptables())) {
-    try {
-      await unforwardIptables(conf.net.name, ctx.containerId);
-    } catch (err) {
-      errors.push((err as Error).message);
-    }
-  }
-  if (conf.backend !== "iptables" && (await supportsNftables())) {
-    try {
+  if (conf.mappings.length === 0) return;
+  const backend = pickBackend(conf.backend);
+  try {
+    if (backend === "nftables") {
       await unforwardNftables(ctx.containerId);
-    } catch (err) {
-      errors.push((err as Error).message);
+    } else {
+      const families = addresses(conf).map((c) => c.ip.family as IpFamily);
+      await unforwardIptables(
+        conf,
+        ctx.containerId,
+        families.length ? families : [4, 6],
+      );
     }
-  }
-  if (errors.length) {
-    throw fail(`could not delete port mappings: ${errors.join("; ")}`);
+  } catch (err) {
+    throw fail("could not delete port mappings", err);
   }
 }
 
@@ -105,7 +116,7 @@ async function check(ctx: PluginContext): Promise<void> {
   chainedPrevResult(ctx);
   const conf = parsePortmapConf(ctx.config, ctx.ifname);
   if (conf.mappings.length === 0) return;
-  const backend = await chooseBackend(conf.backend);
+  const backend = pickBackend(conf.backend);
   for (const c of addresses(conf)) {
     const missing = backend === "iptables"
       ? await checkIptables(conf, c, ctx.containerId)

@@ -2,7 +2,12 @@
 // reference's chains; every rule of a container carries its id as comment.
 
 import type { CIDR } from "../../net/mod.ts";
-import { Nft, type NftFamily, nftString } from "../../net/netfilter/mod.ts";
+import {
+  Nft,
+  type NftFamily,
+  type NftRule,
+  nftString,
+} from "../../net/netfilter/mod.ts";
 import type { PortmapConf } from "./config.ts";
 
 export const NFT_TABLE = "cni_hostport";
@@ -14,12 +19,22 @@ function familyOf(c: CIDR): NftFamily {
   return c.ip.family === 6 ? "ip6" : "ip";
 }
 
-/** Installs the mappings of `conf` for container address `c`. */
+/** Installs the mappings of `conf` for the container's addresses: one `nft -f -`. */
 export async function forwardNftables(
+  conf: PortmapConf,
+  addrs: CIDR[],
+  containerId: string,
+): Promise<void> {
+  const lines = addrs.flatMap((c) => forwardLines(conf, c, containerId));
+  if (lines.length) await new Nft().apply(lines.join("\n") + "\n");
+}
+
+/** The nft script lines installing the mappings for container address `c`. */
+function forwardLines(
   conf: PortmapConf,
   c: CIDR,
   containerId: string,
-): Promise<void> {
+): string[] {
   const v6 = c.ip.family === 6;
   const fam = familyOf(c);
   const ipX = v6 ? "ip6" : "ip";
@@ -71,7 +86,7 @@ export async function forwardNftables(
       );
     }
   }
-  await new Nft().apply(lines.join("\n") + "\n");
+  return lines;
 }
 
 /** A description of what is missing, or null when all rules are there. */
@@ -99,10 +114,23 @@ export async function checkNftables(
   return null;
 }
 
-/** Removes every rule of the container from both families' tables. */
+/**
+ * Removes every rule of the container from both families' tables: one
+ * listing of the ruleset, then (when something is there) one `nft -f -`.
+ */
 export async function unforwardNftables(containerId: string): Promise<void> {
   const nft = new Nft();
-  for (const fam of ["ip", "ip6"] as const) {
-    await nft.deleteRulesByComment(fam, NFT_TABLE, containerId);
-  }
+  const doomed = (await nft.list(["ruleset"]))
+    .filter((o) => "rule" in o)
+    .map((o) => o.rule as unknown as NftRule)
+    .filter((r) =>
+      r.table === NFT_TABLE && r.comment === containerId &&
+      (r.family === "ip" || r.family === "ip6")
+    );
+  if (doomed.length === 0) return;
+  await nft.apply(
+    doomed.map((r) =>
+      `delete rule ${r.family} ${NFT_TABLE} ${r.chain} handle ${r.handle}\n`
+    ).join(""),
+  );
 }

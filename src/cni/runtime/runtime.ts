@@ -204,6 +204,12 @@ export class CniRuntime {
     const cached = compareVersions(list.cniVersion, "0.4.0") >= 0
       ? this.cachedResult(list, rt) ?? undefined
       : undefined;
+    // Without capability arguments, DEL gets those ADD had (from the cache):
+    // portmap, like the reference, has nothing to remove without mappings.
+    if (!rt.capabilityArgs || Object.keys(rt.capabilityArgs).length === 0) {
+      const e = readCache(this.cacheDir, list.name, rt.containerId, rt.ifname);
+      if (e?.capabilityArgs) rt = { ...rt, capabilityArgs: e.capabilityArgs };
+    }
     for (const raw of [...list.plugins].reverse()) {
       await this.#call("DEL", list, raw, rt, cached);
     }
