@@ -494,9 +494,9 @@ export class VxlanBackend implements Backend {
       case "link": {
         const l = ev.link;
         if (l.name !== this.device && l.index !== this.#index) return null;
-        if (ev.type === "del") {
-          return l.index === this.#index ? `${this.device} was deleted` : null;
-        }
+        // A deletion is reported even when a pass already recreated the
+        // device under a new index (the notification arrived late).
+        if (ev.type === "del") return `${this.device} was deleted`;
         if (l.name !== this.device) return `${this.device} was renamed`;
         if (l.index !== this.#index) return `${this.device} was recreated`;
         return l.up ? null : `${this.device} was set down`;
