@@ -1,7 +1,8 @@
-// The REST verbs of one resource (nodes or pods) over the registry:
-// list/watch, get, create, update (PUT), patch, delete, and the status
-// subresource. Authorization runs first; node-bound pod checks run on the
-// objects themselves.
+// The REST verbs of one resource of the table over the registry:
+// list/watch (paged at one revision), get, create, update (PUT), patch
+// (including server-side apply), delete, the status subresource, dryRun
+// and fieldValidation. Authorization runs first; node-bound checks run on
+// the objects themselves.
 
 import type { Context } from "hono";
 import type { Identity } from "./auth/mod.ts";
@@ -11,17 +12,34 @@ import {
   authorizePodBinding,
   type Verb,
 } from "./authz.ts";
+import {
+  type ContinueToken,
+  decodeContinue,
+  encodeContinue,
+  expired,
+} from "./continue.ts";
 import { ApiError } from "./errors.ts";
+import { parseApply } from "./apply.ts";
+import { unknownFields } from "./openapi/validate.ts";
 import {
   asKubeObject,
   checkPathSegment,
   isObject,
+  type JsonObject,
   type KubeObject,
   parseBody,
 } from "./object.ts";
-import { applyPatch } from "./patch.ts";
-import { parseRv, type Registry } from "./registry.ts";
-import { fieldValue, type ResourceDef } from "./resources.ts";
+import { applyPatch, strategicMergePatch } from "./patch.ts";
+import { parseRv, type Registry, type WriteOptions } from "./registry.ts";
+import {
+  fieldValue,
+  groupVersion,
+  listPrefix,
+  NAMESPACES,
+  type ResourceDef,
+  RESOURCES,
+  storeKey,
+} from "./resources.ts";
 import { fieldSelector, labelSelector } from "./selectors.ts";
 import { toTable, wantsTable } from "./table.ts";
 import { watchResponse } from "./watch.ts";
@@ -33,11 +51,33 @@ export interface HandlerDeps {
   signal?: AbortSignal;
 }
 
-function json(body: unknown, code = 200): Response {
-  return new Response(JSON.stringify(body), {
-    status: code,
-    headers: { "content-type": "application/json" },
-  });
+function json(body: unknown, code = 200, warnings: string[] = []): Response {
+  const headers = new Headers({ "content-type": "application/json" });
+  for (const w of warnings) {
+    // A header carries bytes: anything but printable ASCII (field names
+    // are client text) is escaped.
+    const text = JSON.stringify(w).replace(
+      /[^\x20-\x7e]/g,
+      (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, "0")}`,
+    );
+    headers.append("warning", `299 - ${text}`);
+  }
+  return new Response(JSON.stringify(body), { status: code, headers });
+}
+
+const APPLY_PATCH = "application/apply-patch+yaml";
+
+/** dryRun=All (the only value Kubernetes defines); 400 for others. */
+function dryRunOf(c: Context): WriteOptions {
+  const all = c.req.queries("dryRun") ?? [];
+  for (const v of all) {
+    if (v !== "All") {
+      throw ApiError.badRequest(
+        `unsupported dryRun ${JSON.stringify(v.slice(0, 64))}: only "All"`,
+      );
+    }
+  }
+  return { dryRun: all.length > 0 };
 }
 
 /** `map[key]` when it is the map's own entry (never Object.prototype's). */
@@ -99,7 +139,34 @@ export class ResourceHandlers {
 
   async #auth(c: Context, a: Omit<Attributes, "resource">): Promise<Identity> {
     const id = await this.deps.authenticate(c.req.raw);
-    return authorize(id, { ...a, resource: this.def.plural });
+    return authorize(
+      id,
+      { ...a, resource: this.def.plural, group: this.def.group },
+      this.def.nodeAccess,
+    );
+  }
+
+  /** Unknown fields under fieldValidation: Strict -> 400, Warn (the
+   * default) -> warnings, Ignore -> nothing. */
+  #fieldWarnings(c: Context, obj: KubeObject): string[] {
+    const mode = c.req.query("fieldValidation") ?? "Warn";
+    if (!["Strict", "Warn", "Ignore"].includes(mode)) {
+      throw ApiError.badRequest(
+        `fieldValidation must be Strict, Warn or Ignore, not ${
+          JSON.stringify(mode.slice(0, 64))
+        }`,
+      );
+    }
+    if (mode === "Ignore") return [];
+    const unknown = unknownFields(this.def, obj as never).map((f) =>
+      `unknown field "${f}"`
+    );
+    if (mode === "Strict" && unknown.length) {
+      throw ApiError.badRequest(
+        `strict decoding error: ${unknown.slice(0, 20).join(", ")}`,
+      );
+    }
+    return unknown.slice(0, 20);
   }
 
   #ns(c: Context): string | undefined {
@@ -113,7 +180,7 @@ export class ResourceHandlers {
   }
 
   #bindingCheck(id: Identity, a: Attributes, objs: (KubeObject | null)[]) {
-    if (this.def.kind !== "Pod") return;
+    if (this.def.nodeAccess !== "bound") return;
     authorizePodBinding(
       id,
       a,
@@ -125,15 +192,15 @@ export class ResourceHandlers {
     const ns = this.#ns(c);
     const q = (k: string) => c.req.query(k);
     const watch = isTrue(q("watch"));
-    // Lists are never paged (no continue token): a valid limit is ignored.
-    queryCount("limit", q("limit"));
+    const limit = queryCount("limit", q("limit"));
     const rv = parseRv(q("resourceVersion"));
     await this.#auth(c, { verb: watch ? "watch" : "list", namespace: ns });
     const labels = labelSelector(q("labelSelector"));
     const fields = fieldSelector(q("fieldSelector"), this.def.fields);
+    const conv = this.def.convert;
     const match = (o: KubeObject) =>
       labels((k) => ownValue(o.metadata.labels, k)) &&
-      fields((f) => fieldValue(o, f));
+      fields((f) => fieldValue(conv ? conv.toStored(o) : o, f));
     const table = wantsTable(c.req.header("accept"))
       ? { includeObject: q("includeObject") ?? "Metadata" }
       : undefined;
@@ -156,20 +223,129 @@ export class ResourceHandlers {
         signal: this.deps.signal,
       });
     }
-    const { items, revision } = await this.deps.registry.list(this.def, ns);
-    const selected = items.filter(match);
+    if (this.def.ttl) await this.deps.registry.expire(this.def);
+    const { items, revision, next } = await this.#page(ns, match, {
+      limit: limit === undefined || limit === 0
+        ? undefined
+        : Math.min(limit, 1_000_000),
+      cont: q("continue") || undefined,
+      rv,
+      rvMatch: q("resourceVersionMatch") || undefined,
+    });
     if (table) {
-      return json(
-        toTable(this.def, selected, String(revision), table.includeObject),
-      );
+      const t = toTable(this.def, items, String(revision), table.includeObject);
+      if (next) (t.metadata as Record<string, string>).continue = next;
+      return json(t);
     }
     return json({
       kind: `${this.def.kind}List`,
-      apiVersion: "v1",
-      metadata: { resourceVersion: String(revision) },
-      items: selected,
+      apiVersion: groupVersion(this.def),
+      metadata: {
+        resourceVersion: String(revision),
+        ...(next ? { continue: next } : {}),
+      },
+      items,
     });
   };
+
+  /** The revision a list reads at: a continue token's, resourceVersion
+   * with resourceVersionMatch=Exact, else the current one. */
+  async #listRevision(
+    o: { cont?: string; rv?: number; rvMatch?: string },
+  ): Promise<{ revision?: number; token?: ContinueToken }> {
+    const store = this.deps.registry.store;
+    if (o.cont) {
+      if (o.rvMatch || (o.rv !== undefined && o.rv !== 0)) {
+        throw ApiError.badRequest(
+          "specifying resource version is not allowed when using continue",
+        );
+      }
+      const token = decodeContinue(o.cont);
+      if (token.rv > await store.revision()) {
+        throw ApiError.badRequest("invalid continue token: future revision");
+      }
+      if (token.rv < await store.compactRevision()) throw expired();
+      return { revision: token.rv, token };
+    }
+    if (o.rvMatch !== undefined) {
+      if (o.rvMatch !== "Exact" && o.rvMatch !== "NotOlderThan") {
+        throw ApiError.badRequest(
+          `resourceVersionMatch must be Exact or NotOlderThan, not ${
+            JSON.stringify(o.rvMatch.slice(0, 64))
+          }`,
+        );
+      }
+      if (o.rv === undefined) {
+        throw ApiError.badRequest(
+          "resourceVersionMatch is forbidden unless resourceVersion is provided",
+        );
+      }
+      if (o.rvMatch === "Exact" && o.rv === 0) {
+        throw ApiError.badRequest(
+          `resourceVersionMatch "Exact" is forbidden for resourceVersion "0"`,
+        );
+      }
+    }
+    if (o.rv !== undefined && o.rv > await store.revision()) {
+      throw new ApiError(
+        504,
+        "Timeout",
+        `Too large resource version: ${o.rv}, current: ${await store
+          .revision()}`,
+      );
+    }
+    return o.rvMatch === "Exact" ? { revision: o.rv } : {};
+  }
+
+  /** One page of matching objects, all read at one revision. */
+  async #page(
+    ns: string | undefined,
+    match: (o: KubeObject) => boolean,
+    o: { limit?: number; cont?: string; rv?: number; rvMatch?: string },
+  ): Promise<{ items: KubeObject[]; revision: number; next?: string }> {
+    const prefix = listPrefix(this.def, ns);
+    let { revision, token } = await this.#listRevision(o);
+    let after = token ? prefix + token.start : undefined;
+    const items: KubeObject[] = [];
+    while (true) {
+      let page;
+      try {
+        page = await this.deps.registry.list(this.def, ns, {
+          revision,
+          after,
+          limit: o.limit,
+        });
+      } catch (e) {
+        if (token && e instanceof ApiError && e.code === 410) throw expired();
+        throw e;
+      }
+      revision = page.revision;
+      for (const [i, item] of page.items.entries()) {
+        if (!match(item)) continue;
+        items.push(item);
+        if (o.limit !== undefined && items.length === o.limit) {
+          const rest = i < page.items.length - 1 || page.more;
+          const key = storeKey(
+            this.def,
+            item.metadata.namespace,
+            item.metadata.name!,
+          );
+          return {
+            items,
+            revision,
+            next: rest
+              ? encodeContinue({
+                rv: revision,
+                start: key.slice(prefix.length),
+              })
+              : undefined,
+          };
+        }
+      }
+      if (!page.more || page.lastKey === undefined) return { items, revision };
+      after = page.lastKey;
+    }
+  }
 
   get = async (c: Context): Promise<Response> => {
     const ns = this.#ns(c);
@@ -199,8 +375,9 @@ export class ResourceHandlers {
   create = async (c: Context): Promise<Response> => {
     const ns = this.#ns(c);
     const a = { verb: "create" as Verb, namespace: ns };
-    const body = asKubeObject(this.def.kind, parseBody(await c.req.text()));
+    const body = this.#object(parseBody(await c.req.text()));
     const id = await this.#auth(c, { ...a, name: body.metadata.name });
+    const warnings = this.#fieldWarnings(c, body);
     if (this.def.namespaced) {
       if (
         body.metadata.namespace !== undefined && body.metadata.namespace !== ns
@@ -211,13 +388,19 @@ export class ResourceHandlers {
       }
       body.metadata.namespace = ns;
     }
-    if (this.def.kind === "Pod") {
-      body.status = { phase: "Pending", ...body.status };
-    }
     this.#bindingCheck(id, { ...a, resource: this.def.plural }, [body]);
-    const created = await this.deps.registry.create(this.def, body);
-    return json(created, 201);
+    if (this.def.ttl) await this.deps.registry.expire(this.def);
+    const created = await this.deps.registry.create(
+      this.def,
+      body,
+      dryRunOf(c),
+    );
+    return json(created, 201, warnings);
   };
+
+  #object(body: JsonObject): KubeObject {
+    return asKubeObject(this.def.kind, body, groupVersion(this.def));
+  }
 
   update = async (c: Context): Promise<Response> => {
     const ns = this.#ns(c);
@@ -231,7 +414,8 @@ export class ResourceHandlers {
       resource: this.def.plural,
     };
     const id = await this.#auth(c, a);
-    const body = asKubeObject(this.def.kind, parseBody(await c.req.text()));
+    const body = this.#object(parseBody(await c.req.text()));
+    const warnings = this.#fieldWarnings(c, body);
     const updated = await this.deps.registry.update(
       this.def,
       ns,
@@ -241,8 +425,9 @@ export class ResourceHandlers {
         this.#bindingCheck(id, a, [old, next]);
         return next;
       },
+      dryRunOf(c),
     );
-    return json(updated);
+    return json(updated, 200, warnings);
   };
 
   patch = async (c: Context): Promise<Response> => {
@@ -257,8 +442,14 @@ export class ResourceHandlers {
       resource: this.def.plural,
     };
     const id = await this.#auth(c, a);
-    const type = c.req.header("content-type") ?? "";
+    const type = (c.req.header("content-type") ?? "").split(";")[0].trim()
+      .toLowerCase();
     const text = await c.req.text();
+    const opts = dryRunOf(c);
+    if (type === APPLY_PATCH) {
+      return await this.#apply(c, { ns, name, sub, a, id, text, opts });
+    }
+    let warnings: string[] = [];
     const updated = await this.deps.registry.update(
       this.def,
       ns,
@@ -277,14 +468,86 @@ export class ResourceHandlers {
             "the patched object must keep its metadata",
           );
         }
-        const obj = asKubeObject(this.def.kind, patched);
+        const obj = this.#object(patched);
+        warnings = this.#fieldWarnings(c, obj);
         const next = written(sub, base, obj);
         this.#bindingCheck(id, a, [old, next]);
         return next;
       },
+      opts,
     );
-    return json(updated);
+    return json(updated, 200, warnings);
   };
+
+  /**
+   * Server-side apply (application/apply-patch+yaml): creates the object
+   * when it does not exist, else merges the applied configuration into it
+   * with the kind's strategic merge keys. Field ownership (managedFields)
+   * is not tracked: no conflicts are reported and a field dropped from the
+   * configuration stays (README).
+   */
+  async #apply(
+    c: Context,
+    r: {
+      ns: string | undefined;
+      name: string;
+      sub: "status" | undefined;
+      a: Attributes;
+      id: Identity;
+      text: string;
+      opts: WriteOptions;
+    },
+  ): Promise<Response> {
+    if (!c.req.query("fieldManager")) {
+      throw ApiError.badRequest(
+        "PATCH with application/apply-patch+yaml requires the fieldManager parameter",
+      );
+    }
+    const applied = this.#object(parseApply(r.text));
+    if (
+      applied.metadata.name !== undefined && applied.metadata.name !== r.name
+    ) {
+      throw ApiError.badRequest(
+        `the name of the object (${applied.metadata.name}) does not match the name on the URL (${r.name})`,
+      );
+    }
+    const warnings = this.#fieldWarnings(c, applied);
+    const exists = await this.deps.registry.store.get(
+      storeKey(this.def, r.ns, r.name),
+    );
+    if (!exists && r.sub === undefined) {
+      applied.metadata.name = r.name;
+      if (this.def.namespaced) applied.metadata.namespace = r.ns;
+      delete applied.metadata.resourceVersion;
+      this.#bindingCheck(r.id, r.a, [applied]);
+      const created = await this.deps.registry.create(
+        this.def,
+        applied,
+        r.opts,
+      );
+      return json(created, 201, warnings);
+    }
+    const updated = await this.deps.registry.update(
+      this.def,
+      r.ns,
+      r.name,
+      (old) => {
+        const base = structuredClone(old);
+        delete base.metadata.resourceVersion;
+        const merged = strategicMergePatch(
+          base as never,
+          applied as never,
+          this.def.mergeKeys,
+        );
+        const obj = this.#object(merged as JsonObject);
+        const next = written(r.sub, base, obj);
+        this.#bindingCheck(r.id, r.a, [old, next]);
+        return next;
+      },
+      r.opts,
+    );
+    return json(updated, 200, warnings);
+  }
 
   delete = async (c: Context): Promise<Response> => {
     const ns = this.#ns(c);
@@ -302,7 +565,17 @@ export class ResourceHandlers {
         }
       }
     }
-    const gone = await this.deps.registry.delete(this.def, ns, name, pre);
+    const opts = dryRunOf(c);
+    const gone = await this.deps.registry.delete(
+      this.def,
+      ns,
+      name,
+      pre,
+      opts,
+    );
+    if (this.def === NAMESPACES && !opts.dryRun) {
+      await this.#deleteContents(name);
+    }
     return json({
       kind: "Status",
       apiVersion: "v1",
@@ -311,4 +584,19 @@ export class ResourceHandlers {
       details: { name, kind: this.def.plural, uid: gone.metadata.uid },
     });
   };
+
+  /** A deleted namespace takes its objects with it. */
+  async #deleteContents(ns: string): Promise<void> {
+    const seen = new Set<string>();
+    for (const def of RESOURCES) {
+      if (!def.namespaced || seen.has(def.prefix)) continue;
+      seen.add(def.prefix);
+      const { items } = await this.deps.registry.list(def, ns);
+      for (const o of items) {
+        await this.deps.registry.delete(def, ns, o.metadata.name!).catch(
+          () => {},
+        );
+      }
+    }
+  }
 }

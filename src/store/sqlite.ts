@@ -230,10 +230,18 @@ class SqliteStore implements Store {
       if (at < current && at < compacted) throw new Gone(at, compacted);
       const rows = (at === current
         ? this.#stmts.list.all(prefix, after, end, sqlLimit)
-        : this.#stmts.listAt.all(prefix, after, end, at, sqlLimit)) as unknown[];
+        : this.#stmts.listAt.all(
+          prefix,
+          after,
+          end,
+          at,
+          sqlLimit,
+        )) as unknown[];
       const entries = (rows as KvRow[]).map(toEntry);
       const more = limit !== -1 && entries.length > limit;
-      if (more) entries.length = limit;
+      if (more) {
+        entries.length = limit;
+      }
       return { entries, revision: at, more };
     } finally {
       this.#db.exec("COMMIT");
