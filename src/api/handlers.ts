@@ -20,6 +20,7 @@ import {
 } from "./continue.ts";
 import { ApiError } from "./errors.ts";
 import { parseApply } from "./apply.ts";
+import { mergeKeysOf } from "./openapi/merge_keys.ts";
 import { unknownFields } from "./openapi/validate.ts";
 import {
   asKubeObject,
@@ -461,7 +462,7 @@ export class ResourceHandlers {
           type,
           base as never,
           text,
-          this.def.mergeKeys,
+          mergeKeysOf(this.def),
         );
         if (!isObject(patched) || !isObject(patched.metadata)) {
           throw ApiError.badRequest(
@@ -537,7 +538,7 @@ export class ResourceHandlers {
         const merged = strategicMergePatch(
           base as never,
           applied as never,
-          this.def.mergeKeys,
+          mergeKeysOf(this.def),
         );
         const obj = this.#object(merged as JsonObject);
         const next = written(r.sub, base, obj);

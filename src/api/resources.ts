@@ -1,6 +1,6 @@
 // The resources the API serves, one row each: where a kind lives in the
 // store, its group/version, how its fields are selected, how strategic
-// merge patches merge its lists, what a node credential may do with it,
+// merge patches merge its lists (from its schema), what a node credential may do with it,
 // its OpenAPI schema and its `kubectl get` columns. Routes, discovery,
 // authorization and the OpenAPI documents are all built from RESOURCES:
 // serving another kind is one more row (and its kinds/ file).
@@ -11,7 +11,6 @@ import { NODES } from "./kinds/node.ts";
 import { PODS } from "./kinds/pod.ts";
 import type { KubeObject } from "./object.ts";
 import type { Schema } from "./openapi/schema.ts";
-import type { MergeKeys } from "./patch.ts";
 import type { Printer } from "./table.ts";
 
 /**
@@ -39,7 +38,6 @@ export interface ResourceDef {
   prefix: string;
   /** Serves the status subresource (writes through it change only status). */
   status: boolean;
-  mergeKeys: MergeKeys;
   /** Fields usable in a fieldSelector. */
   fields: readonly string[];
   nodeAccess: NodeAccess;

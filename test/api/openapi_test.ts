@@ -3,8 +3,8 @@
 // content hash; and server-side field validation against the same schemas.
 
 import { assert, assertEquals, assertMatch } from "@std/assert";
-import { openApiV3Paths } from "../../src/api/openapi/mod.ts";
-import { RESOURCES } from "../../src/api/resources.ts";
+import { mergeKeysOf, openApiV3Paths } from "../../src/api/openapi/mod.ts";
+import { NODES, PODS, RESOURCES } from "../../src/api/resources.ts";
 import { node, testApi } from "./_fixture.ts";
 
 const PROTO = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf";
@@ -155,4 +155,33 @@ Deno.test("fieldValidation: Strict refuses unknown fields, Warn warns, Ignore ac
   );
   assertEquals(other.status, 400);
   await other.body?.cancel();
+});
+
+Deno.test("strategic merge keys come from the schemas' patch extensions", () => {
+  assertEquals(mergeKeysOf(NODES), {
+    "metadata.finalizers": "",
+    "metadata.ownerReferences": "uid",
+    "spec.podCIDRs": "",
+    "status.addresses": "type",
+    "status.conditions": "type",
+  });
+  const pod = mergeKeysOf(PODS);
+  for (
+    const [path, key] of Object.entries({
+      "metadata.finalizers": "",
+      "metadata.ownerReferences": "uid",
+      "spec.containers": "name",
+      "spec.initContainers": "name",
+      "spec.containers[].ports": "containerPort",
+      "spec.containers[].env": "name",
+      "spec.containers[].volumeMounts": "mountPath",
+      "spec.volumes": "name",
+      "status.conditions": "type",
+      "status.podIPs": "ip",
+    })
+  ) {
+    assertEquals(pod[path], key, path);
+  }
+  assertEquals(pod["spec.initContainers[].ports"], "containerPort");
+  assertEquals(pod["spec.containers[].command"], undefined);
 });

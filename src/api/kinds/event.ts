@@ -246,10 +246,6 @@ const common = {
   categories: [] as string[],
   prefix: "/registry/events/",
   status: false,
-  mergeKeys: {
-    "metadata.finalizers": "",
-    "metadata.ownerReferences": "uid",
-  },
   fields: FIELDS,
   nodeAccess: "write" as const,
 };

@@ -80,10 +80,6 @@ export const NAMESPACES: ResourceDef = {
   categories: [],
   prefix: "/registry/namespaces/",
   status: true,
-  mergeKeys: {
-    "metadata.finalizers": "",
-    "metadata.ownerReferences": "uid",
-  },
   fields: ["metadata.name", "status.phase"],
   nodeAccess: "read",
   schema: { name: NAME, definitions },

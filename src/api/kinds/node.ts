@@ -169,13 +169,6 @@ export const NODES: ResourceDef = {
   categories: [],
   prefix: "/registry/nodes/",
   status: true,
-  mergeKeys: {
-    "metadata.finalizers": "",
-    "metadata.ownerReferences": "uid",
-    "spec.podCIDRs": "",
-    "status.conditions": "type",
-    "status.addresses": "type",
-  },
   fields: ["metadata.name", "spec.unschedulable"],
   nodeAccess: "self",
   schema: { name: NAME, definitions },

@@ -149,18 +149,6 @@ export const PODS: ResourceDef = {
   categories: ["all"],
   prefix: "/registry/pods/",
   status: true,
-  mergeKeys: {
-    "metadata.finalizers": "",
-    "metadata.ownerReferences": "uid",
-    "spec.containers": "name",
-    "spec.initContainers": "name",
-    "spec.containers[].ports": "containerPort",
-    "spec.containers[].env": "name",
-    "spec.containers[].volumeMounts": "mountPath",
-    "spec.volumes": "name",
-    "status.conditions": "type",
-    "status.podIPs": "ip",
-  },
   fields: [
     "metadata.name",
     "metadata.namespace",
