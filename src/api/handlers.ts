@@ -28,9 +28,11 @@ import {
   isObject,
   type JsonObject,
   type KubeObject,
+  nowTimestamp,
   parseBody,
 } from "./object.ts";
-import { applyPatch, strategicMergePatch } from "./patch.ts";
+import { applyWithOwnership } from "./managed_fields.ts";
+import { applyPatch } from "./patch.ts";
 import { parseRv, type Registry, type WriteOptions } from "./registry.ts";
 import {
   fieldValue,
@@ -132,6 +134,16 @@ function written(
     }
     : { ...sent, status: current.status };
   if (next.status === undefined) delete next.status;
+  // As Kubernetes: a write that does not send managedFields keeps them.
+  if (
+    sub !== "status" && sent.metadata.managedFields === undefined &&
+    current.metadata.managedFields !== undefined
+  ) {
+    next.metadata = {
+      ...next.metadata,
+      managedFields: current.metadata.managedFields,
+    };
+  }
   return next;
 }
 
@@ -483,9 +495,8 @@ export class ResourceHandlers {
   /**
    * Server-side apply (application/apply-patch+yaml): creates the object
    * when it does not exist, else merges the applied configuration into it
-   * with the kind's strategic merge keys. Field ownership (managedFields)
-   * is not tracked: no conflicts are reported and a field dropped from the
-   * configuration stays (README).
+   * with the kind's strategic merge keys, tracking which applier owns which
+   * field (managed_fields.ts).
    */
   async #apply(
     c: Context,
@@ -499,11 +510,13 @@ export class ResourceHandlers {
       opts: WriteOptions;
     },
   ): Promise<Response> {
-    if (!c.req.query("fieldManager")) {
+    const manager = c.req.query("fieldManager") ?? "";
+    if (!manager || manager.length > 128) {
       throw ApiError.badRequest(
-        "PATCH with application/apply-patch+yaml requires the fieldManager parameter",
+        "PATCH with application/apply-patch+yaml requires the fieldManager parameter (at most 128 characters)",
       );
     }
+    const force = isTrue(c.req.query("force"));
     const applied = this.#object(parseApply(r.text));
     if (
       applied.metadata.name !== undefined && applied.metadata.name !== r.name
@@ -512,20 +525,28 @@ export class ResourceHandlers {
         `the name of the object (${applied.metadata.name}) does not match the name on the URL (${r.name})`,
       );
     }
+    delete applied.metadata.managedFields;
     const warnings = this.#fieldWarnings(c, applied);
+    const own = (current: KubeObject | null) =>
+      applyWithOwnership({
+        current,
+        applied,
+        manager,
+        force,
+        keys: mergeKeysOf(this.def),
+        apiVersion: groupVersion(this.def),
+        now: nowTimestamp(),
+      });
     const exists = await this.deps.registry.store.get(
       storeKey(this.def, r.ns, r.name),
     );
     if (!exists && r.sub === undefined) {
-      applied.metadata.name = r.name;
-      if (this.def.namespaced) applied.metadata.namespace = r.ns;
-      delete applied.metadata.resourceVersion;
-      this.#bindingCheck(r.id, r.a, [applied]);
-      const created = await this.deps.registry.create(
-        this.def,
-        applied,
-        r.opts,
-      );
+      const obj = this.#object(own(null) as unknown as JsonObject);
+      obj.metadata.name = r.name;
+      if (this.def.namespaced) obj.metadata.namespace = r.ns;
+      delete obj.metadata.resourceVersion;
+      this.#bindingCheck(r.id, r.a, [obj]);
+      const created = await this.deps.registry.create(this.def, obj, r.opts);
       return json(created, 201, warnings);
     }
     const updated = await this.deps.registry.update(
@@ -535,12 +556,7 @@ export class ResourceHandlers {
       (old) => {
         const base = structuredClone(old);
         delete base.metadata.resourceVersion;
-        const merged = strategicMergePatch(
-          base as never,
-          applied as never,
-          mergeKeysOf(this.def),
-        );
-        const obj = this.#object(merged as JsonObject);
+        const obj = this.#object(own(base) as unknown as JsonObject);
         const next = written(r.sub, base, obj);
         this.#bindingCheck(r.id, r.a, [old, next]);
         return next;

@@ -148,3 +148,128 @@ Deno.test("dryRun=All answers like the write but stores nothing", async () => {
   assertEquals(bad.status, 400);
   await bad.body?.cancel();
 });
+
+const applyAs = (
+  api: Awaited<ReturnType<typeof testApi>>,
+  manager: string,
+  yaml: string,
+  force = false,
+) =>
+  api.call(
+    "PATCH",
+    `/api/v1/nodes/n1?fieldManager=${manager}${force ? "&force=true" : ""}`,
+    yaml,
+    { contentType: APPLY },
+  );
+
+Deno.test("apply removes what the manager applied before and no longer sets", async () => {
+  await using api = await testApi();
+  const first = await applyAs(
+    api,
+    "ops",
+    [
+      "apiVersion: v1",
+      "kind: Node",
+      "metadata: {name: n1, labels: {a: '1', b: '2'}}",
+      "spec:",
+      "  unschedulable: true",
+      "  taints: [{key: k, effect: NoSchedule}]",
+    ].join("\n"),
+  );
+  assertEquals(first.status, 201);
+  const n1 = await first.json();
+  assertEquals(n1.metadata.managedFields.length, 1);
+  assertEquals(n1.metadata.managedFields[0].manager, "ops");
+  assertEquals(n1.metadata.managedFields[0].operation, "Apply");
+  assertEquals(
+    n1.metadata.managedFields[0].fieldsV1["f:metadata"]["f:labels"],
+    { "f:a": {}, "f:b": {} },
+  );
+  // Another writer (not an applier) sets a label of its own: it stays.
+  await api.call("PATCH", "/api/v1/nodes/n1", {
+    metadata: { labels: { c: "3" } },
+  }, {
+    contentType: "application/merge-patch+json",
+  });
+  const second = await applyAs(
+    api,
+    "ops",
+    "apiVersion: v1\nkind: Node\nmetadata: {name: n1, labels: {a: '1'}}\n",
+  );
+  assertEquals(second.status, 200);
+  const n2 = await second.json();
+  assertEquals(n2.metadata.labels, { a: "1", c: "3" });
+  assertEquals(n2.spec?.unschedulable, undefined);
+  assertEquals(n2.spec?.taints, undefined);
+  // The pod CIDR the server assigned is nobody's to remove.
+  assertEquals(n2.metadata.managedFields.length, 1);
+  // A PUT without managedFields keeps them.
+  const put = await api.call("PUT", "/api/v1/nodes/n1", {
+    apiVersion: "v1",
+    kind: "Node",
+    metadata: { name: "n1", labels: { a: "1" } },
+  });
+  assertEquals((await put.json()).metadata.managedFields[0].manager, "ops");
+});
+
+Deno.test("two appliers: a conflicting value is 409 unless forced; shared fields stay", async () => {
+  await using api = await testApi();
+  const doc = (labels: string) =>
+    `apiVersion: v1\nkind: Node\nmetadata: {name: n1, labels: {${labels}}}\n`;
+  assertEquals((await applyAs(api, "a", doc("x: '1', shared: s"))).status, 201);
+  // Same value for a field another applier owns: no conflict, both own it.
+  const same = await applyAs(api, "b", doc("shared: s, y: '2'"));
+  assertEquals(same.status, 200);
+  await same.body?.cancel();
+  const clash = await applyAs(api, "b", doc("x: other"));
+  assertEquals(clash.status, 409);
+  const s = await clash.json();
+  assertEquals(s.reason, "Conflict");
+  assertMatch(s.message, /conflict with "a": \.metadata\.labels\.x/);
+  assertEquals(s.details.causes[0].field, ".metadata.labels.x");
+  const forced = await applyAs(api, "b", doc("x: other, shared: s"), true);
+  assertEquals(forced.status, 200);
+  assertEquals((await forced.json()).metadata.labels, {
+    x: "other",
+    shared: "s",
+  });
+  // "a" drops everything: x is now b's, shared is still b's too.
+  const dropped = await applyAs(api, "a", doc(""));
+  const n = await dropped.json();
+  assertEquals(n.metadata.labels, { x: "other", shared: "s" });
+});
+
+Deno.test("apply tracks keyed list items and tolerates garbage managedFields", async () => {
+  await using api = await testApi();
+  await api.call("POST", "/api/v1/nodes", {
+    metadata: {
+      name: "n1",
+      managedFields: [7, { manager: 1 }, {
+        manager: "m",
+        operation: "Apply",
+        fieldsV1: "x",
+      }],
+    },
+  });
+  const res = await api.call(
+    "PATCH",
+    "/api/v1/nodes/n1/status?fieldManager=agent",
+    "apiVersion: v1\nkind: Node\nmetadata: {name: n1}\nstatus:\n  addresses: [{type: InternalIP, address: 10.0.0.1}]\n",
+    { contentType: APPLY },
+  );
+  assertEquals(res.status, 200);
+  assertEquals((await res.json()).status.addresses, [
+    { type: "InternalIP", address: "10.0.0.1" },
+  ]);
+  const main = await applyAs(
+    api,
+    "m2",
+    "apiVersion: v1\nkind: Node\nmetadata: {name: n1}\nspec: {taints: [{key: a, effect: NoSchedule}]}\n",
+  );
+  assertEquals(main.status, 200);
+  const n = await main.json();
+  const mine = n.metadata.managedFields.find((e: { manager: string }) =>
+    e.manager === "m2"
+  );
+  assertEquals(mine.fieldsV1["f:spec"]["f:taints"], {});
+});

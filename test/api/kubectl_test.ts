@@ -363,8 +363,52 @@ Deno.test({
       await ok(s, "apply", "--server-side", "-f", path),
       /serverside-applied/,
     );
-    const ns = await (await api(s, "GET", "/api/v1/namespaces/team-a")).json();
+    let ns = await (await api(s, "GET", "/api/v1/namespaces/team-a")).json();
     assertEquals(ns.metadata.labels.owner, "dev");
+    // Another manager setting the same field differently conflicts ...
+    const other = await file(
+      s,
+      "ns2.yaml",
+      "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: team-a\n  labels: {owner: qa}\n",
+    );
+    const clash = await kubectl(
+      s,
+      "apply",
+      "--server-side",
+      "--field-manager=qa",
+      "-f",
+      other,
+    );
+    assertEquals(clash.code, 1);
+    assertMatch(
+      clash.stderr,
+      /conflict with "kubectl".*\.metadata\.labels\.owner/s,
+    );
+    // ... until forced; then the first manager dropping it keeps qa's.
+    await ok(
+      s,
+      "apply",
+      "--server-side",
+      "--field-manager=qa",
+      "--force-conflicts",
+      "-f",
+      other,
+    );
+    await Deno.writeTextFile(
+      path,
+      "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: team-a\n  labels: {tier: x}\n",
+    );
+    await ok(s, "apply", "--server-side", "-f", path);
+    ns = await (await api(s, "GET", "/api/v1/namespaces/team-a")).json();
+    assertEquals(ns.metadata.labels.owner, "qa");
+    assertEquals(ns.metadata.labels.tier, "x");
+    await Deno.writeTextFile(
+      path,
+      "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: team-a\n",
+    );
+    await ok(s, "apply", "--server-side", "-f", path);
+    ns = await (await api(s, "GET", "/api/v1/namespaces/team-a")).json();
+    assertEquals(ns.metadata.labels.tier, undefined);
     const pod = await file(
       s,
       "pod.yaml",
