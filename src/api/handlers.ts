@@ -12,12 +12,6 @@ import {
   authorizePodBinding,
   type Verb,
 } from "./authz.ts";
-import {
-  type ContinueToken,
-  decodeContinue,
-  encodeContinue,
-  expired,
-} from "./continue.ts";
 import { ApiError } from "./errors.ts";
 import { parseApply } from "./apply.ts";
 import { mergeKeysOf } from "./openapi/merge_keys.ts";
@@ -31,13 +25,13 @@ import {
   nowTimestamp,
   parseBody,
 } from "./object.ts";
+import { readPage } from "./list.ts";
 import { applyWithOwnership } from "./managed_fields.ts";
 import { applyPatch } from "./patch.ts";
 import { parseRv, type Registry, type WriteOptions } from "./registry.ts";
 import {
   fieldValue,
   groupVersion,
-  listPrefix,
   NAMESPACES,
   type ResourceDef,
   RESOURCES,
@@ -237,14 +231,20 @@ export class ResourceHandlers {
       });
     }
     if (this.def.ttl) await this.deps.registry.expire(this.def);
-    const { items, revision, next } = await this.#page(ns, match, {
-      limit: limit === undefined || limit === 0
-        ? undefined
-        : Math.min(limit, 1_000_000),
-      cont: q("continue") || undefined,
-      rv,
-      rvMatch: q("resourceVersionMatch") || undefined,
-    });
+    const { items, revision, next } = await readPage(
+      this.deps.registry,
+      this.def,
+      ns,
+      match,
+      {
+        limit: limit === undefined || limit === 0
+          ? undefined
+          : Math.min(limit, 1_000_000),
+        cont: q("continue") || undefined,
+        rv,
+        rvMatch: q("resourceVersionMatch") || undefined,
+      },
+    );
     if (table) {
       const t = toTable(this.def, items, String(revision), table.includeObject);
       if (next) (t.metadata as Record<string, string>).continue = next;
@@ -260,105 +260,6 @@ export class ResourceHandlers {
       items,
     });
   };
-
-  /** The revision a list reads at: a continue token's, resourceVersion
-   * with resourceVersionMatch=Exact, else the current one. */
-  async #listRevision(
-    o: { cont?: string; rv?: number; rvMatch?: string },
-  ): Promise<{ revision?: number; token?: ContinueToken }> {
-    const store = this.deps.registry.store;
-    if (o.cont) {
-      if (o.rvMatch || (o.rv !== undefined && o.rv !== 0)) {
-        throw ApiError.badRequest(
-          "specifying resource version is not allowed when using continue",
-        );
-      }
-      const token = decodeContinue(o.cont);
-      if (token.rv > await store.revision()) {
-        throw ApiError.badRequest("invalid continue token: future revision");
-      }
-      if (token.rv < await store.compactRevision()) throw expired();
-      return { revision: token.rv, token };
-    }
-    if (o.rvMatch !== undefined) {
-      if (o.rvMatch !== "Exact" && o.rvMatch !== "NotOlderThan") {
-        throw ApiError.badRequest(
-          `resourceVersionMatch must be Exact or NotOlderThan, not ${
-            JSON.stringify(o.rvMatch.slice(0, 64))
-          }`,
-        );
-      }
-      if (o.rv === undefined) {
-        throw ApiError.badRequest(
-          "resourceVersionMatch is forbidden unless resourceVersion is provided",
-        );
-      }
-      if (o.rvMatch === "Exact" && o.rv === 0) {
-        throw ApiError.badRequest(
-          `resourceVersionMatch "Exact" is forbidden for resourceVersion "0"`,
-        );
-      }
-    }
-    if (o.rv !== undefined && o.rv > await store.revision()) {
-      throw new ApiError(
-        504,
-        "Timeout",
-        `Too large resource version: ${o.rv}, current: ${await store
-          .revision()}`,
-      );
-    }
-    return o.rvMatch === "Exact" ? { revision: o.rv } : {};
-  }
-
-  /** One page of matching objects, all read at one revision. */
-  async #page(
-    ns: string | undefined,
-    match: (o: KubeObject) => boolean,
-    o: { limit?: number; cont?: string; rv?: number; rvMatch?: string },
-  ): Promise<{ items: KubeObject[]; revision: number; next?: string }> {
-    const prefix = listPrefix(this.def, ns);
-    let { revision, token } = await this.#listRevision(o);
-    let after = token ? prefix + token.start : undefined;
-    const items: KubeObject[] = [];
-    while (true) {
-      let page;
-      try {
-        page = await this.deps.registry.list(this.def, ns, {
-          revision,
-          after,
-          limit: o.limit,
-        });
-      } catch (e) {
-        if (token && e instanceof ApiError && e.code === 410) throw expired();
-        throw e;
-      }
-      revision = page.revision;
-      for (const [i, item] of page.items.entries()) {
-        if (!match(item)) continue;
-        items.push(item);
-        if (o.limit !== undefined && items.length === o.limit) {
-          const rest = i < page.items.length - 1 || page.more;
-          const key = storeKey(
-            this.def,
-            item.metadata.namespace,
-            item.metadata.name!,
-          );
-          return {
-            items,
-            revision,
-            next: rest
-              ? encodeContinue({
-                rv: revision,
-                start: key.slice(prefix.length),
-              })
-              : undefined,
-          };
-        }
-      }
-      if (!page.more || page.lastKey === undefined) return { items, revision };
-      after = page.lastKey;
-    }
-  }
 
   get = async (c: Context): Promise<Response> => {
     const ns = this.#ns(c);
