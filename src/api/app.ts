@@ -10,6 +10,7 @@ import type { Identity } from "./auth/mod.ts";
 import { authorize, requireIdentity } from "./authz.ts";
 import {
   apiGroupList,
+  apiGroups,
   apiResourceList,
   apiVersions,
   versionInfo,
@@ -17,9 +18,18 @@ import {
 import { ApiError, toApiError } from "./errors.ts";
 import { ResourceHandlers } from "./handlers.ts";
 import type { NodeIpam } from "./ipam.ts";
+import { SYSTEM_NAMESPACES } from "./kinds/namespace.ts";
+import { recordNodeEvents } from "./node_events.ts";
 import { checkPathSegment } from "./object.ts";
-import { Registry } from "./registry.ts";
-import { NODES, PODS } from "./resources.ts";
+import { openApiRoutes } from "./openapi/mod.ts";
+import { Registry, type RegistryHooks } from "./registry.ts";
+import {
+  basePath,
+  NAMESPACES,
+  NODES,
+  type ResourceDef,
+  RESOURCES,
+} from "./resources.ts";
 
 export interface ApiDeps {
   store: Store;
@@ -58,7 +68,16 @@ const notFoundError = () =>
 export function createApp(deps: ApiDeps): Hono {
   const app = new Hono();
   const log = deps.log ?? (() => {});
-  const registry = new Registry(deps.store, deps.ipam ?? {});
+  const ipam = deps.ipam;
+  const hooks: RegistryHooks = ipam
+    ? {
+      beforeWrite: (d, o, n) => ipam.beforeWrite(d, o, n),
+      beforeDelete: (d, o) => ipam.beforeDelete(d, o),
+    }
+    : {};
+  const registry = new Registry(deps.store, hooks);
+  hooks.afterWrite = recordNodeEvents(() => registry, log);
+  const seeded = seedNamespaces(registry);
   app.onError((err, c) => {
     const e = toApiError(err);
     if (e.code >= 500) log(`${c.req.method} ${c.req.path}: ${e.message}`);
@@ -67,19 +86,21 @@ export function createApp(deps: ApiDeps): Hono {
   app.notFound((c) => status(c, notFoundError()));
   for (const add of deps.extraRoutes ?? []) add(app);
 
-  app.use(
-    "/api/*",
-    bodyLimit({
-      maxSize: MAX_BODY,
-      onError: () => {
-        throw new ApiError(
-          413,
-          "RequestEntityTooLarge",
-          `the request body is larger than ${MAX_BODY} bytes`,
-        );
-      },
-    }),
-  );
+  const limit = bodyLimit({
+    maxSize: MAX_BODY,
+    onError: () => {
+      throw new ApiError(
+        413,
+        "RequestEntityTooLarge",
+        `the request body is larger than ${MAX_BODY} bytes`,
+      );
+    },
+  });
+  const ready = async (_c: Context, next: () => Promise<void>) => {
+    await seeded.get();
+    await next();
+  };
+  for (const p of ["/api/*", "/apis/*"]) app.use(p, limit, ready);
 
   app.get("/version", (c) => c.json(versionInfo()));
   const health = async (c: Context) => {
@@ -103,6 +124,18 @@ export function createApp(deps: ApiDeps): Hono {
   app.get("/api", authed((c) => apiVersions(new URL(c.req.url).host)));
   app.get("/api/v1", authed(() => apiResourceList()));
   app.get("/apis", authed(() => apiGroupList()));
+  for (const g of apiGroups()) {
+    app.get(`/apis/${g.name}`, authed(() => g));
+    for (const v of g.versions) {
+      app.get(
+        `/apis/${v.groupVersion}`,
+        authed(() => apiResourceList(g.name, v.version)),
+      );
+    }
+  }
+  openApiRoutes(app, async (c) => {
+    requireIdentity(await deps.authenticate(c.req.raw));
+  });
 
   const hd = {
     registry,
@@ -110,8 +143,6 @@ export function createApp(deps: ApiDeps): Hono {
     bookmarkIntervalMs: deps.bookmarkIntervalMs ?? 60_000,
     signal: deps.signal,
   };
-  const nodes = new ResourceHandlers(NODES, hd);
-  const pods = new ResourceHandlers(PODS, hd);
   const notAllowed = () => {
     throw new ApiError(
       405,
@@ -121,8 +152,9 @@ export function createApp(deps: ApiDeps): Hono {
   };
 
   // One object and its status subresource (no DELETE on /status).
-  const objectRoutes = (h: ResourceHandlers, item: string) => {
-    for (const p of [item, `${item}/status`]) {
+  const objectRoutes = (def: ResourceDef, h: ResourceHandlers) => {
+    const item = `${collection(def)}/:name`;
+    for (const p of def.status ? [item, `${item}/status`] : [item]) {
       app.get(p, h.get);
       app.put(p, h.update);
       app.patch(p, h.patch);
@@ -132,18 +164,52 @@ export function createApp(deps: ApiDeps): Hono {
   };
 
   nodeProxy(app, deps, registry);
-  app.get("/api/v1/nodes", nodes.list);
-  app.post("/api/v1/nodes", nodes.create);
-  app.all("/api/v1/nodes", notAllowed);
-  objectRoutes(nodes, "/api/v1/nodes/:name");
-
-  app.get("/api/v1/pods", pods.list);
-  app.all("/api/v1/pods", notAllowed);
-  app.get("/api/v1/namespaces/:ns/pods", pods.list);
-  app.post("/api/v1/namespaces/:ns/pods", pods.create);
-  app.all("/api/v1/namespaces/:ns/pods", notAllowed);
-  objectRoutes(pods, "/api/v1/namespaces/:ns/pods/:name");
+  for (const def of RESOURCES) {
+    const h = new ResourceHandlers(def, hd);
+    if (def.namespaced) {
+      const all = `${basePath(def)}/${def.plural}`;
+      app.get(all, h.list);
+      app.all(all, notAllowed);
+    }
+    app.get(collection(def), h.list);
+    app.post(collection(def), h.create);
+    app.all(collection(def), notAllowed);
+    objectRoutes(def, h);
+  }
   return app;
+}
+
+/** The path of a resource's collection (in a namespace: `:ns`). */
+function collection(def: ResourceDef): string {
+  return def.namespaced
+    ? `${basePath(def)}/namespaces/:ns/${def.plural}`
+    : `${basePath(def)}/${def.plural}`;
+}
+
+/**
+ * Creates the system namespaces once (`get()` waits for it; a failure is
+ * retried by the next request).
+ */
+function seedNamespaces(registry: Registry): { get(): Promise<void> } {
+  let done: Promise<void> | null = null;
+  const run = async () => {
+    for (const name of SYSTEM_NAMESPACES) {
+      try {
+        await registry.create(NAMESPACES, { metadata: { name } });
+      } catch (e) {
+        if (!(e instanceof ApiError && e.code === 409)) throw e;
+      }
+    }
+  };
+  return {
+    get() {
+      done ??= run().catch((e) => {
+        done = null;
+        throw e;
+      });
+      return done;
+    },
+  };
 }
 
 function nodeProxy(app: Hono, deps: ApiDeps, registry: Registry): void {
@@ -155,7 +221,7 @@ function nodeProxy(app: Hono, deps: ApiDeps, registry: Registry): void {
       resource: "nodes",
       subresource: "proxy",
       name,
-    });
+    }, NODES.nodeAccess);
     await registry.get(NODES, undefined, name);
     if (!deps.nodeProxy) {
       throw new ApiError(

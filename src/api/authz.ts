@@ -1,10 +1,11 @@
 // Authorization on top of the authenticated identity, NodeRestriction-like:
-// the admin may do everything; a node may read nodes and pods, create and
-// update its own Node (and its status), create/update pods bound to itself,
-// and delete nothing. Anyone else is refused.
+// the admin may do everything; a node may read every served resource and
+// write what its row's nodeAccess allows (its own Node, pods bound to it,
+// events), and delete nothing. Anyone else is refused.
 
 import { type Identity, isAdmin, nodeOf } from "./auth/mod.ts";
 import { ApiError } from "./errors.ts";
+import type { NodeAccess } from "./resources.ts";
 
 export type Verb =
   | "get"
@@ -17,7 +18,9 @@ export type Verb =
 
 export interface Attributes {
   verb: Verb;
-  resource: "nodes" | "pods";
+  resource: string;
+  /** API group of the resource ("" core). */
+  group?: string;
   subresource?: "status" | "proxy";
   namespace?: string;
   name?: string;
@@ -36,7 +39,9 @@ function forbidden(id: Identity, a: Attributes, why: string): ApiError {
   return new ApiError(
     403,
     "Forbidden",
-    `${what} is forbidden: User "${id.user}" cannot ${a.verb} resource "${res}" in API group "" ${scope}: ${why}`,
+    `${what} is forbidden: User "${id.user}" cannot ${a.verb} resource "${res}" in API group "${
+      a.group ?? ""
+    }" ${scope}: ${why}`,
     { name: a.name, kind: a.resource },
   );
 }
@@ -50,10 +55,15 @@ export function requireIdentity(id: Identity | null): Identity {
 const READ: Verb[] = ["get", "list", "watch"];
 
 /**
- * Checks a request before it touches the store. For a node writing pods the
- * objects must also pass `authorizePodBinding`.
+ * Checks a request before it touches the store, for a resource whose row
+ * grants nodes `access`. For "bound" resources the objects must also pass
+ * `authorizePodBinding`.
  */
-export function authorize(id: Identity | null, a: Attributes): Identity {
+export function authorize(
+  id: Identity | null,
+  a: Attributes,
+  access: NodeAccess = "read",
+): Identity {
   const who = requireIdentity(id);
   if (isAdmin(who)) return who;
   const node = nodeOf(who);
@@ -65,11 +75,16 @@ export function authorize(id: Identity | null, a: Attributes): Identity {
   if (a.verb === "delete") {
     throw forbidden(who, a, `node "${node}" may not delete ${a.resource}`);
   }
-  if (a.resource === "nodes" && a.name !== node) {
+  if (access === "read") {
+    throw forbidden(who, a, `nodes may only read ${a.resource}`);
+  }
+  if (access === "self" && a.name !== node) {
     throw forbidden(
       who,
       a,
-      `node "${node}" is not allowed to modify node "${a.name}"`,
+      `node "${node}" is not allowed to modify ${
+        a.resource === "nodes" ? "node" : a.resource
+      } "${a.name}"`,
     );
   }
   return who;

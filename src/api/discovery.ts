@@ -1,8 +1,8 @@
 // Discovery documents kubectl reads before anything else: /version, /api,
-// /api/v1 (the resource list), /apis. /openapi/v2 and /v3 are not served
-// (404), which kubectl tolerates for get/label/annotate/delete.
+// /api/v1 (the resource list), /apis and each named group, all from the
+// resource table.
 
-import { NODES, PODS, type ResourceDef } from "./resources.ts";
+import { NODES, type ResourceDef, RESOURCES } from "./resources.ts";
 
 export const KUBE_VERSION = { major: "1", minor: "32", patch: "0" };
 
@@ -33,8 +33,8 @@ function resource(def: ResourceDef) {
     namespaced: def.namespaced,
     kind: def.kind,
     verbs: VERBS,
-    shortNames: def.shortNames,
-    ...(def.kind === "Pod" ? { categories: ["all"] } : {}),
+    ...(def.shortNames.length ? { shortNames: def.shortNames } : {}),
+    ...(def.categories.length ? { categories: def.categories } : {}),
   };
 }
 
@@ -48,23 +48,28 @@ function status(def: ResourceDef) {
   };
 }
 
-export function apiResourceList() {
-  return {
-    kind: "APIResourceList",
-    groupVersion: "v1",
-    resources: [
-      resource(NODES),
-      {
+/** The resources of one group/version, from the resource table. */
+export function apiResourceList(group = "", version = "v1") {
+  const resources: Record<string, unknown>[] = [];
+  for (const def of RESOURCES) {
+    if (def.group !== group || def.version !== version) continue;
+    resources.push(resource(def));
+    if (def === NODES) {
+      resources.push({
         name: "nodes/proxy",
         singularName: "",
         namespaced: false,
         kind: "NodeProxyOptions",
         verbs: ["create", "delete", "get", "patch", "update"],
-      },
-      status(NODES),
-      resource(PODS),
-      status(PODS),
-    ],
+      });
+    }
+    if (def.status) resources.push(status(def));
+  }
+  return {
+    kind: "APIResourceList",
+    apiVersion: "v1",
+    groupVersion: group ? `${group}/${version}` : version,
+    resources,
   };
 }
 
@@ -78,6 +83,34 @@ export function apiVersions(serverAddress: string) {
   };
 }
 
+/** The named groups of the table and their versions. */
+export function apiGroups() {
+  const groups = new Map<string, string[]>();
+  for (const def of RESOURCES) {
+    if (!def.group) continue;
+    const versions = groups.get(def.group) ?? [];
+    if (!versions.includes(def.version)) versions.push(def.version);
+    groups.set(def.group, versions);
+  }
+  return [...groups].map(([name, versions]) => ({
+    kind: "APIGroup",
+    apiVersion: "v1",
+    name,
+    versions: versions.map((version) => ({
+      groupVersion: `${name}/${version}`,
+      version,
+    })),
+    preferredVersion: {
+      groupVersion: `${name}/${versions[0]}`,
+      version: versions[0],
+    },
+  }));
+}
+
 export function apiGroupList() {
-  return { kind: "APIGroupList", apiVersion: "v1", groups: [] };
+  return {
+    kind: "APIGroupList",
+    apiVersion: "v1",
+    groups: apiGroups().map(({ kind: _k, apiVersion: _a, ...g }) => g),
+  };
 }

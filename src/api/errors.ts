@@ -25,6 +25,7 @@ export type StatusReason =
   | "UnsupportedMediaType"
   | "RequestEntityTooLarge"
   | "ServiceUnavailable"
+  | "Timeout"
   | "InternalError";
 
 export interface StatusDetails {

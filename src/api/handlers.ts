@@ -1,7 +1,8 @@
-// The REST verbs of one resource (nodes or pods) over the registry:
-// list/watch, get, create, update (PUT), patch, delete, and the status
-// subresource. Authorization runs first; node-bound pod checks run on the
-// objects themselves.
+// The REST verbs of one resource of the table over the registry:
+// list/watch (paged at one revision), get, create, update (PUT), patch
+// (including server-side apply), delete, the status subresource, dryRun
+// and fieldValidation. Authorization runs first; node-bound checks run on
+// the objects themselves.
 
 import type { Context } from "hono";
 import type { Identity } from "./auth/mod.ts";
@@ -12,16 +13,30 @@ import {
   type Verb,
 } from "./authz.ts";
 import { ApiError } from "./errors.ts";
+import { parseApply } from "./apply.ts";
+import { mergeKeysOf } from "./openapi/merge_keys.ts";
+import { unknownFields } from "./openapi/validate.ts";
 import {
   asKubeObject,
   checkPathSegment,
   isObject,
+  type JsonObject,
   type KubeObject,
+  nowTimestamp,
   parseBody,
 } from "./object.ts";
+import { readPage } from "./list.ts";
+import { applyWithOwnership } from "./managed_fields.ts";
 import { applyPatch } from "./patch.ts";
-import { parseRv, type Registry } from "./registry.ts";
-import { fieldValue, type ResourceDef } from "./resources.ts";
+import { parseRv, type Registry, type WriteOptions } from "./registry.ts";
+import {
+  fieldValue,
+  groupVersion,
+  NAMESPACES,
+  type ResourceDef,
+  RESOURCES,
+  storeKey,
+} from "./resources.ts";
 import { fieldSelector, labelSelector } from "./selectors.ts";
 import { toTable, wantsTable } from "./table.ts";
 import { watchResponse } from "./watch.ts";
@@ -33,11 +48,33 @@ export interface HandlerDeps {
   signal?: AbortSignal;
 }
 
-function json(body: unknown, code = 200): Response {
-  return new Response(JSON.stringify(body), {
-    status: code,
-    headers: { "content-type": "application/json" },
-  });
+function json(body: unknown, code = 200, warnings: string[] = []): Response {
+  const headers = new Headers({ "content-type": "application/json" });
+  for (const w of warnings) {
+    // A header carries bytes: anything but printable ASCII (field names
+    // are client text) is escaped.
+    const text = JSON.stringify(w).replace(
+      /[^\x20-\x7e]/g,
+      (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, "0")}`,
+    );
+    headers.append("warning", `299 - ${text}`);
+  }
+  return new Response(JSON.stringify(body), { status: code, headers });
+}
+
+const APPLY_PATCH = "application/apply-patch+yaml";
+
+/** dryRun=All (the only value Kubernetes defines); 400 for others. */
+function dryRunOf(c: Context): WriteOptions {
+  const all = c.req.queries("dryRun") ?? [];
+  for (const v of all) {
+    if (v !== "All") {
+      throw ApiError.badRequest(
+        `unsupported dryRun ${JSON.stringify(v.slice(0, 64))}: only "All"`,
+      );
+    }
+  }
+  return { dryRun: all.length > 0 };
 }
 
 /** `map[key]` when it is the map's own entry (never Object.prototype's). */
@@ -91,6 +128,16 @@ function written(
     }
     : { ...sent, status: current.status };
   if (next.status === undefined) delete next.status;
+  // As Kubernetes: a write that does not send managedFields keeps them.
+  if (
+    sub !== "status" && sent.metadata.managedFields === undefined &&
+    current.metadata.managedFields !== undefined
+  ) {
+    next.metadata = {
+      ...next.metadata,
+      managedFields: current.metadata.managedFields,
+    };
+  }
   return next;
 }
 
@@ -99,7 +146,34 @@ export class ResourceHandlers {
 
   async #auth(c: Context, a: Omit<Attributes, "resource">): Promise<Identity> {
     const id = await this.deps.authenticate(c.req.raw);
-    return authorize(id, { ...a, resource: this.def.plural });
+    return authorize(
+      id,
+      { ...a, resource: this.def.plural, group: this.def.group },
+      this.def.nodeAccess,
+    );
+  }
+
+  /** Unknown fields under fieldValidation: Strict -> 400, Warn (the
+   * default) -> warnings, Ignore -> nothing. */
+  #fieldWarnings(c: Context, obj: KubeObject): string[] {
+    const mode = c.req.query("fieldValidation") ?? "Warn";
+    if (!["Strict", "Warn", "Ignore"].includes(mode)) {
+      throw ApiError.badRequest(
+        `fieldValidation must be Strict, Warn or Ignore, not ${
+          JSON.stringify(mode.slice(0, 64))
+        }`,
+      );
+    }
+    if (mode === "Ignore") return [];
+    const unknown = unknownFields(this.def, obj as never).map((f) =>
+      `unknown field "${f}"`
+    );
+    if (mode === "Strict" && unknown.length) {
+      throw ApiError.badRequest(
+        `strict decoding error: ${unknown.slice(0, 20).join(", ")}`,
+      );
+    }
+    return unknown.slice(0, 20);
   }
 
   #ns(c: Context): string | undefined {
@@ -113,7 +187,7 @@ export class ResourceHandlers {
   }
 
   #bindingCheck(id: Identity, a: Attributes, objs: (KubeObject | null)[]) {
-    if (this.def.kind !== "Pod") return;
+    if (this.def.nodeAccess !== "bound") return;
     authorizePodBinding(
       id,
       a,
@@ -125,15 +199,15 @@ export class ResourceHandlers {
     const ns = this.#ns(c);
     const q = (k: string) => c.req.query(k);
     const watch = isTrue(q("watch"));
-    // Lists are never paged (no continue token): a valid limit is ignored.
-    queryCount("limit", q("limit"));
+    const limit = queryCount("limit", q("limit"));
     const rv = parseRv(q("resourceVersion"));
     await this.#auth(c, { verb: watch ? "watch" : "list", namespace: ns });
     const labels = labelSelector(q("labelSelector"));
     const fields = fieldSelector(q("fieldSelector"), this.def.fields);
+    const conv = this.def.convert;
     const match = (o: KubeObject) =>
       labels((k) => ownValue(o.metadata.labels, k)) &&
-      fields((f) => fieldValue(o, f));
+      fields((f) => fieldValue(conv ? conv.toStored(o) : o, f));
     const table = wantsTable(c.req.header("accept"))
       ? { includeObject: q("includeObject") ?? "Metadata" }
       : undefined;
@@ -156,18 +230,34 @@ export class ResourceHandlers {
         signal: this.deps.signal,
       });
     }
-    const { items, revision } = await this.deps.registry.list(this.def, ns);
-    const selected = items.filter(match);
+    if (this.def.ttl) await this.deps.registry.expire(this.def);
+    const { items, revision, next } = await readPage(
+      this.deps.registry,
+      this.def,
+      ns,
+      match,
+      {
+        limit: limit === undefined || limit === 0
+          ? undefined
+          : Math.min(limit, 1_000_000),
+        cont: q("continue") || undefined,
+        rv,
+        rvMatch: q("resourceVersionMatch") || undefined,
+      },
+    );
     if (table) {
-      return json(
-        toTable(this.def, selected, String(revision), table.includeObject),
-      );
+      const t = toTable(this.def, items, String(revision), table.includeObject);
+      if (next) (t.metadata as Record<string, string>).continue = next;
+      return json(t);
     }
     return json({
       kind: `${this.def.kind}List`,
-      apiVersion: "v1",
-      metadata: { resourceVersion: String(revision) },
-      items: selected,
+      apiVersion: groupVersion(this.def),
+      metadata: {
+        resourceVersion: String(revision),
+        ...(next ? { continue: next } : {}),
+      },
+      items,
     });
   };
 
@@ -199,8 +289,9 @@ export class ResourceHandlers {
   create = async (c: Context): Promise<Response> => {
     const ns = this.#ns(c);
     const a = { verb: "create" as Verb, namespace: ns };
-    const body = asKubeObject(this.def.kind, parseBody(await c.req.text()));
+    const body = this.#object(parseBody(await c.req.text()));
     const id = await this.#auth(c, { ...a, name: body.metadata.name });
+    const warnings = this.#fieldWarnings(c, body);
     if (this.def.namespaced) {
       if (
         body.metadata.namespace !== undefined && body.metadata.namespace !== ns
@@ -211,13 +302,19 @@ export class ResourceHandlers {
       }
       body.metadata.namespace = ns;
     }
-    if (this.def.kind === "Pod") {
-      body.status = { phase: "Pending", ...body.status };
-    }
     this.#bindingCheck(id, { ...a, resource: this.def.plural }, [body]);
-    const created = await this.deps.registry.create(this.def, body);
-    return json(created, 201);
+    if (this.def.ttl) await this.deps.registry.expire(this.def);
+    const created = await this.deps.registry.create(
+      this.def,
+      body,
+      dryRunOf(c),
+    );
+    return json(created, 201, warnings);
   };
+
+  #object(body: JsonObject): KubeObject {
+    return asKubeObject(this.def.kind, body, groupVersion(this.def));
+  }
 
   update = async (c: Context): Promise<Response> => {
     const ns = this.#ns(c);
@@ -231,7 +328,8 @@ export class ResourceHandlers {
       resource: this.def.plural,
     };
     const id = await this.#auth(c, a);
-    const body = asKubeObject(this.def.kind, parseBody(await c.req.text()));
+    const body = this.#object(parseBody(await c.req.text()));
+    const warnings = this.#fieldWarnings(c, body);
     const updated = await this.deps.registry.update(
       this.def,
       ns,
@@ -241,8 +339,9 @@ export class ResourceHandlers {
         this.#bindingCheck(id, a, [old, next]);
         return next;
       },
+      dryRunOf(c),
     );
-    return json(updated);
+    return json(updated, 200, warnings);
   };
 
   patch = async (c: Context): Promise<Response> => {
@@ -257,8 +356,14 @@ export class ResourceHandlers {
       resource: this.def.plural,
     };
     const id = await this.#auth(c, a);
-    const type = c.req.header("content-type") ?? "";
+    const type = (c.req.header("content-type") ?? "").split(";")[0].trim()
+      .toLowerCase();
     const text = await c.req.text();
+    const opts = dryRunOf(c);
+    if (type === APPLY_PATCH) {
+      return await this.#apply(c, { ns, name, sub, a, id, text, opts });
+    }
+    let warnings: string[] = [];
     const updated = await this.deps.registry.update(
       this.def,
       ns,
@@ -270,21 +375,97 @@ export class ResourceHandlers {
           type,
           base as never,
           text,
-          this.def.mergeKeys,
+          mergeKeysOf(this.def),
         );
         if (!isObject(patched) || !isObject(patched.metadata)) {
           throw ApiError.badRequest(
             "the patched object must keep its metadata",
           );
         }
-        const obj = asKubeObject(this.def.kind, patched);
+        const obj = this.#object(patched);
+        warnings = this.#fieldWarnings(c, obj);
         const next = written(sub, base, obj);
         this.#bindingCheck(id, a, [old, next]);
         return next;
       },
+      opts,
     );
-    return json(updated);
+    return json(updated, 200, warnings);
   };
+
+  /**
+   * Server-side apply (application/apply-patch+yaml): creates the object
+   * when it does not exist, else merges the applied configuration into it
+   * with the kind's strategic merge keys, tracking which applier owns which
+   * field (managed_fields.ts).
+   */
+  async #apply(
+    c: Context,
+    r: {
+      ns: string | undefined;
+      name: string;
+      sub: "status" | undefined;
+      a: Attributes;
+      id: Identity;
+      text: string;
+      opts: WriteOptions;
+    },
+  ): Promise<Response> {
+    const manager = c.req.query("fieldManager") ?? "";
+    if (!manager || manager.length > 128) {
+      throw ApiError.badRequest(
+        "PATCH with application/apply-patch+yaml requires the fieldManager parameter (at most 128 characters)",
+      );
+    }
+    const force = isTrue(c.req.query("force"));
+    const applied = this.#object(parseApply(r.text));
+    if (
+      applied.metadata.name !== undefined && applied.metadata.name !== r.name
+    ) {
+      throw ApiError.badRequest(
+        `the name of the object (${applied.metadata.name}) does not match the name on the URL (${r.name})`,
+      );
+    }
+    delete applied.metadata.managedFields;
+    const warnings = this.#fieldWarnings(c, applied);
+    const own = (current: KubeObject | null) =>
+      applyWithOwnership({
+        current,
+        applied,
+        manager,
+        force,
+        keys: mergeKeysOf(this.def),
+        apiVersion: groupVersion(this.def),
+        now: nowTimestamp(),
+      });
+    const exists = await this.deps.registry.store.get(
+      storeKey(this.def, r.ns, r.name),
+    );
+    if (!exists && r.sub === undefined) {
+      const obj = this.#object(own(null) as unknown as JsonObject);
+      obj.metadata.name = r.name;
+      if (this.def.namespaced) obj.metadata.namespace = r.ns;
+      delete obj.metadata.resourceVersion;
+      this.#bindingCheck(r.id, r.a, [obj]);
+      const created = await this.deps.registry.create(this.def, obj, r.opts);
+      return json(created, 201, warnings);
+    }
+    const updated = await this.deps.registry.update(
+      this.def,
+      r.ns,
+      r.name,
+      (old) => {
+        const base = structuredClone(old);
+        delete base.metadata.resourceVersion;
+        const obj = this.#object(own(base) as unknown as JsonObject);
+        const next = written(r.sub, base, obj);
+        this.#bindingCheck(r.id, r.a, [old, next]);
+        return next;
+      },
+      r.opts,
+    );
+    return json(updated, 200, warnings);
+  }
 
   delete = async (c: Context): Promise<Response> => {
     const ns = this.#ns(c);
@@ -302,7 +483,17 @@ export class ResourceHandlers {
         }
       }
     }
-    const gone = await this.deps.registry.delete(this.def, ns, name, pre);
+    const opts = dryRunOf(c);
+    const gone = await this.deps.registry.delete(
+      this.def,
+      ns,
+      name,
+      pre,
+      opts,
+    );
+    if (this.def === NAMESPACES && !opts.dryRun) {
+      await this.#deleteContents(name);
+    }
     return json({
       kind: "Status",
       apiVersion: "v1",
@@ -311,4 +502,19 @@ export class ResourceHandlers {
       details: { name, kind: this.def.plural, uid: gone.metadata.uid },
     });
   };
+
+  /** A deleted namespace takes its objects with it. */
+  async #deleteContents(ns: string): Promise<void> {
+    const seen = new Set<string>();
+    for (const def of RESOURCES) {
+      if (!def.namespaced || seen.has(def.prefix)) continue;
+      seen.add(def.prefix);
+      const { items } = await this.deps.registry.list(def, ns);
+      for (const o of items) {
+        await this.deps.registry.delete(def, ns, o.metadata.name!).catch(
+          () => {},
+        );
+      }
+    }
+  }
 }

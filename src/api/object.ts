@@ -125,6 +125,9 @@ function labelValueProblems(v: unknown): string[] {
 /** Checks metadata a client may send; throws 422 Invalid. */
 export function validateMeta(kind: string, obj: KubeObject): void {
   const m = obj.metadata;
+  if (m.name !== undefined && typeof m.name !== "string") {
+    throw ApiError.invalid(kind, "", "metadata.name", "must be a string");
+  }
   const name = m.name ?? "";
   const bad = (field: string, msg: string) =>
     ApiError.invalid(kind, name, field, msg);
@@ -192,15 +195,21 @@ export function parseBody(text: string): JsonObject {
 }
 
 /** Checks the body is shaped like an object of the resource's kind. */
-export function asKubeObject(kind: string, body: JsonObject): KubeObject {
+export function asKubeObject(
+  kind: string,
+  body: JsonObject,
+  apiVersion = "v1",
+): KubeObject {
   if (body.kind !== undefined && body.kind !== kind) {
     throw ApiError.badRequest(
       `the body is a ${JSON.stringify(body.kind)}, expected ${kind}`,
     );
   }
-  if (body.apiVersion !== undefined && body.apiVersion !== "v1") {
+  if (body.apiVersion !== undefined && body.apiVersion !== apiVersion) {
     throw ApiError.badRequest(
-      `apiVersion ${JSON.stringify(body.apiVersion)} is not served; use v1`,
+      `apiVersion ${
+        JSON.stringify(body.apiVersion)
+      } is not served here; use ${apiVersion}`,
     );
   }
   const meta = body.metadata ?? {};

@@ -11,7 +11,13 @@ import {
   nowTimestamp,
   validateMeta,
 } from "./object.ts";
-import { listPrefix, type ResourceDef, storeKey } from "./resources.ts";
+import {
+  groupVersion,
+  listPrefix,
+  NAMESPACES,
+  type ResourceDef,
+  storeKey,
+} from "./resources.ts";
 
 export interface TxnExtra {
   compares: Compare[];
@@ -26,7 +32,30 @@ export interface RegistryHooks {
     obj: KubeObject,
   ): Promise<TxnExtra>;
   beforeDelete?(def: ResourceDef, old: KubeObject): Promise<TxnExtra>;
+  /** After a create or update committed (not for dry runs); must not
+   * throw. */
+  afterWrite?(
+    def: ResourceDef,
+    old: KubeObject | null,
+    obj: KubeObject,
+  ): Promise<void>;
 }
+
+/** `dryRun=All`: everything but the store write. */
+export interface WriteOptions {
+  dryRun?: boolean;
+}
+
+export interface ListPage {
+  items: KubeObject[];
+  /** The revision the list was read at. */
+  revision: number;
+  /** Store key of the last entry read (items may be fewer: convert). */
+  lastKey?: string;
+  more: boolean;
+}
+
+const NO_EXTRA: TxnExtra = { compares: [], ops: [] };
 
 export interface ObjectEvent {
   type: "ADDED" | "MODIFIED" | "DELETED";
@@ -38,11 +67,17 @@ export interface ObjectEvent {
 const MAX_RETRIES = 20;
 
 // The store hands the same event object to every watcher of a prefix:
-// decode it once for all of them. Consumers must not mutate the result.
-const decodedEvents = new WeakMap<StoreEvent, ObjectEvent>();
+// decode it once per resource (two versions share a prefix) for all of
+// them. Consumers must not mutate the result.
+const decodedEvents = new WeakMap<
+  StoreEvent,
+  Map<ResourceDef, ObjectEvent>
+>();
 
 function decodeEvent(def: ResourceDef, ev: StoreEvent): ObjectEvent {
-  let out = decodedEvents.get(ev);
+  let byDef = decodedEvents.get(ev);
+  if (!byDef) decodedEvents.set(ev, byDef = new Map());
+  let out = byDef.get(def);
   if (!out) {
     const prev = ev.prev ? decode(def, ev.prev) : null;
     out = {
@@ -51,7 +86,7 @@ function decodeEvent(def: ResourceDef, ev: StoreEvent): ObjectEvent {
       prev,
       revision: ev.revision,
     };
-    decodedEvents.set(ev, out);
+    byDef.set(def, out);
   }
   return out;
 }
@@ -60,16 +95,29 @@ export function decode(def: ResourceDef, e: Entry): KubeObject {
   const { apiVersion: _a, kind: _k, ...rest } = JSON.parse(
     e.value,
   ) as KubeObject;
-  const out = { apiVersion: "v1", kind: def.kind, ...rest } as KubeObject;
+  const out = def.convert
+    ? def.convert.fromStored({ apiVersion: "v1", kind: def.kind, ...rest })
+    : { apiVersion: groupVersion(def), kind: def.kind, ...rest } as KubeObject;
   out.metadata.resourceVersion = String(e.modRevision);
   return out;
 }
 
-function encode(obj: KubeObject): string {
-  const copy = { ...obj, metadata: { ...obj.metadata } };
+function encode(def: ResourceDef, obj: KubeObject): string {
+  const stored = def.convert ? def.convert.toStored(obj) : obj;
+  const copy = { ...stored, metadata: { ...stored.metadata } };
   delete copy.metadata.resourceVersion;
-  copy.apiVersion = "v1";
+  copy.apiVersion = def.convert ? "v1" : groupVersion(def);
+  copy.kind = def.kind;
   return JSON.stringify(copy);
+}
+
+function alreadyExists(def: ResourceDef, name: string): ApiError {
+  return new ApiError(
+    409,
+    "AlreadyExists",
+    `${def.plural} "${name}" already exists`,
+    { name, kind: def.plural },
+  );
 }
 
 /** Parses a resourceVersion sent by a client; 400 when it is not a number. */
@@ -84,8 +132,12 @@ export function parseRv(rv: string | undefined | null): number | undefined {
   return n;
 }
 
+/** How often at most expired objects of a prefix are looked for. */
+const SWEEP_INTERVAL_MS = 30_000;
+
 export class Registry {
   #tail = new Map<string, Promise<unknown>>();
+  #swept = new Map<string, number>();
 
   constructor(readonly store: Store, readonly hooks: RegistryHooks = {}) {}
 
@@ -114,22 +166,83 @@ export class Registry {
     return decode(def, e);
   }
 
-  async list(def: ResourceDef, ns: string | undefined) {
-    const r = await this.store.list(listPrefix(def, ns));
+  /** Objects of `def` (in `ns`), optionally one page at a revision. */
+  async list(
+    def: ResourceDef,
+    ns: string | undefined,
+    opts: { revision?: number; after?: string; limit?: number } = {},
+  ): Promise<ListPage> {
+    let r;
+    try {
+      r = await this.store.list(listPrefix(def, ns), opts);
+    } catch (e) {
+      throw toApiError(e, def.plural);
+    }
     return {
       items: r.entries.map((e) => decode(def, e)),
       revision: r.revision,
+      lastKey: r.entries.at(-1)?.key,
+      more: r.more,
     };
   }
 
-  create(def: ResourceDef, input: KubeObject): Promise<KubeObject> {
-    return this.#serial(def, () => this.#create(def, input));
+  /**
+   * Deletes the objects of a kind with a TTL that have expired; at most
+   * once per SWEEP_INTERVAL_MS per prefix unless `force`. Returns how many.
+   */
+  async expire(def: ResourceDef, now = Date.now(), force = false) {
+    if (!def.ttl) return 0;
+    const last = this.#swept.get(def.prefix) ?? -Infinity;
+    if (!force && now - last < SWEEP_INTERVAL_MS) return 0;
+    this.#swept.set(def.prefix, now);
+    const { items } = await this.list(def, undefined);
+    let n = 0;
+    for (const o of items) {
+      const t = Date.parse(def.ttl.since(o));
+      if (!Number.isNaN(t) && now - t < def.ttl.ms) continue;
+      const m = o.metadata;
+      try {
+        await this.delete(def, m.namespace, m.name!, {
+          resourceVersion: parseRv(m.resourceVersion),
+        });
+        n++;
+      } catch {
+        // changed or gone meanwhile: the next sweep looks again
+      }
+    }
+    return n;
   }
 
-  async #create(def: ResourceDef, input: KubeObject): Promise<KubeObject> {
+  /** 404 unless namespace `ns` exists; the compare keeps it so until the
+   * write commits. */
+  async #namespaceCompare(
+    def: ResourceDef,
+    ns: string | undefined,
+  ): Promise<Compare[]> {
+    if (!def.namespaced || ns === undefined) return [];
+    const key = storeKey(NAMESPACES, undefined, ns);
+    const e = await this.store.get(key);
+    if (!e) throw ApiError.notFound("namespaces", ns);
+    return [{ key, modRevision: e.modRevision }];
+  }
+
+  create(
+    def: ResourceDef,
+    input: KubeObject,
+    o: WriteOptions = {},
+  ): Promise<KubeObject> {
+    return this.#serial(def, () => this.#create(def, input, o));
+  }
+
+  async #create(
+    def: ResourceDef,
+    input: KubeObject,
+    o: WriteOptions,
+  ): Promise<KubeObject> {
     const obj = structuredClone(input);
     const m = obj.metadata;
     if (!m.name && m.generateName) m.name = m.generateName + nameSuffix();
+    def.prepare?.(obj, null);
     validateMeta(def.kind, obj);
     if (m.resourceVersion) {
       throw ApiError.badRequest(
@@ -142,25 +255,30 @@ export class Registry {
     m.generation = 1;
     delete m.deletionTimestamp;
     obj.kind = def.kind;
+    obj.apiVersion = groupVersion(def);
     const key = storeKey(def, m.namespace, m.name!);
     for (let i = 0; i < MAX_RETRIES; i++) {
+      const nsCompare = await this.#namespaceCompare(def, m.namespace);
       // The hook fills in what it chose: each attempt starts from the input
       // again, so a retry does not take an earlier pick for a request.
       const attempt = structuredClone(obj);
       const extra = (await this.hooks.beforeWrite?.(def, null, attempt)) ??
-        { compares: [], ops: [] };
+        NO_EXTRA;
+      if (o.dryRun) {
+        if (await this.store.get(key)) throw alreadyExists(def, m.name!);
+        return attempt;
+      }
       const r = await this.store.txn(
-        [{ key, modRevision: 0 }, ...extra.compares],
-        [{ type: "put", key, value: encode(attempt) }, ...extra.ops],
+        [{ key, modRevision: 0 }, ...nsCompare, ...extra.compares],
+        [{ type: "put", key, value: encode(def, attempt) }, ...extra.ops],
       );
-      if (r.succeeded) return decode(def, r.results[0]!);
+      if (r.succeeded) {
+        const created = decode(def, r.results[0]!);
+        await this.hooks.afterWrite?.(def, null, created);
+        return created;
+      }
       if (r.failed?.key === key) {
-        throw new ApiError(
-          409,
-          "AlreadyExists",
-          `${def.plural} "${m.name}" already exists`,
-          { name: m.name, kind: def.plural },
-        );
+        throw alreadyExists(def, m.name!);
       }
     }
     throw new ApiError(
@@ -180,8 +298,9 @@ export class Registry {
     ns: string | undefined,
     name: string,
     mutate: (old: KubeObject) => KubeObject,
+    o: WriteOptions = {},
   ): Promise<KubeObject> {
-    return this.#serial(def, () => this.#update(def, ns, name, mutate));
+    return this.#serial(def, () => this.#update(def, ns, name, mutate, o));
   }
 
   async #update(
@@ -189,6 +308,7 @@ export class Registry {
     ns: string | undefined,
     name: string,
     mutate: (old: KubeObject) => KubeObject,
+    o: WriteOptions,
   ): Promise<KubeObject> {
     const key = storeKey(def, ns, name);
     for (let i = 0; i < MAX_RETRIES; i++) {
@@ -229,14 +349,24 @@ export class Registry {
         m.generation++;
       }
       obj.kind = def.kind;
+      obj.apiVersion = groupVersion(def);
+      def.prepare?.(obj, old);
       validateMeta(def.kind, obj);
       const extra = (await this.hooks.beforeWrite?.(def, old, obj)) ??
-        { compares: [], ops: [] };
+        NO_EXTRA;
+      if (o.dryRun) {
+        obj.metadata.resourceVersion = String(entry.modRevision);
+        return obj;
+      }
       const r = await this.store.txn(
         [{ key, modRevision: entry.modRevision }, ...extra.compares],
-        [{ type: "put", key, value: encode(obj) }, ...extra.ops],
+        [{ type: "put", key, value: encode(def, obj) }, ...extra.ops],
       );
-      if (r.succeeded) return decode(def, r.results[0]!);
+      if (r.succeeded) {
+        const updated = decode(def, r.results[0]!);
+        await this.hooks.afterWrite?.(def, old, updated);
+        return updated;
+      }
       if (r.failed?.key === key && sentRv !== undefined) {
         throw ApiError.conflict(def.plural, name);
       }
@@ -249,8 +379,9 @@ export class Registry {
     ns: string | undefined,
     name: string,
     pre: { resourceVersion?: number; uid?: string } = {},
+    o: WriteOptions = {},
   ): Promise<KubeObject> {
-    return this.#serial(def, () => this.#delete(def, ns, name, pre));
+    return this.#serial(def, () => this.#delete(def, ns, name, pre, o));
   }
 
   async #delete(
@@ -258,7 +389,16 @@ export class Registry {
     ns: string | undefined,
     name: string,
     pre: { resourceVersion?: number; uid?: string },
+    o: WriteOptions,
   ): Promise<KubeObject> {
+    if (def.undeletable?.includes(name)) {
+      throw new ApiError(
+        403,
+        "Forbidden",
+        `${def.plural} "${name}" is forbidden: this ${def.singular} may not be deleted`,
+        { name, kind: def.plural },
+      );
+    }
     const key = storeKey(def, ns, name);
     for (let i = 0; i < MAX_RETRIES; i++) {
       const entry = await this.store.get(key);
@@ -272,7 +412,8 @@ export class Registry {
         throw ApiError.conflict(def.plural, name);
       }
       const extra = (await this.hooks.beforeDelete?.(def, old)) ??
-        { compares: [], ops: [] };
+        NO_EXTRA;
+      if (o.dryRun) return old;
       const r = await this.store.txn(
         [{ key, modRevision: entry.modRevision }, ...extra.compares],
         [{ type: "delete", key }, ...extra.ops],

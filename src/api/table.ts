@@ -1,12 +1,13 @@
 // Server-side printing: the meta.k8s.io/v1 Table kubectl asks for with
 // `Accept: application/json;as=Table;v=v1;g=meta.k8s.io`, giving
-// `kubectl get nodes` its NAME STATUS ROLES AGE VERSION columns.
+// `kubectl get nodes` its NAME STATUS ROLES AGE VERSION columns (each
+// kind's columns are its row's printer, see kinds/).
 
 import type { Json, KubeObject } from "./object.ts";
 import { isObject } from "./object.ts";
 import type { ResourceDef } from "./resources.ts";
 
-interface Column {
+export interface Column {
   name: string;
   type: "string" | "integer";
   format: string;
@@ -22,6 +23,21 @@ export interface Table {
   rows: { cells: Json[]; object: Json }[];
 }
 
+/** A kind's `kubectl get` columns and the cells of one object's row. */
+export interface Printer {
+  columns: Column[];
+  cells(obj: KubeObject, now: number): Json[];
+}
+
+/** NAME and AGE, for kinds without their own columns. */
+export const NAME_AGE: Printer = {
+  columns: [
+    col("Name", "Name must be unique within a namespace.", 0, "string", "name"),
+    col("Age", "CreationTimestamp of the object."),
+  ],
+  cells: (o, now) => [o.metadata.name ?? "", age(o, now)],
+};
+
 /** True when the Accept header asks for a Table. */
 export function wantsTable(accept: string | undefined): boolean {
   if (!accept) return false;
@@ -31,7 +47,7 @@ export function wantsTable(accept: string | undefined): boolean {
   );
 }
 
-function col(
+export function col(
   name: string,
   description: string,
   priority = 0,
@@ -41,31 +57,8 @@ function col(
   return { name, type, format, description, priority };
 }
 
-const NODE_COLUMNS = [
-  col("Name", "Name must be unique within a namespace.", 0, "string", "name"),
-  col("Status", "The status of the node"),
-  col("Roles", "The roles of the node"),
-  col("Age", "CreationTimestamp of the object."),
-  col("Version", "Kubelet Version reported by the node."),
-  col("Internal-IP", "List of internal IPs.", 1),
-  col("External-IP", "List of external IPs.", 1),
-  col("OS-Image", "OS image reported by the node.", 1),
-  col("Kernel-Version", "Kernel version reported by the node.", 1),
-  col("Container-Runtime", "Container runtime reported by the node.", 1),
-];
-
-const POD_COLUMNS = [
-  col("Name", "Name must be unique within a namespace.", 0, "string", "name"),
-  col("Ready", "The aggregate readiness state of this pod."),
-  col("Status", "The aggregate status of the containers in this pod."),
-  col("Restarts", "The number of times the containers have restarted.", 0),
-  col("Age", "CreationTimestamp of the object."),
-  col("IP", "IP address assigned to the pod.", 1),
-  col("Node", "Name of the node the pod is assigned to.", 1),
-];
-
 /** Kubernetes' HumanDuration ("5m", "3h12m", "4d"). */
-function humanDuration(ms: number): string {
+export function humanDuration(ms: number): string {
   const s = Math.floor(ms / 1000);
   if (s < -1) return "<invalid>";
   if (s < 0) return "0s";
@@ -86,95 +79,24 @@ function humanDuration(ms: number): string {
   return `${y}y`;
 }
 
-function age(obj: KubeObject, now: number): string {
+export function age(obj: KubeObject, now: number): string {
   const t = Date.parse(obj.metadata.creationTimestamp ?? "");
   return Number.isNaN(t) ? "<unknown>" : humanDuration(now - t);
 }
 
-function get(obj: unknown, path: string): unknown {
+export function get(obj: unknown, path: string): unknown {
   let cur = obj;
   for (const p of path.split(".")) cur = isObject(cur) ? cur[p] : undefined;
   return cur;
 }
 
-function list(obj: unknown, path: string): Json[] {
+export function list(obj: unknown, path: string): Json[] {
   const v = get(obj, path);
   return Array.isArray(v) ? v : [];
 }
 
-function nodeStatus(n: KubeObject): string {
-  const ready = list(n, "status.conditions").find((c) =>
-    isObject(c) && c.type === "Ready"
-  );
-  let s = !isObject(ready)
-    ? "Unknown"
-    : ready.status === "True"
-    ? "Ready"
-    : ready.status === "False"
-    ? "NotReady"
-    : "Unknown";
-  if (get(n, "spec.unschedulable") === true) s += ",SchedulingDisabled";
-  return s;
-}
-
-function nodeRoles(n: KubeObject): string {
-  const roles = new Set<string>();
-  for (const [k, v] of Object.entries(n.metadata.labels ?? {})) {
-    if (k.startsWith("node-role.kubernetes.io/")) {
-      roles.add(k.slice("node-role.kubernetes.io/".length));
-    } else if (k === "kubernetes.io/role" && v) roles.add(v);
-  }
-  return roles.size ? [...roles].sort().join(",") : "<none>";
-}
-
-function addresses(n: KubeObject, type: string): string {
-  const ips = list(n, "status.addresses").filter((a) =>
-    isObject(a) && a.type === type
-  ).map((a) => String((a as Record<string, Json>).address));
-  return ips.length ? ips.join(",") : "<none>";
-}
-
-function str(v: unknown, dflt = "<none>"): string {
+export function str(v: unknown, dflt = "<none>"): string {
   return typeof v === "string" && v !== "" ? v : dflt;
-}
-
-function nodeCells(n: KubeObject, now: number): Json[] {
-  return [
-    n.metadata.name ?? "",
-    nodeStatus(n),
-    nodeRoles(n),
-    age(n, now),
-    str(get(n, "status.nodeInfo.kubeletVersion"), ""),
-    addresses(n, "InternalIP"),
-    addresses(n, "ExternalIP"),
-    str(get(n, "status.nodeInfo.osImage"), "<unknown>"),
-    str(get(n, "status.nodeInfo.kernelVersion"), "<unknown>"),
-    str(get(n, "status.nodeInfo.containerRuntimeVersion"), "<unknown>"),
-  ];
-}
-
-function podCells(p: KubeObject, now: number): Json[] {
-  const containers = list(p, "spec.containers");
-  const statuses = list(p, "status.containerStatuses");
-  const ready = statuses.filter((s) => isObject(s) && s.ready === true).length;
-  const restarts = statuses.reduce<number>(
-    (n, s) =>
-      n +
-      (isObject(s) && typeof s.restartCount === "number" ? s.restartCount : 0),
-    0,
-  );
-  const status = p.metadata.deletionTimestamp
-    ? "Terminating"
-    : str(get(p, "status.reason"), str(get(p, "status.phase"), "Pending"));
-  return [
-    p.metadata.name ?? "",
-    `${ready}/${containers.length}`,
-    status,
-    restarts,
-    age(p, now),
-    str(get(p, "status.podIP")),
-    str(get(p, "spec.nodeName")),
-  ];
 }
 
 function rowObject(obj: KubeObject, include: string): Json {
@@ -195,12 +117,12 @@ export function toTable(
   includeObject = "Metadata",
   now = Date.now(),
 ): Table {
-  const cells = def.kind === "Node" ? nodeCells : podCells;
+  const { columns, cells } = def.printer;
   const table: Table = {
     kind: "Table",
     apiVersion: "meta.k8s.io/v1",
     metadata: {},
-    columnDefinitions: def.kind === "Node" ? NODE_COLUMNS : POD_COLUMNS,
+    columnDefinitions: columns,
     rows: items.map((o) => ({
       cells: cells(o, now),
       object: rowObject(o, includeObject),

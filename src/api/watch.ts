@@ -7,7 +7,7 @@
 import { type ApiError, toApiError } from "./errors.ts";
 import type { Json, KubeObject } from "./object.ts";
 import type { ObjectEvent, Registry } from "./registry.ts";
-import type { ResourceDef } from "./resources.ts";
+import { groupVersion, type ResourceDef } from "./resources.ts";
 import { toTable } from "./table.ts";
 
 export interface WatchRequest {
@@ -184,6 +184,6 @@ function bookmark(w: WatchRequest, revision: number, end: boolean): string {
   if (end) metadata.annotations = { "k8s.io/initial-events-end": "true" };
   return JSON.stringify({
     type: "BOOKMARK",
-    object: { kind: w.def.kind, apiVersion: "v1", metadata },
+    object: { kind: w.def.kind, apiVersion: groupVersion(w.def), metadata },
   }) + "\n";
 }

@@ -13,6 +13,12 @@ export {
 } from "./client.ts";
 export { errorFromResponse, KubeError } from "./errors.ts";
 export {
+  type CoreEvent,
+  type EventSpec,
+  newEvent,
+  postEvent,
+} from "./events.ts";
+export {
   type Informer,
   type InformerHandlers,
   type InformerOptions,

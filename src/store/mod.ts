@@ -4,6 +4,7 @@ export type {
   Compare,
   Entry,
   EventType,
+  ListOptions,
   ListResult,
   Op,
   Store,

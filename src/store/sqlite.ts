@@ -19,6 +19,7 @@ import {
 import type {
   Compare,
   Entry,
+  ListOptions,
   ListResult,
   Op,
   Store,
@@ -45,6 +46,7 @@ CREATE TABLE IF NOT EXISTS log (
   value TEXT NOT NULL, create_rev INTEGER NOT NULL,
   prev_value TEXT, prev_create_rev INTEGER, prev_mod_rev INTEGER);
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS log_key_rev ON log (key, rev);
 INSERT OR IGNORE INTO meta VALUES ('revision', 0), ('compacted', 0);
 `;
 
@@ -140,7 +142,20 @@ class SqliteStore implements Store {
     this.#stmts = {
       get: db.prepare("SELECT * FROM kv WHERE key = ?"),
       list: db.prepare(
-        "SELECT * FROM kv WHERE key >= ? AND key < ? ORDER BY key",
+        "SELECT * FROM kv WHERE key >= ? AND key > ? AND key < ? ORDER BY key LIMIT ?",
+      ),
+      // The keys as they were at a past revision: those unchanged since,
+      // and for every key changed after it, the value before its first
+      // later change (the log keeps every change after the compaction).
+      listAt: db.prepare(
+        `SELECT key, value, create_rev, mod_rev FROM kv
+           WHERE key >= ?1 AND key > ?2 AND key < ?3 AND mod_rev <= ?4
+         UNION ALL
+         SELECT l.key, l.prev_value, l.prev_create_rev, l.prev_mod_rev FROM log l
+           WHERE l.key >= ?1 AND l.key > ?2 AND l.key < ?3 AND l.rev > ?4
+             AND l.prev_value IS NOT NULL
+             AND l.rev = (SELECT MIN(rev) FROM log WHERE key = l.key AND rev > ?4)
+         ORDER BY key LIMIT ?5`,
       ),
       meta: db.prepare("SELECT value FROM meta WHERE name = ?"),
       setMeta: db.prepare("UPDATE meta SET value = ? WHERE name = ?"),
@@ -185,16 +200,49 @@ class SqliteStore implements Store {
     return Promise.resolve(this.#getSync(key));
   }
 
-  list(prefix: string): Promise<ListResult> {
+  list(prefix: string, opts: ListOptions = {}): Promise<ListResult> {
+    try {
+      return Promise.resolve(this.#listSync(prefix, opts));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  #listSync(prefix: string, opts: ListOptions): ListResult {
     this.#check();
+    const limit = opts.limit ?? -1;
+    if (limit !== -1 && (!Number.isSafeInteger(limit) || limit < 1)) {
+      throw new RangeError(`list limit ${limit} is not a positive integer`);
+    }
+    const after = opts.after ?? "";
+    const end = prefixEnd(prefix);
+    const sqlLimit = limit === -1 ? -1 : limit + 1;
     this.#db.exec("BEGIN");
     try {
-      const rows = this.#stmts.list.all(prefix, prefixEnd(prefix)) as unknown[];
-      const revision = this.#meta("revision");
-      return Promise.resolve({
-        entries: (rows as KvRow[]).map(toEntry),
-        revision,
-      });
+      const current = this.#meta("revision");
+      const at = opts.revision ?? current;
+      if (at > current) {
+        throw new RangeError(
+          `revision ${at} is newer than the store's revision ${current}`,
+        );
+      }
+      const compacted = this.#meta("compacted");
+      if (at < current && at < compacted) throw new Gone(at, compacted);
+      const rows = (at === current
+        ? this.#stmts.list.all(prefix, after, end, sqlLimit)
+        : this.#stmts.listAt.all(
+          prefix,
+          after,
+          end,
+          at,
+          sqlLimit,
+        )) as unknown[];
+      const entries = (rows as KvRow[]).map(toEntry);
+      const more = limit !== -1 && entries.length > limit;
+      if (more) {
+        entries.length = limit;
+      }
+      return { entries, revision: at, more };
     } finally {
       this.#db.exec("COMMIT");
     }

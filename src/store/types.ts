@@ -46,8 +46,22 @@ export interface StoreEvent {
 
 export interface ListResult {
   entries: Entry[];
-  /** The store's revision at the time of the read. */
+  /** The revision the list was read at (the current one by default). */
   revision: number;
+  /** True when `limit` cut the list short (more keys follow the last). */
+  more: boolean;
+}
+
+/** A page of a list, possibly read at a past revision (etcd's range). */
+export interface ListOptions {
+  /** Read the keys as they were at this revision (default: current). Throws
+   * Gone when it is older than compactRevision(), RangeError when it is
+   * newer than revision(). */
+  revision?: number;
+  /** Only keys strictly greater than this one (a page's last key). */
+  after?: string;
+  /** At most this many entries (default: all). */
+  limit?: number;
 }
 
 export interface WatchOptions {
@@ -60,8 +74,8 @@ export interface Store {
   /** The current revision of the whole store. */
   revision(): Promise<number>;
   get(key: string): Promise<Entry | null>;
-  /** Every key starting with `prefix`, in key order. */
-  list(prefix: string): Promise<ListResult>;
+  /** Every key starting with `prefix`, in key order (see ListOptions). */
+  list(prefix: string, opts?: ListOptions): Promise<ListResult>;
   /** Throws AlreadyExists when the key exists. */
   create(key: string, value: string): Promise<Entry>;
   /** Throws NotFound, or Conflict when `modRevision` is given and stale. */

@@ -109,6 +109,9 @@ Deno.test("pod update, status, strategic merge of containers by name, delete", a
 
 Deno.test("pods watch per namespace sees only that namespace", async () => {
   await using api = await testApi();
+  for (const name of ["a", "b"]) {
+    await api.call("POST", "/api/v1/namespaces", { metadata: { name } });
+  }
   const ac = new AbortController();
   const res = await api.app.request(
     "/api/v1/namespaces/a/pods?watch=1&resourceVersion=0",

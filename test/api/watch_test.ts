@@ -1,4 +1,4 @@
-import { assertEquals, assertMatch } from "@std/assert";
+import { assert, assertEquals, assertMatch } from "@std/assert";
 import {
   ADMIN,
   moreEvents,
@@ -29,24 +29,32 @@ const label = (
 
 Deno.test("watch without resourceVersion sends the current nodes as ADDED, then changes", async () => {
   await using api = await testApi();
-  await api.call("POST", "/api/v1/nodes", node("a"));
+  const rv = async (r: Promise<Response>) =>
+    (await (await r).json()).metadata.resourceVersion;
+  const a = await rv(api.call("POST", "/api/v1/nodes", node("a")));
   const res = await watch(api, "");
   assertEquals(res.status, 200);
   assertEquals(res.headers.get("content-type"), "application/json");
-  await label(api, "a", { x: "1" });
-  await api.call("POST", "/api/v1/nodes", node("b"));
+  const a2 = await rv(label(api, "a", { x: "1" }));
+  const b = await rv(api.call("POST", "/api/v1/nodes", node("b")));
   await api.call("DELETE", "/api/v1/nodes/a");
   const { reader, events } = await readEvents(res, 4);
   assertEquals(
-    events.map((
+    events.slice(0, 3).map((
       e,
     ) => [e.type, e.object.metadata.name, e.object.metadata.resourceVersion]),
     [
-      ["ADDED", "a", "1"],
-      ["MODIFIED", "a", "2"],
-      ["ADDED", "b", "3"],
-      ["DELETED", "a", "4"],
+      ["ADDED", "a", a],
+      ["MODIFIED", "a", a2],
+      ["ADDED", "b", b],
     ],
+  );
+  assertEquals([events[3].type, events[3].object.metadata.name], [
+    "DELETED",
+    "a",
+  ]);
+  assert(
+    Number(events[3].object.metadata.resourceVersion) > Number(b),
   );
   assertEquals(events[1].object.kind, "Node");
   await reader.cancel();
@@ -55,16 +63,18 @@ Deno.test("watch without resourceVersion sends the current nodes as ADDED, then 
 Deno.test("watch from a resourceVersion replays exactly the later events", async () => {
   await using api = await testApi();
   await api.call("POST", "/api/v1/nodes", node("a"));
-  await label(api, "a", { x: "1" });
-  await label(api, "a", { x: "2" });
-  const res = await watch(api, "resourceVersion=2");
+  const rv1 = (await (await label(api, "a", { x: "1" })).json()).metadata
+    .resourceVersion;
+  const rv2 = (await (await label(api, "a", { x: "2" })).json()).metadata
+    .resourceVersion;
+  const res = await watch(api, `resourceVersion=${rv1}`);
   const { reader, events } = await readEvents(res, 1);
   assertEquals(
     events.map((
       e,
     ) => [e.type, e.object.metadata.resourceVersion, e.object.metadata.labels]),
     [
-      ["MODIFIED", "3", { x: "2" }],
+      ["MODIFIED", rv2, { x: "2" }],
     ],
   );
   await reader.cancel();
@@ -72,8 +82,9 @@ Deno.test("watch from a resourceVersion replays exactly the later events", async
 
 Deno.test("a label selector watch turns selector transitions into ADDED/DELETED", async () => {
   await using api = await testApi();
-  await api.call("POST", "/api/v1/nodes", node("a"));
-  const res = await watch(api, "resourceVersion=1&labelSelector=zone%3Dx");
+  const created = await api.call("POST", "/api/v1/nodes", node("a"));
+  const rv = (await created.json()).metadata.resourceVersion;
+  const res = await watch(api, `resourceVersion=${rv}&labelSelector=zone%3Dx`);
   await label(api, "a", { zone: "x" });
   await label(api, "a", { zone: "x", other: "1" });
   await label(api, "a", { zone: "y" });
@@ -145,14 +156,16 @@ Deno.test("watch resumes after a server restart without missing or repeating an 
         `${e.type} ${e.object.metadata.name} ${e.object.metadata.resourceVersion}`,
       );
     }
-    assertEquals(seen, [
-      "ADDED a 1",
-      "ADDED b 2",
-      "MODIFIED a 3",
-      "DELETED b 4",
-      "ADDED c 5",
-      "MODIFIED c 6",
+    assertEquals(seen.map((l) => l.split(" ").slice(0, 2).join(" ")), [
+      "ADDED a",
+      "ADDED b",
+      "MODIFIED a",
+      "DELETED b",
+      "ADDED c",
+      "MODIFIED c",
     ]);
+    const rvs = seen.map((l) => Number(l.split(" ")[2]));
+    assert(rvs.every((r, i) => i === 0 || r > rvs[i - 1]), seen.join("; "));
     await reader.cancel();
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -161,12 +174,16 @@ Deno.test("watch resumes after a server restart without missing or repeating an 
 
 Deno.test("watch with allowWatchBookmarks sends BOOKMARK events with the resourceVersion", async () => {
   await using api = await testApi({ deps: { bookmarkIntervalMs: 1 } });
-  await api.call("POST", "/api/v1/nodes", node("a"));
-  const res = await watch(api, "resourceVersion=1&allowWatchBookmarks=true");
+  const created = await api.call("POST", "/api/v1/nodes", node("a"));
+  const rv = (await created.json()).metadata.resourceVersion;
+  const res = await watch(
+    api,
+    `resourceVersion=${rv}&allowWatchBookmarks=true`,
+  );
   const { reader, events } = await readEvents(res, 1);
   assertEquals(events[0].type, "BOOKMARK");
   assertEquals(events[0].object.kind, "Node");
-  assertEquals(events[0].object.metadata.resourceVersion, "1");
+  assertEquals(events[0].object.metadata.resourceVersion, rv);
   await label(api, "a", { x: "1" });
   let next = await moreEvents(reader, 1);
   while (next[0].type === "BOOKMARK") next = await moreEvents(reader, 1);

@@ -9,6 +9,7 @@
 import { assertEquals } from "@std/assert";
 import { ApiError } from "../../src/api/errors.ts";
 import { applyPatch } from "../../src/api/patch.ts";
+import { mergeKeysOf } from "../../src/api/openapi/mod.ts";
 import { NODES, PODS } from "../../src/api/resources.ts";
 import { fieldSelector, labelSelector } from "../../src/api/selectors.ts";
 import { parseBridgeConf } from "../../src/cni/bridge/mod.ts";
@@ -437,7 +438,12 @@ Deno.test("fuzz: patch documents raise only ApiError", async () => {
       ],
       check: ([type, body]) => {
         for (const def of [NODES, PODS]) {
-          applyPatch(type, structuredClone(NODE) as never, body, def.mergeKeys);
+          applyPatch(
+            type,
+            structuredClone(NODE) as never,
+            body,
+            mergeKeysOf(def),
+          );
         }
       },
       typed: (e) => e instanceof ApiError,

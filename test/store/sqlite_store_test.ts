@@ -229,3 +229,50 @@ Deno.test("openSqliteStore creates the db directory and reports an unusable path
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("store list pages with after/limit and reads a past revision", async () => {
+  const { dir, path } = await tempDb();
+  try {
+    using s = openSqliteStore(path);
+    await s.create("/p/a", "a1");
+    await s.create("/p/b", "b1");
+    const at = await s.create("/p/c", "c1");
+    // Changes after `at`: update b, delete c, create d, update b again.
+    await s.update("/p/b", "b2");
+    await s.delete("/p/c");
+    await s.create("/p/d", "d1");
+    await s.update("/p/b", "b3");
+    const now = await s.list("/p/", { limit: 2 });
+    assertEquals(now.entries.map((e) => e.value), ["a1", "b3"]);
+    assert(now.more);
+    const rest = await s.list("/p/", { after: "/p/b", limit: 2 });
+    assertEquals(rest.entries.map((e) => e.value), ["d1"]);
+    assertEquals(rest.more, false);
+    const past = await s.list("/p/", { revision: at.modRevision });
+    assertEquals(past.revision, at.modRevision);
+    assertEquals(past.entries.map((e) => [e.key, e.value, e.modRevision]), [
+      ["/p/a", "a1", 1],
+      ["/p/b", "b1", 2],
+      ["/p/c", "c1", 3],
+    ]);
+    const page2 = await s.list("/p/", {
+      revision: at.modRevision,
+      after: "/p/a",
+      limit: 1,
+    });
+    assertEquals(page2.entries.map((e) => e.value), ["b1"]);
+    assert(page2.more);
+    await assertRejects(
+      () => s.list("/p/", { revision: 99 }),
+      RangeError,
+    );
+    await s.compact(5);
+    await assertRejects(() => s.list("/p/", { revision: 3 }), Gone);
+    assertEquals(
+      (await s.list("/p/", { revision: 5 })).entries.map((e) => e.value),
+      ["a1", "b2"],
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

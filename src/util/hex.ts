@@ -1,3 +1,5 @@
+// Hex encoding of bytes (lowercase) and its inverse.
+
 export function encodeHex(bytes: Uint8Array): string {
   return [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
