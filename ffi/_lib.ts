@@ -353,6 +353,34 @@ const libc = {
     ],
     result: "i32",
   },
+  // int eventfd(unsigned int initval, int flags)
+  eventfd: {
+    parameters: [
+      "u32", // initval
+      "i32", // flags (EFD_CLOEXEC | EFD_NONBLOCK)
+    ],
+    result: "i32",
+  },
+  // ssize_t write(int fd, const void *buf, size_t count)
+  write: {
+    parameters: [
+      "i32", // fd
+      "buffer", // buf
+      "usize", // count
+    ],
+    result: "isize",
+  },
+  // int poll(struct pollfd *fds, nfds_t nfds, int timeout)
+  // Blocks: called on a worker thread (nonblocking), answers a Promise.
+  poll: {
+    parameters: [
+      "buffer", // fds (struct pollfd[nfds]: i32 fd, i16 events, i16 revents)
+      "u64", // nfds
+      "i32", // timeout (ms, -1: none)
+    ],
+    result: "i32",
+    nonblocking: true,
+  },
   // void free(void *ptr)
   free: {
     parameters: [

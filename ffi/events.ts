@@ -1,7 +1,8 @@
 // Netlink notifications as async iterators: link changes (linkEvents), link,
 // neighbour, FDB and route changes (netEvents), and nf_tables rule-set
-// changes (nftEvents). The sockets are nonblocking and polled on a short
-// timer, so the event loop never blocks.
+// changes (nftEvents). The sockets are nonblocking; while one has nothing to
+// read, a poll(2) on a worker thread waits for it (or for close()), so an
+// idle subscription costs no wake-ups and an event is read as it arrives.
 
 import { decodeLink, RTM_DELLINK, RTM_NEWLINK } from "./link.ts";
 import {
@@ -19,6 +20,7 @@ import {
 } from "./route.ts";
 import { NetlinkError } from "./errors.ts";
 import { NlSocket } from "./socket.ts";
+import { errno, libs } from "./_lib.ts";
 import { messages, type Msg } from "./_wire.ts";
 import type { Fdb, Link, Neigh, Route } from "./types.ts";
 
@@ -28,7 +30,15 @@ const RTNLGRP_IPV4_ROUTE = 7;
 const RTNLGRP_IPV6_ROUTE = 11;
 const NETLINK_NETFILTER = 12;
 const NFNLGRP_NFTABLES = 7;
-const POLL_MS = 20;
+/** struct pollfd: int fd; short events; short revents. */
+const POLLFD_SIZE = 8;
+const POLLIN = 0x1;
+const EFD_NONBLOCK = 0o4000;
+const EFD_CLOEXEC = 0o2000000;
+/** The eventfd increment close() writes (any non-zero u64). */
+const WAKE = new BigUint64Array([1n]);
+/** poll(2) failures in a row taken as lasting (EINTR does not repeat). */
+const POLL_FAILURES = 100;
 
 export interface LinkEvent {
   type: "new" | "del";
@@ -52,26 +62,32 @@ export type EventStream<T> = AsyncIterableIterator<T> & { close(): void };
 export type LinkEventStream = EventStream<LinkEvent>;
 export type NetEventStream = EventStream<NetEvent>;
 
+/** Closes an eventfd left open by a subscription nobody closed. */
+const wakeFds = new FinalizationRegistry<number>((fd) => libs().c.close(fd));
+
 class Subscription<T> implements AsyncIterableIterator<T> {
   #sock: NlSocket;
+  /** eventfd written by close() to end a poll under way. */
+  #wake: number;
+  /** struct pollfd[2]: the socket, then #wake; poll() reads it off-thread. */
+  #fds = new Uint8Array(2 * POLLFD_SIZE);
   #queue: T[] = [];
-  /** Pending waits (one per concurrent next()): timer and its resolver. */
-  #waits = new Map<ReturnType<typeof setTimeout>, () => void>();
-  #pollMs: number;
+  #closed = false;
+  /** The poll(2) under way (shared by concurrent next() calls), if any. */
+  #polling: Promise<void> | null = null;
+  #pollFailures = 0;
 
   constructor(
     opts: {
       netns?: string;
       groups: number[];
       protocol?: number;
-      pollMs?: number;
     },
     readonly op: string,
     readonly decode: (m: Msg) => T | null,
     /** What to queue when the kernel dropped events; null: throw. */
     readonly overflow: T | null,
   ) {
-    this.#pollMs = opts.pollMs ?? POLL_MS;
     this.#sock = NlSocket.open({
       netns: opts.netns,
       protocol: opts.protocol,
@@ -79,6 +95,20 @@ class Subscription<T> implements AsyncIterableIterator<T> {
       nonblocking: true,
       rcvbuf: 1 << 20,
     });
+    const { c } = libs();
+    const wake = c.eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (wake < 0) {
+      const code = errno();
+      this.#sock.close();
+      throw new NetlinkError(code, `${op}: eventfd`);
+    }
+    this.#wake = wake;
+    wakeFds.register(this, wake, this);
+    const v = new DataView(this.#fds.buffer);
+    v.setInt32(0, this.#sock.fd, true);
+    v.setInt16(4, POLLIN, true);
+    v.setInt32(POLLFD_SIZE, wake, true);
+    v.setInt16(POLLFD_SIZE + 4, POLLIN, true);
   }
 
   #drain(): void {
@@ -104,35 +134,61 @@ class Subscription<T> implements AsyncIterableIterator<T> {
     }
   }
 
+  /**
+   * Waits, on a worker thread, until the socket is readable (or has an
+   * error such as ENOBUFS pending) or close() writes the eventfd: no timer,
+   * nothing runs while idle. The socket and eventfd are freed only once no
+   * poll uses them.
+   */
+  #wait(): Promise<void> {
+    return this.#polling ??= (async () => {
+      try {
+        const n = await libs().c.poll(this.#fds, 2n, -1);
+        // -1 is EINTR (a signal reached the worker thread: poll again) or a
+        // failure that would repeat; errno is the worker's, so count them.
+        this.#pollFailures = n < 0 ? this.#pollFailures + 1 : 0;
+      } finally {
+        this.#polling = null;
+        if (this.#closed) this.#release();
+      }
+      if (this.#pollFailures >= POLL_FAILURES) {
+        throw new NetlinkError(5, `${this.op}: poll`, {
+          detail: `poll failed ${POLL_FAILURES} times in a row`,
+        });
+      }
+    })();
+  }
+
   async next(): Promise<IteratorResult<T>> {
-    while (!this.#sock.closed) {
+    while (!this.#closed) {
       this.#drain();
       if (this.#queue.length) {
         return { value: this.#queue.shift()!, done: false };
       }
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          this.#waits.delete(timer);
-          resolve();
-        }, this.#pollMs);
-        this.#waits.set(timer, resolve);
-      });
+      await this.#wait();
     }
     return { value: undefined, done: true };
   }
 
-  return(): Promise<IteratorResult<T>> {
+  async return(): Promise<IteratorResult<T>> {
     this.close();
-    return Promise.resolve({ value: undefined, done: true });
+    await this.#polling; // the worker thread is done with our fds
+    return { value: undefined, done: true };
   }
 
   close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    // A poll under way still reads the fds: wake it; it frees them.
+    if (this.#polling) {
+      libs().c.write(this.#wake, WAKE, 8n);
+    } else this.#release();
+  }
+
+  #release(): void {
     this.#sock.close();
-    for (const [timer, resolve] of this.#waits) {
-      clearTimeout(timer);
-      resolve();
-    }
-    this.#waits.clear();
+    wakeFds.unregister(this);
+    libs().c.close(this.#wake);
   }
 
   [Symbol.asyncIterator](): this {
@@ -227,16 +283,18 @@ export interface NftEvent {
 /**
  * Subscribes to nf_tables changes in `netns` (NFNLGRP_NFTABLES): one event
  * per notification, whatever table it touches. Rules made by
- * iptables-legacy cause none. The socket is polled every `pollMs` (100 ms
- * by default: rule checks are not latency-critical).
+ * iptables-legacy cause none.
  */
 export function nftEvents(
-  opts: { netns?: string; pollMs?: number } = {},
+  opts: {
+    netns?: string;
+    /** @deprecated Ignored: the socket is waited on, not polled. */
+    pollMs?: number;
+  } = {},
 ): EventStream<NftEvent> {
   return new Subscription<NftEvent>(
     {
       netns: opts.netns,
-      pollMs: opts.pollMs ?? 100,
       protocol: NETLINK_NETFILTER,
       groups: [NFNLGRP_NFTABLES],
     },

@@ -152,6 +152,13 @@ export class NlSocket implements Disposable {
     return this.#handle === null;
   }
 
+  /** The socket's file descriptor (to wait on it with poll(2)). */
+  get fd(): number {
+    const fd = libs().nl.nl_socket_get_fd(this.#h("netlink fd"));
+    if (fd < 0) throw new NetlinkError(9, "netlink fd (not connected)");
+    return fd;
+  }
+
   #h(op: string): NonNullable<Deno.PointerValue> {
     if (this.#handle === null) {
       throw new NetlinkError(9, `${op} (netlink socket closed)`);

@@ -47,6 +47,92 @@ Deno.test("linkEvents.close() ends every pending next()", async () => {
   assertEquals((await Promise.all(pending)).map((r) => r.done), [true, true]);
 });
 
+Deno.test("a next() waiting on an idle netEvents stream wakes for a change made afterwards", async () => {
+  await using ns = await Netns.create("evwake");
+  await ns.sh("ip", "link", "add", "w0", "type", "veth", "peer", "name", "w0p");
+  await ns.sh("ip", "link", "set", "w0", "up");
+  const events = netEvents({ netns: ns.path, kinds: ["route"] });
+  try {
+    const pending = events.next(); // nothing queued: it waits
+    await ns.sh("ip", "route", "add", "10.8.0.0/24", "dev", "w0");
+    const ev = (await pending).value;
+    assert(ev?.kind === "route", JSON.stringify(ev));
+    assertEquals([ev.type, ev.route.dst], ["new", "10.8.0.0/24"]);
+    // and again after going idle once more
+    const again = events.next();
+    await ns.sh("ip", "route", "del", "10.8.0.0/24", "dev", "w0");
+    const del = (await again).value;
+    assert(del?.kind === "route", JSON.stringify(del));
+    assertEquals([del.type, del.route.dst], ["del", "10.8.0.0/24"]);
+  } finally {
+    events.close();
+  }
+});
+
+Deno.test("nftEvents and netEvents closed while waiting end their next() and free the socket", async () => {
+  await using ns = await Netns.create("evwclose");
+  const net = netEvents({ netns: ns.path });
+  const nft = nftEvents({ netns: ns.path });
+  const pending = [net.next(), nft.next(), net.next()];
+  net.close();
+  nft.close();
+  assertEquals((await Promise.all(pending)).map((r) => r.done), [
+    true,
+    true,
+    true,
+  ]);
+  assertEquals((await net.next()).done, true);
+  assertEquals((await nft.return!()).done, true);
+});
+
+Deno.test("netEvents reports dropped notifications as one overflow event and goes on", async () => {
+  await using ns = await Netns.create("evover");
+  await ns.sh("ip", "link", "add", "o0", "type", "veth", "peer", "name", "o0p");
+  await ns.sh("ip", "link", "set", "o0", "up");
+  const events = netEvents({ netns: ns.path, kinds: ["route"] });
+  try {
+    // 20000 route notifications while nobody reads: more than the 1 MiB
+    // receive buffer holds, so the kernel drops some (ENOBUFS).
+    const batch: string[] = [];
+    for (let i = 0; i < 20000; i++) {
+      batch.push(
+        `route add 10.${100 + (i >> 16)}.${(i >> 8) & 255}.${
+          i & 255
+        }/32 dev o0`,
+      );
+    }
+    const r = await ns.run(["ip", "-batch", "-"], {
+      stdin: batch.join("\n") + "\n",
+    });
+    assertEquals(r.code, 0, r.stderr);
+    // Still full: this one is dropped too, or read if nothing was.
+    await ns.sh("ip", "route", "add", "10.99.0.0/24", "dev", "o0");
+    let overflows = 0;
+    for (;;) { // not for-await: leaving that loop would close the stream
+      const { value: ev, done } = await events.next();
+      assert(!done);
+      if (ev.kind === "overflow") overflows++;
+      if (ev.kind === "overflow") break;
+      if (ev.kind === "route" && ev.route.dst === "10.99.0.0/24") break;
+    }
+    assertEquals(overflows, 1);
+    // The stream goes on: a change made now arrives after what is queued.
+    await ns.sh("ip", "route", "add", "10.98.0.0/24", "dev", "o0");
+    let after = 0;
+    for (;;) {
+      const { value: ev, done } = await events.next();
+      assert(!done);
+      if (ev.kind === "overflow") overflows++;
+      else after++;
+      if (ev.kind === "route" && ev.route.dst === "10.98.0.0/24") break;
+    }
+    assertEquals(overflows, 1);
+    assert(after > 0);
+  } finally {
+    events.close();
+  }
+});
+
 Deno.test("netEvents reports neighbour, FDB and route changes with the device index", async () => {
   await using ns = await Netns.create("evnet");
   using nl = Netlink.open({ netns: ns.path });
