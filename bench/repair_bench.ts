@@ -10,7 +10,7 @@
 // each change through ffi/ and polls the kernel until the entry is right
 // again. Events are spaced 300 ms apart (no back-off: each is a separate
 // incident). CPU per repair is the agent's CPU over the run minus its idle
-// CPU over as long a quiet period (the 20 ms notification poll).
+// CPU over as long a quiet period.
 
 import { Netlink } from "../ffi/mod.ts";
 import { runFlannel } from "../src/flannel/mod.ts";
