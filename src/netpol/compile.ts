@@ -1,0 +1,259 @@
+// The pure compiler: policies, pods and namespaces -> the nftables state
+// that enforces them for the pods of one node.
+//
+// Per policy selecting a local pod: a chain pi-<h> (ingress) and/or pe-<h>
+// (egress) whose rules accept what one of its rules allows, reading named
+// sets of peer pod addresses (<h>-i<r>-p4), ipBlock ranges (<h>-i<r>-b4)
+// and named-port tuples (<h>-i<r>-n4). Per distinct list of policies: a
+// group chain (gi-/ge-<hash>) that jumps to each policy chain and drops.
+// Pods reach their group through the verdict maps ingress4/6 and
+// egress4/6 keyed by pod address; a pod no policy selects is in no map and
+// so is allowed everything.
+
+import { IP } from "../net/mod.ts";
+import { shortHash } from "./names.ts";
+import { cidrMinus, type Range, rangeElement, unionRanges } from "./ranges.ts";
+import { selectorMatches } from "./selector.ts";
+import { emptyState, type NetpolState } from "./state.ts";
+import { CIDR } from "../net/mod.ts";
+import {
+  NAMESPACE_NAME_LABEL,
+  type NamespaceView,
+  type NetworkPolicy,
+  type NetworkPolicyPeer,
+  type NetworkPolicyPort,
+  type PodView,
+  policyTypesOf,
+} from "./types.ts";
+
+export interface CompileInput {
+  nodeName: string;
+  /** The node's own addresses and its cni0 gateway(s): always allowed in. */
+  nodeIPs: string[];
+  /** Valid policies (see validateNetworkPolicy). */
+  policies: NetworkPolicy[];
+  pods: PodView[];
+  namespaces: NamespaceView[];
+}
+
+type Fam = 4 | 6;
+const FAMS: Fam[] = [4, 6];
+const KW = { 4: "ip", 6: "ip6" } as const;
+const ADDR = { 4: "ipv4_addr", 6: "ipv6_addr" } as const;
+
+interface Pod extends PodView {
+  addrs: { 4: string[]; 6: string[] };
+}
+
+function withAddrs(p: PodView): Pod {
+  const addrs: Pod["addrs"] = { 4: [], 6: [] };
+  for (const text of p.ips) {
+    const ip = IP.tryParse(text);
+    if (ip) addrs[ip.family].push(ip.toString());
+  }
+  return { ...p, addrs };
+}
+
+class Compiler {
+  readonly out: NetpolState = emptyState();
+  readonly pods: Pod[];
+  readonly local: Pod[];
+  readonly nsLabels = new Map<string, Record<string, string>>();
+
+  constructor(readonly input: CompileInput) {
+    this.pods = input.pods.map(withAddrs)
+      .filter((p) => p.addrs[4].length + p.addrs[6].length > 0);
+    this.local = this.pods.filter((p) => p.nodeName === input.nodeName);
+    for (const ns of input.namespaces) this.nsLabels.set(ns.name, ns.labels);
+  }
+
+  labelsOfNamespace(name: string): Record<string, string> {
+    return this.nsLabels.get(name) ?? { [NAMESPACE_NAME_LABEL]: name };
+  }
+
+  set(name: string, type: string, interval: boolean, elements: string[]) {
+    this.out.sets.set(name, { type, interval, elements: new Set(elements) });
+    return name;
+  }
+
+  peerPods(policyNs: string, peers: NetworkPolicyPeer[]): Pod[] {
+    const sel = peers.filter((p) => p.podSelector || p.namespaceSelector);
+    if (sel.length === 0) return [];
+    return this.pods.filter((pod) =>
+      sel.some((p) => {
+        if (p.namespaceSelector) {
+          if (
+            !selectorMatches(
+              p.namespaceSelector,
+              this.labelsOfNamespace(pod.namespace),
+            )
+          ) return false;
+        } else if (pod.namespace !== policyNs) return false;
+        return !p.podSelector || selectorMatches(p.podSelector, pod.labels);
+      })
+    );
+  }
+
+  /** The accept rules of one ingress or egress rule, for one family. */
+  ruleLines(
+    base: string,
+    fam: Fam,
+    ingress: boolean,
+    policyNs: string,
+    peers: NetworkPolicyPeer[],
+    ports: NetworkPolicyPort[],
+    selected: Pod[],
+  ): string[] {
+    const kw = KW[fam];
+    const field = ingress ? "saddr" : "daddr";
+    const peerMatches: string[] = [];
+    if (peers.length === 0) peerMatches.push("");
+    else {
+      if (peers.some((p) => p.podSelector || p.namespaceSelector)) {
+        const ips = this.peerPods(policyNs, peers).flatMap((p) => p.addrs[fam]);
+        const s = this.set(`${base}-p${fam}`, ADDR[fam], false, ips);
+        peerMatches.push(`${kw} ${field} @${s}`);
+      }
+      const ranges: Range[] = peers.flatMap((p) => {
+        const c = p.ipBlock ? CIDR.tryParse(p.ipBlock.cidr) : null;
+        if (!c || c.family !== fam) return [];
+        const ex = (p.ipBlock!.except ?? []).map((e) => CIDR.tryParse(e))
+          .filter((e): e is CIDR => e !== null);
+        return cidrMinus(c, ex);
+      });
+      if (ranges.length > 0) {
+        const els = unionRanges(ranges).map(rangeElement);
+        const s = this.set(`${base}-b${fam}`, ADDR[fam], true, els);
+        peerMatches.push(`${kw} ${field} @${s}`);
+      }
+      if (peerMatches.length === 0) return [];
+    }
+    const portMatches = new Set<string>();
+    if (ports.length === 0) portMatches.add("");
+    const named: string[] = [];
+    for (const p of ports) {
+      const proto = (p.protocol ?? "TCP").toLowerCase();
+      if (typeof p.port === "string") {
+        const targets = ingress ? selected : this.pods;
+        for (const pod of targets) {
+          for (const np of pod.ports) {
+            if (np.name !== p.port || np.protocol.toLowerCase() !== proto) {
+              continue;
+            }
+            for (const a of pod.addrs[fam]) {
+              named.push(`${a} . ${proto} . ${np.port}`);
+            }
+          }
+        }
+        continue;
+      }
+      let m = `meta l4proto ${proto}`;
+      if (typeof p.port === "number") {
+        m += ` th dport ${p.port}`;
+        if (p.endPort !== undefined && p.endPort > p.port) m += `-${p.endPort}`;
+      }
+      portMatches.add(m);
+    }
+    if (ports.some((p) => typeof p.port === "string")) {
+      const s = this.set(
+        `${base}-n${fam}`,
+        `${ADDR[fam]} . inet_proto . inet_service`,
+        false,
+        [...new Set(named)],
+      );
+      portMatches.add(`${kw} daddr . meta l4proto . th dport @${s}`);
+    }
+    const lines: string[] = [];
+    for (const pm of peerMatches) {
+      for (const po of portMatches) {
+        lines.push([pm, po, "accept"].filter((x) => x !== "").join(" "));
+      }
+    }
+    return lines;
+  }
+
+  policyChain(
+    pol: NetworkPolicy,
+    h: string,
+    ingress: boolean,
+    selected: Pod[],
+  ): string {
+    const ns = pol.metadata.namespace ?? "default";
+    const d = ingress ? "i" : "e";
+    const rules = ingress
+      ? (pol.spec.ingress ?? []).map((r) => ({ peers: r.from, ports: r.ports }))
+      : (pol.spec.egress ?? []).map((r) => ({ peers: r.to, ports: r.ports }));
+    const lines = rules.flatMap((r, i) =>
+      FAMS.flatMap((fam) =>
+        this.ruleLines(
+          `s-${h}-${d}${i}`,
+          fam,
+          ingress,
+          ns,
+          r.peers ?? [],
+          r.ports ?? [],
+          selected,
+        )
+      )
+    );
+    const name = `p${d}-${h}`;
+    this.out.chains.set(name, [...new Set(lines)]);
+    return name;
+  }
+
+  run(): NetpolState {
+    const ing = new Map<Pod, string[]>();
+    const egr = new Map<Pod, string[]>();
+    const policies = [...this.input.policies].sort((a, b) =>
+      key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0
+    );
+    for (const pol of policies) {
+      const ns = pol.metadata.namespace ?? "default";
+      const selected = this.local.filter((p) =>
+        p.namespace === ns && selectorMatches(pol.spec.podSelector, p.labels)
+      );
+      if (selected.length === 0) continue;
+      const h = shortHash(key(pol));
+      const types = policyTypesOf(pol.spec);
+      for (const [ingress, into] of [[true, ing], [false, egr]] as const) {
+        if (!types.includes(ingress ? "Ingress" : "Egress")) continue;
+        const chain = this.policyChain(pol, h, ingress, selected);
+        for (const p of selected) into.set(p, [...(into.get(p) ?? []), chain]);
+      }
+    }
+    this.groups(ing, "ingress", "gi");
+    this.groups(egr, "egress", "ge");
+    const node: Pod["addrs"] = withAddrs({
+      ips: this.input.nodeIPs,
+    } as PodView).addrs;
+    for (const fam of FAMS) this.set(`node${fam}`, ADDR[fam], false, node[fam]);
+    return this.out;
+  }
+
+  groups(by: Map<Pod, string[]>, map: string, prefix: string): void {
+    const elements = { 4: new Map<string, string>(), 6: new Map() };
+    for (const [pod, chains] of by) {
+      const name = `${prefix}-${shortHash(chains.join(","))}`;
+      if (!this.out.chains.has(name)) {
+        this.out.chains.set(name, [...chains.map((c) => `jump ${c}`), "drop"]);
+      }
+      for (const fam of FAMS) {
+        for (const a of pod.addrs[fam]) elements[fam].set(a, `goto ${name}`);
+      }
+    }
+    for (const fam of FAMS) {
+      this.out.maps.set(`${map}${fam}`, {
+        type: ADDR[fam],
+        elements: elements[fam],
+      });
+    }
+  }
+}
+
+const key = (p: NetworkPolicy) =>
+  `${p.metadata.namespace ?? "default"}/${p.metadata.name}`;
+
+/** The nftables state enforcing `input.policies` for the node's pods. */
+export function compile(input: CompileInput): NetpolState {
+  return new Compiler(input).run();
+}
