@@ -24,6 +24,16 @@ export {
 } from "./state.ts";
 export { NetpolTable, type SyncResult } from "./table.ts";
 export {
+  NAMESPACES_PATH,
+  type NetpolControllerOptions,
+  PODS_PATH,
+  POLICIES_PATH,
+  removeNetworkPolicyTable,
+  runNetpolController,
+  type SyncReport,
+} from "./controller.ts";
+export { namespaceView, podView } from "./views.ts";
+export {
   type IPBlock,
   type LabelSelector,
   type LabelSelectorRequirement,

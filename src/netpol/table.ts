@@ -16,6 +16,8 @@ export interface SyncResult {
   ops: number;
   /** True when the whole table was loaded (first sync or after an error). */
   full: boolean;
+  /** The commands sent (for a full load: the script's lines). */
+  commands: string[];
 }
 
 export class NetpolTable {
@@ -35,10 +37,11 @@ export class NetpolTable {
       const script = fullScript(want);
       await this.#nft.apply(script);
       this.#cur = want;
-      return { ops: script.split("\n").length - 1, full: true };
+      const commands = script.trimEnd().split("\n");
+      return { ops: commands.length, full: true, commands };
     }
     const ops = diffOps(this.#cur, want);
-    if (ops.length === 0) return { ops: 0, full: false };
+    if (ops.length === 0) return { ops: 0, full: false, commands: [] };
     try {
       await this.#nft.apply(ops.join("\n") + "\n");
     } catch (e) {
@@ -46,7 +49,7 @@ export class NetpolTable {
       throw e;
     }
     this.#cur = want;
-    return { ops: ops.length, full: false };
+    return { ops: ops.length, full: false, commands: ops };
   }
 
   /** Forgets what was written, so that the next sync reloads the table. */
