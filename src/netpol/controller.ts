@@ -8,6 +8,7 @@
 // --disable-network-policy removes them (removeNetworkPolicyTable).
 
 import type { KubeClient, Pod } from "../kube/mod.ts";
+import { CIDR } from "../net/mod.ts";
 import { compile } from "./compile.ts";
 import { NetpolTable, type SyncResult } from "./table.ts";
 import type { Namespace, NetworkPolicy } from "./types.ts";
@@ -28,8 +29,10 @@ export interface SyncReport extends SyncResult {
 export interface NetpolControllerOptions {
   kube: KubeClient;
   nodeName: string;
-  /** The node's addresses and cni0 gateways (always allowed in); read per sync. */
+  /** The node's addresses (always allowed in); read per sync. */
   nodeIPs: () => string[];
+  /** The node's pod CIDRs: their gateways (cni0) are allowed in too. */
+  podCIDRs?: () => string[];
   signal: AbortSignal;
   log: (msg: string) => void;
   /** Network namespace to program (tests); the caller's when unset. */
@@ -58,6 +61,13 @@ function abortable(signal: AbortSignal, ms?: number): {
     signal.addEventListener("abort", done, { once: true });
   });
   return { promise, wake };
+}
+
+/** The bridge gateway of each pod CIDR (its first host address). */
+export function gateways(podCIDRs: string[]): string[] {
+  return podCIDRs.map((c) => CIDR.tryParse(c))
+    .filter((c) => c !== null)
+    .map((c) => c.first().add(1).toString());
 }
 
 /** Runs until `signal` aborts. */
@@ -133,7 +143,7 @@ export async function runNetpolController(
       const t0 = performance.now();
       const want = compile({
         nodeName: o.nodeName,
-        nodeIPs: o.nodeIPs(),
+        nodeIPs: [...o.nodeIPs(), ...gateways(o.podCIDRs?.() ?? [])],
         policies: valid(),
         pods: [...pods.cache.values()].map(podView)
           .filter((p) => p !== null),

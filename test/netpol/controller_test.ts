@@ -208,3 +208,27 @@ Deno.test("controller: a server without the NetworkPolicy resource is retried, n
     await done;
   });
 });
+
+Deno.test("agent task: --disable-network-policy removes weft's table and no other", async () => {
+  await using node = await PodNode.create("npd");
+  await node.host.sh("nft", "add table inet weft-netpol");
+  await node.host.sh("nft", "add chain inet weft-netpol left-over");
+  await node.host.sh("nft", "add table inet someone-else");
+  const out = await node.host.sh(
+    Deno.execPath(),
+    "run",
+    "-A",
+    new URL("./_agent_task.ts", import.meta.url).pathname,
+    "true",
+  );
+  assert(out.includes("disabled"), out);
+  assertEquals(
+    (await node.host.run(["nft", "list", "table", "inet", TABLE_NAME])).code,
+    1,
+  );
+  assertEquals(
+    (await node.host.run(["nft", "list", "table", "inet", "someone-else"]))
+      .code,
+    0,
+  );
+});
