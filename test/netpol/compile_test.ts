@@ -1,0 +1,321 @@
+import { assert, assertEquals } from "@std/assert";
+import {
+  compile,
+  type CompileInput,
+  diffOps,
+  emptyState,
+  type NetworkPolicy,
+  type NetworkPolicySpec,
+  type PodView,
+  podView,
+  selectorMatches,
+} from "../../src/netpol/mod.ts";
+import {
+  cidrMinus,
+  rangeElement,
+  unionRanges,
+} from "../../src/netpol/ranges.ts";
+import { CIDR } from "../../src/net/mod.ts";
+
+const pod = (
+  ns: string,
+  name: string,
+  labels: Record<string, string>,
+  ips: string[],
+  node = "n1",
+  ports: PodView["ports"] = [],
+): PodView => ({ namespace: ns, name, labels, ips, nodeName: node, ports });
+const pol = (
+  ns: string,
+  name: string,
+  spec: NetworkPolicySpec,
+): NetworkPolicy => ({
+  metadata: { namespace: ns, name },
+  spec,
+});
+const PODS = [
+  pod("x", "a", { app: "web" }, ["10.0.0.2", "fd00::2"], "n1", [
+    { name: "http", port: 8080, protocol: "TCP" },
+    { name: "dns", port: 53, protocol: "UDP" },
+  ]),
+  pod("x", "b", { app: "web" }, ["10.0.0.3"]),
+  pod("x", "c", { app: "db" }, ["10.0.0.4"]),
+  pod("y", "a", { app: "web" }, ["10.0.1.2"], "n2", [
+    { name: "http", port: 9090, protocol: "TCP" },
+  ]),
+];
+const input = (policies: NetworkPolicy[], pods = PODS): CompileInput => ({
+  nodeName: "n1",
+  nodeIPs: ["192.168.0.1", "10.0.0.1"],
+  policies,
+  pods,
+  namespaces: [{ name: "x", labels: { team: "x" } }, {
+    name: "y",
+    labels: { team: "y" },
+  }],
+});
+const web = pol("x", "web", {
+  podSelector: { matchLabels: { app: "web" } },
+  ingress: [{ from: [{ namespaceSelector: { matchLabels: { team: "y" } } }] }],
+});
+
+Deno.test("compile(): no policy, no map entry: every pod is allowed everything", () => {
+  const s = compile(input([]));
+  assertEquals([...s.chains.keys()], []);
+  for (const m of s.maps.values()) assertEquals(m.elements.size, 0);
+  assertEquals([...s.sets.get("node4")!.elements], ["192.168.0.1", "10.0.0.1"]);
+});
+
+Deno.test("compile(): selected local pods share one group chain; unselected and remote pods are in no map", () => {
+  const s = compile(input([web]));
+  const ing4 = s.maps.get("ingress4")!.elements;
+  assertEquals([...ing4.keys()].sort(), ["10.0.0.2", "10.0.0.3"]);
+  assertEquals(new Set(ing4.values()).size, 1);
+  assertEquals([...s.maps.get("ingress6")!.elements.keys()], ["fd00::2"]);
+  assertEquals(s.maps.get("egress4")!.elements.size, 0);
+  const group = ing4.get("10.0.0.2")!.replace("goto ", "");
+  const [jump, drop] = s.chains.get(group)!;
+  assert(jump.startsWith("jump pi-"), jump);
+  assertEquals(drop, "drop");
+  // The peer set holds y's pod, which lives on another node.
+  const peers = [...s.sets.entries()].find(([n]) => n.endsWith("-i0-p4"))!;
+  assertEquals([...peers[1].elements], ["10.0.1.2"]);
+});
+
+Deno.test("compile(): policyTypes defaulting: Ingress always, Egress only with egress rules or when listed", () => {
+  const cases: [NetworkPolicySpec, boolean, boolean][] = [
+    [{ podSelector: {} }, true, false],
+    [{ podSelector: {}, egress: [{}] }, true, true],
+    [{ podSelector: {}, egress: [] }, true, false],
+    [{ podSelector: {}, policyTypes: ["Egress"] }, false, true],
+    [{ podSelector: {}, policyTypes: ["Ingress", "Egress"] }, true, true],
+  ];
+  for (const [spec, ing, egr] of cases) {
+    const s = compile(input([pol("x", "p", spec)]));
+    assertEquals(s.maps.get("ingress4")!.elements.has("10.0.0.4"), ing);
+    assertEquals(s.maps.get("egress4")!.elements.has("10.0.0.4"), egr);
+  }
+});
+
+Deno.test("compile(): rules: empty rule list denies, empty peers allow all, ports by number, range, protocol, named", () => {
+  const rules = (spec: Partial<NetworkPolicySpec>) => {
+    const s = compile(
+      input([
+        pol("x", "p", { podSelector: { matchLabels: { app: "db" } }, ...spec }),
+      ]),
+    );
+    return [...s.chains.entries()].find(([n]) => n.startsWith("pi-"))?.[1] ??
+      [...s.chains.entries()].find(([n]) => n.startsWith("pe-"))![1];
+  };
+  assertEquals(rules({ ingress: [] }), []);
+  assertEquals(rules({ ingress: [{}] }), ["accept"]);
+  assertEquals(
+    rules({
+      ingress: [{
+        ports: [{ port: 80 }, { protocol: "UDP", port: 1000, endPort: 2000 }, {
+          protocol: "SCTP",
+        }],
+      }],
+    }),
+    [
+      "meta l4proto tcp th dport 80 accept",
+      "meta l4proto udp th dport 1000-2000 accept",
+      "meta l4proto sctp accept",
+    ],
+  );
+  const r = rules({ ingress: [{ from: [{ ipBlock: { cidr: "fd00::/8" } }] }] });
+  assertEquals(r.length, 1);
+  assert(r[0].startsWith("ip6 saddr @s-"), r[0]);
+});
+
+Deno.test("compile(): a named port resolves per pod: ingress from the selected pods, egress from the destinations", () => {
+  const named = (ingress: boolean) => {
+    const spec: NetworkPolicySpec = ingress
+      ? { podSelector: {}, ingress: [{ ports: [{ port: "http" }] }] }
+      : {
+        podSelector: {},
+        policyTypes: ["Egress"],
+        egress: [{
+          ports: [{ port: "http" }, { port: "dns", protocol: "UDP" }],
+        }],
+      };
+    const s = compile(input([pol("x", "p", spec)]));
+    return [...s.sets.entries()].filter(([n]) => /-n[46]$/.test(n))
+      .flatMap(([, d]) => [...d.elements]).sort();
+  };
+  assertEquals(named(true), ["10.0.0.2 . tcp . 8080", "fd00::2 . tcp . 8080"]);
+  assertEquals(named(false), [
+    "10.0.0.2 . tcp . 8080",
+    "10.0.0.2 . udp . 53",
+    "10.0.1.2 . tcp . 9090",
+    "fd00::2 . tcp . 8080",
+    "fd00::2 . udp . 53",
+  ]);
+});
+
+Deno.test("compile(): ipBlock except becomes disjoint ranges of an interval set", () => {
+  const s = compile(input([pol("x", "p", {
+    podSelector: {},
+    ingress: [{
+      from: [
+        {
+          ipBlock: {
+            cidr: "10.0.0.0/8",
+            except: ["10.1.0.0/16", "10.2.3.4/32"],
+          },
+        },
+        { ipBlock: { cidr: "10.1.2.0/24" } },
+      ],
+    }],
+  })]));
+  const [, set] = [...s.sets.entries()].find(([n]) => n.endsWith("-b4"))!;
+  assert(set.interval);
+  assertEquals([...set.elements], [
+    "10.0.0.0-10.0.255.255",
+    "10.1.2.0-10.1.2.255",
+    "10.2.0.0-10.2.3.3",
+    "10.2.3.5-10.255.255.255",
+  ]);
+});
+
+Deno.test("ranges: cidrMinus and unionRanges", () => {
+  const r = (c: string, ex: string[]) =>
+    cidrMinus(CIDR.parse(c), ex.map((e) => CIDR.parse(e))).map(rangeElement);
+  assertEquals(r("10.0.0.0/30", []), ["10.0.0.0-10.0.0.3"]);
+  assertEquals(r("10.0.0.5/30", ["10.0.0.4/31"]), ["10.0.0.6-10.0.0.7"]);
+  assertEquals(r("10.0.0.0/30", ["10.0.0.0/30"]), []);
+  assertEquals(r("fd00::/126", ["fd00::1/128"]), ["fd00::", "fd00::2-fd00::3"]);
+  assertEquals(
+    unionRanges([
+      { family: 4, first: 5n, last: 9n },
+      { family: 4, first: 1n, last: 4n },
+      { family: 4, first: 20n, last: 30n },
+    ]).map((x) => [x.first, x.last]),
+    [[1n, 9n], [20n, 30n]],
+  );
+});
+
+Deno.test("selectorMatches(): matchLabels and the four operators", () => {
+  const l = { a: "1", b: "2" };
+  const cases: [Parameters<typeof selectorMatches>[0], boolean][] = [
+    [{}, true],
+    [{ matchLabels: { a: "1" } }, true],
+    [{ matchLabels: { a: "2" } }, false],
+    [
+      { matchExpressions: [{ key: "a", operator: "In", values: ["1", "3"] }] },
+      true,
+    ],
+    [
+      { matchExpressions: [{ key: "c", operator: "In", values: ["1"] }] },
+      false,
+    ],
+    [
+      { matchExpressions: [{ key: "a", operator: "NotIn", values: ["1"] }] },
+      false,
+    ],
+    [
+      { matchExpressions: [{ key: "c", operator: "NotIn", values: ["1"] }] },
+      true,
+    ],
+    [{ matchExpressions: [{ key: "b", operator: "Exists" }] }, true],
+    [{ matchExpressions: [{ key: "b", operator: "DoesNotExist" }] }, false],
+    [{
+      matchLabels: { a: "1" },
+      matchExpressions: [{ key: "z", operator: "DoesNotExist" }],
+    }, true],
+  ];
+  for (const [sel, want] of cases) {
+    assertEquals(selectorMatches(sel, l), want, JSON.stringify(sel));
+  }
+});
+
+Deno.test("diffOps(): a pod, a label, a policy change elements or a few rules, never the table", () => {
+  const base = compile(input([web]));
+  const more = [...PODS, pod("y", "b", {}, ["10.0.1.3", "fd00:1::3"], "n2")];
+  const added = diffOps(base, compile(input([web], more)));
+  // y/b is in namespace y: one element per family, nothing else.
+  assertEquals(added.length, 2, added.join("\n"));
+  assert(added[0].endsWith("-i0-p4 { 10.0.1.3 }"), added[0]);
+  assert(added[1].endsWith("-i0-p6 { fd00:1::3 }"), added[1]);
+  // x/c labelled web: it joins the group through the map, nothing else.
+  const relabelled = PODS.map((p) =>
+    p.name === "c" ? { ...p, labels: { app: "web" } } : p
+  );
+  assertEquals(diffOps(base, compile(input([web], relabelled))), [
+    `add element inet weft-netpol ingress4 { 10.0.0.4 : ${
+      base.maps.get("ingress4")!.elements.get("10.0.0.2")
+    } }`,
+  ]);
+  // A second policy on the db pod: its chains and sets, no reload.
+  const db = pol("x", "db", {
+    podSelector: { matchLabels: { app: "db" } },
+    ingress: [],
+  });
+  const ops = diffOps(base, compile(input([web, db])));
+  assert(ops.length <= 6, ops.join("\n"));
+  assert(!ops.some((o) => o.includes("table")), ops.join("\n"));
+  // Removal: references go before what they reference.
+  const back = diffOps(compile(input([web, db])), base);
+  const iMap = back.findIndex((o) =>
+    o.startsWith("delete element inet weft-netpol ingress4")
+  );
+  const iChain = back.findIndex((o) => o.startsWith("delete chain"));
+  assert(iMap >= 0 && iChain > iMap, back.join("\n"));
+  // From nothing, the diff builds everything the full load holds.
+  assert(diffOps(emptyState(), base).length > 0);
+  assertEquals(diffOps(base, compile(input([web]))), []);
+});
+
+Deno.test("podView(): host network, finished and address-less pods are left out; bad ports are dropped", () => {
+  const meta = { namespace: "x", name: "p", labels: { a: "b" } };
+  assertEquals(
+    podView({
+      metadata: meta,
+      spec: { hostNetwork: true, containers: [] },
+      status: { podIP: "10.0.0.2" },
+    }),
+    null,
+  );
+  assertEquals(
+    podView({
+      metadata: meta,
+      spec: { containers: [] },
+      status: { phase: "Succeeded", podIP: "10.0.0.2" },
+    }),
+    null,
+  );
+  assertEquals(
+    podView({ metadata: meta, spec: { containers: [] }, status: {} }),
+    null,
+  );
+  assertEquals(
+    podView({
+      metadata: meta,
+      spec: {
+        nodeName: "n1",
+        containers: [{
+          name: "c",
+          ports: [
+            { name: "http", containerPort: 80 },
+            { name: "bad", containerPort: 70000 },
+            { containerPort: 81 },
+            { name: "dns", containerPort: 53, protocol: "UDP" },
+          ],
+        }],
+      },
+      status: { podIP: "10.0.0.2" },
+    }),
+    {
+      namespace: "x",
+      name: "p",
+      labels: { a: "b" },
+      ips: ["10.0.0.2"],
+      nodeName: "n1",
+      ports: [{ name: "http", port: 80, protocol: "TCP" }, {
+        name: "dns",
+        port: 53,
+        protocol: "UDP",
+      }],
+    },
+  );
+});
