@@ -17,6 +17,7 @@ import { selectorMatches } from "./selector.ts";
 import { emptyState, type NetpolState } from "./state.ts";
 import { CIDR } from "../net/mod.ts";
 import {
+  type LabelSelector,
   NAMESPACE_NAME_LABEL,
   type NamespaceView,
   type NetworkPolicy,
@@ -76,22 +77,39 @@ class Compiler {
     return name;
   }
 
+  /** The pods a rule's selector peers pick (computed once per rule). */
   peerPods(policyNs: string, peers: NetworkPolicyPeer[]): Pod[] {
+    const hit = this.#peerCache.get(peers);
+    if (hit) return hit;
     const sel = peers.filter((p) => p.podSelector || p.namespaceSelector);
-    if (sel.length === 0) return [];
-    return this.pods.filter((pod) =>
-      sel.some((p) => {
-        if (p.namespaceSelector) {
-          if (
-            !selectorMatches(
-              p.namespaceSelector,
-              this.labelsOfNamespace(pod.namespace),
-            )
-          ) return false;
-        } else if (pod.namespace !== policyNs) return false;
-        return !p.podSelector || selectorMatches(p.podSelector, pod.labels);
-      })
-    );
+    const found = sel.length === 0
+      ? []
+      : this.pods.filter((pod) =>
+        sel.some((p) => {
+          if (p.namespaceSelector) {
+            if (!this.namespaceMatches(p.namespaceSelector, pod.namespace)) {
+              return false;
+            }
+          } else if (pod.namespace !== policyNs) return false;
+          return !p.podSelector || selectorMatches(p.podSelector, pod.labels);
+        })
+      );
+    this.#peerCache.set(peers, found);
+    return found;
+  }
+
+  readonly #peerCache = new WeakMap<NetworkPolicyPeer[], Pod[]>();
+  readonly #nsCache = new WeakMap<LabelSelector, Map<string, boolean>>();
+
+  namespaceMatches(sel: LabelSelector, ns: string): boolean {
+    let byNs = this.#nsCache.get(sel);
+    if (!byNs) this.#nsCache.set(sel, byNs = new Map());
+    let hit = byNs.get(ns);
+    if (hit === undefined) {
+      hit = selectorMatches(sel, this.labelsOfNamespace(ns));
+      byNs.set(ns, hit);
+    }
+    return hit;
   }
 
   /** The accept rules of one ingress or egress rule, for one family. */
