@@ -63,6 +63,7 @@ export class PodNode implements AsyncDisposable {
           type: "bridge",
           bridge: "cni0",
           isGateway: true,
+          isDefaultGateway: true,
           ipam: {
             type: "host-local",
             ranges: [[{ subnet: o.subnet4 ?? "10.22.0.0/24" }], [{
