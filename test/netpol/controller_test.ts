@@ -232,3 +232,93 @@ Deno.test("agent task: --disable-network-policy removes weft's table and no othe
     0,
   );
 });
+
+/** Connects from `from` to `to`:80 in a loop for `ms`; resolves with the counts. */
+async function probeLoop(
+  from: TestPod,
+  to: TestPod,
+  ms: number,
+): Promise<Promise<{ attempts: number; successes: number }>> {
+  const child = new Deno.Command("ip", {
+    args: [
+      "netns",
+      "exec",
+      from.ns.name,
+      Deno.execPath(),
+      "run",
+      "-A",
+      new URL("./_probe_loop.ts", import.meta.url).pathname,
+      to.ip4,
+      "80",
+      String(ms),
+    ],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!text.includes("READY")) {
+    const { value, done } = await lines.read();
+    if (done) throw new Error("probe loop did not start");
+    text += value;
+  }
+  return (async () => {
+    for (;;) {
+      const { value, done } = await lines.read();
+      if (done) break;
+      text += value;
+    }
+    await child.status;
+    return JSON.parse(text.slice(text.indexOf("{")));
+  })();
+}
+
+Deno.test("controller restart with a policy in force: no window where the denied flow passes", async () => {
+  await using node = await PodNode.create("npr");
+  const [xa, xb] = await node.add([
+    { name: "a", namespace: "x", labels: { pod: "a" } },
+    { name: "b", namespace: "x", labels: { pod: "b" } },
+  ]);
+  await withFakeResourceApi("npr", async (api, client) => {
+    api.put(NAMESPACES, namespace("x", {}));
+    for (const p of [xa, xb]) api.put(PODS, podObject(p));
+    api.put(POLICIES, {
+      metadata: { namespace: "x", name: "deny-a" },
+      spec: { podSelector: { matchLabels: { pod: "a" } }, ingress: [] },
+    });
+    const start = () => {
+      const stop = new AbortController();
+      let loaded!: () => void;
+      const ready = new Promise<void>((r) => loaded = r);
+      const done = runNetpolController({
+        kube: client,
+        nodeName: "n1",
+        nodeIPs: () => [],
+        netns: node.host.path,
+        signal: stop.signal,
+        log: () => {},
+        ready: loaded,
+      });
+      return { stop, ready, done };
+    };
+    const first = start();
+    await first.ready;
+    const during = await probeLoop(xb, xa, 3000);
+    await new Promise((r) => setTimeout(r, 500));
+    first.stop.abort();
+    await first.done;
+    await new Promise((r) => setTimeout(r, 500));
+    const second = start();
+    await second.ready;
+    const counts = await during;
+    assert(counts.attempts >= 5, JSON.stringify(counts));
+    assertEquals(counts.successes, 0);
+    // The same probe passes once the policy goes (it can see a success).
+    api.remove(POLICIES, "x", "deny-a");
+    await until(async () => await reaches(node, xb, xa), "x/a reachable");
+    const after = await (await probeLoop(xb, xa, 500));
+    assert(after.successes > 0, JSON.stringify(after));
+    second.stop.abort();
+    await second.done;
+  });
+});
