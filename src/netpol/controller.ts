@@ -107,22 +107,24 @@ export async function runNetpolController(
     error: onError("list/watch namespaces"),
   }, opts);
   await Promise.all([policies.synced, pods.synced, namespaces.synced]);
-  const invalid = new Map<string, string>();
+  // Validity by object (the informer replaces an object when it changes).
+  const checked = new WeakMap<NetworkPolicy, boolean>();
   const valid = (): NetworkPolicy[] =>
     [...policies.cache.values()].filter((p) => {
-      const causes = networkPolicyCauses(p);
-      const key = `${p.metadata.namespace}/${p.metadata.name}`;
-      if (causes.length === 0) return true;
-      const rv = p.metadata.resourceVersion ?? "";
-      if (invalid.get(key) !== rv) {
-        o.log(
-          `ignoring invalid NetworkPolicy ${key}: ${
-            causes.map((c) => `${c.field}: ${c.message}`).join("; ")
-          }`,
-        );
-        invalid.set(key, rv);
+      let ok = checked.get(p);
+      if (ok === undefined) {
+        const causes = networkPolicyCauses(p);
+        ok = causes.length === 0;
+        checked.set(p, ok);
+        if (!ok) {
+          o.log(
+            `ignoring invalid NetworkPolicy ${p.metadata?.namespace}/${p.metadata?.name}: ${
+              causes.map((c) => `${c.field}: ${c.message}`).join("; ")
+            }`,
+          );
+        }
       }
-      return false;
+      return ok;
     });
   let first = true;
   let retry = o.retryMs ?? 500;

@@ -4,6 +4,7 @@ import {
   type CompileInput,
   diffOps,
   emptyState,
+  namespaceView,
   type NetworkPolicy,
   type NetworkPolicySpec,
   type PodView,
@@ -318,4 +319,34 @@ Deno.test("podView(): host network, finished and address-less pods are left out;
       }],
     },
   );
+});
+
+Deno.test("podView()/namespaceView(): hostile objects (wrong types everywhere) give a view or null, never a throw", () => {
+  const junk: unknown[] = [
+    { metadata: {}, spec: { containers: 5 }, status: { podIPs: "10.0.0.1" } },
+    { metadata: { labels: [1] }, spec: [], status: { podIP: 7 } },
+    {
+      metadata: { labels: { a: 1, b: "ok" } },
+      spec: { containers: [null, { ports: [null, { name: 5 }] }] },
+      status: { podIPs: [null, { ip: 3 }, { ip: "10.0.0.9" }] },
+    },
+    { metadata: null, spec: null, status: null },
+  ];
+  const views = junk.map((j) => podView(j as never));
+  assertEquals(views.slice(0, 2), [null, null]);
+  assertEquals(views[2]?.ips, ["10.0.0.9"]);
+  assertEquals(views[2]?.labels, { b: "ok" });
+  assertEquals(views[3], null);
+  assertEquals(
+    namespaceView({ metadata: { name: "n", labels: { x: 5 } as never } })
+      .labels,
+    {
+      "kubernetes.io/metadata.name": "n",
+    },
+  );
+  // Garbage addresses are skipped by the compiler.
+  const s = compile(
+    input([web], [pod("x", "a", { app: "web" }, ["not-an-ip", "10.0.0.2"])]),
+  );
+  assertEquals([...s.maps.get("ingress4")!.elements.keys()], ["10.0.0.2"]);
 });
