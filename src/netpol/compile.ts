@@ -9,12 +9,18 @@
 // Pods reach their group through the verdict maps ingress4/6 and
 // egress4/6 keyed by pod address; a pod no policy selects is in no map and
 // so is allowed everything.
+//
+// With a CompileCache kept between calls, only the policies a change can
+// touch (a pod their selectors pick before or after it, a namespace their
+// namespace selectors pick, the policy itself) are compiled again; the
+// others' chains and sets are reused as they are (same objects, which
+// diffOps skips by identity), so a change costs what it touches.
 
 import { IP } from "../net/mod.ts";
 import { shortHash } from "./names.ts";
 import { cidrMinus, type Range, rangeElement, unionRanges } from "./ranges.ts";
 import { selectorMatches } from "./selector.ts";
-import { emptyState, type NetpolState } from "./state.ts";
+import { emptyState, type NetpolState, type SetDef } from "./state.ts";
 import { CIDR } from "../net/mod.ts";
 import {
   type LabelSelector,
@@ -55,15 +61,47 @@ function withAddrs(p: PodView): Pod {
   return { ...p, addrs };
 }
 
+/** What one policy contributes: its chains and sets, and the local pods it selects. */
+interface Fragment {
+  sets: Map<string, SetDef>;
+  chains: Map<string, string[]>;
+  selected: Pod[];
+  ingress: string | null;
+  egress: string | null;
+}
+
+/** What compile() keeps between calls to recompile only what a change touches. */
+export class CompileCache {
+  nodeName?: string;
+  pods = new Map<string, PodView>();
+  namespaces = new Map<string, NamespaceView>();
+  readonly fragments = new Map<
+    string,
+    { pol: NetworkPolicy; frag: Fragment }
+  >();
+  readonly addrs = new WeakMap<PodView, Pod>();
+  /** Policies compiled by the last call (the rest were reused). */
+  recompiled = 0;
+}
+
+const podKey = (p: PodView) => `${p.namespace}/${p.name}`;
+
 class Compiler {
   readonly out: NetpolState = emptyState();
   readonly pods: Pod[];
   readonly local: Pod[];
   readonly nsLabels = new Map<string, Record<string, string>>();
+  frag: Fragment = newFragment();
 
-  constructor(readonly input: CompileInput) {
-    this.pods = input.pods.map(withAddrs)
-      .filter((p) => p.addrs[4].length + p.addrs[6].length > 0);
+  constructor(readonly input: CompileInput, readonly cache: CompileCache) {
+    this.pods = [];
+    // One view per namespace/name (the last wins), as the cache keys them.
+    const unique = new Map(input.pods.map((v) => [podKey(v), v]));
+    for (const v of unique.values()) {
+      let p = cache.addrs.get(v);
+      if (!p) cache.addrs.set(v, p = withAddrs(v));
+      if (p.addrs[4].length + p.addrs[6].length > 0) this.pods.push(p);
+    }
     this.local = this.pods.filter((p) => p.nodeName === input.nodeName);
     for (const ns of input.namespaces) this.nsLabels.set(ns.name, ns.labels);
   }
@@ -73,7 +111,7 @@ class Compiler {
   }
 
   set(name: string, type: string, interval: boolean, elements: string[]) {
-    this.out.sets.set(name, { type, interval, elements: new Set(elements) });
+    this.frag.sets.set(name, { type, interval, elements: new Set(elements) });
     return name;
   }
 
@@ -215,42 +253,168 @@ class Compiler {
       )
     );
     const name = `p${d}-${h}`;
-    this.out.chains.set(name, [...new Set(lines)]);
+    this.frag.chains.set(name, [...new Set(lines)]);
     return name;
   }
 
+  /** The fragment of one policy (null when it selects no local pod). */
+  fragment(pol: NetworkPolicy): Fragment | null {
+    const ns = pol.metadata.namespace ?? "default";
+    const selected = this.local.filter((p) =>
+      p.namespace === ns && selectorMatches(pol.spec.podSelector, p.labels)
+    );
+    if (selected.length === 0) return null;
+    this.frag = { ...newFragment(), selected };
+    const h = shortHash(key(pol));
+    const types = policyTypesOf(pol.spec);
+    if (types.includes("Ingress")) {
+      this.frag.ingress = this.policyChain(pol, h, true, selected);
+    }
+    if (types.includes("Egress")) {
+      this.frag.egress = this.policyChain(pol, h, false, selected);
+    }
+    return this.frag;
+  }
+
+  /** Pods and namespaces that differ from the cache's (old and new views). */
+  changes(): { pods: PodView[]; namespaces: NamespaceView[] } {
+    const c = this.cache;
+    const pods: PodView[] = [];
+    const now = new Map(this.input.pods.map((p) => [podKey(p), p]));
+    for (const [k, v] of now) {
+      const old = c.pods.get(k);
+      if (old === v) continue;
+      if (old) pods.push(old);
+      pods.push(v);
+    }
+    for (const [k, old] of c.pods) if (!now.has(k)) pods.push(old);
+    c.pods = now;
+    const namespaces: NamespaceView[] = [];
+    const nsNow = new Map(this.input.namespaces.map((n) => [n.name, n]));
+    const plain = (name: string) => ({
+      name,
+      labels: { [NAMESPACE_NAME_LABEL]: name },
+    });
+    for (const [k, v] of nsNow) {
+      const old = c.namespaces.get(k);
+      if (old === v) continue;
+      namespaces.push(old ?? plain(k), v);
+    }
+    for (const [k, old] of c.namespaces) {
+      if (!nsNow.has(k)) namespaces.push(old, plain(k));
+    }
+    c.namespaces = nsNow;
+    return { pods, namespaces };
+  }
+
+  /** Whether a change of these pods or namespaces can alter the policy's fragment. */
+  touches(
+    pol: NetworkPolicy,
+    ch: { pods: PodView[]; namespaces: NamespaceView[] },
+  ): boolean {
+    const ns = pol.metadata.namespace ?? "default";
+    const peers = [
+      ...(pol.spec.ingress ?? []).flatMap((r) => r.from ?? []),
+      ...(pol.spec.egress ?? []).flatMap((r) => r.to ?? []),
+    ].filter((p) => p.podSelector || p.namespaceSelector);
+    const egressNamed = (pol.spec.egress ?? []).some((r) =>
+      (r.ports ?? []).some((p) => typeof p.port === "string")
+    );
+    for (const v of ch.pods) {
+      if (
+        v.nodeName === this.input.nodeName && v.namespace === ns &&
+        selectorMatches(pol.spec.podSelector, v.labels)
+      ) return true;
+      if (egressNamed && v.ports.length > 0) return true;
+      for (const p of peers) {
+        const nsOk = p.namespaceSelector
+          ? selectorMatches(
+            p.namespaceSelector,
+            this.labelsOfNamespace(v.namespace),
+          )
+          : v.namespace === ns;
+        if (
+          nsOk && (!p.podSelector || selectorMatches(p.podSelector, v.labels))
+        ) {
+          return true;
+        }
+      }
+    }
+    for (const n of ch.namespaces) {
+      for (const p of peers) {
+        if (
+          p.namespaceSelector && selectorMatches(p.namespaceSelector, n.labels)
+        ) {
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
   run(): NetpolState {
-    const ing = new Map<Pod, string[]>();
-    const egr = new Map<Pod, string[]>();
+    const c = this.cache;
+    if (c.nodeName !== this.input.nodeName) {
+      c.fragments.clear();
+      c.nodeName = this.input.nodeName;
+    }
+    const ch = this.changes();
     const policies = [...this.input.policies].sort((a, b) =>
       key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0
     );
+    const live = new Set<string>();
+    const ing = new Map<string, [Pod, string[]]>();
+    const egr = new Map<string, [Pod, string[]]>();
+    c.recompiled = 0;
     for (const pol of policies) {
-      const ns = pol.metadata.namespace ?? "default";
-      const selected = this.local.filter((p) =>
-        p.namespace === ns && selectorMatches(pol.spec.podSelector, p.labels)
-      );
-      if (selected.length === 0) continue;
-      const h = shortHash(key(pol));
-      const types = policyTypesOf(pol.spec);
-      for (const [ingress, into] of [[true, ing], [false, egr]] as const) {
-        if (!types.includes(ingress ? "Ingress" : "Egress")) continue;
-        const chain = this.policyChain(pol, h, ingress, selected);
-        for (const p of selected) into.set(p, [...(into.get(p) ?? []), chain]);
+      const k = key(pol);
+      live.add(k);
+      const hit = c.fragments.get(k);
+      let frag: Fragment | null;
+      if (hit && hit.pol === pol && !this.touches(pol, ch)) frag = hit.frag;
+      else {
+        c.recompiled++;
+        frag = this.fragment(pol) ?? newFragment();
+        c.fragments.set(k, { pol, frag });
+      }
+      for (const [n, d] of frag.sets) this.out.sets.set(n, d);
+      for (const [n, r] of frag.chains) this.out.chains.set(n, r);
+      for (
+        const [chain, into] of [[frag.ingress, ing], [
+          frag.egress,
+          egr,
+        ]] as const
+      ) {
+        if (chain === null) continue;
+        for (const p of frag.selected) {
+          const k = podKey(p);
+          into.set(k, [p, [...(into.get(k)?.[1] ?? []), chain]]);
+        }
       }
     }
+    for (const k of c.fragments.keys()) if (!live.has(k)) c.fragments.delete(k);
     this.groups(ing, "ingress", "gi");
     this.groups(egr, "egress", "ge");
     const node: Pod["addrs"] = withAddrs({
       ips: this.input.nodeIPs,
     } as PodView).addrs;
-    for (const fam of FAMS) this.set(`node${fam}`, ADDR[fam], false, node[fam]);
+    for (const fam of FAMS) {
+      this.out.sets.set(`node${fam}`, {
+        type: ADDR[fam],
+        interval: false,
+        elements: new Set(node[fam]),
+      });
+    }
     return this.out;
   }
 
-  groups(by: Map<Pod, string[]>, map: string, prefix: string): void {
+  groups(
+    by: Map<string, [Pod, string[]]>,
+    map: string,
+    prefix: string,
+  ): void {
     const elements = { 4: new Map<string, string>(), 6: new Map() };
-    for (const [pod, chains] of by) {
+    for (const [pod, chains] of by.values()) {
       const name = `${prefix}-${shortHash(chains.join(","))}`;
       if (!this.out.chains.has(name)) {
         this.out.chains.set(name, [...chains.map((c) => `jump ${c}`), "drop"]);
@@ -268,10 +432,27 @@ class Compiler {
   }
 }
 
+function newFragment(): Fragment {
+  return {
+    sets: new Map(),
+    chains: new Map(),
+    selected: [],
+    ingress: null,
+    egress: null,
+  };
+}
+
 const key = (p: NetworkPolicy) =>
   `${p.metadata.namespace ?? "default"}/${p.metadata.name}`;
 
-/** The nftables state enforcing `input.policies` for the node's pods. */
-export function compile(input: CompileInput): NetpolState {
-  return new Compiler(input).run();
+/**
+ * The nftables state enforcing `input.policies` for the node's pods. Pass
+ * the same `cache` on every call (and unchanged objects for what did not
+ * change) to recompile only what a change touches; the result is the same.
+ */
+export function compile(
+  input: CompileInput,
+  cache: CompileCache = new CompileCache(),
+): NetpolState {
+  return new Compiler(input, cache).run();
 }

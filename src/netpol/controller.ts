@@ -9,9 +9,14 @@
 
 import type { KubeClient, Pod } from "../kube/mod.ts";
 import { CIDR } from "../net/mod.ts";
-import { compile } from "./compile.ts";
+import { compile, CompileCache } from "./compile.ts";
 import { NetpolTable, type SyncResult } from "./table.ts";
-import type { Namespace, NetworkPolicy } from "./types.ts";
+import type {
+  Namespace,
+  NamespaceView,
+  NetworkPolicy,
+  PodView,
+} from "./types.ts";
 import { networkPolicyCauses } from "./validate.ts";
 import { namespaceView, podView } from "./views.ts";
 
@@ -24,6 +29,8 @@ export interface SyncReport extends SyncResult {
   ms: number;
   /** CPU-side compile + diff time. */
   compileMs: number;
+  /** Policies compiled again for this change (the others were reused). */
+  recompiled: number;
 }
 
 export interface NetpolControllerOptions {
@@ -126,6 +133,19 @@ export async function runNetpolController(
       }
       return ok;
     });
+  const cache = new CompileCache();
+  const podViews = new WeakMap<Pod, PodView | null>();
+  const nsViews = new WeakMap<Namespace, NamespaceView>();
+  const viewOf = (p: Pod) => {
+    let v = podViews.get(p);
+    if (v === undefined) podViews.set(p, v = podView(p));
+    return v;
+  };
+  const nsViewOf = (n: Namespace) => {
+    let v = nsViews.get(n);
+    if (v === undefined) nsViews.set(n, v = namespaceView(n));
+    return v;
+  };
   let first = true;
   let retry = o.retryMs ?? 500;
   dirtySince ??= performance.now();
@@ -147,10 +167,9 @@ export async function runNetpolController(
         nodeName: o.nodeName,
         nodeIPs: [...o.nodeIPs(), ...gateways(o.podCIDRs?.() ?? [])],
         policies: valid(),
-        pods: [...pods.cache.values()].map(podView)
-          .filter((p) => p !== null),
-        namespaces: [...namespaces.cache.values()].map(namespaceView),
-      });
+        pods: [...pods.cache.values()].map(viewOf).filter((p) => p !== null),
+        namespaces: [...namespaces.cache.values()].map(nsViewOf),
+      }, cache);
       const compileMs = performance.now() - t0;
       const r = await table.sync(want);
       if (first) {
@@ -162,7 +181,12 @@ export async function runNetpolController(
       }
       retry = o.retryMs ?? 500;
       if (r.ops > 0) {
-        o.onSync?.({ ...r, ms: performance.now() - since, compileMs });
+        o.onSync?.({
+          ...r,
+          ms: performance.now() - since,
+          compileMs,
+          recompiled: cache.recompiled,
+        });
       }
     } catch (e) {
       onError("writing the network policy table")(e);

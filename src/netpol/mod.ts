@@ -10,7 +10,7 @@ export {
   validateNetworkPolicy,
 } from "./validate.ts";
 export { selectorMatches } from "./selector.ts";
-export { compile, type CompileInput } from "./compile.ts";
+export { compile, CompileCache, type CompileInput } from "./compile.ts";
 export {
   diffOps,
   emptyState,

@@ -111,6 +111,7 @@ export function diffOps(cur: NetpolState, want: NetpolState): string[] {
   const late: string[] = [];
   for (const [n, d] of want.sets) {
     const old = cur.sets.get(n);
+    if (old === d) continue;
     if (old && (old.type !== d.type || old.interval !== d.interval)) {
       throw new RangeError(`set ${n} changed type; names must encode types`);
     }
@@ -125,7 +126,7 @@ export function diffOps(cur: NetpolState, want: NetpolState): string[] {
   for (const n of newChains) ops.push(`add chain ${TABLE} ${n}`);
   for (const [n, rules] of want.chains) {
     const old = cur.chains.get(n);
-    if (old && sameList(old, rules)) continue;
+    if (old === rules || (old && sameList(old, rules))) continue;
     if (old) ops.push(`flush chain ${TABLE} ${n}`);
     for (const r of rules) ops.push(`add rule ${TABLE} ${n} ${r}`);
   }

@@ -1,6 +1,7 @@
 import { assert, assertEquals } from "@std/assert";
 import {
   compile,
+  CompileCache,
   type CompileInput,
   diffOps,
   emptyState,
@@ -349,4 +350,149 @@ Deno.test("podView()/namespaceView(): hostile objects (wrong types everywhere) g
     input([web], [pod("x", "a", { app: "web" }, ["not-an-ip", "10.0.0.2"])]),
   );
   assertEquals([...s.maps.get("ingress4")!.elements.keys()], ["10.0.0.2"]);
+});
+
+function plain(s: ReturnType<typeof compile>) {
+  const sort = <T>(xs: Iterable<T>) => [...xs].sort();
+  return {
+    sets: Object.fromEntries(
+      sort(s.sets.keys()).map((n) => {
+        const d = s.sets.get(n)!;
+        return [n, {
+          type: d.type,
+          interval: d.interval,
+          el: sort(d.elements),
+        }];
+      }),
+    ),
+    maps: Object.fromEntries(
+      sort(s.maps.keys()).map((
+        n,
+      ) => [n, sort(s.maps.get(n)!.elements.entries())]),
+    ),
+    chains: Object.fromEntries(
+      sort(s.chains.keys()).map((n) => [n, s.chains.get(n)]),
+    ),
+  };
+}
+
+Deno.test("compile() with a CompileCache equals a fresh compile after every random change, and recompiles only touched policies", () => {
+  let seed = 12345;
+  const rnd = (n: number) => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  const apps = ["a", "b", "c", "d"];
+  const mkPod = (i: number): PodView =>
+    pod(
+      `ns${rnd(3)}`,
+      `p${i}`,
+      { app: apps[rnd(4)] },
+      [`10.0.${rnd(2)}.${i + 2}`, `fd00::${(i + 2).toString(16)}`],
+      rnd(3) === 0 ? "n2" : "n1",
+      rnd(2) ? [{ name: "http", port: 8000 + rnd(3), protocol: "TCP" }] : [],
+    );
+  const mkPol = (i: number): NetworkPolicy =>
+    pol(`ns${i % 3}`, `pol${i}`, {
+      podSelector: rnd(4) === 0 ? {} : { matchLabels: { app: apps[rnd(4)] } },
+      ingress: [{
+        from: [
+          {
+            podSelector: {
+              matchExpressions: [{
+                key: "app",
+                operator: "In",
+                values: [apps[rnd(4)], apps[rnd(4)]],
+              }],
+            },
+          },
+          ...(rnd(2)
+            ? [{
+              namespaceSelector: { matchLabels: { team: `t${rnd(2)}` } },
+              podSelector: { matchLabels: { app: apps[rnd(4)] } },
+            }]
+            : []),
+          ...(rnd(3) === 0
+            ? [{ ipBlock: { cidr: "10.0.0.0/16", except: ["10.0.1.0/24"] } }]
+            : []),
+        ],
+        ports: rnd(2) ? [{ port: "http" }] : [{ port: 80 }],
+      }],
+      ...(rnd(2)
+        ? {
+          egress: [{
+            to: [{ namespaceSelector: {} }],
+            ports: [{ port: "http" }],
+          }],
+        }
+        : {}),
+    });
+  const pods = new Map<number, PodView>();
+  const pols = new Map<number, NetworkPolicy>();
+  const nss = new Map<
+    string,
+    { name: string; labels: Record<string, string> }
+  >();
+  for (let i = 0; i < 30; i++) pods.set(i, mkPod(i));
+  for (let i = 0; i < 12; i++) pols.set(i, mkPol(i));
+  for (let i = 0; i < 3; i++) {
+    nss.set(`ns${i}`, { name: `ns${i}`, labels: { team: `t${i % 2}` } });
+  }
+  const cache = new CompileCache();
+  const inputNow = (): CompileInput => ({
+    nodeName: "n1",
+    nodeIPs: ["192.168.0.1"],
+    policies: [...pols.values()],
+    pods: [...pods.values()],
+    namespaces: [...nss.values()],
+  });
+  compile(inputNow(), cache);
+  let reused = 0;
+  for (let step = 0; step < 300; step++) {
+    const what = rnd(6);
+    if (what === 0) {
+      const k = rnd(40);
+      pods.set(k, mkPod(k));
+    } else if (what === 1) pods.delete(rnd(40));
+    else if (what === 2) {
+      const k = rnd(30);
+      const p = pods.get(k);
+      if (p) pods.set(k, { ...p, labels: { app: apps[rnd(4)] } });
+    } else if (what === 3) pols.set(rnd(15), mkPol(rnd(15)));
+    else if (what === 4) pols.delete(rnd(15));
+    else {
+      const n = `ns${rnd(3)}`;
+      nss.set(n, { name: n, labels: { team: `t${rnd(3)}` } });
+    }
+    const inc = compile(inputNow(), cache);
+    reused += pols.size - cache.recompiled;
+    assertEquals(plain(inc), plain(compile(inputNow())), `step ${step}`);
+  }
+  assert(reused > 100, `only ${reused} fragments were reused`);
+});
+
+Deno.test("compile() with a CompileCache: a pod change recompiles only the policies that select or peer it", () => {
+  const cache = new CompileCache();
+  const policies = Array.from({ length: 20 }, (_, i) =>
+    pol("x", `p${i}`, {
+      podSelector: { matchLabels: { app: `a${i}` } },
+      ingress: [{
+        from: [{ podSelector: { matchLabels: { app: `a${(i + 1) % 20}` } } }],
+      }],
+    }));
+  const pods = Array.from(
+    { length: 40 },
+    (_, i) => pod("x", `p${i}`, { app: `a${i % 20}` }, [`10.0.0.${i + 2}`]),
+  );
+  const inp = (ps: PodView[]) => ({ ...input(policies, ps), namespaces: [] });
+  compile(inp(pods), cache);
+  assertEquals(cache.recompiled, 20);
+  compile(inp(pods), cache);
+  assertEquals(cache.recompiled, 0);
+  // p5 (app a5) goes to a7: policies 5 and 7 select it, 4 and 6 peer it.
+  const moved = pods.map((p) =>
+    p.name === "p5" ? { ...p, labels: { app: "a7" } } : p
+  );
+  compile(inp(moved), cache);
+  assertEquals(cache.recompiled, 4);
 });
