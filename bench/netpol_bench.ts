@@ -89,9 +89,14 @@ function policy(i: number): NetworkPolicy {
   return { metadata: { namespace: `ns${i % 10}`, name: `pol${i}` }, spec };
 }
 
+const KINDS = ["pod added", "pod relabelled", "policy added", "policy removed"];
+
 interface Run {
   latency: number[];
   ops: number[];
+  /** nft commands per change, by kind of change. */
+  opsByKind: number[][];
+  recompiled: number[];
   cpuPerChange: number;
   compileMs: number[];
   fullReloadMs: number;
@@ -129,6 +134,8 @@ async function runChanges(
   });
   await ready;
   const latency: number[] = [], ops: number[] = [], compileMs: number[] = [];
+  const opsByKind: number[][] = KINDS.map(() => []);
+  const recompiled: number[] = [];
   const cpu0 = cpuMs();
   let next = pods;
   for (let e = 0; e < EVENTS; e++) {
@@ -156,6 +163,8 @@ async function runChanges(
     if (r) {
       latency.push(performance.now() - t0);
       ops.push(r.ops);
+      opsByKind[e % 4].push(r.ops);
+      recompiled.push(r.recompiled);
       compileMs.push(r.compileMs);
     }
     await sleep(20);
@@ -183,6 +192,8 @@ async function runChanges(
   return {
     latency,
     ops,
+    opsByKind,
+    recompiled,
     cpuPerChange,
     compileMs,
     fullReloadMs: pct(reloads, 50),
@@ -227,6 +238,18 @@ async function changes(): Promise<void> {
       (avg(big.ops) / avg(small.ops)).toFixed(2)
     }  (full reload: ${small.fullReloadOps} vs ${big.fullReloadOps})`,
   );
+  KINDS.forEach((k, i) =>
+    console.log(
+      `    ${k.padEnd(27)} ${avg(small.opsByKind[i]).toFixed(1)} vs ${
+        avg(big.opsByKind[i]).toFixed(1)
+      }`,
+    )
+  );
+  console.log(
+    `  policies compiled per change   ${
+      avg(small.recompiled).toFixed(1)
+    } of 25 vs ${avg(big.recompiled).toFixed(1)} of 100`,
+  );
   console.log(
     `  CPU per change (process + nft) ${f(small.cpuPerChange)} vs ${
       f(big.cpuPerChange)
@@ -235,7 +258,7 @@ async function changes(): Promise<void> {
     }`,
   );
   console.log(
-    `  compile + diff (mean)          ${f(avg(small.compileMs))} vs ${
+    `  compile (mean)                 ${f(avg(small.compileMs))} vs ${
       f(avg(big.compileMs))
     }   ratio ${(avg(big.compileMs) / avg(small.compileMs)).toFixed(2)}`,
   );

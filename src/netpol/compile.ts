@@ -115,28 +115,23 @@ class Compiler {
     return name;
   }
 
-  /** The pods a rule's selector peers pick (computed once per rule). */
-  peerPods(policyNs: string, peers: NetworkPolicyPeer[]): Pod[] {
-    const hit = this.#peerCache.get(peers);
+  /** The pods one selector peer picks (computed once per peer). */
+  peerPods(policyNs: string, p: NetworkPolicyPeer): Pod[] {
+    const hit = this.#peerCache.get(p);
     if (hit) return hit;
-    const sel = peers.filter((p) => p.podSelector || p.namespaceSelector);
-    const found = sel.length === 0
-      ? []
-      : this.pods.filter((pod) =>
-        sel.some((p) => {
-          if (p.namespaceSelector) {
-            if (!this.namespaceMatches(p.namespaceSelector, pod.namespace)) {
-              return false;
-            }
-          } else if (pod.namespace !== policyNs) return false;
-          return !p.podSelector || selectorMatches(p.podSelector, pod.labels);
-        })
-      );
-    this.#peerCache.set(peers, found);
+    const found = this.pods.filter((pod) => {
+      if (p.namespaceSelector) {
+        if (!this.namespaceMatches(p.namespaceSelector, pod.namespace)) {
+          return false;
+        }
+      } else if (pod.namespace !== policyNs) return false;
+      return !p.podSelector || selectorMatches(p.podSelector, pod.labels);
+    });
+    this.#peerCache.set(p, found);
     return found;
   }
 
-  readonly #peerCache = new WeakMap<NetworkPolicyPeer[], Pod[]>();
+  readonly #peerCache = new WeakMap<NetworkPolicyPeer, Pod[]>();
   readonly #nsCache = new WeakMap<LabelSelector, Map<string, boolean>>();
 
   namespaceMatches(sel: LabelSelector, ns: string): boolean {
@@ -165,10 +160,16 @@ class Compiler {
     const peerMatches: string[] = [];
     if (peers.length === 0) peerMatches.push("");
     else {
-      if (peers.some((p) => p.podSelector || p.namespaceSelector)) {
-        const ips = this.peerPods(policyNs, peers).flatMap((p) => p.addrs[fam]);
-        const s = this.set(`${base}-p${fam}`, ADDR[fam], false, ips);
-        peerMatches.push(`${kw} ${field} @${s}`);
+      // One set per distinct selector peer, shared by every policy that
+      // has the same peer: a pod change touches each such set once.
+      for (const p of peers) {
+        if (!p.podSelector && !p.namespaceSelector) continue;
+        const name = `sel-${peerId(p, policyNs)}-${fam}`;
+        if (!this.frag.sets.has(name)) {
+          const ips = this.peerPods(policyNs, p).flatMap((x) => x.addrs[fam]);
+          this.set(name, ADDR[fam], false, ips);
+        }
+        peerMatches.push(`${kw} ${field} @${name}`);
       }
       const ranges: Range[] = peers.flatMap((p) => {
         const c = p.ipBlock ? CIDR.tryParse(p.ipBlock.cidr) : null;
@@ -430,6 +431,29 @@ class Compiler {
       });
     }
   }
+}
+
+/** JSON with object keys sorted, so equal selectors give equal text. */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;
+  if (typeof v === "object" && v !== null) {
+    const o = v as Record<string, unknown>;
+    return `{${
+      Object.keys(o).sort().filter((k) => o[k] !== undefined)
+        .map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`).join(",")
+    }}`;
+  }
+  return JSON.stringify(v);
+}
+
+/** The identity of a selector peer: its selectors and, without a
+ * namespace selector, the policy's namespace it is confined to. */
+function peerId(p: NetworkPolicyPeer, policyNs: string): string {
+  return shortHash(canonical({
+    ns: p.namespaceSelector ? null : policyNs,
+    nsSel: p.namespaceSelector ?? null,
+    podSel: p.podSelector ?? null,
+  }));
 }
 
 function newFragment(): Fragment {

@@ -80,7 +80,9 @@ Deno.test("compile(): selected local pods share one group chain; unselected and 
   assert(jump.startsWith("jump pi-"), jump);
   assertEquals(drop, "drop");
   // The peer set holds y's pod, which lives on another node.
-  const peers = [...s.sets.entries()].find(([n]) => n.endsWith("-i0-p4"))!;
+  const peers = [...s.sets.entries()].find(([n]) =>
+    n.startsWith("sel-") && n.endsWith("-4")
+  )!;
   assertEquals([...peers[1].elements], ["10.0.1.2"]);
 });
 
@@ -153,6 +155,36 @@ Deno.test("compile(): a named port resolves per pod: ingress from the selected p
     "fd00::2 . tcp . 8080",
     "fd00::2 . udp . 53",
   ]);
+});
+
+Deno.test("compile(): policies with the same selector peer share its set", () => {
+  const peer = { namespaceSelector: { matchLabels: { team: "y" } } };
+  const s = compile(input([
+    pol("x", "p1", {
+      podSelector: { matchLabels: { app: "web" } },
+      ingress: [{ from: [peer] }],
+    }),
+    pol("x", "p2", {
+      podSelector: { matchLabels: { app: "db" } },
+      ingress: [{
+        from: [{ namespaceSelector: { matchLabels: { team: "y" } } }],
+        ports: [{ port: 80 }],
+      }],
+    }),
+    // Same pod selector, other namespace: another set.
+    pol("x", "p3", {
+      podSelector: {},
+      ingress: [{ from: [{ podSelector: { matchLabels: { app: "web" } } }] }],
+    }),
+    pol("y", "p4", {
+      podSelector: {},
+      ingress: [{ from: [{ podSelector: { matchLabels: { app: "web" } } }] }],
+    }),
+  ], [...PODS, pod("y", "local", {}, ["10.0.0.9"])]));
+  const sel4 = [...s.sets.keys()].filter((n) =>
+    n.startsWith("sel-") && n.endsWith("-4")
+  );
+  assertEquals(sel4.length, 3);
 });
 
 Deno.test("compile(): ipBlock except becomes disjoint ranges of an interval set", () => {
@@ -237,8 +269,8 @@ Deno.test("diffOps(): a pod, a label, a policy change elements or a few rules, n
   const added = diffOps(base, compile(input([web], more)));
   // y/b is in namespace y: one element per family, nothing else.
   assertEquals(added.length, 2, added.join("\n"));
-  assert(added[0].endsWith("-i0-p4 { 10.0.1.3 }"), added[0]);
-  assert(added[1].endsWith("-i0-p6 { fd00:1::3 }"), added[1]);
+  assert(/ sel-[0-9a-f]{16}-4 \{ 10\.0\.1\.3 \}$/.test(added[0]), added[0]);
+  assert(/ sel-[0-9a-f]{16}-6 \{ fd00:1::3 \}$/.test(added[1]), added[1]);
   // x/c labelled web: it joins the group through the map, nothing else.
   const relabelled = PODS.map((p) =>
     p.name === "c" ? { ...p, labels: { app: "web" } } : p
