@@ -303,7 +303,7 @@ async function throughput(): Promise<void> {
   ]);
   const { NetpolTable } = await import("../src/netpol/mod.ts");
   const table = new NetpolTable({ netns: node.host.path });
-  await table.bridgeNetfilter();
+  table.bridgeNetfilter();
   // 50 policies select the server; only the last admits the client.
   const many: NetworkPolicy[] = Array.from({ length: 50 }, (_, i) => ({
     metadata: { namespace: "x", name: `p${i}` },

@@ -82,7 +82,7 @@ export async function runNetpolController(
   o: NetpolControllerOptions,
 ): Promise<void> {
   const table = new NetpolTable({ netns: o.netns });
-  if (!(await table.bridgeNetfilter())) {
+  if (!table.bridgeNetfilter()) {
     o.log(
       "br_netfilter is not available: traffic between pods of this node bypasses network policy",
     );

@@ -2,7 +2,8 @@
 // first sync (and any after a failure) replaces the table in one
 // transaction, every later one sends only the diff; both as one `nft -f -`.
 
-import { type NetfilterOptions, Nft, runTool } from "../net/netfilter/mod.ts";
+import { sysctlSet } from "../../ffi/mod.ts";
+import { type NetfilterOptions, Nft } from "../net/netfilter/mod.ts";
 import {
   diffOps,
   fullScript,
@@ -73,14 +74,14 @@ export class NetpolTable {
    * pass the inet forward hook, as K3s does; false when the kernel has no
    * br_netfilter (then only routed traffic is judged).
    */
-  async bridgeNetfilter(): Promise<boolean> {
-    const r = await runTool([
-      "sysctl",
-      "-q",
-      "-w",
-      "net.bridge.bridge-nf-call-iptables=1",
-      "net.bridge.bridge-nf-call-ip6tables=1",
-    ], this.#opts);
-    return r.code === 0;
+  bridgeNetfilter(): boolean {
+    try {
+      for (const fam of ["iptables", "ip6tables"]) {
+        sysctlSet(`net.bridge.bridge-nf-call-${fam}`, "1", this.#opts);
+      }
+      return true;
+    } catch {
+      return false;
+    }
   }
 }

@@ -48,7 +48,7 @@ Deno.test("network policy truth table: each v1 semantic holds for real TCP/UDP t
     ),
   );
   const table = new NetpolTable({ netns: node.host.path });
-  assertEquals(await table.bridgeNetfilter(), true);
+  assertEquals(table.bridgeNetfilter(), true);
   const pod = (id: string) => node.pods.find((p) => is(p, id))!;
   const enforce = (policies: NetworkPolicy[]) =>
     table.sync(compile({

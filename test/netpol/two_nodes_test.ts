@@ -27,7 +27,7 @@ Deno.test("two nodes: ingress, egress and node traffic are judged on the pod's o
   const enforce = async (policies: NetworkPolicy[]) => {
     const pods = [...c.n1.views("n1"), ...c.n2.views("n2")];
     for (const [name, node] of [["n1", c.n1], ["n2", c.n2]] as const) {
-      await tables[name].bridgeNetfilter();
+      tables[name].bridgeNetfilter();
       await tables[name].sync(compile({
         nodeName: name,
         nodeIPs: [...c.ips[name], ...gatewaysOf(node)],
