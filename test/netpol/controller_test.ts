@@ -143,6 +143,25 @@ Deno.test("controller: enforces the API's policies, replaces a stale table, chan
       await until(async () => await reaches(node, ya, xa), "y allowed again");
       assertEquals(await reaches(node, xb, xa), false);
 
+      // x/a relabelled out of the policy's pod selector: it leaves the
+      // ingress map, x/b reaches it; relabelled back, denied again.
+      const j = syncs.length;
+      api.put(
+        PODS,
+        podObject({ ...xa, spec: { ...xa.spec, labels: { pod: "z" } } }),
+      );
+      await until(() => syncs.length > j, "the sync of a pod relabel");
+      const relabel = syncs.slice(j).flatMap((s) => s.commands);
+      // The policy now selects no pod here: its chains and sets go too.
+      assert(relabel.length <= 16, relabel.join("\n"));
+      assert(!relabel.some((c) => c.includes(" table ")), relabel.join("\n"));
+      assertEquals(await reaches(node, xb, xa), true);
+      api.put(PODS, podObject(xa));
+      await until(
+        async () => !(await reaches(node, xb, xa)),
+        "x/a denied again",
+      );
+
       // The policy goes: its chains and sets go, x/b reaches x/a.
       const k = syncs.length;
       api.remove(POLICIES, "x", "a-from-y");
