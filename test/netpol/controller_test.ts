@@ -341,3 +341,21 @@ Deno.test("controller restart with a policy in force: no window where the denied
     await second.done;
   });
 });
+
+Deno.test("agent task: enabled, it starts the controller, reports ready at once and writes nothing while the API does not answer", async () => {
+  await using node = await PodNode.create("npe2");
+  await node.host.sh("nft", "add table inet weft-netpol");
+  await node.host.sh("nft", "add chain inet weft-netpol from-before");
+  const out = await node.host.sh(
+    Deno.execPath(),
+    "run",
+    "-A",
+    new URL("./_agent_task.ts", import.meta.url).pathname,
+    "false",
+  );
+  assert(!out.includes("disabled"), out);
+  // The rules of an earlier run stay in force until the API is listed.
+  const chains = (await nftTable(node.host, "inet", TABLE_NAME))
+    .filter((o) => "chain" in o).map((o) => o.chain.name);
+  assertEquals(chains, ["from-before"]);
+});
