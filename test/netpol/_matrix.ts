@@ -22,6 +22,7 @@ export async function mismatches(
   expect: Expect,
   pods: TestPod[] = node.pods,
 ): Promise<string[]> {
+  // Probes run inside the source pod: any node's probe() will do.
   const rows = await Promise.all(pods.map(async (from) => {
     const probes: Probe[] = [];
     for (const to of pods) {

@@ -1,7 +1,8 @@
-// NetworkPolicy semantics checked with real traffic: pods made through
-// weft's CNI on one node (bridge cni0, IPv4 and IPv6), the compiled state
-// loaded with nft into the node's namespace, and the truth table of every
-// pod probing every other on TCP/UDP 80 and 81 compared for each case.
+// NetworkPolicy semantics checked with real traffic, as the Kubernetes
+// network policy e2e does it: pods made through weft's CNI on two nodes
+// (bridge cni0, IPv4 and IPv6, routed between the nodes), each node's
+// compiled state loaded with nft into its namespace, and the truth table of
+// every pod probing every other on TCP/UDP 80 and 81 compared per case.
 
 import { assertEquals } from "@std/assert";
 import {
@@ -13,9 +14,9 @@ import {
 } from "../../src/netpol/mod.ts";
 import { pings } from "../harness/cni_ns.ts";
 import { type Expect, mismatches, type Probe } from "./_matrix.ts";
-import { PodNode, type TestPod } from "./_pods.ts";
+import type { TestPod } from "./_pods.ts";
+import { twoNodes } from "./_two_nodes.ts";
 
-const NODE = "n1";
 const NAMESPACES: NamespaceView[] = ["x", "y", "z"].map((n) => ({
   name: n,
   labels: { "kubernetes.io/metadata.name": n, ns: n },
@@ -33,31 +34,41 @@ const is = (p: TestPod, id: string) =>
   `${p.spec.namespace}/${p.spec.name}` === id;
 const all: Expect = () => true;
 
-Deno.test("network policy truth table: each v1 semantic holds for real TCP/UDP traffic, IPv4 and IPv6", async (t) => {
-  await using node = await PodNode.create("npe");
-  await node.add(
-    ["x", "y", "z"].flatMap((ns) =>
-      ["a", "b"].map((name) => ({
-        name,
-        namespace: ns,
-        labels: { pod: name },
-        ports: name === "a"
-          ? [{ name: "serve-81-udp", port: 81, protocol: "UDP" as const }]
-          : [],
-      }))
-    ),
+Deno.test("network policy truth table on two nodes: 3 namespaces x 3 pods, every v1 semantic holds for real TCP/UDP traffic, IPv4 and IPv6", async (t) => {
+  await using c = await twoNodes("npe");
+  // Pods alternate between the nodes: x/a n1, x/b n2, x/c n1, y/a n2, ...
+  const specs = ["x", "y", "z"].flatMap((ns) =>
+    ["a", "b", "c"].map((name) => ({
+      name,
+      namespace: ns,
+      labels: { pod: name },
+      ports: name === "a"
+        ? [{ name: "serve-81-udp", port: 81, protocol: "UDP" as const }]
+        : [],
+    }))
   );
-  const table = new NetpolTable({ netns: node.host.path });
-  assertEquals(table.bridgeNetfilter(), true);
-  const pod = (id: string) => node.pods.find((p) => is(p, id))!;
-  const enforce = (policies: NetworkPolicy[]) =>
-    table.sync(compile({
-      nodeName: NODE,
-      nodeIPs: ["10.22.0.1", "fd00:22::1"],
-      policies,
-      pods: node.views(NODE),
-      namespaces: NAMESPACES,
-    }));
+  await c.n1.add(specs.filter((_, i) => i % 2 === 0));
+  await c.n2.add(specs.filter((_, i) => i % 2 === 1));
+  const nodes = [
+    { name: "n1", node: c.n1, ips: [...c.ips.n1, "10.22.0.1", "fd00:22::1"] },
+    { name: "n2", node: c.n2, ips: [...c.ips.n2, "10.23.0.1", "fd00:23::1"] },
+  ].map((n) => ({ ...n, table: new NetpolTable({ netns: n.node.host.path }) }));
+  for (const n of nodes) assertEquals(n.table.bridgeNetfilter(), true);
+  const everyPod = [...c.n1.pods, ...c.n2.pods];
+  const pod = (id: string) => everyPod.find((p) => is(p, id))!;
+  const nodeOf = (p: TestPod) => c.n1.pods.includes(p) ? c.n1 : c.n2;
+  const enforce = async (policies: NetworkPolicy[]) => {
+    const pods = [...c.n1.views("n1"), ...c.n2.views("n2")];
+    for (const n of nodes) {
+      await n.table.sync(compile({
+        nodeName: n.name,
+        nodeIPs: n.ips,
+        policies,
+        pods,
+        namespaces: NAMESPACES,
+      }));
+    }
+  };
   const check = async (
     name: string,
     policies: NetworkPolicy[],
@@ -65,7 +76,7 @@ Deno.test("network policy truth table: each v1 semantic holds for real TCP/UDP t
   ) => {
     await t.step(name, async () => {
       await enforce(policies);
-      assertEquals(await mismatches(node, expect), []);
+      assertEquals(await mismatches(c.n1, expect, everyPod), []);
     });
   };
   const toXA = (p: Probe) => is(p.to, "x/a");
@@ -81,7 +92,7 @@ Deno.test("network policy truth table: each v1 semantic holds for real TCP/UDP t
     async () => {
       const xa = pod("x/a");
       assertEquals(
-        await node.probe("host", [[xa.ip4, "tcp", 80], [xa.ip6, "udp", 81]]),
+        await nodeOf(xa).probe("host", [[xa.ip4, "tcp", 80], [xa.ip6, "udp", 81]]),
         [true, true],
       );
       assertEquals(await pings(pod("y/a").ns, xa.ip4), false);
@@ -159,13 +170,13 @@ Deno.test("network policy truth table: each v1 semantic holds for real TCP/UDP t
       podSelector: { matchLabels: { pod: "a" } },
       ingress: [{
         from: [
-          { ipBlock: { cidr: "10.22.0.0/24", except: [`${ya.ip4}/32`] } },
-          { ipBlock: { cidr: "fd00:22::/64", except: [`${ya.ip6}/128`] } },
+          { ipBlock: { cidr: "10.22.0.0/15", except: [`${ya.ip4}/32`] } },
+          { ipBlock: { cidr: "fd00::/16", except: [`${ya.ip6}/128`] } },
         ],
       }],
     })]);
     assertEquals(
-      await mismatches(node, (p) => !toXA(p) || !is(p.from, "y/a")),
+      await mismatches(c.n1, (p) => !toXA(p) || !is(p.from, "y/a"), everyPod),
       [],
     );
   });
@@ -209,7 +220,11 @@ Deno.test("network policy truth table: each v1 semantic holds for real TCP/UDP t
       }],
     })]);
     assertEquals(
-      await mismatches(node, (p) => !is(p.from, "x/a") || is(p.to, "y/b")),
+      await mismatches(
+        c.n1,
+        (p) => !is(p.from, "x/a") || is(p.to, "y/b"),
+        everyPod,
+      ),
       [],
     );
   });
