@@ -48,6 +48,8 @@ export interface NetpolControllerOptions {
   ready?: () => void;
   /** Called after every sync that wrote something (tests, bench). */
   onSync?: (r: SyncReport) => void;
+  /** How often a quiet controller checks that its table still exists; default 10 s. */
+  checkMs?: number;
   /** First retry delay after a failed write; default 500 ms. */
   retryMs?: number;
 }
@@ -151,10 +153,20 @@ export async function runNetpolController(
   dirtySince ??= performance.now();
   while (!o.signal.aborted) {
     if (dirtySince === null) {
-      const w = abortable(o.signal);
+      const w = abortable(o.signal, o.checkMs ?? 10_000);
       wake = w.wake;
       await w.promise;
       wake = null;
+      // Quiet: make sure nobody removed the table (nft flush ruleset).
+      if (dirtySince === null && !first && !o.signal.aborted) {
+        if (!(await table.exists().catch(() => true))) {
+          o.log(
+            "the network policy table was removed by someone; loading it again",
+          );
+          table.invalidate();
+          kick();
+        }
+      }
       continue;
     }
     // Let events that arrived together land before compiling once.

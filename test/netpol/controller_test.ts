@@ -85,6 +85,7 @@ Deno.test("controller: enforces the API's policies, replaces a stale table, chan
       signal: stop.signal,
       log: (m) => logs.push(m),
       onSync: (r) => syncs.push(r),
+      checkMs: 100,
     });
     try {
       await until(() => syncs.length >= 1, "the first sync");
@@ -161,6 +162,15 @@ Deno.test("controller: enforces the API's policies, replaces a stale table, chan
         async () => !(await reaches(node, xb, xa)),
         "x/a denied again",
       );
+
+      // Someone deletes the table: it comes back, the policy holds.
+      const f = syncs.length;
+      await node.host.sh("nft", "delete table inet weft-netpol");
+      await until(
+        () => syncs.length > f && syncs[syncs.length - 1].full,
+        "the table reloaded",
+      );
+      assertEquals(await reaches(node, xb, xa), false);
 
       // The policy goes: its chains and sets go, x/b reaches x/a.
       const k = syncs.length;

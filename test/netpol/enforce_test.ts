@@ -92,7 +92,11 @@ Deno.test("network policy truth table on two nodes: 3 namespaces x 3 pods, every
     async () => {
       const xa = pod("x/a");
       assertEquals(
-        await nodeOf(xa).probe("host", [[xa.ip4, "tcp", 80], [xa.ip6, "udp", 81]]),
+        await nodeOf(xa).probe("host", [[xa.ip4, "tcp", 80], [
+          xa.ip6,
+          "udp",
+          81,
+        ]]),
         [true, true],
       );
       assertEquals(await pings(pod("y/a").ns, xa.ip4), false);
