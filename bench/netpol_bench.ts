@@ -280,7 +280,7 @@ async function iperf(node: PodNode, from: number, to: number): Promise<number> {
       "-p",
       "5201",
       "-t",
-      "3",
+      "2",
       "-J",
     ]);
     const doc = JSON.parse(r.stdout) as {
@@ -328,21 +328,26 @@ async function throughput(): Promise<void> {
       namespaces: [],
     }));
   const none: number[] = [], fifty: number[] = [];
-  for (let round = 0; round < 3; round++) {
+  for (let round = 0; round < 5; round++) {
     await load([]);
     none.push(await iperf(node, 0, 1));
     await load(many);
     fifty.push(await iperf(node, 0, 1));
   }
   const best = (xs: number[]) => pct(xs, 50);
+  const all = (xs: number[]) => xs.map((x) => x.toFixed(1)).join(" ");
   console.log(
-    "TCP throughput between two pods on one node (iperf3, 3 s, median of 3 alternating runs):",
+    "TCP throughput between two pods on one node (iperf3, 2 s, median of 5 alternating runs):",
   );
   console.log(
-    `  no policy                     ${best(none).toFixed(2)} Gbit/s`,
+    `  no policy                     ${best(none).toFixed(2)} Gbit/s   (runs: ${
+      all(none)
+    })`,
   );
   console.log(
-    `  50 policies in force          ${best(fifty).toFixed(2)} Gbit/s`,
+    `  50 policies in force          ${
+      best(fifty).toFixed(2)
+    } Gbit/s   (runs: ${all(fifty)})`,
   );
   console.log(
     `  ratio                         ${
