@@ -3,8 +3,9 @@
 //
 // Per policy selecting a local pod: a chain pi-<h> (ingress) and/or pe-<h>
 // (egress) whose rules accept what one of its rules allows, reading named
-// sets of peer pod addresses (<h>-i<r>-p4), ipBlock ranges (<h>-i<r>-b4)
-// and named-port tuples (<h>-i<r>-n4). Per distinct list of policies: a
+// sets: the addresses of each distinct selector peer (sel-<peer>-4, shared
+// by all policies with that peer), a rule's ipBlock ranges (s-<h>-i<r>-b4)
+// and its named-port tuples (s-<h>-i<r>-n4). Per distinct list of policies: a
 // group chain (gi-/ge-<hash>) that jumps to each policy chain and drops.
 // Pods reach their group through the verdict maps ingress4/6 and
 // egress4/6 keyed by pod address; a pod no policy selects is in no map and
@@ -16,11 +17,20 @@
 // others' chains and sets are reused as they are (same objects, which
 // diffOps skips by identity), so a change costs what it touches.
 
-import { IP } from "../net/mod.ts";
-import { shortHash } from "./names.ts";
+import {
+  changesSince,
+  CompileCache,
+  type Fragment,
+  newFragment,
+  type Pod,
+  podKey,
+  touches,
+  withAddrs,
+} from "./cache.ts";
+import { peerId, shortHash } from "./names.ts";
 import { cidrMinus, type Range, rangeElement, unionRanges } from "./ranges.ts";
 import { selectorMatches } from "./selector.ts";
-import { emptyState, type NetpolState, type SetDef } from "./state.ts";
+import { emptyState, type NetpolState } from "./state.ts";
 import { CIDR } from "../net/mod.ts";
 import {
   type LabelSelector,
@@ -32,6 +42,8 @@ import {
   type PodView,
   policyTypesOf,
 } from "./types.ts";
+
+export { CompileCache };
 
 export interface CompileInput {
   nodeName: string;
@@ -47,44 +59,6 @@ type Fam = 4 | 6;
 const FAMS: Fam[] = [4, 6];
 const KW = { 4: "ip", 6: "ip6" } as const;
 const ADDR = { 4: "ipv4_addr", 6: "ipv6_addr" } as const;
-
-interface Pod extends PodView {
-  addrs: { 4: string[]; 6: string[] };
-}
-
-function withAddrs(p: PodView): Pod {
-  const addrs: Pod["addrs"] = { 4: [], 6: [] };
-  for (const text of p.ips) {
-    const ip = IP.tryParse(text);
-    if (ip) addrs[ip.family].push(ip.toString());
-  }
-  return { ...p, addrs };
-}
-
-/** What one policy contributes: its chains and sets, and the local pods it selects. */
-interface Fragment {
-  sets: Map<string, SetDef>;
-  chains: Map<string, string[]>;
-  selected: Pod[];
-  ingress: string | null;
-  egress: string | null;
-}
-
-/** What compile() keeps between calls to recompile only what a change touches. */
-export class CompileCache {
-  nodeName?: string;
-  pods = new Map<string, PodView>();
-  namespaces = new Map<string, NamespaceView>();
-  readonly fragments = new Map<
-    string,
-    { pol: NetworkPolicy; frag: Fragment }
-  >();
-  readonly addrs = new WeakMap<PodView, Pod>();
-  /** Policies compiled by the last call (the rest were reused). */
-  recompiled = 0;
-}
-
-const podKey = (p: PodView) => `${p.namespace}/${p.name}`;
 
 class Compiler {
   readonly out: NetpolState = emptyState();
@@ -277,89 +251,13 @@ class Compiler {
     return this.frag;
   }
 
-  /** Pods and namespaces that differ from the cache's (old and new views). */
-  changes(): { pods: PodView[]; namespaces: NamespaceView[] } {
-    const c = this.cache;
-    const pods: PodView[] = [];
-    const now = new Map(this.input.pods.map((p) => [podKey(p), p]));
-    for (const [k, v] of now) {
-      const old = c.pods.get(k);
-      if (old === v) continue;
-      if (old) pods.push(old);
-      pods.push(v);
-    }
-    for (const [k, old] of c.pods) if (!now.has(k)) pods.push(old);
-    c.pods = now;
-    const namespaces: NamespaceView[] = [];
-    const nsNow = new Map(this.input.namespaces.map((n) => [n.name, n]));
-    const plain = (name: string) => ({
-      name,
-      labels: { [NAMESPACE_NAME_LABEL]: name },
-    });
-    for (const [k, v] of nsNow) {
-      const old = c.namespaces.get(k);
-      if (old === v) continue;
-      namespaces.push(old ?? plain(k), v);
-    }
-    for (const [k, old] of c.namespaces) {
-      if (!nsNow.has(k)) namespaces.push(old, plain(k));
-    }
-    c.namespaces = nsNow;
-    return { pods, namespaces };
-  }
-
-  /** Whether a change of these pods or namespaces can alter the policy's fragment. */
-  touches(
-    pol: NetworkPolicy,
-    ch: { pods: PodView[]; namespaces: NamespaceView[] },
-  ): boolean {
-    const ns = pol.metadata.namespace ?? "default";
-    const peers = [
-      ...(pol.spec.ingress ?? []).flatMap((r) => r.from ?? []),
-      ...(pol.spec.egress ?? []).flatMap((r) => r.to ?? []),
-    ].filter((p) => p.podSelector || p.namespaceSelector);
-    const egressNamed = (pol.spec.egress ?? []).some((r) =>
-      (r.ports ?? []).some((p) => typeof p.port === "string")
-    );
-    for (const v of ch.pods) {
-      if (
-        v.nodeName === this.input.nodeName && v.namespace === ns &&
-        selectorMatches(pol.spec.podSelector, v.labels)
-      ) return true;
-      if (egressNamed && v.ports.length > 0) return true;
-      for (const p of peers) {
-        const nsOk = p.namespaceSelector
-          ? selectorMatches(
-            p.namespaceSelector,
-            this.labelsOfNamespace(v.namespace),
-          )
-          : v.namespace === ns;
-        if (
-          nsOk && (!p.podSelector || selectorMatches(p.podSelector, v.labels))
-        ) {
-          return true;
-        }
-      }
-    }
-    for (const n of ch.namespaces) {
-      for (const p of peers) {
-        if (
-          p.namespaceSelector && selectorMatches(p.namespaceSelector, n.labels)
-        ) {
-          return true;
-        }
-      }
-    }
-    return false;
-  }
-
   run(): NetpolState {
     const c = this.cache;
     if (c.nodeName !== this.input.nodeName) {
       c.fragments.clear();
       c.nodeName = this.input.nodeName;
     }
-    const ch = this.changes();
+    const ch = changesSince(c, this.input);
     const policies = [...this.input.policies].sort((a, b) =>
       key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0
     );
@@ -372,7 +270,10 @@ class Compiler {
       live.add(k);
       const hit = c.fragments.get(k);
       let frag: Fragment | null;
-      if (hit && hit.pol === pol && !this.touches(pol, ch)) frag = hit.frag;
+      if (
+        hit && hit.pol === pol &&
+        !touches(pol, ch, this.input.nodeName, (n) => this.labelsOfNamespace(n))
+      ) frag = hit.frag;
       else {
         c.recompiled++;
         frag = this.fragment(pol) ?? newFragment();
@@ -431,39 +332,6 @@ class Compiler {
       });
     }
   }
-}
-
-/** JSON with object keys sorted, so equal selectors give equal text. */
-function canonical(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;
-  if (typeof v === "object" && v !== null) {
-    const o = v as Record<string, unknown>;
-    return `{${
-      Object.keys(o).sort().filter((k) => o[k] !== undefined)
-        .map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`).join(",")
-    }}`;
-  }
-  return JSON.stringify(v);
-}
-
-/** The identity of a selector peer: its selectors and, without a
- * namespace selector, the policy's namespace it is confined to. */
-function peerId(p: NetworkPolicyPeer, policyNs: string): string {
-  return shortHash(canonical({
-    ns: p.namespaceSelector ? null : policyNs,
-    nsSel: p.namespaceSelector ?? null,
-    podSel: p.podSelector ?? null,
-  }));
-}
-
-function newFragment(): Fragment {
-  return {
-    sets: new Map(),
-    chains: new Map(),
-    selected: [],
-    ingress: null,
-    egress: null,
-  };
 }
 
 const key = (p: NetworkPolicy) =>
