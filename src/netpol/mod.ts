@@ -3,7 +3,11 @@
 // diff that updates it incrementally, and the controller that watches
 // policies, pods and namespaces.
 
-export { type FieldCause, NetworkPolicyInvalid } from "./errors.ts";
+export {
+  causeReason,
+  type FieldCause,
+  NetworkPolicyInvalid,
+} from "./errors.ts";
 export {
   MAX_LIST,
   networkPolicyCauses,

@@ -195,4 +195,16 @@ Deno.test("validateNetworkPolicy() bounds hostile input: huge lists, wrong types
     'NetworkPolicy.networking.k8s.io "x/p" is invalid: spec.ingress[0].ports[0].port: Invalid value: 0',
   );
   assertEquals(err.causes.length, 1);
+  const st = err.toStatus();
+  assertEquals([st.code, st.reason, st.details?.kind, st.details?.name], [
+    422,
+    "Invalid",
+    "NetworkPolicy",
+    "p",
+  ]);
+  assertEquals(st.details?.causes, [{
+    reason: "FieldValueInvalid",
+    message: "Invalid value: 0: must be between 1 and 65535, inclusive",
+    field: "spec.ingress[0].ports[0].port",
+  }]);
 });
