@@ -225,5 +225,40 @@ export function agentTasks(
         }),
       }, ctx),
   };
-  return [joinTask, nodeTask, flannelTask, cniTask, tunnelTask, endpointTask];
+  const netpolTask: TaskSpec = {
+    name: "network-policy",
+    deps: ["node"],
+    run: async (ctx: TaskContext) => {
+      const { join, cluster } = state.requireJoin();
+      if (cluster.disableNetworkPolicy) {
+        // Only the table's removal is loaded, not the controller.
+        const { NetpolTable } = await import("../netpol/table.ts");
+        await new NetpolTable().remove();
+        ctx.log("network policy controller disabled; its nft table removed");
+        ctx.ready();
+        return untilAborted(ctx.signal);
+      }
+      const { runNetpolController } = await import("../netpol/controller.ts");
+      // Ready at once: a server that does not serve NetworkPolicy yet must
+      // not keep the node NotReady; the controller retries and logs.
+      ctx.ready();
+      await runNetpolController({
+        kube: join.client,
+        nodeName,
+        nodeIPs: () => state.nodeIPs,
+        podCIDRs: () => state.podCIDRs,
+        signal: ctx.signal,
+        log: ctx.log,
+      });
+    },
+  };
+  return [
+    joinTask,
+    nodeTask,
+    flannelTask,
+    cniTask,
+    tunnelTask,
+    endpointTask,
+    netpolTask,
+  ];
 }

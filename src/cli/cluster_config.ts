@@ -20,6 +20,7 @@ export type ClusterConfig = Pick<
   | "flannelIPv6Masq"
   | "flannelExternalIP"
   | "egressSelectorMode"
+  | "disableNetworkPolicy"
 >;
 
 export class ClusterConfigError extends Error {
@@ -39,6 +40,7 @@ export function clusterConfigOf(cfg: WeftConfig): ClusterConfig {
     flannelIPv6Masq: cfg.flannelIPv6Masq,
     flannelExternalIP: cfg.flannelExternalIP,
     egressSelectorMode: cfg.egressSelectorMode,
+    disableNetworkPolicy: cfg.disableNetworkPolicy,
   };
 }
 

@@ -42,6 +42,7 @@ export interface WeftConfig {
   flannelIPv6Masq: boolean;
   flannelExternalIP: boolean;
   egressSelectorMode: EgressMode;
+  disableNetworkPolicy: boolean;
   disableAgent: boolean;
   writeKubeconfig: string;
   writeKubeconfigMode: number;
@@ -353,6 +354,7 @@ function build(
     flannelIPv6Masq: bool("flannel-ipv6-masq"),
     flannelExternalIP: bool("flannel-external-ip"),
     egressSelectorMode: (str("egress-selector-mode") ?? "agent") as EgressMode,
+    disableNetworkPolicy: bool("disable-network-policy"),
     disableAgent: bool("disable-agent"),
     writeKubeconfig: str("write-kubeconfig") ?? "/etc/weft/weft.yaml",
     writeKubeconfigMode: parseInt(str("write-kubeconfig-mode") ?? "0600", 8),

@@ -212,6 +212,13 @@ const FLAGS: FlagDef[] = [
     check: oneOf(EGRESS_MODES),
   },
   {
+    name: "disable-network-policy",
+    kind: "bool",
+    scope: "server",
+    default: false,
+    help: "turn off the network policy controller (and remove its nft table)",
+  },
+  {
     name: "disable-agent",
     kind: "bool",
     scope: "server",

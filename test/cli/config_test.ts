@@ -1,4 +1,5 @@
 import { assertEquals, assertThrows } from "@std/assert";
+import { clusterConfigOf } from "../../src/cli/cluster_config.ts";
 import { resolveConfig } from "../../src/cli/config.ts";
 import { UsageError } from "../../src/cli/errors.ts";
 
@@ -25,7 +26,38 @@ Deno.test("server defaults match K3s's", () => {
   assertEquals(c.httpsListenPort, 6443);
   assertEquals(c.nodeName, "edge-1");
   assertEquals(c.disableAgent, false);
+  assertEquals(c.disableNetworkPolicy, false);
   assertEquals(c.configFile, undefined);
+});
+
+Deno.test("--disable-network-policy (K3s's name) is a server flag that agents take from the cluster config", () => {
+  const c = resolveConfig({
+    command: "server",
+    args: ["--disable-network-policy"],
+    env: {},
+    readFile: noFile,
+    hostname: host,
+  });
+  assertEquals(c.disableNetworkPolicy, true);
+  assertEquals(clusterConfigOf(c).disableNetworkPolicy, true);
+  assertThrows(
+    () =>
+      resolveConfig({
+        command: "agent",
+        args: [
+          "--server",
+          "https://10.0.0.1:6443",
+          "--token",
+          "t",
+          "--disable-network-policy",
+        ],
+        env: {},
+        readFile: noFile,
+        hostname: host,
+      }),
+    UsageError,
+    "unknown flag --disable-network-policy",
+  );
 });
 
 Deno.test("config precedence: file < environment < flag", () => {
