@@ -314,7 +314,10 @@ interface FrontInternals {
 
 /** Starts accepting on `opts.listener`. */
 export async function startFront(opts: FrontOptions): Promise<Front> {
-  const limits = { ...DEFAULT_LIMITS, ...opts.limits };
+  const limits: FrontLimits = { ...DEFAULT_LIMITS };
+  for (const [k, v] of Object.entries(opts.limits ?? {})) {
+    if (v !== undefined) Object.assign(limits, { [k]: v });
+  }
   const shed = new ThrottledLog(opts.log);
   const table = new ConnTable({
     fdBudget: limits.fdBudget ?? fdBudgetOf(await openFileLimit()),
