@@ -92,7 +92,10 @@ export class ResourceHandlers {
     const ns = this.#ns(c);
     const q = (k: string) => c.req.query(k);
     const watch = isTrue(q("watch"));
-    await this.#auth(c, { verb: watch ? "watch" : "list", namespace: ns });
+    const id = await this.#auth(c, {
+      verb: watch ? "watch" : "list",
+      namespace: ns,
+    });
     const labels = labelSelector(q("labelSelector"));
     const fields = fieldSelector(q("fieldSelector"), this.def.fields);
     const match = (o: KubeObject) =>
@@ -121,6 +124,7 @@ export class ResourceHandlers {
         timeoutMs: timeout === undefined ? undefined : Number(timeout) * 1000,
         initialEventsEnd: isTrue(sendInitial),
         signal: this.deps.signal,
+        revoked: id.revoked,
       });
     }
     const { items, revision } = await this.deps.registry.list(this.def, ns);
