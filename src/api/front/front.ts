@@ -133,6 +133,15 @@ async function refuse(conn: Deno.Conn, code: number): Promise<void> {
   await writeAll(conn, new TextEncoder().encode(text)).catch(() => {});
 }
 
+/** Passes EOF on; never throws (the connection may be closed already). */
+async function halfClose(conn: Deno.Conn): Promise<void> {
+  try {
+    await conn.closeWrite();
+  } catch {
+    // closed
+  }
+}
+
 function isOutOfFds(e: unknown): boolean {
   const code = (e as { code?: string }).code;
   return code === "EMFILE" || code === "ENFILE" ||
@@ -393,7 +402,7 @@ export async function startFront(opts: FrontOptions): Promise<Front> {
     // notices a client that went away and ends its watch streams.
     const c2s = pump(fc.conn, up, (b) => fc.observe(fc.req, b))
       .catch(() => {})
-      .then(() => (up as Deno.UnixConn).closeWrite().catch(() => {}));
+      .then(() => halfClose(up));
     await pump(up, fc.conn, (b) => fc.observe(fc.res, b)).catch(() => {});
     fc.close("done");
     await c2s;
