@@ -13,7 +13,7 @@ import { setImmediate } from "node:timers";
 
 const MAX_BUFFERED = 1 << 20;
 const BULK = 16 * 1024;
-const SMALL = 4 * 1024;
+const SMALL = 1024;
 const LARGE = 64 * 1024;
 
 /** Resolves when `src` reaches EOF (or fails) and everything read is written.

@@ -2,14 +2,16 @@
 // cannot hand over a raw socket for HTTP CONNECT, so a front listener
 // (front/) reads each connection's first request head itself: CONNECT goes
 // to the injected handler (the tunnel's proxy) with the identity from the
-// same authenticator; any other connection is piped, head included, to the
-// internal Deno.serve listening on a private unix socket. The front bounds
-// connections (timeouts, descriptor budget, HTTP/1.1 only).
+// same authenticator. Requests without a body are answered by the front
+// itself (the app's fetch); the others (bodies, websocket upgrades) are
+// piped, exactly as sent, to the internal Deno.serve listening on a private
+// unix socket. The front bounds connections (timeouts, descriptor budget,
+// HTTP/1.1 only).
 
 import type { Identity } from "./auth/mod.ts";
 import { type ApiDeps, createApp } from "./app.ts";
 import { type FrontLimits, type MessageHead, startFront } from "./front/mod.ts";
-import { setListenerNoDelay } from "../../ffi/mod.ts";
+import { releaseFreeMemory, setListenerNoDelay } from "../../ffi/mod.ts";
 import { Registry } from "./registry.ts";
 
 export interface ConnectHead {
@@ -223,9 +225,11 @@ export async function startApiServer(
   const front = await startFront({
     listener,
     upstream: () => internal.connect(),
+    handle: (req) => app.fetch(req),
     route: (head) => head.method === "CONNECT" ? onConnect : null,
     limits: opts.limits,
     log,
+    releaseMemory: () => releaseFreeMemory(),
   });
 
   const addr = listener.addr as Deno.NetAddr;
@@ -241,6 +245,7 @@ export async function startApiServer(
         // server; CONNECT tunnels and stragglers are closed last.
         ac.abort();
         await front.stop();
+        front.drain();
         const grace = setTimeout(
           () => front.closeAll(),
           opts.shutdownGraceMs ?? 5000,

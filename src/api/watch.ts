@@ -91,7 +91,7 @@ function filterEvent(
 export async function watchResponse(w: WatchRequest): Promise<Response> {
   const ac = new AbortController();
   const lifetime = watchLifetimeMs(w.timeoutMs, w.minRequestTimeoutMs);
-  const signals = [ac.signal, AbortSignal.timeout(lifetime)];
+  const signals = [ac.signal];
   if (w.signal) signals.push(w.signal);
   if (w.revoked) signals.push(w.revoked);
   const signal = AbortSignal.any(signals);
@@ -109,6 +109,12 @@ export async function watchResponse(w: WatchRequest): Promise<Response> {
   const events = w.registry.watch(w.def, w.namespace, from, signal)[
     Symbol.asyncIterator
   ]();
+  // A timer of our own (not AbortSignal.timeout): it is cleared when the
+  // watch ends, instead of outliving it by up to an hour.
+  const lifetimeTimer = setTimeout(() => ac.abort(), lifetime);
+  ac.signal.addEventListener("abort", () => clearTimeout(lifetimeTimer), {
+    once: true,
+  });
   let lastRevision = from;
   // The store ends the event stream when `signal` aborts: `pending` then
   // resolves done (no promise per pull waits on the signal itself).

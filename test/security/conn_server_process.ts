@@ -56,7 +56,13 @@ async function serve(): Promise<void> {
       gc?.();
       await new Promise((r) => setTimeout(r, 50));
       gc?.();
-      console.log(JSON.stringify(server.stats()));
+      const m = Deno.memoryUsage();
+      console.log(JSON.stringify({
+        ...server.stats(),
+        heapUsed: m.heapUsed,
+        heapTotal: m.heapTotal,
+        external: m.external,
+      }));
     }
   }
   await server.close();
@@ -71,7 +77,16 @@ export interface ApiProcess {
   port: number;
   caPem: string;
   /** The front's counters (descriptors, unfinished, connections). */
-  stats(): Promise<{ fds: number; unfinished: number; connections: number }>;
+  stats(): Promise<
+    {
+      fds: number;
+      unfinished: number;
+      connections: number;
+      heapUsed: number;
+      heapTotal: number;
+      external: number;
+    }
+  >;
   /** Resident memory (VmRSS) in KiB. */
   rssKiB(): Promise<number>;
   /** Whether the process still runs. */

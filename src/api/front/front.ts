@@ -1,8 +1,10 @@
-// The front listener: accepts TLS connections on the API port, reads each
-// one's first request head itself, hands it to a route that takes over the
-// raw connection (CONNECT) or pipes it, head included, to the internal HTTP
-// server. It follows the HTTP/1.1 messages of piped connections (without
-// changing a byte) to bound them as kube-apiserver's Go server does:
+// The front listener: accepts TLS connections on the API port and reads
+// every request head itself. The first head may hand the raw connection to
+// a route (CONNECT). Requests without a body are answered in process (the
+// app's fetch, see respond.ts); requests with a body or a protocol switch
+// (websocket) are piped, exactly as sent, to the internal HTTP server over
+// a unix socket, and its response is piped back. Connections are bounded as
+// kube-apiserver's Go server bounds them:
 //
 // - a request head must arrive whole within headTimeoutMs (Go's
 //   ReadHeaderTimeout; kube-apiserver: 32 s), the first one counted from
@@ -15,10 +17,11 @@
 //   (see conn_table.ts); accept failures (EMFILE, ENFILE) shed an idle
 //   connection, back off and go on: no client can make the process exit;
 // - only HTTP/1.x is spoken (ALPN offers http/1.1; an HTTP/2 preface is
-//   answered 505 and closed before anything reaches the internal server).
+//   answered 505 and closed; nothing reaches the internal server).
 
 import { sleep } from "../../supervisor/mod.ts";
 import { pump } from "../_pump.ts";
+import { ConnReader } from "./conn_reader.ts";
 import {
   ConnTable,
   fdBudgetOf,
@@ -26,14 +29,23 @@ import {
   type Tracked,
 } from "./conn_table.ts";
 import {
-  type BodyFraming,
+  field,
   FramingError,
+  headEnd,
   Http1Framer,
   MAX_HEAD,
   type MessageHead,
+  parseHead,
   requestBody,
   responseBody,
 } from "./http1.ts";
+import {
+  reasonOf,
+  requestOf,
+  servedInProcess,
+  wantsClose,
+  writeResponse,
+} from "./respond.ts";
 
 export interface FrontLimits {
   /** A request head must arrive whole within this (default 32 s). */
@@ -60,6 +72,9 @@ export type RawHandler = (conn: Deno.Conn, head: MessageHead) => Promise<void>;
 
 export interface FrontOptions {
   listener: Deno.Listener<Deno.TlsConn>;
+  /** Answers a request without a body in process (the app's fetch); without
+   * it every request is piped. */
+  handle?: (req: Request) => Response | Promise<Response>;
   /** Opens a connection to the internal HTTP server. */
   upstream: () => Promise<Deno.Conn>;
   /** The handler that takes over a connection by its first head, or null to
@@ -67,11 +82,16 @@ export interface FrontOptions {
   route: (head: MessageHead) => RawHandler | null;
   limits?: Partial<FrontLimits>;
   log: (msg: string) => void;
+  /** Gives freed memory back to the system; called once connections fell
+   * well below their peak (native allocations of closed ones). */
+  releaseMemory?: () => void;
 }
 
 export interface Front {
   /** Stops accepting; resolves when the accept loop has ended. */
   stop(): Promise<void>;
+  /** Closes idle connections now and the others after their response. */
+  drain(): void;
   /** Closes every connection now. */
   closeAll(): void;
   /** Resolves when every connection has ended. */
@@ -119,16 +139,9 @@ async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
   while (off < bytes.length) off += await conn.write(bytes.subarray(off));
 }
 
-const REASONS: Record<number, string> = {
-  400: "Bad Request",
-  431: "Request Header Fields Too Large",
-  503: "Service Unavailable",
-  505: "HTTP Version Not Supported",
-};
-
 /** Answers a status with no body and closes (errors ignored). */
 async function refuse(conn: Deno.Conn, code: number): Promise<void> {
-  const text = `HTTP/1.1 ${code} ${REASONS[code] ?? "Error"}\r\n` +
+  const text = `HTTP/1.1 ${code} ${reasonOf(code)}\r\n` +
     `Content-Length: 0\r\nConnection: close\r\n\r\n`;
   await writeAll(conn, new TextEncoder().encode(text)).catch(() => {});
 }
@@ -175,150 +188,53 @@ function peerOf(conn: Deno.Conn): string {
     : `${a.hostname}:${a.port}`;
 }
 
-/** One accepted connection: its timers and where its messages are. */
+/** One accepted connection. */
 class FrontConn implements Tracked {
   readonly peer: string;
+  readonly reader: ConnReader;
   up: Deno.Conn | null = null;
+  upReader: ConnReader | null = null;
   closed = false;
-  /** Requests whose final response has not ended. */
-  inflight = 0;
-  requests = 0;
-  upgraded = false;
-  #methods: string[] = [];
-  #interim = false;
+  /** Waiting for a head with nothing of it yet (closable when draining). */
+  waiting = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
-  readonly req: Http1Framer;
-  readonly res: Http1Framer;
-  /** The first request head, once complete, and its route. */
-  first: MessageHead | null = null;
-  route: RawHandler | null = null;
 
-  constructor(
-    readonly conn: Deno.TlsConn,
-    readonly front: FrontInternals,
-  ) {
+  constructor(readonly conn: Deno.TlsConn) {
     this.peer = peerOf(conn);
-    const maxHead = front.limits.maxHead;
-    this.req = new Http1Framer("request", {
-      headStart: () => this.#headStart(),
-      head: (h) => this.#request(h),
-      end: () => this.schedule(),
-    }, maxHead);
-    this.res = new Http1Framer("response", {
-      headStart: () => {},
-      head: (h) => this.#response(h),
-      end: () => this.#responseEnd(),
-    }, maxHead);
+    this.reader = new ConnReader(conn);
   }
 
-  close(reason: string): void {
+  close(_reason: string): void {
     if (this.closed) return;
     this.closed = true;
     this.disarm();
     closeQuietly(this.conn);
     if (this.up) closeQuietly(this.up);
-    this.front.debug?.(`${this.peer}: closed: ${reason}`);
   }
 
-  /** Closes the connection after `ms` unless re-armed or disarmed. */
-  arm(ms: number, why: () => void): void {
+  /** Runs `then` after `ms` unless re-armed or disarmed. */
+  arm(ms: number, then: () => void): void {
     this.disarm();
-    this.#timer = setTimeout(why, ms);
+    this.#timer = setTimeout(then, ms);
   }
 
   disarm(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
   }
-
-  headTimedOut = (): void => {
-    this.front.shed.note(
-      "head-timeout",
-      `closed a connection from ${this.peer}: no complete request head within ${this.front.limits.headTimeoutMs} ms`,
-    );
-    this.close("head timeout");
-  };
-
-  #idleTimedOut = (): void => this.close("idle");
-
-  /** Feeds a framer; a framing error closes the connection. */
-  observe(framer: Http1Framer, chunk: Uint8Array): void {
-    if (this.closed) return;
-    try {
-      framer.push(chunk);
-    } catch (e) {
-      this.front.shed.note(
-        "framing",
-        `closed a connection from ${this.peer}: ${(e as Error).message}`,
-      );
-      this.close((e as Error).message);
-    }
-  }
-
-  #headStart(): void {
-    // The first head's deadline runs from the accept.
-    if (this.requests > 0) {
-      this.arm(this.front.limits.headTimeoutMs, this.headTimedOut);
-    }
-    this.front.table.setIdle(this, this.inflight === 0);
-  }
-
-  #request(h: MessageHead): BodyFraming {
-    if (this.requests++ === 0) {
-      this.first = h;
-      this.front.table.finished(this);
-      this.route = this.front.route(h);
-      if (this.route) return { kind: "rest" };
-    }
-    this.inflight++;
-    this.#methods.push(h.method!);
-    this.disarm();
-    this.front.table.setIdle(this, false);
-    return requestBody(h);
-  }
-
-  #response(h: MessageHead): BodyFraming {
-    const status = h.status!;
-    this.#interim = status < 200 && status !== 101;
-    if (this.#interim) return { kind: "none" };
-    const method = this.#methods.shift() ?? "GET";
-    const framing = responseBody(h, method);
-    if (status === 101 || (method === "CONNECT" && status < 300)) {
-      // Another protocol from now on (a websocket): its own keepalive rules.
-      this.upgraded = true;
-      this.req.stop();
-      this.disarm();
-      this.front.table.setIdle(this, false);
-    }
-    return framing;
-  }
-
-  #responseEnd(): void {
-    if (this.#interim) return;
-    this.inflight = Math.max(0, this.inflight - 1);
-    this.schedule();
-  }
-
-  /** Arms the idle timer when no request is in flight or arriving. */
-  schedule(): void {
-    if (this.closed || this.upgraded) return this.disarm();
-    if (!this.req.atBoundary) return; // a head is arriving: its timer runs
-    if (this.inflight > 0) {
-      this.disarm();
-      this.front.table.setIdle(this, false);
-      return;
-    }
-    this.arm(this.front.limits.idleTimeoutMs, this.#idleTimedOut);
-    this.front.table.setIdle(this, true);
-  }
 }
 
-interface FrontInternals {
-  limits: FrontLimits;
-  table: ConnTable;
-  shed: ThrottledLog;
-  route: (head: MessageHead) => RawHandler | null;
-  debug?: (msg: string) => void;
+const EMPTY = new Uint8Array(0);
+/** Connections closed since the peak that make a trim worth it. */
+const TRIM_DROP = 256;
+const TRIM_DELAY_MS = 2000;
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  if (a.length === 0) return b;
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
 }
 
 /** Starts accepting on `opts.listener`. */
@@ -333,54 +249,113 @@ export async function startFront(opts: FrontOptions): Promise<Front> {
     maxUnfinished: limits.maxUnfinished,
     onShed: (m) => shed.note("shed", m),
   });
-  const internals: FrontInternals = {
-    limits,
-    table,
-    shed,
-    route: opts.route,
-  };
   const conns = new Set<FrontConn>();
   const tasks = new Set<Promise<void>>();
   const stopping = new AbortController();
-
-  const serve = async (fc: FrontConn): Promise<void> => {
-    fc.arm(limits.headTimeoutMs, fc.headTimedOut);
-    await fc.conn.handshake();
-    const read: Uint8Array[] = [];
-    const buf = new Uint8Array(4096);
-    while (!fc.first) {
-      const n = await fc.conn.read(buf);
-      if (n === null || fc.closed) return;
-      const chunk = buf.slice(0, n);
-      read.push(chunk);
-      try {
-        fc.req.push(chunk);
-      } catch (e) {
-        if (!(e instanceof FramingError)) throw e;
-        shed.note(
-          "framing",
-          `refused a request from ${fc.peer}: ${e.message}`,
-        );
-        await refuse(fc.conn, e.status);
-        return;
-      }
-    }
-    const bytes = concat(read);
-    if (fc.route) {
-      table.setIdle(fc, false);
-      fc.disarm();
-      table.reserve(fc, 1); // what the handler dials (best effort)
-      const rest = bytes.subarray(fc.req.lastHeadEnd);
-      await fc.route(withPrefix(fc.conn, rest), fc.first);
+  let draining = false;
+  let peak = 0;
+  let trim: ReturnType<typeof setTimeout> | undefined;
+  /** After a drop of many connections, release their memory (once, soon). */
+  const afterClose = () => {
+    const n = conns.size;
+    if (trim || !opts.releaseMemory || peak - n < TRIM_DROP || n > peak / 2) {
       return;
     }
+    trim = setTimeout(() => {
+      trim = undefined;
+      peak = conns.size;
+      opts.releaseMemory!();
+    }, TRIM_DELAY_MS);
+  };
+
+  const headTimedOut = (fc: FrontConn) => () => {
+    shed.note(
+      "head-timeout",
+      `closed a connection from ${fc.peer}: no complete request head within ${limits.headTimeoutMs} ms`,
+    );
+    fc.close("head timeout");
+  };
+
+  /** Reads one request head: it and its bytes, or null at EOF. */
+  const readHead = async (fc: FrontConn, first: boolean) => {
+    let got: Uint8Array = EMPTY;
+    while (true) {
+      if (got.length === 0 && !first) {
+        if (draining) return null;
+        fc.waiting = fc.reader.buffered === 0;
+        if (fc.waiting) {
+          fc.arm(limits.idleTimeoutMs, () => fc.close("idle"));
+          table.setIdle(fc, true);
+        }
+      }
+      const b = await fc.reader.next();
+      fc.waiting = false;
+      if (b === null || fc.closed) return null;
+      const old = got.length;
+      got = concat(got, b);
+      if (old === 0) {
+        // RFC 9112 2.2: empty lines before a request line are ignored.
+        let skip = 0;
+        while (skip < got.length && (got[skip] === 13 || got[skip] === 10)) {
+          skip++;
+        }
+        got = got.subarray(skip);
+        if (got.length === 0) continue;
+        if (!first) fc.arm(limits.headTimeoutMs, headTimedOut(fc));
+        table.setIdle(fc, true);
+      }
+      const end = headEnd(got, old - 2);
+      if (end < 0) {
+        if (got.length >= limits.maxHead) {
+          throw new FramingError(
+            `the head is longer than ${limits.maxHead} bytes`,
+            431,
+          );
+        }
+        continue;
+      }
+      fc.disarm();
+      fc.reader.unread(got.subarray(end));
+      const bytes = got.subarray(0, end);
+      const text = new TextDecoder().decode(bytes).trimEnd();
+      return { head: parseHead(text, "request"), bytes };
+    }
+  };
+
+  /** Answers a bodyless request in process; true: keep the connection. */
+  const inProcess = async (
+    fc: FrontConn,
+    head: MessageHead,
+    close: boolean,
+  ): Promise<boolean> => {
+    const gone = new AbortController();
+    const req = requestOf(head, gone.signal);
+    fc.reader.closed().then((eof) => eof && gone.abort());
+    let res: Response;
+    try {
+      res = await opts.handle!(req);
+    } catch (e) {
+      opts.log(`api: ${head.method} ${head.target}: ${(e as Error).message}`);
+      res = new Response("internal error", { status: 500 });
+    }
+    const done = await writeResponse(fc.conn, res, {
+      method: head.method!,
+      close,
+      gone: gone.signal,
+    });
+    return done && !gone.signal.aborted;
+  };
+
+  /** Opens (once per connection) the connection to the internal server. */
+  const upstreamOf = async (fc: FrontConn): Promise<Deno.Conn | null> => {
+    if (fc.up) return fc.up;
     if (!table.reserve(fc, 2)) {
       shed.note(
         "shed",
         `refused a request from ${fc.peer}: no descriptors left`,
       );
       await refuse(fc.conn, 503);
-      return;
+      return null;
     }
     try {
       fc.up = await opts.upstream();
@@ -393,31 +368,144 @@ export async function startFront(opts: FrontOptions): Promise<Front> {
         table.shedOne("the process is out of file descriptors");
       }
       await refuse(fc.conn, 503);
-      return;
+      return null;
     }
-    const up = fc.up;
-    if (fc.closed) return;
+    if (fc.closed) closeQuietly(fc.up);
+    fc.upReader = new ConnReader(fc.up);
+    return fc.up;
+  };
+
+  /** Forwards the request body (as framed) to the internal server. */
+  const forwardBody = async (
+    fc: FrontConn,
+    up: Deno.Conn,
+    head: MessageHead,
+  ) => {
+    const framing = requestBody(head);
+    if (framing.kind === "none") return true;
+    const f = new Http1Framer("request", {
+      headStart: () => {},
+      head: () => ({ kind: "none" }),
+      end: () => {},
+    }, limits.maxHead);
+    f.expectBody(framing);
+    while (true) {
+      const b = await fc.reader.next();
+      if (b === null) return false;
+      const n = f.pushMessage(b);
+      await writeAll(up, b.subarray(0, n));
+      if (n < b.length) fc.reader.unread(b.subarray(n));
+      if (f.ended) return true;
+    }
+  };
+
+  /** Pipes one request and its response; true: keep the connection. */
+  const piped = async (
+    fc: FrontConn,
+    head: MessageHead,
+    bytes: Uint8Array,
+  ): Promise<boolean> => {
+    requestBody(head); // refuses ambiguous framing before anything is sent
+    const up = await upstreamOf(fc);
+    if (!up || fc.closed) return false;
     await writeAll(up, bytes);
-    // The client's EOF is passed on (half-close), so the internal server
-    // notices a client that went away and ends its watch streams.
-    const c2s = pump(fc.conn, up, (b) => fc.observe(fc.req, b))
-      .catch(() => {})
-      .then(() => halfClose(up));
-    await pump(up, fc.conn, (b) => fc.observe(fc.res, b)).catch(() => {});
+    let sent = true;
+    const sending = forwardBody(fc, up, head).then(
+      (ok) => (sent = ok),
+      () => (sent = false),
+    );
+    let status = 0;
+    let closeAfter = false;
+    const f = new Http1Framer("response", {
+      headStart: () => {},
+      head: (h) => {
+        status = h.status!;
+        if (/\bclose\b/i.test(field(h, "connection") ?? "")) closeAfter = true;
+        return responseBody(h, head.method!);
+      },
+      end: () => {},
+    }, limits.maxHead);
+    while (true) {
+      const b = await fc.upReader!.next();
+      if (b === null) return false; // the internal server closed
+      const n = f.pushMessage(b);
+      await writeAll(fc.conn, b.subarray(0, n));
+      if (n < b.length) fc.upReader!.unread(b.subarray(n));
+      if (status === 101) return await switched(fc, up);
+      if (f.ended && status >= 200) break;
+    }
+    await sending;
+    return sent && !closeAfter;
+  };
+
+  /** After 101 Switching Protocols: raw bytes both ways until either ends. */
+  const switched = async (fc: FrontConn, up: Deno.Conn) => {
+    table.setIdle(fc, false);
+    const early = fc.reader.take();
+    if (early.length) await writeAll(up, early);
+    const c2s = pump(fc.conn, up).catch(() => {}).then(() => halfClose(up));
+    await pump(up, fc.conn).catch(() => {});
     fc.close("done");
     await c2s;
+    return false;
+  };
+
+  const serve = async (fc: FrontConn): Promise<void> => {
+    fc.arm(limits.headTimeoutMs, headTimedOut(fc));
+    await fc.conn.handshake();
+    for (let first = true; !fc.closed; first = false) {
+      let read;
+      try {
+        read = await readHead(fc, first);
+        if (!read) return;
+        if (!servedInProcess(read.head) || !opts.handle) {
+          requestBody(read.head);
+        }
+      } catch (e) {
+        if (!(e instanceof FramingError)) throw e;
+        shed.note("framing", `refused a request from ${fc.peer}: ${e.message}`);
+        await refuse(fc.conn, e.status);
+        return;
+      }
+      const { head, bytes } = read;
+      table.setIdle(fc, false);
+      if (first) {
+        table.finished(fc);
+        const route = opts.route(head);
+        if (route) {
+          table.reserve(fc, 1); // what the handler dials (best effort)
+          await route(withPrefix(fc.conn, fc.reader.take()), head);
+          return;
+        }
+      }
+      const close = wantsClose(head) || draining;
+      let keep: boolean;
+      if (opts.handle && servedInProcess(head)) {
+        try {
+          keep = await inProcess(fc, head, close);
+        } catch (e) {
+          if (!(e instanceof FramingError)) throw e;
+          await refuse(fc.conn, e.status);
+          return;
+        }
+      } else {
+        keep = await piped(fc, head, bytes);
+      }
+      if (!keep || close || draining) return;
+    }
   };
 
   const start = (conn: Deno.TlsConn) => {
     let fc: FrontConn;
     try {
-      fc = new FrontConn(conn, internals);
+      fc = new FrontConn(conn);
     } catch {
       closeQuietly(conn); // no peer address: already gone
       return;
     }
     if (!table.admit(fc)) return closeQuietly(conn);
     conns.add(fc);
+    peak = Math.max(peak, conns.size);
     const t: Promise<void> = serve(fc)
       .catch((e) => {
         if (!stopping.signal.aborted && !fc.closed) {
@@ -429,6 +517,7 @@ export async function startFront(opts: FrontOptions): Promise<Front> {
         table.release(fc);
         conns.delete(fc);
         tasks.delete(t);
+        afterClose();
       })
       .catch(() => {});
     tasks.add(t);
@@ -461,8 +550,13 @@ export async function startFront(opts: FrontOptions): Promise<Front> {
   return {
     stop: async () => {
       stopping.abort();
+      clearTimeout(trim);
       closeQuietly(opts.listener);
       await accepting;
+    },
+    drain: () => {
+      draining = true;
+      for (const c of conns) if (c.waiting) c.close("server stopping");
     },
     closeAll: () => {
       for (const c of conns) c.close("server stopping");
@@ -476,15 +570,4 @@ export async function startFront(opts: FrontOptions): Promise<Front> {
       connections: conns.size,
     }),
   };
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
 }

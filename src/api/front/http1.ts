@@ -17,6 +17,8 @@ export interface MessageHead {
   /** Requests: the method and target; responses: the status code. */
   method?: string;
   target?: string;
+  /** Requests: "1.1" or "1.0". */
+  version?: string;
   status?: number;
   /** Header fields in order, names as sent. */
   fields: [string, string][];
@@ -65,6 +67,7 @@ export function parseHead(text: string, kind: "request" | "response") {
     }
     head.method = m[1];
     head.target = m[2];
+    head.version = `${m[3]}.${m[4]}`;
   } else {
     const m = STATUS_LINE.exec(first);
     if (!m) throw new FramingError("malformed status line", 502);
@@ -173,6 +176,7 @@ export class Http1Framer {
   #line = "";
   /** Bytes of the current head or trailer section; 0 = none yet. */
   #headLen = 0;
+  #ended = false;
   /** Bytes processed so far (heads, bodies, everything). */
   position = 0;
   /** Where the last complete head ended (a position). */
@@ -196,12 +200,34 @@ export class Http1Framer {
   }
 
   push(bytes: Uint8Array): void {
+    this.#pushUntil(bytes, false);
+  }
+
+  /** Like push(), but stops where the current message ends; returns how
+   * many bytes belong to it (all of them if it has not ended). */
+  pushMessage(bytes: Uint8Array): number {
+    return this.#pushUntil(bytes, true);
+  }
+
+  /** The last push ended a message. */
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  /** Starts in the body of a message whose head was read elsewhere. */
+  expectBody(framing: BodyFraming): void {
+    this.#begin(framing);
+  }
+
+  #pushUntil(bytes: Uint8Array, stopAtEnd: boolean): number {
     let off = 0;
-    while (off < bytes.length) {
+    this.#ended = false;
+    while (off < bytes.length && !(stopAtEnd && this.#ended)) {
       const used = this.#step(bytes.subarray(off));
       off += used;
       this.position += used;
     }
+    return off;
   }
 
   /** Consumes a prefix of `b` (at least one byte); returns its length. */
@@ -296,6 +322,7 @@ export class Http1Framer {
 
   #end(): void {
     this.#state = "head";
+    this.#ended = true;
     this.hooks.end();
   }
 

@@ -1,0 +1,191 @@
+// Requests without a body are answered in process: the front builds the
+// Request, calls the app, and writes the Response as HTTP/1.1 itself. No
+// internal connection, no second HTTP server per request: an idle watch
+// holds one socket, its TLS state and the app's stream, nothing else.
+// A body that ends within one turn is sent with Content-Length in one
+// write; a longer one (a watch) is sent chunked, each chunk written as it
+// comes.
+
+import { setImmediate } from "node:timers";
+import { field, FramingError, type MessageHead } from "./http1.ts";
+
+const REASONS: Record<number, string> = {
+  100: "Continue",
+  101: "Switching Protocols",
+  200: "OK",
+  201: "Created",
+  202: "Accepted",
+  204: "No Content",
+  304: "Not Modified",
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  406: "Not Acceptable",
+  409: "Conflict",
+  410: "Gone",
+  413: "Content Too Large",
+  415: "Unsupported Media Type",
+  422: "Unprocessable Entity",
+  429: "Too Many Requests",
+  431: "Request Header Fields Too Large",
+  500: "Internal Server Error",
+  502: "Bad Gateway",
+  503: "Service Unavailable",
+  504: "Gateway Timeout",
+  505: "HTTP Version Not Supported",
+};
+
+export function reasonOf(status: number): string {
+  return REASONS[status] ?? "";
+}
+
+/** Whether the front answers `head` itself: no body, no protocol switch. */
+export function servedInProcess(head: MessageHead): boolean {
+  if (head.method === "CONNECT" || field(head, "upgrade") !== null) {
+    return false;
+  }
+  const te = field(head, "transfer-encoding");
+  const cl = field(head, "content-length");
+  return te === null && (cl === null || /^\s*0\s*$/.test(cl));
+}
+
+/** Whether the client asked to close after this exchange. */
+export function wantsClose(head: MessageHead): boolean {
+  const c = field(head, "connection")?.toLowerCase() ?? "";
+  if (head.version === "1.0") return !/\bkeep-alive\b/.test(c);
+  return /\bclose\b/.test(c);
+}
+
+/** The Request for a bodyless head; FramingError(400) when unusable. */
+export function requestOf(head: MessageHead, signal: AbortSignal): Request {
+  const target = head.target!;
+  const host = field(head, "host") ?? "localhost";
+  try {
+    const url = target.startsWith("/")
+      ? new URL(`https://${host}${target}`)
+      : new URL(target);
+    const headers = new Headers();
+    for (const [n, v] of head.fields) headers.append(n, v);
+    return new Request(url, { method: head.method, headers, signal });
+  } catch (e) {
+    throw new FramingError(
+      `unusable request: ${(e as Error).message}`,
+      400,
+    );
+  }
+}
+
+const enc = new TextEncoder();
+
+function join(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  let off = 0;
+  while (off < bytes.length) off += await conn.write(bytes.subarray(off));
+}
+
+function chunk(data: Uint8Array): Uint8Array[] {
+  if (data.length === 0) return []; // an empty chunk would end the body
+  return [
+    enc.encode(`${data.length.toString(16)}\r\n`),
+    data,
+    enc.encode("\r\n"),
+  ];
+}
+
+const SKIP = new Set(["content-length", "transfer-encoding", "connection"]);
+
+function headText(res: Response, close: boolean, framing: string): string {
+  let text = `HTTP/1.1 ${res.status} ${
+    res.statusText || reasonOf(res.status)
+  }\r\n`;
+  for (const [n, v] of res.headers) if (!SKIP.has(n)) text += `${n}: ${v}\r\n`;
+  if (close) text += "connection: close\r\n";
+  return text + framing + "\r\n";
+}
+
+/**
+ * Writes `res` to `conn` for a request of `method`. `gone` aborts when the
+ * client went away: the body is cancelled (a watch ends). Resolves true
+ * when the whole response was written.
+ */
+export async function writeResponse(
+  conn: Deno.Conn,
+  res: Response,
+  opts: { method: string; close: boolean; gone: AbortSignal },
+): Promise<boolean> {
+  const bodyless = opts.method === "HEAD" || res.status < 200 ||
+    res.status === 204 || res.status === 304;
+  if (bodyless || !res.body) {
+    await res.body?.cancel().catch(() => {});
+    const framing = bodyless ? "" : "content-length: 0\r\n";
+    return await writeAll(conn, enc.encode(headText(res, opts.close, framing)))
+      .then(() => true, () => false);
+  }
+  const reader = res.body.getReader();
+  const cancel = () => reader.cancel().catch(() => {});
+  opts.gone.addEventListener("abort", cancel, { once: true });
+  const turn = () => new Promise<null>((r) => setImmediate(() => r(null)));
+  const chunked = (parts: Uint8Array[]) =>
+    join([
+      enc.encode(headText(res, opts.close, "transfer-encoding: chunked\r\n")),
+      ...parts.flatMap(chunk),
+    ]);
+  try {
+    // A body that ends within a turn or two gets a Content-Length and one
+    // write; one that does not (a watch) gets its head written at once.
+    let next: Promise<ReadableStreamReadResult<Uint8Array>> | null = reader
+      .read();
+    const first = await Promise.race([next, turn()]);
+    if (first === null) {
+      await writeAll(conn, chunked([]));
+    } else if (first.done) {
+      await writeAll(
+        conn,
+        enc.encode(headText(res, opts.close, "content-length: 0\r\n")),
+      );
+      return !opts.gone.aborted;
+    } else {
+      next = reader.read();
+      const soon = await Promise.race([next, turn()]);
+      if (soon?.done) {
+        const length = `content-length: ${first.value.length}\r\n`;
+        await writeAll(
+          conn,
+          join([enc.encode(headText(res, opts.close, length)), first.value]),
+        );
+        return true;
+      }
+      const parts = [first.value];
+      if (soon) {
+        parts.push(soon.value);
+        next = null;
+      }
+      await writeAll(conn, chunked(parts));
+    }
+    while (true) {
+      const r = await (next ?? reader.read());
+      next = null;
+      if (r.done) break;
+      if (r.value.length > 0) await writeAll(conn, join(chunk(r.value)));
+    }
+    if (opts.gone.aborted) return false;
+    await writeAll(conn, enc.encode("0\r\n\r\n"));
+    return true;
+  } catch {
+    await cancel();
+    return false;
+  } finally {
+    opts.gone.removeEventListener("abort", cancel);
+  }
+}
