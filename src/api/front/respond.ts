@@ -61,7 +61,13 @@ export function wantsClose(head: MessageHead): boolean {
 /** The Request for a bodyless head; FramingError(400) when unusable. */
 export function requestOf(head: MessageHead, signal: AbortSignal): Request {
   const target = head.target!;
-  const host = field(head, "host") ?? "localhost";
+  // The Host header only names the authority: anything else in it (a path,
+  // a query) must not change the URL the app routes.
+  const given = field(head, "host") ?? "";
+  const host = /^[A-Za-z0-9.\-]*(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/
+      .test(given) && given
+    ? given
+    : "localhost";
   try {
     const url = target.startsWith("/")
       ? new URL(`https://${host}${target}`)
@@ -78,6 +84,8 @@ export function requestOf(head: MessageHead, signal: AbortSignal): Request {
 }
 
 const enc = new TextEncoder();
+/** Bodies up to this are copied behind their head (one write). */
+const COPY_MAX = 16 * 1024;
 
 function join(parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
@@ -160,10 +168,13 @@ export async function writeResponse(
       const soon = await Promise.race([next, turn()]);
       if (soon?.done) {
         const length = `content-length: ${first.value.length}\r\n`;
-        await writeAll(
-          conn,
-          join([enc.encode(headText(res, opts.close, length)), first.value]),
-        );
+        const head = enc.encode(headText(res, opts.close, length));
+        if (first.value.length > COPY_MAX) {
+          await writeAll(conn, head); // no copy of a large body
+          await writeAll(conn, first.value);
+        } else {
+          await writeAll(conn, join([head, first.value]));
+        }
         return true;
       }
       const parts = [first.value];
