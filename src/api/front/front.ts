@@ -383,11 +383,11 @@ export async function startFront(opts: FrontOptions): Promise<Front> {
   ) => {
     const framing = requestBody(head);
     if (framing.kind === "none") return true;
-    const f = new Http1Framer("request", {
-      headStart: () => {},
-      head: () => ({ kind: "none" }),
-      end: () => {},
-    }, limits.maxHead);
+    const f = new Http1Framer(
+      "request",
+      () => ({ kind: "none" }),
+      limits.maxHead,
+    );
     f.expectBody(framing);
     while (true) {
       const b = await fc.reader.next();
@@ -416,14 +416,10 @@ export async function startFront(opts: FrontOptions): Promise<Front> {
     );
     let status = 0;
     let closeAfter = false;
-    const f = new Http1Framer("response", {
-      headStart: () => {},
-      head: (h) => {
-        status = h.status!;
-        if (/\bclose\b/i.test(field(h, "connection") ?? "")) closeAfter = true;
-        return responseBody(h, head.method!);
-      },
-      end: () => {},
+    const f = new Http1Framer("response", (h) => {
+      status = h.status!;
+      if (/\bclose\b/i.test(field(h, "connection") ?? "")) closeAfter = true;
+      return responseBody(h, head.method!);
     }, limits.maxHead);
     while (true) {
       const b = await fc.upReader!.next();

@@ -1,9 +1,9 @@
 // HTTP/1.1 message framing (RFC 9112) as the front listener needs it: where
 // a request or response head ends, how long its body is (Content-Length,
 // chunked, until close), and where the next message starts. The front
-// passes bytes on unchanged; it only watches them, to know when a
-// connection waits for a head (head timeout), is idle between requests
-// (idle timeout), or has switched protocols. It never decodes bodies.
+// forwards piped messages unchanged and uses this only to know where each
+// ends (when the connection waits for the next head, or has switched
+// protocols). It never decodes bodies.
 
 /** A head or chunked body the front refuses; `status` is the HTTP answer. */
 export class FramingError extends Error {
@@ -146,14 +146,8 @@ export function headEnd(buf: Uint8Array, from: number): number {
   return -1;
 }
 
-export interface FramerHooks {
-  /** The first byte of a head arrived. */
-  headStart(): void;
-  /** A complete head; answers how its body is framed (may throw). */
-  head(head: MessageHead): BodyFraming;
-  /** The message's body ended; the next byte starts a new head. */
-  end(): void;
-}
+/** Answers how the body of a complete head is framed (may throw). */
+export type OnHead = (head: MessageHead) => BodyFraming;
 
 type State =
   | "head"
@@ -165,9 +159,10 @@ type State =
   | "rest";
 
 /**
- * Follows a stream of HTTP/1.1 messages of one direction, fed with push().
- * push() throws FramingError on bytes that are not HTTP/1.1; the framer is
- * then unusable (the connection is closed).
+ * Follows a stream of HTTP/1.1 messages of one direction, fed with
+ * pushMessage(), which says where the current message ends. It throws
+ * FramingError on bytes that are not HTTP/1.1; the framer is then unusable
+ * (the connection is closed).
  */
 export class Http1Framer {
   #state: State = "head";
@@ -177,36 +172,22 @@ export class Http1Framer {
   /** Bytes of the current head or trailer section; 0 = none yet. */
   #headLen = 0;
   #ended = false;
-  /** Bytes processed so far (heads, bodies, everything). */
-  position = 0;
-  /** Where the last complete head ended (a position). */
-  lastHeadEnd = 0;
 
   constructor(
     readonly kind: "request" | "response",
-    readonly hooks: FramerHooks,
+    readonly onHead: OnHead,
     readonly maxHead = MAX_HEAD,
   ) {}
 
-  /** Waiting for a head (none of it has arrived yet). */
-  get atBoundary(): boolean {
-    return this.#state === "head" && this.#headLen === 0;
-  }
-
-  /** No more HTTP on this stream (e.g. after 101 Switching Protocols). */
-  stop(): void {
-    this.#state = "rest";
-    this.#head = null;
-  }
-
-  push(bytes: Uint8Array): void {
-    this.#pushUntil(bytes, false);
-  }
-
-  /** Like push(), but stops where the current message ends; returns how
-   * many bytes belong to it (all of them if it has not ended). */
+  /** Consumes bytes up to where the current message ends; returns how many
+   * belong to it (all of them if it has not ended). */
   pushMessage(bytes: Uint8Array): number {
-    return this.#pushUntil(bytes, true);
+    let off = 0;
+    this.#ended = false;
+    while (off < bytes.length && !this.#ended) {
+      off += this.#step(bytes.subarray(off));
+    }
+    return off;
   }
 
   /** The last push ended a message. */
@@ -217,17 +198,6 @@ export class Http1Framer {
   /** Starts in the body of a message whose head was read elsewhere. */
   expectBody(framing: BodyFraming): void {
     this.#begin(framing);
-  }
-
-  #pushUntil(bytes: Uint8Array, stopAtEnd: boolean): number {
-    let off = 0;
-    this.#ended = false;
-    while (off < bytes.length && !(stopAtEnd && this.#ended)) {
-      const used = this.#step(bytes.subarray(off));
-      off += used;
-      this.position += used;
-    }
-    return off;
   }
 
   /** Consumes a prefix of `b` (at least one byte); returns its length. */
@@ -274,7 +244,6 @@ export class Http1Framer {
       while (skip < b.length && (b[skip] === 13 || b[skip] === 10)) skip++;
       if (skip === b.length) return skip;
     }
-    if (this.#headLen === 0) this.hooks.headStart();
     const old = this.#head ?? new Uint8Array(0);
     const room = this.maxHead - old.length;
     const take = b.subarray(skip, skip + room);
@@ -295,9 +264,8 @@ export class Http1Framer {
     }
     this.#head = null;
     this.#headLen = 0;
-    this.lastHeadEnd = this.position + skip + end - old.length;
     const text = new TextDecoder().decode(buf.subarray(0, end)).trimEnd();
-    const framing = this.hooks.head(parseHead(text, this.kind));
+    const framing = this.onHead(parseHead(text, this.kind));
     this.#begin(framing);
     return skip + end - old.length;
   }
@@ -323,7 +291,6 @@ export class Http1Framer {
   #end(): void {
     this.#state = "head";
     this.#ended = true;
-    this.hooks.end();
   }
 
   #stepChunkLine(b: Uint8Array): number {
