@@ -40,7 +40,16 @@ import {
   responseBody,
 } from "./http1.ts";
 import {
-  reasonOf,
+  closeQuietly,
+  halfClose,
+  isOutOfFds,
+  peerOf,
+  refuse,
+  withPrefix,
+  writeAll,
+} from "./_io.ts";
+import { ThrottledLog } from "./_throttled_log.ts";
+import {
   requestOf,
   servedInProcess,
   wantsClose,
@@ -98,94 +107,6 @@ export interface Front {
   drained(): Promise<void>;
   /** Descriptors and unfinished connections held now (for tests and logs). */
   stats(): { fds: number; unfinished: number; connections: number };
-}
-
-/** Logs the first of a kind of event at once, then at most one line per
- * interval counting the rest (an attack must not flood the log). */
-class ThrottledLog {
-  #last = new Map<string, { at: number; suppressed: number }>();
-  constructor(
-    readonly log: (m: string) => void,
-    readonly intervalMs = 10_000,
-  ) {}
-
-  note(kind: string, msg: string): void {
-    const now = performance.now();
-    const s = this.#last.get(kind);
-    if (s && now - s.at < this.intervalMs) {
-      s.suppressed++;
-      return;
-    }
-    const more = s?.suppressed
-      ? ` (and ${s.suppressed} more like it in the last ${
-        Math.round((now - s.at) / 1000)
-      } s)`
-      : "";
-    this.#last.set(kind, { at: now, suppressed: 0 });
-    this.log(`api: ${msg}${more}`);
-  }
-}
-
-function closeQuietly(c: { close(): void }): void {
-  try {
-    c.close();
-  } catch {
-    // already closed
-  }
-}
-
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let off = 0;
-  while (off < bytes.length) off += await conn.write(bytes.subarray(off));
-}
-
-/** Answers a status with no body and closes (errors ignored). */
-async function refuse(conn: Deno.Conn, code: number): Promise<void> {
-  const text = `HTTP/1.1 ${code} ${reasonOf(code)}\r\n` +
-    `Content-Length: 0\r\nConnection: close\r\n\r\n`;
-  await writeAll(conn, new TextEncoder().encode(text)).catch(() => {});
-}
-
-/** Passes EOF on; never throws (the connection may be closed already). */
-async function halfClose(conn: Deno.Conn): Promise<void> {
-  try {
-    await conn.closeWrite();
-  } catch {
-    // closed
-  }
-}
-
-function isOutOfFds(e: unknown): boolean {
-  const code = (e as { code?: string }).code;
-  return code === "EMFILE" || code === "ENFILE" ||
-    /too many open files/i.test((e as Error).message ?? "");
-}
-
-/** The connection with `rest` served first by read(). */
-export function withPrefix(conn: Deno.Conn, rest: Uint8Array): Deno.Conn {
-  if (rest.length === 0) return conn;
-  let pending: Uint8Array | null = rest;
-  const read = (buf: Uint8Array): Promise<number | null> => {
-    if (!pending) return conn.read(buf);
-    const n = Math.min(buf.length, pending.length);
-    buf.set(pending.subarray(0, n));
-    pending = n < pending.length ? pending.subarray(n) : null;
-    return Promise.resolve(n);
-  };
-  return new Proxy(conn, {
-    get(target, key) {
-      if (key === "read") return read;
-      const v = Reflect.get(target, key, target);
-      return typeof v === "function" ? v.bind(target) : v;
-    },
-  });
-}
-
-function peerOf(conn: Deno.Conn): string {
-  const a = conn.remoteAddr as Deno.NetAddr;
-  return a.hostname.includes(":")
-    ? `[${a.hostname}]:${a.port}`
-    : `${a.hostname}:${a.port}`;
 }
 
 /** One accepted connection. */

@@ -9,6 +9,6 @@ export {
   type FrontOptions,
   type RawHandler,
   startFront,
-  withPrefix,
 } from "./front.ts";
+export { withPrefix } from "./_io.ts";
 export { field, FramingError, type MessageHead } from "./http1.ts";

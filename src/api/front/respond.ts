@@ -8,38 +8,7 @@
 
 import { setImmediate } from "node:timers";
 import { field, FramingError, type MessageHead } from "./http1.ts";
-
-const REASONS: Record<number, string> = {
-  100: "Continue",
-  101: "Switching Protocols",
-  200: "OK",
-  201: "Created",
-  202: "Accepted",
-  204: "No Content",
-  304: "Not Modified",
-  400: "Bad Request",
-  401: "Unauthorized",
-  403: "Forbidden",
-  404: "Not Found",
-  405: "Method Not Allowed",
-  406: "Not Acceptable",
-  409: "Conflict",
-  410: "Gone",
-  413: "Content Too Large",
-  415: "Unsupported Media Type",
-  422: "Unprocessable Entity",
-  429: "Too Many Requests",
-  431: "Request Header Fields Too Large",
-  500: "Internal Server Error",
-  502: "Bad Gateway",
-  503: "Service Unavailable",
-  504: "Gateway Timeout",
-  505: "HTTP Version Not Supported",
-};
-
-export function reasonOf(status: number): string {
-  return REASONS[status] ?? "";
-}
+import { reasonOf, writeAll } from "./_io.ts";
 
 /** Whether the front answers `head` itself: no body, no protocol switch. */
 export function servedInProcess(head: MessageHead): boolean {
@@ -95,11 +64,6 @@ function join(parts: Uint8Array[]): Uint8Array {
     off += p.length;
   }
   return out;
-}
-
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let off = 0;
-  while (off < bytes.length) off += await conn.write(bytes.subarray(off));
 }
 
 function chunk(data: Uint8Array): Uint8Array[] {
