@@ -390,6 +390,14 @@ const libc = {
   },
   // int *__errno_location(void)
   __errno_location: { parameters: [], result: "pointer" },
+  // int malloc_trim(size_t pad) (glibc only)
+  malloc_trim: {
+    parameters: [
+      "usize", // pad
+    ],
+    result: "i32",
+    optional: true,
+  },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 export interface Libs {

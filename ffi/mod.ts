@@ -37,6 +37,7 @@ export {
 } from "./events.ts";
 export { sysctlGet, sysctlSet, withNetns } from "./netns.ts";
 export { setListenerNoDelay } from "./sockopt.ts";
+export { releaseFreeMemory } from "./malloc.ts";
 export type {
   Addr,
   Fdb,

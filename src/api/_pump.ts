@@ -3,14 +3,27 @@
 // TCP_NODELAY from Deno, and forwarding many small writes (a response head,
 // then body chunks, each ending in a partial segment) would stall on
 // Nagle's algorithm against the client's delayed ACKs (~40 ms per response).
+//
+// Memory: an idle connection (a watch waiting for events) keeps one read
+// pending per direction, each holding its buffer. Reads start with a small
+// buffer; one that fills it switches to a bulk buffer, and the first small
+// read after that drops it again, so idle pumps hold SMALL bytes each.
 
 import { setImmediate } from "node:timers";
 
 const MAX_BUFFERED = 1 << 20;
 const BULK = 16 * 1024;
+const SMALL = 1024;
+const LARGE = 64 * 1024;
 
-/** Resolves when `src` reaches EOF (or fails) and everything read is written. */
-export async function pump(src: Deno.Conn, dst: Deno.Conn): Promise<void> {
+/** Resolves when `src` reaches EOF (or fails) and everything read is written.
+ * `observe` sees every chunk read, in order, before it is written (it must
+ * not throw). */
+export async function pump(
+  src: Deno.Conn,
+  dst: Deno.Conn,
+  observe?: (chunk: Uint8Array) => void,
+): Promise<void> {
   const chunks: Uint8Array[] = [];
   let size = 0;
   let ended = false;
@@ -20,7 +33,8 @@ export async function pump(src: Deno.Conn, dst: Deno.Conn): Promise<void> {
 
   const reading = (async () => {
     try {
-      const buf = new Uint8Array(256 * 1024);
+      const small = new Uint8Array(SMALL);
+      let buf = small;
       while (true) {
         while (size >= MAX_BUFFERED && !stopped) {
           await new Promise<void>((r) => (wake.reader = r));
@@ -29,7 +43,11 @@ export async function pump(src: Deno.Conn, dst: Deno.Conn): Promise<void> {
         const n = await src.read(buf);
         if (n === null) break;
         lastRead = n;
-        chunks.push(buf.slice(0, n));
+        const chunk = buf.slice(0, n);
+        if (n === buf.length && buf === small) buf = new Uint8Array(LARGE);
+        else if (n < SMALL && buf !== small) buf = small;
+        observe?.(chunk);
+        chunks.push(chunk);
         size += n;
         wake.writer?.();
       }

@@ -201,7 +201,10 @@ export class ResourceHandlers {
     const watch = isTrue(q("watch"));
     const limit = queryCount("limit", q("limit"));
     const rv = parseRv(q("resourceVersion"));
-    await this.#auth(c, { verb: watch ? "watch" : "list", namespace: ns });
+    const id = await this.#auth(c, {
+      verb: watch ? "watch" : "list",
+      namespace: ns,
+    });
     const labels = labelSelector(q("labelSelector"));
     const fields = fieldSelector(q("fieldSelector"), this.def.fields);
     const conv = this.def.convert;
@@ -228,6 +231,7 @@ export class ResourceHandlers {
           : Math.min(timeout, MAX_TIMEOUT_SECONDS) * 1000,
         initialEventsEnd: isTrue(sendInitial),
         signal: this.deps.signal,
+        revoked: id.revoked,
       });
     }
     if (this.def.ttl) await this.deps.registry.expire(this.def);

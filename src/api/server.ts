@@ -1,14 +1,17 @@
 // The API server: one TLS listener on the public port (6443). Deno.serve
-// cannot hand over a raw socket for HTTP CONNECT, so this front listener
-// reads each connection's request head itself: CONNECT goes to the injected
-// handler (the tunnel's proxy) with the identity from the same
-// authenticator; any other connection is piped, head included, to the
-// internal Deno.serve listening on a private unix socket.
+// cannot hand over a raw socket for HTTP CONNECT, so a front listener
+// (front/) reads each connection's first request head itself: CONNECT goes
+// to the injected handler (the tunnel's proxy) with the identity from the
+// same authenticator. Requests without a body are answered by the front
+// itself (the app's fetch); the others (bodies, websocket upgrades) are
+// piped, exactly as sent, to the internal Deno.serve listening on a private
+// unix socket. The front bounds connections (timeouts, descriptor budget,
+// HTTP/1.1 only).
 
 import type { Identity } from "./auth/mod.ts";
 import { type ApiDeps, createApp } from "./app.ts";
-import { pump } from "./_pump.ts";
-import { setListenerNoDelay } from "../../ffi/mod.ts";
+import { type FrontLimits, type MessageHead, startFront } from "./front/mod.ts";
+import { releaseFreeMemory, setListenerNoDelay } from "../../ffi/mod.ts";
 import { Registry } from "./registry.ts";
 import { joinHostPort, listenTlsOn } from "../net/mod.ts";
 
@@ -36,6 +39,8 @@ export interface ApiServerOptions extends Omit<ApiDeps, "signal"> {
   connect?: ConnectHandler;
   /** How long close() lets requests in flight finish (default 5000 ms). */
   shutdownGraceMs?: number;
+  /** Connection limits of the front listener (defaults as kube-apiserver's). */
+  limits?: Partial<FrontLimits>;
 }
 
 export interface ApiServer {
@@ -46,6 +51,8 @@ export interface ApiServer {
   hostnames: string[];
   /** Stops accepting, ends watches and open connections, waits for them. */
   close(): Promise<void>;
+  /** Descriptors, unfinished and open connections of the front listener. */
+  stats(): { fds: number; unfinished: number; connections: number };
 }
 
 /** The API server could not start. */
@@ -56,88 +63,20 @@ export class ApiServerError extends Error {
   }
 }
 
-/** Thrown when a connection's request head is unusable. */
+/** Thrown when a CONNECT head is unusable. */
 export class BadRequestHead extends Error {
   override name = "BadRequestHead";
 }
 
-const MAX_HEAD = 64 * 1024;
-const HEAD_TIMEOUT_MS = 30_000;
-const CRLFCRLF = [13, 10, 13, 10];
-
-function headEnd(buf: Uint8Array, len: number): number {
-  outer: for (let i = 0; i + 3 < len; i++) {
-    for (let j = 0; j < 4; j++) if (buf[i + j] !== CRLFCRLF[j]) continue outer;
-    return i + 4;
-  }
-  return -1;
-}
-
-/** Reads until the end of the request head (or EOF): returns all bytes read
- * and where the head ends (-1 if it did not end). */
-async function readHead(
-  conn: Deno.Conn,
-): Promise<{ bytes: Uint8Array; end: number }> {
-  const buf = new Uint8Array(MAX_HEAD);
-  let len = 0;
-  while (len < MAX_HEAD) {
-    const n = await conn.read(buf.subarray(len));
-    if (n === null) break;
-    len += n;
-    // A non-CONNECT request is recognized from its first bytes: no need to
-    // wait for the whole head before piping it.
-    if (len >= 8 && !isConnectPrefix(buf.subarray(0, 8))) {
-      return { bytes: buf.slice(0, len), end: -1 };
-    }
-    const end = headEnd(buf, len);
-    if (end >= 0) return { bytes: buf.slice(0, len), end };
-  }
-  return { bytes: buf.slice(0, len), end: -1 };
-}
-
-/** The connection with `rest` served first by read() (the handler reads
- * with read(); the other members are the connection's own). */
-function withPrefix(conn: Deno.Conn, rest: Uint8Array): Deno.Conn {
-  if (rest.length === 0) return conn;
-  let pending: Uint8Array | null = rest;
-  const read = (buf: Uint8Array): Promise<number | null> => {
-    if (!pending) return conn.read(buf);
-    const n = Math.min(buf.length, pending.length);
-    buf.set(pending.subarray(0, n));
-    pending = n < pending.length ? pending.subarray(n) : null;
-    return Promise.resolve(n);
-  };
-  return new Proxy(conn, {
-    get(target, key) {
-      if (key === "read") return read;
-      const v = Reflect.get(target, key, target);
-      return typeof v === "function" ? v.bind(target) : v;
-    },
-  });
-}
-
-function isConnectPrefix(b: Uint8Array): boolean {
-  return new TextDecoder().decode(b) === "CONNECT ";
-}
-
-function parseConnectHead(text: string): ConnectHead {
-  const lines = text.split("\r\n");
-  const m = lines[0].match(/^CONNECT (\S+) HTTP\/1\.[01]$/);
-  if (!m) {
-    throw new BadRequestHead(
-      `malformed request line ${JSON.stringify(lines[0])}`,
-    );
-  }
+/** The CONNECT target and headers of a first request head. */
+function connectHead(head: MessageHead): ConnectHead {
   const headers = new Headers();
-  for (const l of lines.slice(1)) {
-    if (l === "") continue;
-    const i = l.indexOf(":");
-    if (i <= 0) {
-      throw new BadRequestHead(`malformed header line ${JSON.stringify(l)}`);
-    }
-    headers.append(l.slice(0, i).trim(), l.slice(i + 1).trim());
+  try {
+    for (const [name, value] of head.fields) headers.append(name, value);
+  } catch (e) {
+    throw new BadRequestHead(`malformed header: ${(e as Error).message}`);
   }
-  return { target: m[1], headers };
+  return { target: head.target!, headers };
 }
 
 async function writeAll(conn: Deno.Conn, text: string): Promise<void> {
@@ -146,11 +85,65 @@ async function writeAll(conn: Deno.Conn, text: string): Promise<void> {
   while (off < bytes.length) off += await conn.write(bytes.subarray(off));
 }
 
-function closeQuietly(c: { close(): void }): void {
-  try {
-    c.close();
-  } catch {
-    // already closed
+/** The internal HTTP server on a unix socket in `dir`. If it stops on its
+ * own (its accept failed, e.g. out of descriptors), a new one takes over on
+ * a fresh socket: a failed accept must not end the API. */
+class InternalServer {
+  #server: Deno.HttpServer | null = null;
+  #generation = 0;
+  #retry: ReturnType<typeof setTimeout> | undefined;
+  #stopped = false;
+  path = "";
+
+  constructor(
+    readonly dir: string,
+    readonly handler: Deno.ServeHandler,
+    readonly log: (msg: string) => void,
+  ) {}
+
+  start(): void {
+    const path = `${this.dir}/api-${this.#generation++}.sock`;
+    const server = Deno.serve({
+      path,
+      onListen: () => {},
+      onError: (e) => {
+        this.log(`api: internal server error: ${(e as Error).message}`);
+        return new Response("internal error", { status: 500 });
+      },
+    }, this.handler);
+    this.#server = server;
+    this.path = path;
+    server.finished.catch((e) => {
+      if (this.#stopped || this.#server !== server) return;
+      this.log(
+        `api: internal server stopped: ${
+          (e as Error).message
+        }; starting another`,
+      );
+      this.#restart();
+    });
+  }
+
+  #restart(): void {
+    if (this.#stopped) return;
+    try {
+      this.start();
+    } catch (e) {
+      this.log(
+        `api: cannot start the internal server: ${(e as Error).message}`,
+      );
+      this.#retry = setTimeout(() => this.#restart(), 1000);
+    }
+  }
+
+  connect(): Promise<Deno.Conn> {
+    return Deno.connect({ transport: "unix", path: this.path });
+  }
+
+  async shutdown(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#retry);
+    await this.#server?.shutdown().catch(() => {});
   }
 }
 
@@ -164,15 +157,8 @@ export async function startApiServer(
   if (opts.ipam) await opts.ipam.reconcile(new Registry(opts.store, opts.ipam));
 
   const dir = await Deno.makeTempDir({ prefix: "weft-api-" });
-  const socketPath = `${dir}/api.sock`;
-  const internal = Deno.serve({
-    path: socketPath,
-    onListen: () => {},
-    onError: (e) => {
-      log(`api: internal server error: ${(e as Error).message}`);
-      return new Response("internal error", { status: 500 });
-    },
-  }, app.fetch);
+  const internal = new InternalServer(dir, app.fetch, log);
+  internal.start();
 
   const hostname = opts.hostname ?? "";
   const port = opts.port ?? 6443;
@@ -205,63 +191,12 @@ export async function startApiServer(
   } catch (e) {
     log(`api: TCP_NODELAY not set: ${(e as Error).message}`);
   }
-  const conns = new Set<Deno.Conn>();
   const tunnels = new Set<Deno.Conn>();
-  const tasks = new Set<Promise<void>>();
 
-  const handle = async (conn: Deno.TlsConn) => {
-    const upstreams: Deno.Conn[] = [];
-    try {
-      // A client gets HEAD_TIMEOUT_MS to finish the handshake and send its
-      // first bytes; an idle or stuck connection is closed.
-      const timer = setTimeout(() => closeQuietly(conn), HEAD_TIMEOUT_MS);
-      let head;
-      try {
-        await conn.handshake();
-        head = await readHead(conn);
-      } finally {
-        clearTimeout(timer);
-      }
-      const { bytes, end } = head;
-      if (bytes.length === 0) return;
-      if (end >= 0 && isConnectPrefix(bytes.subarray(0, 8))) {
-        // Bytes the client sent right behind the head belong to the tunnel.
-        await onConnect(
-          withPrefix(conn, bytes.slice(end)),
-          new TextDecoder().decode(bytes.subarray(0, end - 4)),
-        );
-        return;
-      }
-      const up = await Deno.connect({ transport: "unix", path: socketPath });
-      upstreams.push(up);
-      conns.add(up);
-      let off = 0;
-      while (off < bytes.length) off += await up.write(bytes.subarray(off));
-      // The client's EOF is passed on (half-close), so the internal server
-      // notices a client that went away and ends its watch streams.
-      const c2s = pump(conn, up).catch(() => {}).then(() =>
-        (up as Deno.UnixConn).closeWrite().catch(() => {})
-      );
-      await pump(up, conn).catch(() => {});
-      closeQuietly(up);
-      closeQuietly(conn);
-      await c2s;
-    } catch (e) {
-      if (!ac.signal.aborted) log(`api: connection: ${(e as Error).message}`);
-    } finally {
-      for (const u of upstreams) {
-        conns.delete(u);
-        closeQuietly(u);
-      }
-      conns.delete(conn);
-      closeQuietly(conn);
-    }
-  };
-
-  const onConnect = async (conn: Deno.Conn, headText: string) => {
+  const onConnect = async (conn: Deno.Conn, first: MessageHead) => {
     let head: ConnectHead;
     try {
-      head = parseConnectHead(headText);
+      head = connectHead(first);
     } catch (e) {
       await writeAll(
         conn,
@@ -278,10 +213,9 @@ export async function startApiServer(
     }
     // The authenticator reads only the headers; the URL is a placeholder
     // (a malformed CONNECT target must not make building the Request throw).
-    const headers = new Headers(head.headers);
     const req = new Request("https://connect.weft.invalid/", {
       method: "GET",
-      headers,
+      headers: new Headers(head.headers),
     });
     const identity = await opts.authenticate(req);
     tunnels.add(conn);
@@ -292,17 +226,14 @@ export async function startApiServer(
     }
   };
 
-  const accept = (async () => {
-    for await (const conn of listener) {
-      conns.add(conn);
-      const t = handle(conn);
-      tasks.add(t);
-      t.finally(() => tasks.delete(t));
-    }
-  })().catch((e) => {
-    if (!ac.signal.aborted) {
-      log(`api: listener stopped: ${(e as Error).message}`);
-    }
+  const front = await startFront({
+    listener,
+    upstream: () => internal.connect(),
+    handle: (req) => app.fetch(req),
+    route: (head) => head.method === "CONNECT" ? onConnect : null,
+    limits: opts.limits,
+    log,
+    releaseMemory: () => releaseFreeMemory(),
   });
 
   const addr = listener.addr as Deno.NetAddr;
@@ -311,31 +242,40 @@ export async function startApiServer(
     port: addr.port,
     hostname: addr.hostname,
     hostnames: listener.addrs.map((a) => a.hostname),
+    stats: () => front.stats(),
     close: () => {
       closing ??= (async () => {
         // Watches end now; requests in flight may finish (up to the grace
         // period); idle keep-alive connections are closed by the internal
         // server; CONNECT tunnels and stragglers are closed last.
         ac.abort();
-        closeQuietly(listener);
-        await accept;
-        const force = () => {
-          for (const c of conns) closeQuietly(c);
-        };
-        const grace = setTimeout(force, opts.shutdownGraceMs ?? 5000);
+        await front.stop();
+        front.drain();
+        const grace = setTimeout(
+          () => front.closeAll(),
+          opts.shutdownGraceMs ?? 5000,
+        );
         try {
           await internal.shutdown();
           for (const c of tunnels) closeQuietly(c);
           // Piped connections end once their upstream has closed and the
           // last response bytes are forwarded.
-          await Promise.allSettled([...tasks]);
+          await front.drained();
         } finally {
           clearTimeout(grace);
         }
-        force();
+        front.closeAll();
         await Deno.remove(dir, { recursive: true }).catch(() => {});
       })();
       return closing;
     },
   };
+}
+
+function closeQuietly(c: { close(): void }): void {
+  try {
+    c.close();
+  } catch {
+    // already closed
+  }
 }

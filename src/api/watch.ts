@@ -3,6 +3,9 @@
 // transitions become ADDED/DELETED as the Kubernetes watch cache does; a
 // reader that falls too far behind gets an ERROR (410) and the stream ends.
 // Pull-based, so a slow reader applies backpressure down to the store.
+// Every watch ends: after timeoutSeconds, at most after a jittered server
+// maximum (kube-apiserver's --min-request-timeout), and when the caller's
+// credential is revoked.
 
 import { type ApiError, toApiError } from "./errors.ts";
 import type { Json, KubeObject } from "./object.ts";
@@ -21,8 +24,13 @@ export interface WatchRequest {
   table?: { includeObject: string };
   bookmarks: boolean;
   bookmarkIntervalMs: number;
-  /** Ends the stream after this long (timeoutSeconds). */
+  /** Ends the stream after this long (timeoutSeconds; 0 = not given). */
   timeoutMs?: number;
+  /** The server's minimum request timeout (default 1800 s): see
+   * watchLifetimeMs(). */
+  minRequestTimeoutMs?: number;
+  /** Aborts when the caller's credential is revoked: the stream ends. */
+  revoked?: AbortSignal;
   /** sendInitialEvents=true: a bookmark marks the end of the initial ADDED. */
   initialEventsEnd: boolean;
   /** Server shutdown. */
@@ -30,6 +38,28 @@ export interface WatchRequest {
 }
 
 type WatchType = "ADDED" | "MODIFIED" | "DELETED";
+
+/** kube-apiserver's --min-request-timeout default. */
+export const MIN_REQUEST_TIMEOUT_MS = 1_800_000;
+
+/**
+ * How long a watch may run: as kube-apiserver, a watch without
+ * timeoutSeconds ends after a random time in [min, 2 min), which spreads
+ * the reconnects of many clients; an explicit timeoutSeconds is honoured up
+ * to 2 min (kube-apiserver has no upper bound; weft keeps every watch
+ * finite, so that no connection outlives the server's limits).
+ */
+export function watchLifetimeMs(
+  requestedMs: number | undefined,
+  minMs = MIN_REQUEST_TIMEOUT_MS,
+  random: () => number = Math.random,
+): number {
+  const max = 2 * minMs;
+  if (requestedMs !== undefined && requestedMs > 0) {
+    return Math.min(requestedMs, max);
+  }
+  return Math.min(minMs * (1 + random()), max - 1);
+}
 
 /** The event to send for a store event under a selector, or null. */
 function filterEvent(
@@ -60,9 +90,10 @@ function filterEvent(
  */
 export async function watchResponse(w: WatchRequest): Promise<Response> {
   const ac = new AbortController();
+  const lifetime = watchLifetimeMs(w.timeoutMs, w.minRequestTimeoutMs);
   const signals = [ac.signal];
   if (w.signal) signals.push(w.signal);
-  if (w.timeoutMs !== undefined) signals.push(AbortSignal.timeout(w.timeoutMs));
+  if (w.revoked) signals.push(w.revoked);
   const signal = AbortSignal.any(signals);
 
   const initial: string[] = [];
@@ -78,12 +109,16 @@ export async function watchResponse(w: WatchRequest): Promise<Response> {
   const events = w.registry.watch(w.def, w.namespace, from, signal)[
     Symbol.asyncIterator
   ]();
-  let lastRevision = from;
-  let pending: Promise<IteratorResult<ObjectEvent>> | null = null;
-  const aborted = new Promise<"abort">((resolve) => {
-    if (signal.aborted) resolve("abort");
-    signal.addEventListener("abort", () => resolve("abort"), { once: true });
+  // A timer of our own (not AbortSignal.timeout): it is cleared when the
+  // watch ends, instead of outliving it by up to an hour.
+  const lifetimeTimer = setTimeout(() => ac.abort(), lifetime);
+  ac.signal.addEventListener("abort", () => clearTimeout(lifetimeTimer), {
+    once: true,
   });
+  let lastRevision = from;
+  // The store ends the event stream when `signal` aborts: `pending` then
+  // resolves done (no promise per pull waits on the signal itself).
+  let pending: Promise<IteratorResult<ObjectEvent>> | null = null;
   const enc = new TextEncoder();
 
   const body = new ReadableStream<Uint8Array>({
@@ -95,14 +130,19 @@ export async function watchResponse(w: WatchRequest): Promise<Response> {
       while (true) {
         pending ??= events.next();
         let timer: ReturnType<typeof setTimeout> | undefined;
-        const tick = w.bookmarks
-          ? new Promise<"tick">((resolve) => {
-            timer = setTimeout(() => resolve("tick"), w.bookmarkIntervalMs);
-          })
-          : new Promise<never>(() => {});
-        let r: IteratorResult<ObjectEvent> | "tick" | "abort";
+        let r: IteratorResult<ObjectEvent> | "tick";
         try {
-          r = await Promise.race([pending, tick, aborted]);
+          r = w.bookmarks
+            ? await Promise.race([
+              pending,
+              new Promise<"tick">((resolve) => {
+                timer = setTimeout(
+                  () => resolve("tick"),
+                  w.bookmarkIntervalMs,
+                );
+              }),
+            ])
+            : await pending;
         } catch (e) {
           const err: ApiError = toApiError(e, w.def.plural);
           controller.enqueue(enc.encode(
@@ -112,10 +152,6 @@ export async function watchResponse(w: WatchRequest): Promise<Response> {
           return;
         } finally {
           clearTimeout(timer);
-        }
-        if (r === "abort") {
-          finish(controller);
-          return;
         }
         if (r === "tick") {
           controller.enqueue(enc.encode(bookmark(w, lastRevision, false)));

@@ -111,13 +111,18 @@ export function tunnelServer(deps: TunnelServerDeps): TunnelServer {
   const dial = deps.dial ??
     ((hostname: string, p: number) => Deno.connect({ hostname, port: p }));
 
-  const attach = (node: string, ws: WebSocket) => {
+  const attach = (node: string, ws: WebSocket, revoked?: AbortSignal) => {
     const s = sessionOn(ws, { ...deps.session, role: "server", log });
     const old = sessions.get(node);
     sessions.set(node, s);
     old?.close("replaced by a newer session of the same node");
     log(`tunnel: session up for node ${node}`);
+    // A session lives no longer than the credential it was opened with.
+    const onRevoked = () => s.close("the node's credential was revoked");
+    revoked?.addEventListener("abort", onRevoked, { once: true });
+    if (revoked?.aborted) onRevoked();
     s.done.then((why) => {
+      revoked?.removeEventListener("abort", onRevoked);
       if (sessions.get(node) === s) sessions.delete(node);
       log(`tunnel: session of node ${node} closed: ${why}`);
     });
@@ -141,7 +146,7 @@ export function tunnelServer(deps: TunnelServerDeps): TunnelServer {
       return status(400, "BadRequest", "expected a websocket upgrade");
     }
     return await upgradeWebSocket(c, {
-      onOpen: (_e, ws) => attach(node, ws.raw as WebSocket),
+      onOpen: (_e, ws) => attach(node, ws.raw as WebSocket, id.revoked),
     });
   };
 

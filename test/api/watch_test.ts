@@ -208,7 +208,9 @@ Deno.test("sendInitialEvents ends the initial ADDED events with a marked bookmar
 
 Deno.test("watch with timeoutSeconds ends the stream", async () => {
   await using api = await testApi();
-  const res = await watch(api, "resourceVersion=0&timeoutSeconds=0");
+  // As kube-apiserver, timeoutSeconds=0 means "not given" (the server's
+  // jittered maximum applies): the shortest explicit timeout is 1 s.
+  const res = await watch(api, "resourceVersion=0&timeoutSeconds=1");
   assertEquals(await res.text(), "");
   const bad = await watch(api, "timeoutSeconds=abc");
   assertEquals(bad.status, 400);

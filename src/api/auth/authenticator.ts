@@ -112,8 +112,10 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticate {
     const bearer = bearerOf(req);
     if (!bearer) return null;
     if (bearer.startsWith("weft-node:")) {
-      const node = await creds.verify(bearer);
-      return node ? nodeIdentity(node) : null;
+      const node = await creds.verifyIdentity(bearer);
+      return node
+        ? { ...nodeIdentity(node.name), revoked: node.revoked }
+        : null;
     }
     const adminToken = await admin.get();
     if (adminToken && constantTimeEqual(bearer, adminToken)) {

@@ -59,6 +59,14 @@ function serialize(data: FileShape): string {
 
 const MAX_VERIFIED = 4096;
 
+/** The abort reason of a revoked node identity. */
+export class CredentialRevoked extends Error {
+  override name = "CredentialRevoked";
+  constructor(readonly nodeName: string) {
+    super(`the credential of node "${nodeName}" was revoked`);
+  }
+}
+
 export class NodeCredentials {
   readonly path: string;
   readonly #file: FileCache<FileShape>;
@@ -66,6 +74,8 @@ export class NodeCredentials {
   /** Tokens already verified against `#verifiedFor` (the data they matched). */
   #verified = new Map<string, string>();
   #verifiedFor: FileShape | null = null;
+  /** Per node with live identities: the token they hold and their signal. */
+  #live = new Map<string, { tokenHash: string; ac: AbortController }>();
 
   /** `recheckMs`: how stale a change made by another process may be seen. */
   constructor(dataDir: string, recheckMs = DEFAULT_RECHECK_MS) {
@@ -77,7 +87,7 @@ export class NodeCredentials {
     await writeFileAtomic(this.path, serialize(data) + "\n", {
       mode: 0o600,
     });
-    await this.#file.get(true);
+    this.#revokeChanged(await this.#file.get(true));
   }
 
   #exclusive<T>(fn: () => Promise<T>): Promise<T> {
@@ -111,21 +121,76 @@ export class NodeCredentials {
 
   /** The node a bearer token belongs to, or null. */
   async verify(token: string): Promise<string | null> {
+    return (await this.#check(token))?.name ?? null;
+  }
+
+  /**
+   * The node a bearer token belongs to and a signal that aborts when that
+   * token is revoked (a new token issued, the node forgotten or deleted,
+   * here or by another process: see sweep()), or null.
+   */
+  async verifyIdentity(
+    token: string,
+  ): Promise<{ name: string; revoked: AbortSignal } | null> {
+    const r = await this.#check(token);
+    if (!r) return null;
+    return { name: r.name, revoked: this.#revocation(r.name, r.tokenHash) };
+  }
+
+  async #check(
+    token: string,
+  ): Promise<{ name: string; tokenHash: string } | null> {
     const m = NODE_TOKEN.exec(token);
     if (!m) return null;
     const data = await this.#file.get();
     if (data !== this.#verifiedFor || this.#verified.size > MAX_VERIFIED) {
       this.#verified.clear();
       this.#verifiedFor = data;
+      this.#revokeChanged(data);
     }
-    const known = this.#verified.get(token);
-    if (known) return known;
     const rec = data.nodes.get(m[1]);
-    if (!rec || !constantTimeEqual(await sha256Hex(m[2]), rec.tokenHash)) {
+    if (!rec) return null;
+    const known = this.#verified.get(token);
+    if (known) return { name: known, tokenHash: rec.tokenHash };
+    if (!constantTimeEqual(await sha256Hex(m[2]), rec.tokenHash)) {
       return null;
     }
     if (this.#verifiedFor === data) this.#verified.set(token, m[1]);
-    return m[1];
+    return { name: m[1], tokenHash: rec.tokenHash };
+  }
+
+  /** The signal of the live identities of `name` under `tokenHash`. */
+  #revocation(name: string, tokenHash: string): AbortSignal {
+    let live = this.#live.get(name);
+    if (live && live.tokenHash !== tokenHash) {
+      live.ac.abort(new CredentialRevoked(name));
+      live = undefined;
+    }
+    if (!live) {
+      live = { tokenHash, ac: new AbortController() };
+      this.#live.set(name, live);
+    }
+    return live.ac.signal;
+  }
+
+  /** Aborts the identities whose token `data` no longer holds. */
+  #revokeChanged(data: FileShape): void {
+    for (const [name, live] of this.#live) {
+      const rec = data.nodes.get(name) ?? null;
+      if (rec?.tokenHash === live.tokenHash) continue;
+      this.#live.delete(name);
+      live.ac.abort(new CredentialRevoked(name));
+    }
+  }
+
+  /**
+   * Picks up revocations made by another process (`weft token
+   * forget-node`): the server calls this periodically; the file is re-read
+   * when it changed (at most every recheckMs).
+   */
+  async sweep(): Promise<void> {
+    if (this.#live.size === 0) return;
+    this.#revokeChanged(await this.#file.get());
   }
 
   /** Forgets a node's password and revokes its token; false if unknown. */

@@ -8,6 +8,9 @@ export interface Identity {
   groups: string[];
   /** The node name when the caller is a node. */
   node?: string;
+  /** Aborts when the credential behind this identity is revoked: long
+   * requests (watches, tunnel sessions) opened with it end then. */
+  revoked?: AbortSignal;
 }
 
 export const ADMIN_GROUP = "system:masters";

@@ -3,6 +3,7 @@
 // node name is reused by another machine.
 
 import { Gone, type Store } from "../../store/mod.ts";
+import { sleep } from "../../supervisor/mod.ts";
 import { nodeCredentials } from "./credentials.ts";
 
 /** Store prefix of Node objects (the API's layout, as kube-apiserver's). */
@@ -11,6 +12,8 @@ export const NODES_PREFIX = "/registry/nodes/";
 export interface JanitorOptions {
   dataDir: string;
   store: Store;
+  /** How often revocations by another process are looked for (default 1 s). */
+  sweepMs?: number;
 }
 
 export interface TaskContext {
@@ -23,7 +26,9 @@ export interface TaskContext {
  * Long-running: forgets the credentials of every Node deleted, including
  * those deleted while the server was down (nodes that registered once and
  * whose Node object is gone at start). A node that joined but has not yet
- * created its Node object keeps its credential.
+ * created its Node object keeps its credential. Also ends the watches and
+ * tunnel sessions of credentials revoked by another process (`weft token
+ * forget-node`), checking every sweepMs.
  */
 export async function runNodeCredentialJanitor(
   opts: JanitorOptions,
@@ -44,26 +49,45 @@ export async function runNodeCredentialJanitor(
   };
   let from = await sync();
   ctx.ready();
-  while (!ctx.signal.aborted) {
-    try {
-      for await (
-        const ev of opts.store.watch(NODES_PREFIX, {
-          fromRevision: from,
-          signal: ctx.signal,
-        })
-      ) {
-        from = ev.revision;
-        const name = nameOf(ev.entry.key);
-        if (ev.type === "put") {
-          await creds.observeNodes([name]);
-        } else if (await creds.forget(name)) {
-          ctx.log(`node ${name} deleted: forgot its password and token`);
+  const stop = new AbortController();
+  const stopped = AbortSignal.any([ctx.signal, stop.signal]);
+  const sweeping = (async () => {
+    while (!stopped.aborted) {
+      await sleep(opts.sweepMs ?? 1000, stopped);
+      await creds.sweep().catch((e) =>
+        ctx.log(`cannot check for revoked credentials: ${(e as Error).message}`)
+      );
+    }
+  })();
+  try {
+    await followNodes();
+  } finally {
+    stop.abort();
+    await sweeping;
+  }
+
+  async function followNodes(): Promise<void> {
+    while (!ctx.signal.aborted) {
+      try {
+        for await (
+          const ev of opts.store.watch(NODES_PREFIX, {
+            fromRevision: from,
+            signal: ctx.signal,
+          })
+        ) {
+          from = ev.revision;
+          const name = nameOf(ev.entry.key);
+          if (ev.type === "put") {
+            await creds.observeNodes([name]);
+          } else if (await creds.forget(name)) {
+            ctx.log(`node ${name} deleted: forgot its password and token`);
+          }
         }
+        return;
+      } catch (e) {
+        if (!(e instanceof Gone)) throw e;
+        from = await sync();
       }
-      return;
-    } catch (e) {
-      if (!(e instanceof Gone)) throw e;
-      from = await sync();
     }
   }
 }

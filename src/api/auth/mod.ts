@@ -18,6 +18,7 @@ export {
   nodeIdentity,
 } from "./authenticator.ts";
 export {
+  CredentialRevoked,
   forgetNode,
   NodeCredentials,
   nodeCredentials,

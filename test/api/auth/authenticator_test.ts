@@ -65,12 +65,13 @@ Deno.test("authenticate() maps a node token to system:node:<name> in system:node
   withServer(async (dir) => {
     const auth = createAuthenticator({ dataDir: dir });
     const token = await nodeCredentials(dir).issue("node-a", "p".repeat(32));
-    const id = await auth(req(`Bearer ${token}`));
+    const { revoked, ...id } = (await auth(req(`Bearer ${token}`)))!;
     assertEquals(id, {
       user: "system:node:node-a",
       groups: [NODES_GROUP, "system:authenticated"],
       node: "node-a",
     });
+    assertEquals(revoked?.aborted, false);
   }));
 
 Deno.test("authenticate() revokes a node's older token when a new one is issued", () =>
