@@ -23,7 +23,6 @@ import {
   type TunnelServer,
   tunnelServer,
 } from "../src/tunnel/mod.ts";
-import { Hono } from "hono";
 
 const MiB = 1024 * 1024;
 const ONE = 512 * MiB;
@@ -135,26 +134,47 @@ const api = await startApiServer({
   key: pki.keyPem,
   port: 0,
   hostname: "127.0.0.1",
-  extraRoutes: [tunnel.routes],
+  upgrade: tunnel,
   connect: tunnel.connect,
 });
-// The same tunnel endpoint served by Deno.serve directly (no API front
-// listener), to separate the tunnel's cost from the front listener's.
+// The same tunnel endpoint on a bare TLS listener (no API front), to
+// separate the tunnel's cost from the front listener's.
 const tunnel2 = tunnelServer({
   authenticate,
   mode: "agent",
   ...storeView(store),
   nodeEndpointPort: sinkPort,
 });
-const app2 = new Hono();
-tunnel2.routes(app2);
-const direct2 = Deno.serve({
+const direct2 = Deno.listenTls({
   hostname: "127.0.0.1",
   port: 0,
   cert: pki.certPem,
   key: pki.keyPem,
-  onListen() {},
-}, app2.fetch);
+});
+const direct2Port = (direct2.addr as Deno.NetAddr).port;
+(async () => {
+  for await (const c of direct2) {
+    (async () => {
+      const b = new Uint8Array(16 * 1024);
+      let n = 0;
+      let end = -1;
+      while (end < 0) {
+        const r = await c.read(b.subarray(n));
+        if (r === null) return;
+        n += r;
+        end = new TextDecoder().decode(b.subarray(0, n)).indexOf("\r\n\r\n");
+      }
+      const head = new TextDecoder().decode(b.subarray(0, end));
+      await tunnel2.upgrade(c, head, b.slice(end + 4, n));
+    })().catch(() => {}).finally(() => {
+      try {
+        c.close();
+      } catch {
+        // closed
+      }
+    });
+  }
+})().catch(() => {});
 
 const ac = new AbortController();
 const up = Promise.withResolvers<void>();
@@ -170,7 +190,7 @@ const agentOpts = {
   nodeEndpointPort: sinkPort,
 };
 const agent2 = runTunnelAgent(
-  { ...agentOpts, servers: [`https://127.0.0.1:${direct2.addr.port}`] },
+  { ...agentOpts, servers: [`https://127.0.0.1:${direct2Port}`] },
   { signal: ac.signal, ready: () => up2.resolve(), log: () => {} },
 );
 // The agent of the CONNECT path runs in its own process, as on a real node.
@@ -356,7 +376,7 @@ try {
   await agent2;
   tunnel.close();
   tunnel2.close();
-  await direct2.shutdown();
+  direct2.close();
   await api.close();
   sink.close();
   relay.close();

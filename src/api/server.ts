@@ -10,6 +10,7 @@ import { type ApiDeps, createApp } from "./app.ts";
 import { pump } from "./_pump.ts";
 import { setListenerNoDelay } from "../../ffi/mod.ts";
 import { Registry } from "./registry.ts";
+import { claimsHead, type UpgradeRoute } from "./upgrade_route.ts";
 
 export interface ConnectHead {
   /** The request target, e.g. "10.42.1.5:80". */
@@ -32,6 +33,8 @@ export interface ApiServerOptions extends Omit<ApiDeps, "signal"> {
   /** Bind address (default 0.0.0.0). */
   hostname?: string;
   connect?: ConnectHandler;
+  /** GET requests for this path are handed over raw (tunnel websocket). */
+  upgrade?: UpgradeRoute;
   /** How long close() lets requests in flight finish (default 5000 ms). */
   shutdownGraceMs?: number;
 }
@@ -72,6 +75,7 @@ function headEnd(buf: Uint8Array, len: number): number {
  * and where the head ends (-1 if it did not end). */
 async function readHead(
   conn: Deno.Conn,
+  upgrade?: UpgradeRoute,
 ): Promise<{ bytes: Uint8Array; end: number }> {
   const buf = new Uint8Array(MAX_HEAD);
   let len = 0;
@@ -81,7 +85,10 @@ async function readHead(
     len += n;
     // A non-CONNECT request is recognized from its first bytes: no need to
     // wait for the whole head before piping it.
-    if (len >= 8 && !isConnectPrefix(buf.subarray(0, 8))) {
+    if (
+      len >= 8 && !isConnectPrefix(buf.subarray(0, 8)) &&
+      !(upgrade && claimsHead(upgrade, buf.subarray(0, len)))
+    ) {
       return { bytes: buf.slice(0, len), end: -1 };
     }
     const end = headEnd(buf, len);
@@ -214,7 +221,7 @@ export async function startApiServer(
       let head;
       try {
         await conn.handshake();
-        head = await readHead(conn);
+        head = await readHead(conn, opts.upgrade);
       } finally {
         clearTimeout(timer);
       }
@@ -226,6 +233,16 @@ export async function startApiServer(
           withPrefix(conn, bytes.slice(end)),
           new TextDecoder().decode(bytes.subarray(0, end - 4)),
         );
+        return;
+      }
+      if (end >= 0 && opts.upgrade && claimsHead(opts.upgrade, bytes)) {
+        tunnels.add(conn);
+        try {
+          const head = new TextDecoder().decode(bytes.subarray(0, end - 4));
+          await opts.upgrade.upgrade(conn, head, bytes.slice(end));
+        } finally {
+          tunnels.delete(conn);
+        }
         return;
       }
       const up = await Deno.connect({ transport: "unix", path: socketPath });

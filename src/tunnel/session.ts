@@ -18,6 +18,8 @@ export interface FrameSocket {
   send(data: Uint8Array): void;
   close(code?: number, reason?: string): void;
   readonly bufferedAmount: number;
+  /** Resolves once at most `n` bytes wait to be sent. */
+  whenBelow(n: number): Promise<void>;
 }
 
 export interface SessionOptions {
@@ -37,8 +39,9 @@ export interface SessionOptions {
   openTimeoutMs?: number;
 }
 
-// Close codes: the WebSocket API only lets applications send 1000 and
-// 3000-4999, so the protocol's reasons use 4000 + the matching RFC 6455 code.
+// Close codes of the session's own reasons: 4000 + the matching RFC 6455
+// code (the websocket layer itself uses the RFC codes, e.g. 1009 for a
+// message over its limit).
 export const CLOSE_DEAD = 4001;
 export const CLOSE_PROTOCOL = 4002;
 export const CLOSE_UNSUPPORTED = 4003;
@@ -60,8 +63,6 @@ export class Session {
   #resolveDone!: (reason: string) => void;
   #lastRecv = Date.now();
   #timers: ReturnType<typeof setInterval>[] = [];
-  #drainWaiters: (() => void)[] = [];
-  #drainTimer: ReturnType<typeof setInterval> | null = null;
 
   constructor(socket: FrameSocket, opts: SessionOptions) {
     this.#socket = socket;
@@ -171,25 +172,16 @@ export class Session {
     if (this.#closed || this.#socket.bufferedAmount <= SOCKET_HIGH) {
       return Promise.resolve();
     }
-    const p = new Promise<void>((r) => this.#drainWaiters.push(r));
-    this.#drainTimer ??= setInterval(() => this.#checkDrain(), 1);
-    return p;
-  }
-
-  #checkDrain(): void {
-    if (!this.#closed && this.#socket.bufferedAmount > SOCKET_HIGH) return;
-    clearInterval(this.#drainTimer!);
-    this.#drainTimer = null;
-    const ws = this.#drainWaiters;
-    this.#drainWaiters = [];
-    for (const w of ws) w();
+    return Promise.race([
+      this.#socket.whenBelow(SOCKET_HIGH),
+      this.done.then(() => {}),
+    ]);
   }
 
   #shutdown(reason: string): void {
     if (this.#closed) return;
     this.#closed = reason;
     for (const t of this.#timers) clearInterval(t);
-    if (this.#drainTimer !== null) this.#checkDrain();
     const err = new StreamError(`session closed: ${reason}`);
     for (const s of [...this.#streams.values()]) s.fail(err);
     for (const p of this.#pending.values()) p.reject(err);
