@@ -15,6 +15,7 @@ import {
   nodeIdentity,
 } from "../src/api/auth/mod.ts";
 import { startApiServer } from "../src/api/mod.ts";
+import { setListenerNoDelay } from "../ffi/mod.ts";
 import { openSqliteStore } from "../src/store/mod.ts";
 import { ensureServerPKI } from "../src/tls/mod.ts";
 import {
@@ -152,6 +153,8 @@ const direct2 = Deno.listenTls({
   key: pki.keyPem,
 });
 const direct2Port = (direct2.addr as Deno.NetAddr).port;
+// As the API server does for its listener: accepted sockets get TCP_NODELAY.
+setListenerNoDelay(direct2Port);
 (async () => {
   for await (const c of direct2) {
     (async () => {

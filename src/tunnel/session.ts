@@ -15,7 +15,11 @@ import { setImmediate } from "node:timers";
 
 /** The part of a WebSocket the session uses. */
 export interface FrameSocket {
-  send(data: Uint8Array): void;
+  /** Bytes the socket needs free in front of each message it sends. */
+  readonly headroom: number;
+  /** Sends `buf` minus its first `headroom` bytes as one binary message
+   * (the socket may write into those bytes and into the message). */
+  sendReserved(buf: Uint8Array): void;
   close(code?: number, reason?: string): void;
   readonly bufferedAmount: number;
   /** Resolves once at most `n` bytes wait to be sent. */
@@ -201,7 +205,7 @@ export class Session {
   #send(f: Frame): void {
     if (this.#closed) return;
     try {
-      this.#socket.send(encodeFrame(f));
+      this.#socket.sendReserved(encodeFrame(f, this.#socket.headroom));
     } catch (e) {
       this.#shutdown(`send failed: ${(e as Error).message}`);
     }
@@ -320,28 +324,42 @@ const TURN = Symbol("turn");
 const nextTurn = () =>
   new Promise<typeof TURN>((r) => setImmediate(() => r(TURN)));
 
+/** Free bytes kept in front of each frame's data: its frame header and
+ * the websocket header are written there, so bulk data is never copied on
+ * its way from a connection to the websocket. */
+const ROOM = 32;
+
 /** Copies `conn` into `s` until EOF. Reads that complete within one event
  * loop turn of each other go out as one data frame (a TLS connection
  * yields one 16 KiB record per read; a frame each would multiply the
  * per-message cost of every hop behind). A read that takes longer sends
  * what has arrived, so a lone small write waits one turn at most. */
 async function copyToStream(conn: Deno.Conn, s: TunnelStream): Promise<void> {
-  // write() has copied the bytes into frames by the time it resolves, so
-  // the buffer is reused; an outstanding read fills only [end, length).
-  const buf = new Uint8Array(MAX_DATA);
-  let start = 0;
-  let end = 0;
+  // A frame sent with room owns its bytes: the buffer is not reused then,
+  // a fresh one follows. An outstanding read fills only [end, length).
+  let buf = new Uint8Array(ROOM + MAX_DATA);
+  let start = ROOM;
+  let end = ROOM;
+  let room = ROOM;
+  let lent = false;
   let pending: Promise<number | null> | null = null;
   const flush = async () => {
     if (end === start) return;
     const b = buf.subarray(start, end);
+    const r = room;
+    lent ||= r > 0;
     start = end;
-    await s.write(b);
+    room = 0;
+    await s.write(b, r);
   };
   for (;;) {
     if (!pending) {
       if (end === buf.length) await flush();
-      if (start === end) start = end = 0;
+      if (start === end) {
+        if (lent) buf = new Uint8Array(ROOM + MAX_DATA);
+        lent = false;
+        start = end = room = ROOM;
+      }
       pending = conn.read(buf.subarray(end));
       // Awaited below; a failure while a flush is waiting is not unhandled.
       pending.catch(() => {});

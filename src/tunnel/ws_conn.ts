@@ -7,6 +7,8 @@
 import {
   closePayload,
   encodeWsFrame,
+  frameInPlace,
+  MAX_WS_HEAD,
   OP,
   parseClose,
   WS_CLOSE,
@@ -89,10 +91,20 @@ export class WsConn {
     return this.#t.whenBelow(n);
   }
 
+  /** Free bytes sendReserved() needs in front of a message. */
+  readonly headroom = MAX_WS_HEAD;
+
   /** Sends one binary message (dropped once closing). */
   send(data: Uint8Array): void {
     if (this.#sentClose) return;
     this.#t.write(encodeWsFrame(OP.binary, data, this.#mask));
+  }
+
+  /** Sends `buf[headroom..]` as one binary message, framed in place (no
+   * copy); `buf` is the websocket's from then on. */
+  sendReserved(buf: Uint8Array): void {
+    if (this.#sentClose) return;
+    this.#t.write(frameInPlace(OP.binary, buf, this.headroom, this.#mask));
   }
 
   /** Starts the closing handshake; the connection goes when the peer

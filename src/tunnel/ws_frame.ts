@@ -60,26 +60,42 @@ export function xorMask(buf: Uint8Array, mask: Uint8Array, phase = 0): void {
   for (; i < n; i++) buf[i] ^= mask[(phase + i) & 3];
 }
 
+/** The longest frame header: 2 bytes, a 64-bit length, a mask key. */
+export const MAX_WS_HEAD = 14;
+
 /** One frame: header (masked when `mask`), then payload, in one buffer. */
 export function encodeWsFrame(
   op: number,
   payload: Uint8Array,
   mask: boolean,
 ): Uint8Array {
-  const len = payload.length;
+  const buf = new Uint8Array(MAX_WS_HEAD + payload.length);
+  buf.set(payload, MAX_WS_HEAD);
+  return frameInPlace(op, buf, MAX_WS_HEAD, mask);
+}
+
+/** Frames the payload `buf[headroom..]` in place: writes the header into
+ * the headroom (at least MAX_WS_HEAD bytes), masks the payload when
+ * `mask`; returns the frame (a view of `buf`). */
+export function frameInPlace(
+  op: number,
+  buf: Uint8Array,
+  headroom: number,
+  mask: boolean,
+): Uint8Array {
+  const len = buf.length - headroom;
   const ext = len < 126 ? 0 : len < 65536 ? 2 : 8;
-  const head = 2 + ext + (mask ? 4 : 0);
-  const out = new Uint8Array(head + len);
+  const start = headroom - (2 + ext + (mask ? 4 : 0));
+  const out = buf.subarray(start);
   out[0] = 0x80 | op;
   out[1] = (mask ? 0x80 : 0) | (ext === 0 ? len : ext === 2 ? 126 : 127);
-  const v = new DataView(out.buffer);
+  const v = new DataView(out.buffer, out.byteOffset, 2 + ext);
   if (ext === 2) v.setUint16(2, len);
   if (ext === 8) v.setBigUint64(2, BigInt(len));
-  out.set(payload, head);
   if (mask) {
-    const key = out.subarray(2 + ext, head);
+    const key = buf.subarray(headroom - 4, headroom);
     crypto.getRandomValues(key);
-    xorMask(out.subarray(head), key);
+    xorMask(buf.subarray(headroom), key);
   }
   return out;
 }
