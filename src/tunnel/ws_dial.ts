@@ -38,6 +38,9 @@ export function dialWebSocket(url: string, o: DialOptions): Promise<WsConn> {
     noDelay: true,
     ALPNProtocols: ["http/1.1"],
   } as tls.ConnectionOptions);
+  // Failures are seen through the handlers below, then the transport's; a
+  // socket error with no listener at all would end the process.
+  sock.on("error", () => {});
   return new Promise<WsConn>((resolve, reject) => {
     let head = new Uint8Array(0);
     let key = "";

@@ -20,7 +20,8 @@ export interface Transport {
   destroy(): void;
 }
 
-const READ_BUF = 256 * 1024;
+/** A TLS read yields one record (<= 16 KiB); a session holds one buffer. */
+const READ_BUF = 64 * 1024;
 /** Queued frames smaller than this are joined into one write (one TLS
  * record, one syscall): a stream's close and the next connect go together. */
 const JOIN_BELOW = 64 * 1024;
@@ -199,6 +200,8 @@ export class TlsSocketTransport implements Transport {
     this.#s.on("end", () => end());
     this.#s.on("error", (e: Error) => end(e));
     this.#s.on("close", () => end());
+    // It may have ended before the handlers were there.
+    if (this.#s.destroyed) return end();
     this.#s.resume();
   }
 
