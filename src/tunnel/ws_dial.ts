@@ -31,12 +31,23 @@ export function dialWebSocket(url: string, o: DialOptions): Promise<WsConn> {
   const u = new URL(url);
   const host = u.hostname.replace(/^\[(.*)\]$/, "$1");
   const port = Number(u.port || 443);
+  // Reads land in one reused buffer; `sink` takes each (copying what it
+  // keeps): the answer's head first, then the websocket.
+  const readBuf = new Uint8Array(64 * 1024);
+  let sink = (_b: Uint8Array) => {};
   const sock = tls.connect({
     host,
     port,
     ca: o.caPem,
     noDelay: true,
     ALPNProtocols: ["http/1.1"],
+    onread: {
+      buffer: readBuf,
+      callback: (n: number) => {
+        sink(readBuf.subarray(0, n));
+        return true;
+      },
+    },
   } as tls.ConnectionOptions);
   // Failures are seen through the handlers below, then the transport's; a
   // socket error with no listener at all would end the process.
@@ -62,7 +73,6 @@ export function dialWebSocket(url: string, o: DialOptions): Promise<WsConn> {
       o.signal.removeEventListener("abort", onAbort);
       sock.off("error", onError);
       sock.off("close", onClose);
-      sock.off("data", onData);
     };
     const onData = (b: Uint8Array) => {
       const all = new Uint8Array(head.length + b.length);
@@ -76,13 +86,17 @@ export function dialWebSocket(url: string, o: DialOptions): Promise<WsConn> {
         }
         return;
       }
-      sock.pause();
       cleanup();
+      // What follows the head is held until the websocket reads.
+      const early = [head.slice(end)];
+      sink = (b) => early.push(b.slice());
       const text = new TextDecoder().decode(head.subarray(0, end - 4));
       (async () => {
         await checkUpgradeResponse(parseHead(text), key);
+        const initial = new Uint8Array(early.reduce((n, b) => n + b.length, 0));
+        early.reduce((at, b) => (initial.set(b, at), at + b.length), 0);
         const ws = new WsConn(
-          new TlsSocketTransport(sock, head.slice(end)),
+          new TlsSocketTransport(sock, (fn) => sink = fn, initial),
           { role: "client", maxMessage: o.maxMessage },
         );
         resolve(ws);
@@ -99,7 +113,7 @@ export function dialWebSocket(url: string, o: DialOptions): Promise<WsConn> {
     sock.once("secureConnect", () => {
       const req = upgradeRequest(u.pathname, u.host, o.headers);
       key = req.key;
-      sock.on("data", onData);
+      sink = onData;
       sock.write(req.text);
     });
   });

@@ -139,15 +139,22 @@ export class ConnTransport implements Transport {
   }
 }
 
-/** A connected node:tls socket; `initial` is read first. */
+/** Where a node:tls socket's bytes go: set by whoever reads it now. */
+export type ReadSink = (fn: (b: Uint8Array) => void) => void;
+
+/** A connected node:tls socket whose reads arrive through `subscribe`
+ * (node's `onread`, one reused buffer: no allocation per read); `initial`
+ * is read first. */
 export class TlsSocketTransport implements Transport {
   #s: TLSSocket;
   #initial: Uint8Array;
+  #subscribe: ReadSink;
   #ended = false;
   #corked = false;
 
-  constructor(s: TLSSocket, initial: Uint8Array = new Uint8Array(0)) {
+  constructor(s: TLSSocket, subscribe: ReadSink, initial = new Uint8Array(0)) {
     this.#s = s;
+    this.#subscribe = subscribe;
     this.#initial = initial;
   }
 
@@ -194,15 +201,14 @@ export class TlsSocketTransport implements Transport {
     };
     if (this.#initial.length) onData(this.#initial);
     this.#initial = new Uint8Array(0);
-    this.#s.on("data", (b: Uint8Array) => {
+    this.#subscribe((b) => {
       if (!done) onData(b);
     });
     this.#s.on("end", () => end());
     this.#s.on("error", (e: Error) => end(e));
     this.#s.on("close", () => end());
     // It may have ended before the handlers were there.
-    if (this.#s.destroyed) return end();
-    this.#s.resume();
+    if (this.#s.destroyed) end();
   }
 
   destroy(): void {

@@ -17,8 +17,9 @@ import {
 } from "../../src/tunnel/ws_handshake.ts";
 import { MAX_FRAME } from "../../src/tunnel/frame.ts";
 import { runTunnelAgent } from "../../src/tunnel/mod.ts";
-import { cluster, node, nodeToken } from "./_cluster.ts";
-import { patternBytes, waitFor } from "./_pair.ts";
+import { cluster, node, nodeToken, startAgent } from "./_cluster.ts";
+import { patternBytes, tcpServer, waitFor, writeAll } from "./_pair.ts";
+import { createHash } from "node:crypto";
 import { localTlsListener } from "./_tls_listener.ts";
 
 const MB50 = 50 * 1024 * 1024;
@@ -353,4 +354,49 @@ Deno.test("tunnel agent: a 50 MB message from the server is refused from its fra
     listener.close();
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("tunnel: bytes cross the agent's TLS websocket intact both ways (8 MiB each, masked and not)", async () => {
+  const MiB = 1024 * 1024;
+  // Reads 8 MiB, answers its SHA-256, then 8 MiB of pattern bytes.
+  await using peer = tcpServer(async (conn) => {
+    const h = createHash("sha256");
+    const b = new Uint8Array(65536);
+    for (let n = 0; n < 8 * MiB;) {
+      const r = await conn.read(b.subarray(0, Math.min(b.length, 8 * MiB - n)));
+      if (r === null) return;
+      h.update(b.subarray(0, r));
+      n += r;
+    }
+    await writeAll(conn, new TextEncoder().encode(h.digest("hex")));
+    await writeAll(conn, patternBytes(7, 8 * MiB));
+  });
+  await using c = await cluster({
+    mode: "agent",
+    nodes: [node("a", "127.0.0.2", "10.42.0.0/24")],
+    nodeEndpointPort: peer.port,
+  });
+  await using agent = startAgent(c, "a", { nodeEndpointPort: peer.port });
+  await agent.ready;
+  await waitFor(() => c.tunnel.sessions.has("a"), "the session");
+  const s = await c.tunnel.sessions.get("a")!.open(`127.0.0.1:${peer.port}`);
+  const up = patternBytes(3, 8 * MiB);
+  await s.write(up);
+  s.closeWrite();
+  const got: Uint8Array[] = [];
+  let n = 0;
+  for (let chunk = await s.read(); chunk !== null; chunk = await s.read()) {
+    got.push(chunk);
+    n += chunk.length;
+  }
+  const all = new Uint8Array(n);
+  got.reduce((at, b) => (all.set(b, at), at + b.length), 0);
+  const hex = new TextDecoder().decode(all.subarray(0, 64));
+  assertEquals(hex, createHash("sha256").update(up).digest("hex"));
+  assertEquals(n, 64 + 8 * MiB);
+  assert(
+    createHash("sha256").update(all.subarray(64)).digest("hex") ===
+      createHash("sha256").update(patternBytes(7, 8 * MiB)).digest("hex"),
+    "the download differs",
+  );
 });
