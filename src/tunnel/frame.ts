@@ -36,6 +36,8 @@ export type Frame =
     /** Free bytes in front of `data` in its buffer, which is handed over:
      * encodeFrame() then writes the headers there instead of copying. */
     room?: number;
+    /** With `room`: called once the frame's bytes are no longer needed. */
+    release?: () => void;
   }
   | { type: "close"; id: number }
   | { type: "error"; id: number; message: string }

@@ -12,14 +12,16 @@ import { FrameError, SessionClosed, StreamError } from "./errors.ts";
 import { TunnelStream } from "./stream.ts";
 import { MAX_DATA } from "./frame.ts";
 import { setImmediate } from "node:timers";
+import { Slab, SLAB_ROOM } from "./slab.ts";
 
 /** The part of a WebSocket the session uses. */
 export interface FrameSocket {
   /** Bytes the socket needs free in front of each message it sends. */
   readonly headroom: number;
   /** Sends `buf` minus its first `headroom` bytes as one binary message
-   * (the socket may write into those bytes and into the message). */
-  sendReserved(buf: Uint8Array): void;
+   * (the socket may write into those bytes and into the message); `sent`
+   * is called once the bytes have left (never if they do not). */
+  sendReserved(buf: Uint8Array, sent?: () => void): void;
   close(code?: number, reason?: string): void;
   readonly bufferedAmount: number;
   /** Resolves once at most `n` bytes wait to be sent. */
@@ -205,7 +207,15 @@ export class Session {
   #send(f: Frame): void {
     if (this.#closed) return;
     try {
-      this.#socket.sendReserved(encodeFrame(f, this.#socket.headroom));
+      const buf = encodeFrame(f, this.#socket.headroom);
+      if (f.type === "data" && f.release) {
+        // Built around the caller's bytes, or a copy of them.
+        if (buf.buffer === f.data.buffer) {
+          return this.#socket.sendReserved(buf, f.release);
+        }
+        f.release();
+      }
+      this.#socket.sendReserved(buf);
     } catch (e) {
       this.#shutdown(`send failed: ${(e as Error).message}`);
     }
@@ -324,23 +334,21 @@ const TURN = Symbol("turn");
 const nextTurn = () =>
   new Promise<typeof TURN>((r) => setImmediate(() => r(TURN)));
 
-/** Free bytes kept in front of each frame's data: its frame header and
- * the websocket header are written there, so bulk data is never copied on
- * its way from a connection to the websocket. */
-const ROOM = 32;
-
 /** Copies `conn` into `s` until EOF. Reads that complete within one event
  * loop turn of each other go out as one data frame (a TLS connection
  * yields one 16 KiB record per read; a frame each would multiply the
  * per-message cost of every hop behind). A read that takes longer sends
- * what has arrived, so a lone small write waits one turn at most. */
+ * what has arrived, so a lone small write waits one turn at most. The
+ * bytes are read into a slab with room for the headers in front, and sent
+ * without a copy. */
 async function copyToStream(conn: Deno.Conn, s: TunnelStream): Promise<void> {
-  // A frame sent with room owns its bytes: the buffer is not reused then,
-  // a fresh one follows. An outstanding read fills only [end, length).
-  let buf = new Uint8Array(ROOM + MAX_DATA);
-  let start = ROOM;
-  let end = ROOM;
-  let room = ROOM;
+  // A frame sent with room holds its slab until sent: a fresh slab follows.
+  // An outstanding read fills only [end, length).
+  let slab = new Slab();
+  let buf = slab.buf;
+  let start = SLAB_ROOM;
+  let end = SLAB_ROOM;
+  let room = SLAB_ROOM;
   let lent = false;
   let pending: Promise<number | null> | null = null;
   const flush = async () => {
@@ -350,32 +358,41 @@ async function copyToStream(conn: Deno.Conn, s: TunnelStream): Promise<void> {
     lent ||= r > 0;
     start = end;
     room = 0;
-    await s.write(b, r);
+    await s.write(b, r, r > 0 ? slab.hold() : undefined);
   };
-  for (;;) {
-    if (!pending) {
-      if (end === buf.length) await flush();
-      if (start === end) {
-        if (lent) buf = new Uint8Array(ROOM + MAX_DATA);
-        lent = false;
-        start = end = room = ROOM;
+  try {
+    for (;;) {
+      if (!pending) {
+        if (end === buf.length) await flush();
+        if (start === end) {
+          if (lent) {
+            slab.drop();
+            slab = new Slab();
+            buf = slab.buf;
+          }
+          lent = false;
+          start = end = room = SLAB_ROOM;
+        }
+        pending = conn.read(buf.subarray(end));
+        // Awaited below; a failure while a flush is waiting is not unhandled.
+        pending.catch(() => {});
       }
-      pending = conn.read(buf.subarray(end));
-      // Awaited below; a failure while a flush is waiting is not unhandled.
-      pending.catch(() => {});
+      const r = start === end
+        ? await pending
+        : await Promise.race([pending, nextTurn()]);
+      if (r === TURN) {
+        await flush();
+        continue;
+      }
+      pending = null;
+      if (r === null) break;
+      end += r;
     }
-    const r = start === end
-      ? await pending
-      : await Promise.race([pending, nextTurn()]);
-    if (r === TURN) {
-      await flush();
-      continue;
-    }
-    pending = null;
-    if (r === null) break;
-    end += r;
+    await flush();
+  } finally {
+    // Not while a read may still fill it.
+    if (!pending) slab.drop();
   }
-  await flush();
 }
 
 /** Copies a stream and a TCP connection into each other until both end;

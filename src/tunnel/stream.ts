@@ -74,8 +74,13 @@ export class TunnelStream {
 
   /** Sends bytes, waiting while the peer is paused or the socket is full.
    * With `room` (free bytes in front of `data`, whose buffer is then handed
-   * over), the first frame is built around the bytes without a copy. */
-  async write(data: Uint8Array, room = 0): Promise<void> {
+   * over), the first frame is built around the bytes without a copy, and
+   * `release` is called once they have been sent (never, if they are not). */
+  async write(
+    data: Uint8Array,
+    room = 0,
+    release?: () => void,
+  ): Promise<void> {
     for (let off = 0; off < data.length; off += MAX_DATA) {
       while (this.#peerPaused && !this.#error) {
         await new Promise<void>((r) => this.#resumeWaiters.push(r));
@@ -89,6 +94,7 @@ export class TunnelStream {
         id: this.id,
         data: chunk,
         room: off === 0 ? room : 0,
+        release: off === 0 ? release : undefined,
       });
       this.sentBytes += chunk.length;
     }

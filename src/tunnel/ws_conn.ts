@@ -102,9 +102,12 @@ export class WsConn {
 
   /** Sends `buf[headroom..]` as one binary message, framed in place (no
    * copy); `buf` is the websocket's from then on. */
-  sendReserved(buf: Uint8Array): void {
+  sendReserved(buf: Uint8Array, sent?: () => void): void {
     if (this.#sentClose) return;
-    this.#t.write(frameInPlace(OP.binary, buf, this.headroom, this.#mask));
+    this.#t.write(
+      frameInPlace(OP.binary, buf, this.headroom, this.#mask),
+      sent,
+    );
   }
 
   /** Starts the closing handshake; the connection goes when the peer

@@ -7,8 +7,9 @@
 import type { TLSSocket } from "node:tls";
 
 export interface Transport {
-  /** Queues bytes; never throws (a failure ends the transport). */
-  write(b: Uint8Array): void;
+  /** Queues bytes; never throws (a failure ends the transport). `written`
+   * is called once they have been handed over (never if they are not). */
+  write(b: Uint8Array, written?: () => void): void;
   /** Bytes queued and not yet handed to the kernel. */
   readonly buffered: number;
   /** Resolves once at most `n` bytes are queued (or the transport ended). */
@@ -39,6 +40,7 @@ export class ConnTransport implements Transport {
   #conn: Deno.Conn;
   #initial: Uint8Array;
   #queue: Uint8Array[] = [];
+  #done: ((() => void) | undefined)[] = [];
   #queued = 0;
   #writing = false;
   #ended = false;
@@ -54,9 +56,10 @@ export class ConnTransport implements Transport {
     return this.#queued;
   }
 
-  write(b: Uint8Array): void {
+  write(b: Uint8Array, written?: () => void): void {
     if (this.#ended) return;
     this.#queue.push(b);
+    this.#done.push(written);
     this.#queued += b.length;
     if (!this.#writing) this.#pump();
   }
@@ -65,11 +68,12 @@ export class ConnTransport implements Transport {
     this.#writing = true;
     try {
       while (this.#queue.length && !this.#ended) {
-        const b = this.#take();
+        const [b, done] = this.#take();
         for (let off = 0; off < b.length;) {
           off += await this.#conn.write(b.subarray(off));
         }
         this.#queued -= b.length;
+        for (const d of done) d?.();
         this.#wake();
       }
     } catch (e) {
@@ -79,20 +83,21 @@ export class ConnTransport implements Transport {
     }
   }
 
-  /** The next write: one frame, or several small ones joined. */
-  #take(): Uint8Array {
+  /** The next write: one frame, or several small ones joined; with the
+   * callbacks of what it holds. */
+  #take(): [Uint8Array, ((() => void) | undefined)[]] {
     const q = this.#queue;
     let n = 0;
     let k = 0;
     while (k < q.length && n + q[k].length <= JOIN_BELOW) n += q[k++].length;
-    if (k <= 1) return q.shift()!;
+    if (k <= 1) return [q.shift()!, this.#done.splice(0, 1)];
     const out = new Uint8Array(n);
     for (let i = 0, at = 0; i < k; i++) {
       out.set(q[i], at);
       at += q[i].length;
     }
     q.splice(0, k);
-    return out;
+    return [out, this.#done.splice(0, k)];
   }
 
   #wake(): void {
@@ -128,6 +133,7 @@ export class ConnTransport implements Transport {
     if (this.#ended) return;
     this.#ended = true;
     this.#queue = [];
+    this.#done = [];
     this.#queued = 0;
     this.#wake();
     closeQuietly(this.#conn);
@@ -162,7 +168,7 @@ export class TlsSocketTransport implements Transport {
     return this.#ended ? 0 : this.#s.writableLength;
   }
 
-  write(b: Uint8Array): void {
+  write(b: Uint8Array, written?: () => void): void {
     if (this.#ended) return;
     // Frames written in the same turn leave together.
     if (!this.#corked) {
@@ -173,7 +179,8 @@ export class TlsSocketTransport implements Transport {
         if (!this.#ended) this.#s.uncork();
       });
     }
-    this.#s.write(b);
+    if (written) this.#s.write(b, (e) => e ? undefined : written());
+    else this.#s.write(b);
   }
 
   whenBelow(n: number): Promise<void> {
