@@ -12,7 +12,7 @@ import { FrameError, SessionClosed, StreamError } from "./errors.ts";
 import { TunnelStream } from "./stream.ts";
 import { MAX_DATA } from "./frame.ts";
 import { setImmediate } from "node:timers";
-import { Slab, SLAB_ROOM } from "./slab.ts";
+import { received, Slab, SLAB_ROOM } from "./slab.ts";
 
 /** The part of a WebSocket the session uses. */
 export interface FrameSocket {
@@ -416,6 +416,7 @@ export async function pipeStream(
         const c = await s.read();
         if (c === null) break;
         await writeAll(conn, c);
+        received(c);
       }
       await conn.closeWrite().catch(() => {});
     } catch (e) {

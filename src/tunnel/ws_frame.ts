@@ -5,6 +5,8 @@
 // buffered: a peer announcing more than the limit costs nothing but the
 // header. No extensions, no subprotocols.
 
+import { receiveBuffer } from "./slab.ts";
+
 export const OP = {
   continuation: 0,
   text: 1,
@@ -262,7 +264,11 @@ export class WsDecoder {
     this.#op = op;
     this.#fin = fin;
     this.#mask = masked ? h.slice(headLen - 4, headLen) : null;
-    this.#payload = new Uint8Array(len);
+    // A whole message in one frame may go into a pooled slab, which its
+    // consumer gives back (see slab.ts); fragments are joined into a copy.
+    this.#payload = fin && op !== OP.continuation && op < 8
+      ? receiveBuffer(len)
+      : new Uint8Array(len);
     this.#got = 0;
     if (len === 0) this.#frameDone();
   }
