@@ -11,8 +11,8 @@ import { MAX_DATA } from "./frame.ts";
  * websocket header are written there. */
 export const SLAB_ROOM = 32;
 const SIZE = SLAB_ROOM + MAX_DATA;
-/** Free slabs kept for reuse (4 MiB). */
-const KEEP = 16;
+/** Free slabs kept for reuse (2 MiB at most, held for good). */
+const KEEP = 8;
 const free: Uint8Array[] = [];
 
 export class Slab {
