@@ -21,3 +21,4 @@ export {
   type ConnectHead,
   startApiServer,
 } from "./server.ts";
+export type { UpgradeRoute } from "./upgrade_route.ts";

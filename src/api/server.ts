@@ -14,6 +14,7 @@ import { type FrontLimits, type MessageHead, startFront } from "./front/mod.ts";
 import { releaseFreeMemory, setListenerNoDelay } from "../../ffi/mod.ts";
 import { Registry } from "./registry.ts";
 import { joinHostPort, listenTlsOn } from "../net/mod.ts";
+import { type UpgradeRoute, upgradeTarget } from "./upgrade_route.ts";
 
 export interface ConnectHead {
   /** The request target, e.g. "10.42.1.5:80". */
@@ -37,6 +38,8 @@ export interface ApiServerOptions extends Omit<ApiDeps, "signal"> {
    * families (see src/net/listen.ts). */
   hostname?: string;
   connect?: ConnectHandler;
+  /** GET requests for this path are handed over raw (tunnel websocket). */
+  upgrade?: UpgradeRoute;
   /** How long close() lets requests in flight finish (default 5000 ms). */
   shutdownGraceMs?: number;
   /** Connection limits of the front listener (defaults as kube-apiserver's). */
@@ -77,6 +80,16 @@ function connectHead(head: MessageHead): ConnectHead {
     throw new BadRequestHead(`malformed header: ${(e as Error).message}`);
   }
   return { target: head.target!, headers };
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** A parsed request head as text again (without the blank line). */
+function headText(head: MessageHead): string {
+  return [
+    `${head.method} ${head.target} HTTP/${head.version ?? "1.1"}`,
+    ...head.fields.map(([name, value]) => `${name}: ${value}`),
+  ].join("\r\n");
 }
 
 async function writeAll(conn: Deno.Conn, text: string): Promise<void> {
@@ -230,7 +243,14 @@ export async function startApiServer(
     listener,
     upstream: () => internal.connect(),
     handle: (req) => app.fetch(req),
-    route: (head) => head.method === "CONNECT" ? onConnect : null,
+    route: (head) => {
+      if (head.method === "CONNECT") return onConnect;
+      const up = opts.upgrade;
+      if (up && head.method === "GET" && upgradeTarget(up, head.target)) {
+        return (conn, first) => up.upgrade(conn, headText(first), EMPTY);
+      }
+      return null;
+    },
     limits: opts.limits,
     log,
     releaseMemory: () => releaseFreeMemory(),

@@ -153,6 +153,7 @@ export async function runServer(
           authenticate,
           ipam,
           connect: tunnel.connect,
+          upgrade: tunnel,
           nodeProxy: tunnel.nodeProxy,
           cert: pki.certPem,
           key: pki.keyPem,
@@ -161,7 +162,6 @@ export async function runServer(
           // Requests still in flight at SIGTERM get 2 s, then are cut.
           shutdownGraceMs: 2000,
           extraRoutes: [
-            (app) => tunnel.routes(app),
             (app) =>
               joinRoutes(app, { dataDir: cfg.dataDir, caPem: pki.caPem }),
             clusterConfigRoutes(clusterConfigOf(cfg), authenticate),

@@ -1,7 +1,8 @@
 // A small Kubernetes API client over fetch: bearer token or client
 // certificate, a pinned CA, JSON bodies, Status errors, streamed watches.
 
-import { insecureFetch } from "./_insecure.ts";
+import type { Agent } from "node:https";
+import { httpsAgent, httpsFetch } from "./_https.ts";
 import { errorFromResponse, KubeError } from "./errors.ts";
 import {
   type Informer,
@@ -71,7 +72,9 @@ export interface ListResult<T> {
 export class KubeClient {
   readonly server: string;
   readonly #opts: KubeClientOptions;
-  readonly #http?: Deno.HttpClient;
+  /** HTTPS goes through node:https: a pinned CA is then the only trust
+   * anchor (Deno's fetch would add it to the default roots). */
+  readonly #https?: Agent;
 
   constructor(opts: KubeClientOptions) {
     let url: URL;
@@ -94,16 +97,13 @@ export class KubeClient {
     }
     this.server = url.origin + url.pathname.replace(/\/$/, "");
     this.#opts = opts;
-    if (url.protocol === "https:" && !opts.insecureSkipTlsVerify) {
-      const tls:
-        & Deno.CreateHttpClientOptions
-        & Partial<Deno.TlsCertifiedKeyPem> = {};
-      if (opts.caPem) tls.caCerts = [opts.caPem];
-      if (opts.clientCert) {
-        tls.cert = opts.clientCert.certPem;
-        tls.key = opts.clientCert.keyPem;
-      }
-      this.#http = Deno.createHttpClient(tls as Deno.CreateHttpClientOptions);
+    if (url.protocol === "https:") {
+      this.#https = httpsAgent({
+        ca: opts.caPem,
+        insecure: opts.insecureSkipTlsVerify,
+        cert: opts.clientCert?.certPem,
+        key: opts.clientCert?.keyPem,
+      });
     }
   }
 
@@ -113,7 +113,7 @@ export class KubeClient {
   }
 
   close(): void {
-    this.#http?.close();
+    this.#https?.destroy();
   }
 
   [Symbol.dispose](): void {
@@ -146,21 +146,15 @@ export class KubeClient {
     }
     const url = this.url(path, o.query);
     try {
-      if (this.#opts.insecureSkipTlsVerify && url.startsWith("https:")) {
-        return await insecureFetch(url, {
+      if (this.#https) {
+        return await httpsFetch(url, {
           method,
           headers,
           body,
           signal: o.signal,
-        });
+        }, this.#https);
       }
-      return await fetch(url, {
-        method,
-        headers,
-        body,
-        signal: o.signal,
-        client: this.#http,
-      });
+      return await fetch(url, { method, headers, body, signal: o.signal });
     } catch (e) {
       if (o.signal?.aborted) throw e;
       throw new KubeError(

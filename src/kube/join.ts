@@ -11,7 +11,7 @@ import {
   readTextIfExists,
   writeFileAtomic,
 } from "../tls/mod.ts";
-import { insecureFetch } from "./_insecure.ts";
+import { httpsFetchOnce } from "./_https.ts";
 import { KubeClient } from "./client.ts";
 import { errorFromResponse } from "./errors.ts";
 
@@ -79,7 +79,7 @@ export async function fetchVerifiedCA(
   const url = `${trimServer(server)}/cacerts`;
   let res: Response;
   try {
-    res = await insecureFetch(url);
+    res = await httpsFetchOnce(url, {}, { insecure: true });
   } catch (e) {
     throw new JoinError(`cannot reach ${url}: ${(e as Error).message}`, {
       cause: e,
@@ -98,10 +98,12 @@ export async function fetchVerifiedCA(
         `The token belongs to another cluster, or the server's CA was re-created: copy the current token from <data-dir>/server/agent-token on the server`,
     );
   }
-  using client = Deno.createHttpClient({ caCerts: [caPem] });
+  // From here on the CA is the only trust anchor (node:https's `ca`
+  // replaces the default roots): a certificate from any other CA, public or
+  // in DENO_CERT, is refused before a byte of a request is sent.
   let again: string;
   try {
-    const res2 = await fetch(url, { client });
+    const res2 = await httpsFetchOnce(url, {}, { ca: caPem });
     again = await res2.text();
   } catch (e) {
     throw new JoinError(
@@ -137,16 +139,22 @@ async function requestCredential(
   nodeName: string,
   password: string,
 ): Promise<string> {
-  using http = Deno.createHttpClient({ caCerts: [caPem] });
-  const res = await fetch(`${trimServer(server)}/v1-weft/node-credential`, {
-    method: "POST",
-    client: http,
-    headers: {
-      authorization: `Basic ${btoa(`${user}:${secret}`)}`,
-      "weft-node-name": nodeName,
-      "weft-node-password": password,
-    },
-  });
+  const url = `${trimServer(server)}/v1-weft/node-credential`;
+  let res: Response;
+  try {
+    res = await httpsFetchOnce(url, {
+      method: "POST",
+      headers: new Headers({
+        authorization: `Basic ${btoa(`${user}:${secret}`)}`,
+        "weft-node-name": nodeName,
+        "weft-node-password": password,
+      }),
+    }, { ca: caPem });
+  } catch (e) {
+    throw new JoinError(`cannot reach ${url}: ${(e as Error).message}`, {
+      cause: e,
+    });
+  }
   if (!res.ok) {
     const e = await errorFromResponse(res);
     const what = res.status === 401

@@ -5,15 +5,17 @@
 // A session that ends is dropped without waiting for its close handshake,
 // so a hung close never delays the next dial (K3s #13149). Streams the
 // server opens are checked by the mode's authorizer and dialled locally
-// with a timeout. The websocket reaches its server through a local relay
-// (nodelay_relay.ts) that holds the TLS connection with TCP_NODELAY.
+// with a timeout. The websocket is weft's own (ws_dial.ts): TCP_NODELAY,
+// TLS trusting the cluster CA only, frames limited before they are read.
 
 import { createAuthorizer } from "./authorizer.ts";
 import { StreamError } from "./errors.ts";
 import { CONNECT_PATH, NODE_HEADER } from "./server.ts";
+import { MAX_FRAME } from "./frame.ts";
 import type { SessionOptions } from "./session.ts";
 import { sessionOn } from "./socket.ts";
-import { type NoDelayRelay, startNoDelayRelay } from "./nodelay_relay.ts";
+import { dialWebSocket } from "./ws_dial.ts";
+import { HandshakeError } from "./ws_handshake.ts";
 import {
   checkMode,
   DEFAULT_NODE_ENDPOINT_PORT,
@@ -132,45 +134,6 @@ function hostPort(url: string): { host: string; port: number } {
   };
 }
 
-/** Opens the websocket; resolves once open, rejects on failure/timeout. */
-function openSocket(
-  url: string,
-  init: { headers: Record<string, string>; client: Deno.HttpClient },
-  timeoutMs: number,
-  signal: AbortSignal,
-): Promise<WebSocket> {
-  const ws = new WebSocket(url, init);
-  ws.binaryType = "arraybuffer";
-  return new Promise((resolve, reject) => {
-    const fail = (why: string) => {
-      cleanup();
-      try {
-        ws.close();
-      } catch {
-        // never opened
-      }
-      reject(new Error(why));
-    };
-    const onAbort = () => fail("stopping");
-    const t = setTimeout(
-      () => fail(`handshake timed out after ${timeoutMs} ms`),
-      timeoutMs,
-    );
-    const cleanup = () => {
-      clearTimeout(t);
-      signal.removeEventListener("abort", onAbort);
-      ws.onopen = ws.onerror = ws.onclose = null;
-    };
-    signal.addEventListener("abort", onAbort);
-    ws.onopen = () => {
-      cleanup();
-      resolve(ws);
-    };
-    ws.onerror = (e) => fail((e as ErrorEvent).message || "websocket error");
-    ws.onclose = (e) => fail(`closed (${e.code}) before opening`);
-  });
-}
-
 /** Runs the tunnels until `ctx.signal` aborts; ready once one is up. */
 export async function runTunnelAgent(
   opts: TunnelAgentOptions,
@@ -198,36 +161,7 @@ export async function runTunnelAgent(
   });
   let ready = false;
 
-  const loop = async (server: string, url: string) => {
-    const target = hostPort(url);
-    const relay = await startNoDelayRelay(
-      target.host,
-      target.port,
-      opts.caPem,
-      ctx.log,
-    );
-    const client = Deno.createHttpClient({
-      proxy: { transport: "unix", path: relay.path },
-    });
-    try {
-      await serve(
-        server,
-        url.replace(/^wss:/, "ws:"),
-        { headers, client },
-        relay,
-      );
-    } finally {
-      client.close();
-      await relay.close();
-    }
-  };
-
-  const serve = async (
-    server: string,
-    url: string,
-    init: { headers: () => Record<string, string>; client: Deno.HttpClient },
-    relay: NoDelayRelay,
-  ) => {
+  const serve = async (server: string, url: string) => {
     const state = (s: TunnelState, why?: string) =>
       opts.onState?.(server, s, why);
     let delay = min;
@@ -236,12 +170,13 @@ export async function runTunnelAgent(
       let refused = false;
       state("connecting");
       try {
-        const ws = await openSocket(
-          url,
-          { headers: init.headers(), client: init.client },
-          opts.handshakeTimeoutMs ?? 10_000,
-          ctx.signal,
-        );
+        const ws = await dialWebSocket(url, {
+          caPem: opts.caPem,
+          headers: headers(),
+          maxMessage: MAX_FRAME,
+          timeoutMs: opts.handshakeTimeoutMs ?? 10_000,
+          signal: ctx.signal,
+        });
         const s = sessionOn(ws, {
           ...opts.session,
           role: "agent",
@@ -255,7 +190,6 @@ export async function runTunnelAgent(
           ready = true;
           ctx.ready();
         }
-        const closed = new Promise((r) => ws.addEventListener("close", r));
         const stop = () => s.close("agent stopping");
         ctx.signal.addEventListener("abort", stop);
         const why = await s.done;
@@ -264,25 +198,26 @@ export async function runTunnelAgent(
           // Let the close handshake finish before the client goes away
           // (bounded: a hung peer does not hold up the stop).
           const grace = new AbortController();
-          await Promise.race([closed, sleep(2_000, grace.signal)]);
+          await Promise.race([ws.gone, sleep(2_000, grace.signal)]);
+          ws.destroy("agent stopping");
           grace.abort(); // its timer must not hold the process open
           break;
         }
+        // The ended session's connection goes now, whatever its close does.
+        ws.destroy("session ended");
         state("waiting", why);
         ctx.log(`tunnel: ${server}: session ended: ${why}`);
       } catch (e) {
         if (ctx.signal.aborted) break;
         const why = (e as Error).message;
-        refused = /status code/i.test(why);
+        refused = e instanceof HandshakeError && e.status >= 400;
         state("waiting", why);
         ctx.log(`tunnel: ${server}: ${why}`);
       }
-      // The ended session's connection goes now, whatever its close does.
-      relay.dropConnections();
       const jittered = Math.min(delay * (0.8 + Math.random() * 0.4), max);
       await backoff(jittered, refused ? null : probe, ctx.signal);
       delay = Math.min(delay * 2, max);
     }
   };
-  await Promise.all(urls.map((u, i) => loop(opts.servers[i], u)));
+  await Promise.all(urls.map((u, i) => serve(opts.servers[i], u)));
 }

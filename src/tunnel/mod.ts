@@ -1,8 +1,11 @@
 // weft's egress selector tunnel: multiplexed streams over one websocket per
 // agent (wire format in frame.ts, flow control in stream.ts, keepalive and
-// sync in session.ts), the server side (websocket endpoint, CONNECT proxy,
-// node proxy), the reconnecting agent and its authorizer, and the node
-// endpoint.
+// sync in session.ts), the websocket itself (RFC 6455 framing in
+// ws_frame.ts, limited from frame headers; the agent dials it with
+// ws_dial.ts over node:tls trusting the cluster CA alone, the server takes
+// it over from the API's front listener in ws_accept.ts), the server side
+// (websocket endpoint, CONNECT proxy, node proxy), the reconnecting agent
+// and its authorizer, and the node endpoint.
 
 export {
   CONNECT_PATH,

@@ -2,14 +2,15 @@
 // node; a newer one replaces the older), the CONNECT proxy for admins that
 // routes by egress selector mode, and the node proxy through the tunnel.
 
-import type { Context, Hono } from "hono";
-import { upgradeWebSocket } from "hono/deno";
 import { type Identity, isAdmin, nodeOf } from "../api/auth/mod.ts";
 import type { Node, Pod } from "../kube/mod.ts";
 import { httpOverStream } from "./http1.ts";
+import { MAX_FRAME } from "./frame.ts";
 import { routeFor } from "./route.ts";
+import type { WsConn } from "./ws_conn.ts";
 import { pipeStream, type Session, type SessionOptions } from "./session.ts";
 import { sessionOn } from "./socket.ts";
+import { serveUpgrade, statusBody } from "./ws_accept.ts";
 import {
   checkMode,
   DEFAULT_NODE_ENDPOINT_PORT,
@@ -40,7 +41,11 @@ export interface TunnelServerDeps {
 }
 
 export interface TunnelServer {
-  routes(app: Hono): void;
+  /** The path agents open their websocket on (CONNECT_PATH). */
+  path: string;
+  /** Takes over a connection whose request head (text, without the blank
+   * line) asks for `path`; `rest` is what the client sent behind it. */
+  upgrade(conn: Deno.Conn, head: string, rest: Uint8Array): Promise<void>;
   connect(
     conn: Deno.Conn,
     head: { target: string; headers: Headers },
@@ -54,15 +59,7 @@ export interface TunnelServer {
 }
 
 function status(code: number, reason: string, message: string): Response {
-  return Response.json({
-    kind: "Status",
-    apiVersion: "v1",
-    metadata: {},
-    status: "Failure",
-    message,
-    reason,
-    code,
-  }, { status: code });
+  return Response.json(statusBody(code, reason, message), { status: code });
 }
 
 async function reply(conn: Deno.Conn, code: number, text: string, why = "") {
@@ -111,7 +108,7 @@ export function tunnelServer(deps: TunnelServerDeps): TunnelServer {
   const dial = deps.dial ??
     ((hostname: string, p: number) => Deno.connect({ hostname, port: p }));
 
-  const attach = (node: string, ws: WebSocket, revoked?: AbortSignal) => {
+  const attach = (node: string, ws: WsConn, revoked?: AbortSignal) => {
     const s = sessionOn(ws, { ...deps.session, role: "server", log });
     const old = sessions.get(node);
     sessions.set(node, s);
@@ -126,28 +123,37 @@ export function tunnelServer(deps: TunnelServerDeps): TunnelServer {
       if (sessions.get(node) === s) sessions.delete(node);
       log(`tunnel: session of node ${node} closed: ${why}`);
     });
+    // The connection is the caller's until the close frames have gone.
+    return ws.gone;
   };
 
-  const upgrade = async (c: Context) => {
-    const id = await deps.authenticate(c.req.raw);
-    if (!id) return status(401, "Unauthorized", "Unauthorized");
+  /** Who may open a session: a node credential, for its own node. */
+  const authorize = async (req: Request) => {
+    const id = await deps.authenticate(req);
+    if (!id) {
+      return { status: 401, reason: "Unauthorized", message: "Unauthorized" };
+    }
     const node = nodeOf(id);
-    const claimed = c.req.header(NODE_HEADER);
+    const claimed = req.headers.get(NODE_HEADER) ?? undefined;
     if (!node || (claimed !== undefined && claimed !== node)) {
-      return status(
-        403,
-        "Forbidden",
-        `${id.user} cannot open a tunnel${
+      return {
+        status: 403,
+        reason: "Forbidden",
+        message: `${id.user} cannot open a tunnel${
           claimed ? ` for node ${claimed}` : ""
         }`,
-      );
+      };
     }
-    if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
-      return status(400, "BadRequest", "expected a websocket upgrade");
-    }
-    return await upgradeWebSocket(c, {
-      onOpen: (_e, ws) => attach(node, ws.raw as WebSocket, id.revoked),
+    return { node, revoked: id.revoked };
+  };
+
+  const upgrade: TunnelServer["upgrade"] = async (conn, head, rest) => {
+    const opened = await serveUpgrade(conn, head, rest, {
+      authorize,
+      maxMessage: MAX_FRAME,
+      log,
     });
+    if (opened) await attach(opened.node, opened.ws, opened.revoked);
   };
 
   const tunnelTo = async (node: string, target: string) => {
@@ -230,9 +236,8 @@ export function tunnelServer(deps: TunnelServerDeps): TunnelServer {
   };
 
   return {
-    routes: (app) => {
-      app.get(CONNECT_PATH, upgrade);
-    },
+    path: CONNECT_PATH,
+    upgrade,
     connect,
     nodeProxy,
     sessions,

@@ -12,12 +12,20 @@ import { FrameError, SessionClosed, StreamError } from "./errors.ts";
 import { TunnelStream } from "./stream.ts";
 import { MAX_DATA } from "./frame.ts";
 import { setImmediate } from "node:timers";
+import { received, Slab, SLAB_ROOM } from "./slab.ts";
 
 /** The part of a WebSocket the session uses. */
 export interface FrameSocket {
-  send(data: Uint8Array): void;
+  /** Bytes the socket needs free in front of each message it sends. */
+  readonly headroom: number;
+  /** Sends `buf` minus its first `headroom` bytes as one binary message
+   * (the socket may write into those bytes and into the message); `sent`
+   * is called once the bytes have left (never if they do not). */
+  sendReserved(buf: Uint8Array, sent?: () => void): void;
   close(code?: number, reason?: string): void;
   readonly bufferedAmount: number;
+  /** Resolves once at most `n` bytes wait to be sent. */
+  whenBelow(n: number): Promise<void>;
 }
 
 export interface SessionOptions {
@@ -37,8 +45,9 @@ export interface SessionOptions {
   openTimeoutMs?: number;
 }
 
-// Close codes: the WebSocket API only lets applications send 1000 and
-// 3000-4999, so the protocol's reasons use 4000 + the matching RFC 6455 code.
+// Close codes of the session's own reasons: 4000 + the matching RFC 6455
+// code (the websocket layer itself uses the RFC codes, e.g. 1009 for a
+// message over its limit).
 export const CLOSE_DEAD = 4001;
 export const CLOSE_PROTOCOL = 4002;
 export const CLOSE_UNSUPPORTED = 4003;
@@ -60,8 +69,6 @@ export class Session {
   #resolveDone!: (reason: string) => void;
   #lastRecv = Date.now();
   #timers: ReturnType<typeof setInterval>[] = [];
-  #drainWaiters: (() => void)[] = [];
-  #drainTimer: ReturnType<typeof setInterval> | null = null;
 
   constructor(socket: FrameSocket, opts: SessionOptions) {
     this.#socket = socket;
@@ -171,25 +178,16 @@ export class Session {
     if (this.#closed || this.#socket.bufferedAmount <= SOCKET_HIGH) {
       return Promise.resolve();
     }
-    const p = new Promise<void>((r) => this.#drainWaiters.push(r));
-    this.#drainTimer ??= setInterval(() => this.#checkDrain(), 1);
-    return p;
-  }
-
-  #checkDrain(): void {
-    if (!this.#closed && this.#socket.bufferedAmount > SOCKET_HIGH) return;
-    clearInterval(this.#drainTimer!);
-    this.#drainTimer = null;
-    const ws = this.#drainWaiters;
-    this.#drainWaiters = [];
-    for (const w of ws) w();
+    return Promise.race([
+      this.#socket.whenBelow(SOCKET_HIGH),
+      this.done.then(() => {}),
+    ]);
   }
 
   #shutdown(reason: string): void {
     if (this.#closed) return;
     this.#closed = reason;
     for (const t of this.#timers) clearInterval(t);
-    if (this.#drainTimer !== null) this.#checkDrain();
     const err = new StreamError(`session closed: ${reason}`);
     for (const s of [...this.#streams.values()]) s.fail(err);
     for (const p of this.#pending.values()) p.reject(err);
@@ -209,7 +207,15 @@ export class Session {
   #send(f: Frame): void {
     if (this.#closed) return;
     try {
-      this.#socket.send(encodeFrame(f));
+      const buf = encodeFrame(f, this.#socket.headroom);
+      if (f.type === "data" && f.release) {
+        // Built around the caller's bytes, or a copy of them.
+        if (buf.buffer === f.data.buffer) {
+          return this.#socket.sendReserved(buf, f.release);
+        }
+        f.release();
+      }
+      this.#socket.sendReserved(buf);
     } catch (e) {
       this.#shutdown(`send failed: ${(e as Error).message}`);
     }
@@ -332,40 +338,61 @@ const nextTurn = () =>
  * loop turn of each other go out as one data frame (a TLS connection
  * yields one 16 KiB record per read; a frame each would multiply the
  * per-message cost of every hop behind). A read that takes longer sends
- * what has arrived, so a lone small write waits one turn at most. */
+ * what has arrived, so a lone small write waits one turn at most. The
+ * bytes are read into a slab with room for the headers in front, and sent
+ * without a copy. */
 async function copyToStream(conn: Deno.Conn, s: TunnelStream): Promise<void> {
-  // write() has copied the bytes into frames by the time it resolves, so
-  // the buffer is reused; an outstanding read fills only [end, length).
-  const buf = new Uint8Array(MAX_DATA);
-  let start = 0;
-  let end = 0;
+  // A frame sent with room holds its slab until sent: a fresh slab follows.
+  // An outstanding read fills only [end, length).
+  let slab = new Slab();
+  let buf = slab.buf;
+  let start = SLAB_ROOM;
+  let end = SLAB_ROOM;
+  let room = SLAB_ROOM;
+  let lent = false;
   let pending: Promise<number | null> | null = null;
   const flush = async () => {
     if (end === start) return;
     const b = buf.subarray(start, end);
+    const r = room;
+    lent ||= r > 0;
     start = end;
-    await s.write(b);
+    room = 0;
+    await s.write(b, r, r > 0 ? slab.hold() : undefined);
   };
-  for (;;) {
-    if (!pending) {
-      if (end === buf.length) await flush();
-      if (start === end) start = end = 0;
-      pending = conn.read(buf.subarray(end));
-      // Awaited below; a failure while a flush is waiting is not unhandled.
-      pending.catch(() => {});
+  try {
+    for (;;) {
+      if (!pending) {
+        if (end === buf.length) await flush();
+        if (start === end) {
+          if (lent) {
+            slab.drop();
+            slab = new Slab();
+            buf = slab.buf;
+          }
+          lent = false;
+          start = end = room = SLAB_ROOM;
+        }
+        pending = conn.read(buf.subarray(end));
+        // Awaited below; a failure while a flush is waiting is not unhandled.
+        pending.catch(() => {});
+      }
+      const r = start === end
+        ? await pending
+        : await Promise.race([pending, nextTurn()]);
+      if (r === TURN) {
+        await flush();
+        continue;
+      }
+      pending = null;
+      if (r === null) break;
+      end += r;
     }
-    const r = start === end
-      ? await pending
-      : await Promise.race([pending, nextTurn()]);
-    if (r === TURN) {
-      await flush();
-      continue;
-    }
-    pending = null;
-    if (r === null) break;
-    end += r;
+    await flush();
+  } finally {
+    // Not while a read may still fill it.
+    if (!pending) slab.drop();
   }
-  await flush();
 }
 
 /** Copies a stream and a TCP connection into each other until both end;
@@ -389,6 +416,7 @@ export async function pipeStream(
         const c = await s.read();
         if (c === null) break;
         await writeAll(conn, c);
+        received(c);
       }
       await conn.closeWrite().catch(() => {});
     } catch (e) {

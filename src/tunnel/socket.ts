@@ -1,26 +1,17 @@
-// Binds a session to a WebSocket: messages in, close events, binary mode.
+// Binds a session to a websocket: messages in, the close out and in.
 
 import { Session, type SessionOptions } from "./session.ts";
+import type { WsConn } from "./ws_conn.ts";
 
-/** A session over an open WebSocket. */
-export function sessionOn(ws: WebSocket, opts: SessionOptions): Session {
-  ws.binaryType = "arraybuffer";
+/** A session over an open (not yet started) websocket; starts it. */
+export function sessionOn(ws: WsConn, opts: SessionOptions): Session {
   const s = new Session(ws, opts);
-  ws.addEventListener("message", (e) => s.receive(e.data));
-  ws.addEventListener("close", (e) => {
+  ws.onMessage = (data, binary) => s.receive(binary ? data : "text");
+  ws.closed.then((c) => {
     s.socketClosed(
-      `websocket closed (${e.code}${e.reason ? ` ${e.reason}` : ""})`,
+      `websocket closed (${c.code}${c.reason ? ` ${c.reason}` : ""})`,
     );
   });
-  ws.addEventListener("error", (e) => {
-    s.socketClosed(
-      `websocket error: ${(e as ErrorEvent).message ?? "unknown"}`,
-    );
-    try {
-      ws.close();
-    } catch {
-      // already closed
-    }
-  });
+  ws.start();
   return s;
 }

@@ -72,8 +72,15 @@ export class TunnelStream {
     return c;
   }
 
-  /** Sends bytes, waiting while the peer is paused or the socket is full. */
-  async write(data: Uint8Array): Promise<void> {
+  /** Sends bytes, waiting while the peer is paused or the socket is full.
+   * With `room` (free bytes in front of `data`, whose buffer is then handed
+   * over), the first frame is built around the bytes without a copy, and
+   * `release` is called once they have been sent (never, if they are not). */
+  async write(
+    data: Uint8Array,
+    room = 0,
+    release?: () => void,
+  ): Promise<void> {
     for (let off = 0; off < data.length; off += MAX_DATA) {
       while (this.#peerPaused && !this.#error) {
         await new Promise<void>((r) => this.#resumeWaiters.push(r));
@@ -82,7 +89,13 @@ export class TunnelStream {
       if (this.#error) throw this.#error;
       if (this.#writeClosed) throw new StreamError("write after close");
       const chunk = data.subarray(off, off + MAX_DATA);
-      this.#link.send({ type: "data", id: this.id, data: chunk });
+      this.#link.send({
+        type: "data",
+        id: this.id,
+        data: chunk,
+        room: off === 0 ? room : 0,
+        release: off === 0 ? release : undefined,
+      });
       this.sentBytes += chunk.length;
     }
   }

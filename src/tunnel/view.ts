@@ -9,10 +9,20 @@ export interface ClusterView {
   listPods: () => Promise<Pod[]>;
 }
 
-/** Reads the objects the API keeps under /registry/{nodes,pods}/. */
+/** Reads the objects the API keeps under /registry/{nodes,pods}/; a list
+ * is parsed again only when the store's revision has moved (a CONNECT
+ * does not parse every Pod of the cluster). */
 export function storeView(store: Store): ClusterView {
-  const list = async <T>(prefix: string) =>
-    (await store.list(prefix)).entries.map((e) => JSON.parse(e.value) as T);
+  const cache = new Map<string, { revision: number; items: unknown[] }>();
+  const list = async <T>(prefix: string): Promise<T[]> => {
+    const revision = await store.revision();
+    const hit = cache.get(prefix);
+    if (hit?.revision === revision) return hit.items as T[];
+    const r = await store.list(prefix);
+    const items = r.entries.map((e) => JSON.parse(e.value) as T);
+    cache.set(prefix, { revision: r.revision, items });
+    return items;
+  };
   return {
     listNodes: () => list<Node>("/registry/nodes/"),
     listPods: () => list<Pod>("/registry/pods/"),

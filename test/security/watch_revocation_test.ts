@@ -60,7 +60,7 @@ async function server(): Promise<Server> {
     key: pki.keyPem,
     port: 0,
     hostname: "127.0.0.1",
-    extraRoutes: [tunnel.routes],
+    upgrade: tunnel,
   });
   const janitor = new AbortController();
   const ready = Promise.withResolvers<void>();

@@ -135,7 +135,7 @@ export async function cluster(opts: {
       key: pki.keyPem,
       port,
       hostname: "127.0.0.1",
-      extraRoutes: [tunnel.routes],
+      upgrade: tunnel,
       nodeProxy: tunnel.nodeProxy,
       connect: tunnel.connect,
     });

@@ -47,7 +47,7 @@ if (role === "server") {
     key: pki.keyPem,
     port: 0,
     hostname: ip,
-    extraRoutes: [tunnel.routes],
+    upgrade: tunnel,
     nodeProxy: tunnel.nodeProxy,
     connect: tunnel.connect,
   });

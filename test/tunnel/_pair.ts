@@ -1,37 +1,107 @@
-// Test helpers: a server/agent session pair over a real loopback websocket,
-// raw websocket peers, and small TCP servers.
+// Test helpers: a server/agent session pair over a real loopback websocket
+// (weft's own framing on TCP), raw websocket peers, and small TCP servers.
 
 import { Session, type SessionOptions } from "../../src/tunnel/session.ts";
 import { sessionOn } from "../../src/tunnel/socket.ts";
+import { MAX_FRAME } from "../../src/tunnel/frame.ts";
+import { WsConn } from "../../src/tunnel/ws_conn.ts";
+import { encodeWsFrame, OP } from "../../src/tunnel/ws_frame.ts";
+import { ConnTransport } from "../../src/tunnel/ws_transport.ts";
+
+/** The client end of a test websocket: sends any message (text too, and
+ * beyond the limit), hands every message it receives to its listeners. */
+export class RawPeer {
+  readonly ws: WsConn;
+  #conn: Deno.Conn;
+  #listeners: ((e: { data: Uint8Array }) => void)[] = [];
+
+  constructor(conn: Deno.Conn) {
+    this.#conn = conn;
+    this.ws = new WsConn(new ConnTransport(conn), {
+      role: "client",
+      maxMessage: MAX_FRAME,
+    });
+    this.ws.onMessage = (data) => this.dispatch(data);
+  }
+
+  /** Hands a received message to the listeners. */
+  dispatch(data: Uint8Array): void {
+    for (const l of this.#listeners) l({ data });
+  }
+
+  addEventListener(
+    _type: "message",
+    l: (e: { data: Uint8Array }) => void,
+  ): void {
+    this.#listeners.push(l);
+  }
+
+  /** One message, as a single frame written straight to the connection. */
+  send(msg: Uint8Array | string): void {
+    const text = typeof msg === "string";
+    const b = text ? new TextEncoder().encode(msg) : msg;
+    writeAll(this.#conn, encodeWsFrame(text ? OP.text : OP.binary, b, true))
+      .catch(() => {});
+  }
+
+  close(): void {
+    this.ws.destroy("test done");
+  }
+}
 
 export interface Pair extends AsyncDisposable {
   server: Session;
   agent: Session;
   /** The agent's websocket, to inject raw messages. */
-  agentSocket: WebSocket;
+  agentSocket: RawPeer;
 }
 
-/** Serves one websocket on loopback; the handler gets the server side. */
-export function wsServer(
-  onSocket: (ws: WebSocket) => void,
-): Deno.HttpServer<Deno.NetAddr> {
-  return Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen() {} },
-    (req) => {
-      const { socket, response } = Deno.upgradeWebSocket(req);
-      socket.addEventListener("open", () => onSocket(socket));
-      return response;
-    },
+export interface WsServer extends AsyncDisposable {
+  port: number;
+  shutdown(): Promise<void>;
+}
+
+/** Accepts websockets on loopback; the handler gets each server side (not
+ * started). */
+export function wsServer(onSocket: (ws: WsConn) => void): WsServer {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns: Deno.Conn[] = [];
+  const loop = (async () => {
+    for await (const c of l) {
+      conns.push(c);
+      onSocket(
+        new WsConn(new ConnTransport(c), {
+          role: "server",
+          maxMessage: MAX_FRAME,
+        }),
+      );
+    }
+  })().catch(() => {});
+  const shutdown = async () => {
+    l.close();
+    await loop;
+    for (const c of conns) {
+      try {
+        c.close();
+      } catch {
+        // closed already
+      }
+    }
+  };
+  return {
+    port: (l.addr as Deno.NetAddr).port,
+    shutdown,
+    [Symbol.asyncDispose]: shutdown,
+  };
+}
+
+/** A raw client peer of `wsServer` (started). */
+export async function openWs(port: number): Promise<RawPeer> {
+  const p = new RawPeer(
+    await Deno.connect({ hostname: "127.0.0.1", port }),
   );
-}
-
-export function openWs(port: number): Promise<WebSocket> {
-  const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
-  ws.binaryType = "arraybuffer";
-  return new Promise((resolve, reject) => {
-    ws.onopen = () => resolve(ws);
-    ws.onerror = (e) => reject(new Error((e as ErrorEvent).message));
-  });
+  p.ws.start();
+  return p;
 }
 
 export async function sessionPair(
@@ -42,18 +112,26 @@ export async function sessionPair(
   const srv = wsServer((ws) =>
     got.resolve(sessionOn(ws, { role: "server", ...serverOpts }))
   );
-  const ws = await openWs(srv.addr.port);
-  const agent = sessionOn(ws, { role: "agent", ...agentOpts });
+  const peer = new RawPeer(
+    await Deno.connect({ hostname: "127.0.0.1", port: srv.port }),
+  );
+  const agent = sessionOn(peer.ws, { role: "agent", ...agentOpts });
+  // Test listeners see what the agent's session receives, too.
+  const own = peer.ws.onMessage;
+  peer.ws.onMessage = (data, binary) => {
+    own(data, binary);
+    peer.dispatch(data);
+  };
   const server = await got.promise;
   return {
     server,
     agent,
-    agentSocket: ws,
+    agentSocket: peer,
     async [Symbol.asyncDispose]() {
       agent.close("test done");
       server.close("test done");
       await Promise.all([agent.done, server.done]);
-      await srv.shutdown();
+      await Promise.all([peer.ws.gone, srv.shutdown()]);
     },
   };
 }

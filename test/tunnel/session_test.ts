@@ -159,7 +159,7 @@ Deno.test("session: data for an unknown stream is answered with an error", async
   await using pair = await sessionPair();
   const got = Promise.withResolvers<Frame>();
   pair.agentSocket.addEventListener("message", (e) => {
-    const f = decodeFrame(new Uint8Array(e.data as ArrayBuffer));
+    const f = decodeFrame(e.data);
     if (f.type === "error") got.resolve(f);
   });
   pair.agentSocket.send(
@@ -180,7 +180,7 @@ Deno.test("session: a silent peer is detected as dead", async () => {
       sessionOn(ws, { role: "server", keepaliveMs: 10, deadAfterMs: 100 }),
     )
   );
-  const raw = await openWs(srv.addr.port); // never sends anything
+  const raw = await openWs(srv.port); // never sends anything
   const s = await got.promise;
   const why = await s.done;
   assert(why.includes("peer sent nothing"), why);
@@ -202,11 +202,11 @@ Deno.test("session: sync closes streams the peer no longer lists", async () => {
   const srv = wsServer((ws) =>
     got.resolve(sessionOn(ws, { role: "server", syncMs: 20 }))
   );
-  const raw = await openWs(srv.addr.port);
+  const raw = await openWs(srv.port);
   const server = await got.promise;
   // The raw peer acknowledges each connect, then lists no streams.
   raw.addEventListener("message", (e) => {
-    const f = decodeFrame(new Uint8Array(e.data as ArrayBuffer));
+    const f = decodeFrame(e.data);
     if (f.type === "connect") {
       raw.send(encodeFrame({ type: "connect", id: f.id, target: "" }));
     }
@@ -218,7 +218,7 @@ Deno.test("session: sync closes streams the peer no longer lists", async () => {
   // it was handled (frames are handled in order).
   const probed = Promise.withResolvers<void>();
   raw.addEventListener("message", (e) => {
-    const f = decodeFrame(new Uint8Array(e.data as ArrayBuffer));
+    const f = decodeFrame(e.data);
     if (f.type === "error" && f.id === 999) probed.resolve();
   });
   raw.send(encodeFrame({ type: "sync", ids: [s.id] }));
@@ -254,7 +254,7 @@ Deno.test("session: open() gives up on an agent that never answers", async () =>
   const srv = wsServer((ws) =>
     got.resolve(sessionOn(ws, { role: "server", openTimeoutMs: 50 }))
   );
-  const raw = await openWs(srv.addr.port); // reads frames, answers none
+  const raw = await openWs(srv.port); // reads frames, answers none
   const server = await got.promise;
   await assertRejects(
     () => server.open("127.0.0.1:1"),
