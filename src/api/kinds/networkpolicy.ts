@@ -139,9 +139,11 @@ const definitions: Record<string, Schema> = {
     "A requirement on one label.",
     ["key", "operator"],
   ),
+  // No `type` (kube's v3 document has oneOf integer/string here): kubectl
+  // explain then names the type IntOrString, as it does for kube.
   [INT_OR_STRING]: {
-    type: "string",
     format: "int-or-string",
+    "x-kubernetes-int-or-string": true,
     description: "An integer or a string.",
   },
 };
