@@ -161,17 +161,19 @@ Deno.test("kubectl apply of NetworkPolicies changes what pods reach, on the same
   try {
     await d.build();
     const [, n2, n3] = d.topo.nodes;
-    const web = await addPod(d, n2, "web", { app: "web" });
-    const near = await addPod(d, n2, "near", { role: "client" });
-    const far = await addPod(d, n3, "far", { role: "client" });
-    const stranger = await addPod(d, n3, "stranger", { role: "other" });
-    const clients = [near, far, stranger];
+    // The namespace first, as in a cluster (a CNI ADD that records its pod
+    // finds it).
     await kubectlFile(
       d,
       "apply",
       "ns.yaml",
       `apiVersion: v1\nkind: Namespace\nmetadata: {name: ${NS}}\n`,
     );
+    const web = await addPod(d, n2, "web", { app: "web" });
+    const near = await addPod(d, n2, "near", { role: "client" });
+    const far = await addPod(d, n3, "far", { role: "client" });
+    const stranger = await addPod(d, n3, "stranger", { role: "other" });
+    const clients = [near, far, stranger];
     await kubectlFile(d, "apply", "pods.yaml", podsYaml([web, ...clients]));
 
     const open = { near: true, far: true, stranger: true };
