@@ -118,6 +118,38 @@ function fetchWatch(
   }));
 }
 
+Deno.test("defaults as kube-apiserver: policyTypes from the rules, port protocol TCP", async () => {
+  await using api = await withNamespace("team");
+  const url = `${BASE}/namespaces/team/networkpolicies`;
+  const bare = (name: string, spec: Record<string, unknown>) => ({
+    metadata: { name },
+    spec: { podSelector: {}, ...spec },
+  });
+  const created = async (name: string, spec: Record<string, unknown>) => {
+    const r = await api.call("POST", url, bare(name, spec));
+    assertEquals(r.status, 201);
+    return (await r.json()).spec;
+  };
+  assertEquals((await created("a", {})).policyTypes, ["Ingress"]);
+  const eg = await created("b", {
+    egress: [{ ports: [{ port: 53, protocol: "UDP" }, { port: 443 }] }],
+  });
+  assertEquals(eg.policyTypes, ["Ingress", "Egress"]);
+  assertEquals(eg.egress[0].ports, [
+    { port: 53, protocol: "UDP" },
+    { port: 443, protocol: "TCP" },
+  ]);
+  // Given policyTypes are kept; an empty egress list adds nothing.
+  assertEquals(
+    (await created("c", { policyTypes: ["Egress"] })).policyTypes,
+    ["Egress"],
+  );
+  assertEquals(
+    (await created("d", { egress: [], policyTypes: [] })).policyTypes,
+    ["Ingress"],
+  );
+});
+
 Deno.test("networkpolicies in a missing namespace are 404 for the namespace", async () => {
   await using api = await testApi();
   const r = await api.call(

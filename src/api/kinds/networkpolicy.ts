@@ -1,13 +1,13 @@
 // NetworkPolicy (networking.k8s.io/v1): the row of the resource table, its
 // schema (the names kube-apiserver's OpenAPI uses, so `kubectl explain
 // networkpolicy.spec.podSelector` reads the same) and its columns. Writes
-// are validated as kube-apiserver does it (422 Invalid with a cause per
-// field), by the same validator the agents' controller uses: the validator
+// are defaulted and validated as kube-apiserver does it (422 Invalid with a
+// cause per field), by the same validator the agents' controller uses: the validator
 // file is imported directly so the API never loads nft or controller code.
 // Nodes read policies (their controllers enforce them) and never write them.
 
 import { ApiError } from "../errors.ts";
-import type { KubeObject } from "../object.ts";
+import { isObject, type KubeObject } from "../object.ts";
 import {
   arr,
   int,
@@ -193,6 +193,30 @@ const printer: Printer = {
   ],
 };
 
+/** kube-apiserver's defaults (SetDefaults_NetworkPolicy and _Port): a
+ * port's protocol is TCP; policyTypes, when empty, is Ingress, plus Egress
+ * when there are egress rules. Any shape is tolerated: validation follows. */
+function setDefaults(p: KubeObject): void {
+  const spec = p.spec;
+  if (!isObject(spec)) return;
+  for (const rules of [spec.ingress, spec.egress]) {
+    for (const rule of Array.isArray(rules) ? rules : []) {
+      if (!isObject(rule) || !Array.isArray(rule.ports)) continue;
+      for (const port of rule.ports) {
+        if (isObject(port) && (port.protocol ?? null) === null) {
+          port.protocol = "TCP";
+        }
+      }
+    }
+  }
+  const types = spec.policyTypes;
+  if ((types ?? null) === null || (Array.isArray(types) && !types.length)) {
+    spec.policyTypes = Array.isArray(spec.egress) && spec.egress.length
+      ? ["Ingress", "Egress"]
+      : ["Ingress"];
+  }
+}
+
 /** 422 Invalid with every problem as a cause, as kube-apiserver answers
  * (its message names the policy without the namespace and brackets a list
  * of several problems). */
@@ -236,5 +260,8 @@ export const NETWORK_POLICIES: ResourceDef = {
   nodeAccess: "read",
   schema: { name: NAME, definitions },
   printer,
-  prepare: validate,
+  prepare(p) {
+    setDefaults(p);
+    validate(p);
+  },
 };
