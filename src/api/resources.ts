@@ -7,6 +7,7 @@
 
 import { EVENTS, EVENTS_V1 } from "./kinds/event.ts";
 import { NAMESPACES } from "./kinds/namespace.ts";
+import { NETWORK_POLICIES } from "./kinds/networkpolicy.ts";
 import { NODES } from "./kinds/node.ts";
 import { PODS } from "./kinds/pod.ts";
 import type { KubeObject } from "./object.ts";
@@ -66,6 +67,7 @@ export const RESOURCES: readonly ResourceDef[] = [
   NAMESPACES,
   EVENTS,
   EVENTS_V1,
+  NETWORK_POLICIES,
 ];
 
 export { EVENTS, EVENTS_V1, NAMESPACES, NODES, PODS };

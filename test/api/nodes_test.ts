@@ -29,6 +29,7 @@ Deno.test("discovery documents list nodes, pods and their subresources", async (
   assertEquals(apis.kind, "APIGroupList");
   assertEquals(apis.groups.map((g: { name: string }) => g.name), [
     "events.k8s.io",
+    "networking.k8s.io",
   ]);
   const ev = await (await api.call("GET", "/apis/events.k8s.io/v1")).json();
   assertEquals(ev.groupVersion, "events.k8s.io/v1");

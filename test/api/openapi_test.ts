@@ -61,6 +61,7 @@ Deno.test("/openapi/v3 lists each group/version with a hash; documents are cache
   assertEquals(Object.keys(index.paths).sort(), [
     "api/v1",
     "apis/events.k8s.io/v1",
+    "apis/networking.k8s.io/v1",
   ]);
   const url = index.paths["api/v1"].serverRelativeURL;
   assertMatch(url, /^\/openapi\/v3\/api\/v1\?hash=[0-9A-F]{128}$/);
