@@ -19,6 +19,7 @@ import { ApiError, toApiError } from "./errors.ts";
 import { ResourceHandlers } from "./handlers.ts";
 import type { NodeIpam } from "./ipam.ts";
 import { SYSTEM_NAMESPACES } from "./kinds/namespace.ts";
+import { metricsRoutes, requestMetrics } from "./metrics.ts";
 import { recordNodeEvents } from "./node_events.ts";
 import { checkPathSegment } from "./object.ts";
 import { openApiRoutes } from "./openapi/mod.ts";
@@ -84,6 +85,7 @@ export function createApp(deps: ApiDeps): Hono {
     return status(c, e);
   });
   app.notFound((c) => status(c, notFoundError()));
+  app.use("*", requestMetrics);
   for (const add of deps.extraRoutes ?? []) add(app);
 
   const limit = bodyLimit({
@@ -163,6 +165,10 @@ export function createApp(deps: ApiDeps): Hono {
     }
   };
 
+  metricsRoutes(app, {
+    ...deps,
+    nodeExists: async (name) => void await registry.get(NODES, undefined, name),
+  });
   nodeProxy(app, deps, registry);
   for (const def of RESOURCES) {
     const h = new ResourceHandlers(def, hd);

@@ -4,6 +4,7 @@
 // reader that falls too far behind gets an ERROR (410) and the stream ends.
 // Pull-based, so a slow reader applies backpressure down to the store.
 
+import { watchOpened } from "./metrics.ts";
 import { type ApiError, toApiError } from "./errors.ts";
 import type { Json, KubeObject } from "./object.ts";
 import type { ObjectEvent, Registry } from "./registry.ts";
@@ -78,6 +79,9 @@ export async function watchResponse(w: WatchRequest): Promise<Response> {
   const events = w.registry.watch(w.def, w.namespace, from, signal)[
     Symbol.asyncIterator
   ]();
+  const closed = watchOpened(w.def.group, w.def.plural);
+  if (signal.aborted) closed();
+  else signal.addEventListener("abort", closed, { once: true });
   let lastRevision = from;
   let pending: Promise<IteratorResult<ObjectEvent>> | null = null;
   const aborted = new Promise<"abort">((resolve) => {
