@@ -21,3 +21,4 @@ export {
   type ConnectHead,
   startApiServer,
 } from "./server.ts";
+export { storeEventSink } from "./event_sink.ts";
