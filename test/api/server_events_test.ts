@@ -16,16 +16,16 @@ interface Ev {
 
 Deno.test("a pod CIDR the server refuses is a PodCIDRRejected warning on the node", async () => {
   // The app needs the recorder, the recorder the app's store.
-  let sink: EventSink | undefined;
+  const late: { sink?: EventSink } = {};
   const events = new EventRecorder({
-    create: (ev) => sink!.create(ev),
-    bump: (ev) => sink!.bump(ev),
+    create: (ev) => late.sink!.create(ev),
+    bump: (ev) => late.sink!.bump(ev),
   }, { component: "weft-server", log: (m) => api.logs.push(m) });
   await using api = await testApi({
     clusterCidrs: "10.42.0.0/16",
     deps: { events },
   });
-  sink = storeEventSink(api.store);
+  late.sink = storeEventSink(api.store);
   const bad = node("rogue", { spec: { podCIDR: "192.168.0.0/24" } });
   const r = await api.call("POST", "/api/v1/nodes", bad);
   assertEquals(r.status, 422);
