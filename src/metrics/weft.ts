@@ -109,12 +109,6 @@ export const tunnelStreams = new Gauge(
   ["side"],
 );
 
-export const tunnelStreamsOpened = new Counter(
-  "weft_tunnel_streams_opened_total",
-  "Streams opened over the egress tunnel sessions.",
-  ["side"],
-);
-
 export const tunnelBytes = new Counter(
   "weft_tunnel_bytes_total",
   "Bytes of tunnel frames sent or received over the websockets.",

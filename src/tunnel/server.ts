@@ -35,6 +35,9 @@ export interface TunnelServerDeps {
   /** Direct dial (default Deno.connect). */
   dial?: (host: string, port: number) => Promise<Deno.Conn>;
   log?: (msg: string) => void;
+  /** A node's session came up, or closed (`why`): for events. Never
+   * awaited; must not throw. */
+  onSession?: (node: string, up: boolean, why?: string) => void;
   /** Keepalive/sync tuning of the sessions. */
   session?: Partial<Omit<SessionOptions, "role" | "accept">>;
 }
@@ -117,9 +120,11 @@ export function tunnelServer(deps: TunnelServerDeps): TunnelServer {
     sessions.set(node, s);
     old?.close("replaced by a newer session of the same node");
     log(`tunnel: session up for node ${node}`);
+    deps.onSession?.(node, true);
     s.done.then((why) => {
       if (sessions.get(node) === s) sessions.delete(node);
       log(`tunnel: session of node ${node} closed: ${why}`);
+      deps.onSession?.(node, false, why);
     });
   };
 

@@ -1,12 +1,17 @@
 // Binds a session to a WebSocket: messages in, close events, binary mode.
 
+import { countedSocket, countReceived, trackSession } from "./metrics.ts";
 import { Session, type SessionOptions } from "./session.ts";
 
 /** A session over an open WebSocket. */
 export function sessionOn(ws: WebSocket, opts: SessionOptions): Session {
   ws.binaryType = "arraybuffer";
-  const s = new Session(ws, opts);
-  ws.addEventListener("message", (e) => s.receive(e.data));
+  const s = new Session(countedSocket(ws, opts.role), opts);
+  trackSession(s);
+  ws.addEventListener("message", (e) => {
+    countReceived(opts.role, e.data);
+    s.receive(e.data);
+  });
   ws.addEventListener("close", (e) => {
     s.socketClosed(
       `websocket closed (${e.code}${e.reason ? ` ${e.reason}` : ""})`,

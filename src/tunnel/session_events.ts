@@ -1,0 +1,28 @@
+// Tunnel sessions as events on the Node (server side): TunnelConnected and
+// TunnelDisconnected (a warning, unless the server itself is stopping).
+// Flapping tunnels repeat the same events, which the recorder aggregates.
+
+import type { EventRecorder } from "../kube/mod.ts";
+
+export function sessionEvents(
+  events: EventRecorder,
+): (node: string, up: boolean, why?: string) => void {
+  return (node, up, why) => {
+    const regarding = { kind: "Node", name: node };
+    if (up) {
+      events.record({
+        regarding,
+        reason: "TunnelConnected",
+        message: `Egress tunnel of node ${node} connected`,
+      });
+      return;
+    }
+    const stopping = why === "server stopping";
+    events.record({
+      regarding,
+      reason: "TunnelDisconnected",
+      type: stopping ? "Normal" : "Warning",
+      message: `Egress tunnel of node ${node} disconnected: ${why ?? "closed"}`,
+    });
+  };
+}
