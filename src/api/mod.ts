@@ -22,3 +22,4 @@ export {
   startApiServer,
 } from "./server.ts";
 export { storeEventSink } from "./event_sink.ts";
+export { SERVER_COMPONENT } from "./node_events.ts";

@@ -3,13 +3,19 @@
 // agent; node endpoint. State the tasks hand each other lives in AgentState.
 
 import { runFlannel } from "../flannel/mod.ts";
-import { joinCluster, JoinError, type JoinResult } from "../kube/mod.ts";
+import {
+  type EventRecorder,
+  joinCluster,
+  JoinError,
+  type JoinResult,
+} from "../kube/mod.ts";
 import {
   runNodeEndpoint,
   runTunnelAgent,
   type TunnelState,
 } from "../tunnel/mod.ts";
 import {
+  type Logger,
   sleep,
   type TaskContext,
   type TaskSpec,
@@ -17,6 +23,7 @@ import {
   untilAborted,
 } from "../supervisor/mod.ts";
 import { type ClusterConfig, fetchClusterConfig } from "./cluster_config.ts";
+import { agentEvents, flannelEvents } from "./agent_events.ts";
 import { runCniInstaller } from "./cni_install.ts";
 import type { WeftConfig } from "./config.ts";
 import { detectNodeIPs, primaryFamily } from "./node_ip.ts";
@@ -35,6 +42,8 @@ export interface AgentInput {
   token: string;
   /** Readiness of all the process's tasks (for the node status). */
   status: () => TaskStatus[];
+  /** For the event recorder's complaints. */
+  logger?: Logger;
 }
 
 /** What the agent tasks learn and share. */
@@ -47,6 +56,8 @@ export class AgentState {
   leases: number | null = null;
   readonly tunnels = new Map<string, { state: TunnelState; why?: string }>();
   readonly startedAt = Date.now();
+  /** Events on this node (agent_events.ts). */
+  events?: EventRecorder;
 
   requireJoin(): { join: JoinResult; cluster: ClusterConfig } {
     if (!this.join || !this.cluster) {
@@ -93,6 +104,7 @@ export function agentTasks(
 ): TaskSpec[] {
   const { cfg } = input;
   const nodeName = cfg.nodeName;
+  const events = agentEvents(state, nodeName, input.logger);
   const joinTask: TaskSpec = {
     name: "join",
     run: async (ctx: TaskContext) => {
@@ -186,6 +198,7 @@ export function agentTasks(
         nodeIPs: state.nodeIPs,
         nodeExternalIPs: cfg.nodeExternalIP,
         flannelExternalIP: cluster.flannelExternalIP,
+        report: flannelEvents(events, nodeName),
       }, ctx);
     },
   };

@@ -1,0 +1,85 @@
+// The agent's events, recorded on its Node through its own credential:
+// flannel up / failed / restarted, refused leases, and failed CNI ADDs.
+// Best effort (src/kube EventRecorder): never blocks a task, bounded, and
+// repeats are aggregated into `count`.
+
+import { type EventRecorder, EventRecorder as Recorder } from "../kube/mod.ts";
+import type { FlannelReport } from "../flannel/mod.ts";
+import type { Logger } from "../supervisor/mod.ts";
+import type { AgentState } from "./agent_tasks.ts";
+
+export const AGENT_COMPONENT = "weft-agent";
+
+/** The recorder of `state` (created on first use; it posts with the
+ * credential of the latest join, so a re-join is picked up). */
+export function agentEvents(
+  state: AgentState,
+  nodeName: string,
+  logger?: Logger,
+): EventRecorder {
+  state.events ??= new Recorder({
+    create: (ev) => state.requireJoin().join.client.create(eventsPath(ev), ev),
+    bump: (ev) =>
+      state.requireJoin().join.client.patch(
+        `${eventsPath(ev)}/${encodeURIComponent(ev.metadata.name)}`,
+        { count: ev.count, lastTimestamp: ev.lastTimestamp },
+      ),
+  }, {
+    component: AGENT_COMPONENT,
+    host: nodeName,
+    log: (m) => logger?.("warn", "events", m),
+  });
+  return state.events;
+}
+
+function eventsPath(ev: { metadata: { namespace: string } }): string {
+  return `/api/v1/namespaces/${
+    encodeURIComponent(ev.metadata.namespace)
+  }/events`;
+}
+
+const nodeRef = (name: string) => ({ kind: "Node", name });
+
+/** flannel's reports as events on the node. */
+export function flannelEvents(
+  events: EventRecorder,
+  nodeName: string,
+): FlannelReport {
+  return (e) => events.record({ regarding: nodeRef(nodeName), ...e });
+}
+
+/**
+ * The supervisor's onRestart: a failed flannel task is a FlannelFailed
+ * warning (its next FlannelUp says it is back); other tasks' restarts are
+ * TaskRestarted warnings. The recorder may not exist yet (no agent).
+ */
+export function restartEvents(
+  events: () => EventRecorder | undefined,
+  nodeName: string,
+): (task: string, error: string, restarts: number) => void {
+  return (task, error, restarts) => {
+    events()?.record({
+      regarding: nodeRef(nodeName),
+      reason: task === "flannel" ? "FlannelFailed" : "TaskRestarted",
+      type: "Warning",
+      message: `${task} failed (${error}); restarting it (restart ${restarts})`,
+    });
+  };
+}
+
+/** A CNI ADD that failed on this node (seen by the agent). */
+export function cniAddFailed(
+  events: EventRecorder,
+  nodeName: string,
+  op: { containerId: string; plugin: string; error: string; pod?: string },
+): void {
+  const what = op.pod
+    ? `pod ${op.pod}`
+    : `container ${op.containerId.slice(0, 12)}`;
+  events.record({
+    regarding: nodeRef(nodeName),
+    reason: "FailedCNIAdd",
+    type: "Warning",
+    message: `CNI ADD of ${what} by ${op.plugin} failed: ${op.error}`,
+  });
+}
