@@ -16,7 +16,10 @@ export function ipamWithEvents(
 ): NonNullable<RegistryHooks["beforeWrite"]> {
   return async (def: ResourceDef, old: KubeObject | null, obj: KubeObject) => {
     if (!events || def !== NODES) return await ipam.beforeWrite(def, old, obj);
-    const regarding = { kind: "Node", name: obj.metadata.name ?? "" };
+    // uid = the node's name, as the kubelet reports node events: `kubectl
+    // describe node` selects them by it.
+    const name = obj.metadata.name ?? "";
+    const regarding = { kind: "Node", name, uid: name };
     try {
       const extra = await ipam.beforeWrite(def, old, obj);
       if (podCidrsOf(obj).length === 0) {

@@ -38,7 +38,9 @@ function eventsPath(ev: { metadata: { namespace: string } }): string {
   }/events`;
 }
 
-const nodeRef = (name: string) => ({ kind: "Node", name });
+/** uid = the node's name, as the kubelet reports node events: `kubectl
+ * describe node` selects them by it. */
+const nodeRef = (name: string) => ({ kind: "Node", name, uid: name });
 
 /** flannel's reports as events on the node. */
 export function flannelEvents(

@@ -8,7 +8,9 @@ export function sessionEvents(
   events: EventRecorder,
 ): (node: string, up: boolean, why?: string) => void {
   return (node, up, why) => {
-    const regarding = { kind: "Node", name: node };
+    // uid = the node's name, as the kubelet reports node events: `kubectl
+    // describe node` selects them by it.
+    const regarding = { kind: "Node", name: node, uid: node };
     if (up) {
       events.record({
         regarding,
