@@ -5,6 +5,7 @@
 
 import { type EventRecorder, EventRecorder as Recorder } from "../kube/mod.ts";
 import type { FlannelReport } from "../flannel/mod.ts";
+import { type CniOperation, recordCniOperation } from "../metrics/mod.ts";
 import type { Logger } from "../supervisor/mod.ts";
 import type { AgentState } from "./agent_tasks.ts";
 
@@ -69,12 +70,18 @@ export function restartEvents(
   };
 }
 
-/** A CNI ADD that failed on this node (seen by the agent). */
-export function cniAddFailed(
+/**
+ * One CNI operation the agent saw (served or reported to it): counted in
+ * weft_cni_operations_total and timed; a failed ADD is a FailedCNIAdd
+ * warning on the node.
+ */
+export function cniOperationSeen(
   events: EventRecorder,
   nodeName: string,
-  op: { containerId: string; plugin: string; error: string; pod?: string },
+  op: CniOperation & { containerId: string; pod?: string; error?: string },
 ): void {
+  recordCniOperation(op);
+  if (op.ok || op.command !== "ADD") return;
   const what = op.pod
     ? `pod ${op.pod}`
     : `container ${op.containerId.slice(0, 12)}`;
@@ -82,6 +89,8 @@ export function cniAddFailed(
     regarding: nodeRef(nodeName),
     reason: "FailedCNIAdd",
     type: "Warning",
-    message: `CNI ADD of ${what} by ${op.plugin} failed: ${op.error}`,
+    message: `CNI ADD of ${what} (${op.plugin}) failed: ${
+      op.error ?? "unknown error"
+    }`,
   });
 }

@@ -14,5 +14,6 @@ export {
 export { exposerLoaded, type Exposition, exposition } from "./expose.ts";
 export { monitorEventLoopLag } from "./lag.ts";
 export { metricsResponse } from "./response.ts";
+export { type CniOperation, recordCniOperation } from "./cni.ts";
 export { instrumentStore } from "./store.ts";
 export * from "./weft.ts";
