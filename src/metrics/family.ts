@@ -200,11 +200,12 @@ export class Histogram<L extends string = never> extends Family<L> {
     labelNames: readonly L[] = [],
     buckets: readonly number[] = DEFAULT_BUCKETS,
   ) {
-    super(name, help, labelNames);
+    // Checked before super() registers the family.
     const sorted = [...buckets].sort((a, b) => a - b);
     if (sorted.some((b, i) => !Number.isFinite(b) || b === sorted[i - 1])) {
       throw new TypeError(`bad buckets of ${name}`);
     }
+    super(name, help, labelNames);
     this.buckets = sorted;
   }
 
