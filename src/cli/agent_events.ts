@@ -3,7 +3,7 @@
 // Best effort (src/kube EventRecorder): never blocks a task, bounded, and
 // repeats are aggregated into `count`.
 
-import { type EventRecorder, EventRecorder as Recorder } from "../kube/mod.ts";
+import { EventRecorder, kubeEventSink } from "../kube/mod.ts";
 import type { FlannelReport } from "../flannel/mod.ts";
 import { type CniOperation, recordCniOperation } from "../metrics/mod.ts";
 import type { Logger } from "../supervisor/mod.ts";
@@ -18,25 +18,15 @@ export function agentEvents(
   nodeName: string,
   logger?: Logger,
 ): EventRecorder {
-  state.events ??= new Recorder({
-    create: (ev) => state.requireJoin().join.client.create(eventsPath(ev), ev),
-    bump: (ev) =>
-      state.requireJoin().join.client.patch(
-        `${eventsPath(ev)}/${encodeURIComponent(ev.metadata.name)}`,
-        { count: ev.count, lastTimestamp: ev.lastTimestamp },
-      ),
-  }, {
-    component: AGENT_COMPONENT,
-    host: nodeName,
-    log: (m) => logger?.("warn", "events", m),
-  });
+  state.events ??= new EventRecorder(
+    kubeEventSink(() => state.requireJoin().join.client),
+    {
+      component: AGENT_COMPONENT,
+      host: nodeName,
+      log: (m) => logger?.("warn", "events", m),
+    },
+  );
   return state.events;
-}
-
-function eventsPath(ev: { metadata: { namespace: string } }): string {
-  return `/api/v1/namespaces/${
-    encodeURIComponent(ev.metadata.namespace)
-  }/events`;
 }
 
 /** uid = the node's name, as the kubelet reports node events: `kubectl

@@ -167,14 +167,17 @@ export class EventRecorder {
 }
 
 /** Events through the API (an agent's node credential may create and
- * patch events). */
-export function kubeEventSink(client: KubeClient): EventSink {
+ * patch events); `client` may be a function giving the current client. */
+export function kubeEventSink(
+  client: KubeClient | (() => KubeClient),
+): EventSink {
+  const c = typeof client === "function" ? client : () => client;
   const path = (ev: CoreEvent) =>
     `/api/v1/namespaces/${encodeURIComponent(ev.metadata.namespace)}/events`;
   return {
-    create: (ev) => client.create(path(ev), ev),
+    create: (ev) => c().create(path(ev), ev),
     bump: (ev) =>
-      client.patch(
+      c().patch(
         `${path(ev)}/${encodeURIComponent(ev.metadata.name)}`,
         { count: ev.count, lastTimestamp: ev.lastTimestamp },
       ),
