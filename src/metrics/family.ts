@@ -172,6 +172,26 @@ export class Gauge<L extends string = never> extends Family<L> {
   }
 }
 
+/** A family whose samples are read when scraped (process metrics). */
+export class Reading extends Family<never> {
+  constructor(
+    name: string,
+    help: string,
+    readonly type: MetricType,
+    readonly read: () => Sample[],
+  ) {
+    super(name, help);
+  }
+
+  samples(): Sample[] {
+    try {
+      return this.read();
+    } catch {
+      return []; // unreadable now (e.g. no /proc): left out of this scrape
+    }
+  }
+}
+
 /** Prometheus' default buckets (seconds). */
 export const DEFAULT_BUCKETS = [
   0.005,

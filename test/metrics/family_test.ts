@@ -114,12 +114,29 @@ Deno.test("exposition() is the text format promtool accepts, with weft and proce
       "weft_tunnel_bytes_total",
       "weft_event_loop_lag_seconds",
       "process_resident_memory_bytes",
+      "process_cpu_seconds_total",
+      "process_start_time_seconds",
+      "process_max_fds",
+      "weft_heap_used_bytes",
+      "weft_metrics_series_dropped_total",
     ]
   ) {
     assert(e.body.includes(`# TYPE ${name} `), name);
   }
-  // Deno has no monitorEventLoopDelay: those default metrics are left out.
-  assert(!e.body.includes("nodejs_eventloop_lag_min_seconds"));
+  // Read from /proc and Deno at scrape time.
+  const rss = Number(
+    /^process_resident_memory_bytes (\d+)$/m.exec(e.body)?.[1],
+  );
+  assert(rss > 1e6, `rss ${rss}`);
+  const cpu = Number(
+    /^process_cpu_seconds_total ([\d.e+-]+)$/m.exec(e.body)?.[1],
+  );
+  assert(cpu > 0, `cpu ${cpu}`);
+  const start = Number(
+    /^process_start_time_seconds ([\d.e+-]+)$/m.exec(e.body)?.[1],
+  );
+  assert(Math.abs(start - Date.now() / 1000) < 3600, `start ${start}`);
+  assert(/^process_open_fds \d+$/m.test(e.body));
   const promtool = "/usr/bin/promtool";
   if (!await Deno.stat(promtool).then(() => true, () => false)) {
     console.log("promtool not installed: format check skipped");
