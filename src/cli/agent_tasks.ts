@@ -23,7 +23,13 @@ import {
   untilAborted,
 } from "../supervisor/mod.ts";
 import { type ClusterConfig, fetchClusterConfig } from "./cluster_config.ts";
-import { agentEvents, flannelEvents } from "./agent_events.ts";
+import {
+  agentEvents,
+  cniOperationSeen,
+  flannelEvents,
+} from "./agent_events.ts";
+import { OPS_LOG } from "../cni/op_record.ts";
+import { watchOpsLog } from "./cni_ops.ts";
 import { runCniInstaller } from "./cni_install.ts";
 import type { WeftConfig } from "./config.ts";
 import { detectNodeIPs, primaryFamily } from "./node_ip.ts";
@@ -238,5 +244,30 @@ export function agentTasks(
         }),
       }, ctx),
   };
-  return [joinTask, nodeTask, flannelTask, cniTask, tunnelTask, endpointTask];
+  const cniOpsTask: TaskSpec = {
+    name: "cni-ops",
+    run: (ctx: TaskContext) => {
+      ctx.ready();
+      return watchOpsLog(
+        OPS_LOG,
+        (r) =>
+          cniOperationSeen(events, nodeName, {
+            ...r,
+            seconds: r.ms / 1000,
+            containerId: r.containerId ?? "",
+          }),
+        ctx.signal,
+        ctx.log,
+      );
+    },
+  };
+  return [
+    joinTask,
+    nodeTask,
+    flannelTask,
+    cniTask,
+    cniOpsTask,
+    tunnelTask,
+    endpointTask,
+  ];
 }
