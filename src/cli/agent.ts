@@ -59,5 +59,6 @@ export async function runAgent(
   await untilAborted(signal);
   logger("info", "agent", "stopping");
   await sup.stop();
+  state.events?.close();
   return 0;
 }

@@ -221,6 +221,8 @@ export async function runServer(
     await untilAborted(signal);
     log("stopping");
     await sup.stop();
+    events.close();
+    agentState.events?.close();
     return 0;
   } finally {
     store.close();

@@ -4,7 +4,7 @@
 // one recorded in the last 10 minutes (same object, reason, type, message)
 // bumps that event's `count` and `lastTimestamp` instead of creating a new
 // one; each object gets a burst of 25 sends (created or bumped) then one
-// per 5 minutes.
+// per 5 minutes; a failed send is tried again 6 times, 5 s apart.
 
 import { eventsRecorded } from "../metrics/mod.ts";
 import type { KubeClient } from "./client.ts";
@@ -36,6 +36,11 @@ export interface EventRecorderOptions {
   refillMs?: number;
   /** Equal events within this long are aggregated (default 10 min). */
   aggregateMs?: number;
+  /** A send that failed is tried again this many times (default 6)... */
+  retries?: number;
+  /** ...this long apart (default 5 s): a server that was down or a
+   * credential being renewed still gets the event. */
+  retryMs?: number;
   now?: () => number;
 }
 
@@ -61,7 +66,9 @@ function remember<K, V>(m: Map<K, V>, k: K, v: V): void {
 export class EventRecorder {
   #sink: EventSink;
   #o: Required<Omit<EventRecorderOptions, "host">> & { host?: string };
-  #queue: EventSpec[] = [];
+  #queue: { spec: EventSpec; tries: number }[] = [];
+  #timers = new Set<ReturnType<typeof setTimeout>>();
+  #closed = false;
   #running: Promise<void> | null = null;
   #recent = new Map<string, Recent>();
   #buckets = new Map<string, Bucket>();
@@ -75,6 +82,8 @@ export class EventRecorder {
       burst: 25,
       refillMs: 300_000,
       aggregateMs: 600_000,
+      retries: 6,
+      retryMs: 5_000,
       now: Date.now,
       ...opts,
     };
@@ -92,12 +101,23 @@ export class EventRecorder {
       component: this.#o.component,
       host: this.#o.host,
     };
-    if (this.#queue.length >= this.#o.maxQueue) {
-      this.#o.outcome("dropped", full);
+    this.#enqueue(full, 0);
+  }
+
+  #enqueue(spec: EventSpec, tries: number): void {
+    if (this.#closed || this.#queue.length >= this.#o.maxQueue) {
+      this.#o.outcome("dropped", spec);
       return;
     }
-    this.#queue.push(full);
+    this.#queue.push({ spec, tries });
     this.#running ??= this.#drain().finally(() => this.#running = null);
+  }
+
+  /** Stops: queued events still go out, retries waiting are dropped. */
+  close(): void {
+    this.#closed = true;
+    for (const t of this.#timers) clearTimeout(t);
+    this.#timers.clear();
   }
 
   /** Resolves once every queued event has been sent (or given up). */
@@ -106,10 +126,20 @@ export class EventRecorder {
   }
 
   async #drain(): Promise<void> {
-    for (let spec = this.#queue.shift(); spec; spec = this.#queue.shift()) {
+    for (let item = this.#queue.shift(); item; item = this.#queue.shift()) {
+      const { spec, tries } = item;
       try {
         this.#o.outcome(await this.#send(spec), spec);
       } catch (e) {
+        if (tries < this.#o.retries && !this.#closed) {
+          const t = setTimeout(() => {
+            this.#timers.delete(t);
+            this.#enqueue(spec, tries + 1);
+          }, this.#o.retryMs);
+          Deno.unrefTimer(t);
+          this.#timers.add(t);
+          continue;
+        }
         this.#o.outcome("failed", spec);
         this.#o.log(
           `event ${spec.reason} about ${spec.regarding.kind} ${spec.regarding.name}: ${

@@ -93,6 +93,7 @@ Deno.test("EventRecorder never throws or blocks: a failing server and a full que
   const r = new EventRecorder(m.sink, {
     component: "t",
     maxQueue: 2,
+    retries: 0,
     log: (l) => logs.push(l),
     outcome: (o) => outcomes.push(o),
   });
@@ -115,4 +116,40 @@ Deno.test("EventRecorder bounds hostile input: a 100 kB message is cut, a long n
   await r.flush();
   assertEquals(m.created[0].message.length, 1024);
   assertEquals(m.created[0].metadata.name.length <= 253, true);
+});
+
+Deno.test("EventRecorder tries a failed send again later (a credential being renewed)", async () => {
+  let down = true;
+  const created: CoreEvent[] = [];
+  const outcomes: string[] = [];
+  const r = new EventRecorder({
+    create: (ev) => {
+      if (down) return Promise.reject(new Error("401 Unauthorized"));
+      created.push(ev);
+      return Promise.resolve(ev);
+    },
+    bump: () => Promise.resolve(),
+  }, {
+    component: "t",
+    retries: 3,
+    retryMs: 10,
+    outcome: (o) => outcomes.push(o),
+  });
+  r.record(flap());
+  await r.flush();
+  assertEquals(outcomes, []); // not given up: waiting for a retry
+  down = false;
+  for (let i = 0; i < 100 && created.length === 0; i++) {
+    await new Promise((res) => setTimeout(res, 10));
+  }
+  await r.flush();
+  assertEquals(outcomes, ["created"]);
+  assertEquals(created.length, 1);
+  // close() drops waiting retries: nothing is left behind.
+  down = true;
+  r.record(flap("later"));
+  await r.flush();
+  r.close();
+  r.record(flap("after close"));
+  assertEquals(outcomes, ["created", "dropped"]);
 });

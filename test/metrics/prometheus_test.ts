@@ -113,6 +113,7 @@ Deno.test({
     const events = new EventRecorder(storeEventSink(store), {
       component: "weft-server",
     });
+    cleanups.push(() => events.close());
     const endpointPort = freePort();
     const tunnel = tunnelServer({
       authenticate,
