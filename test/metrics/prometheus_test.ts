@@ -346,6 +346,9 @@ Deno.test({
     const evs = await kubectl("--context", "admin", "get", "events", "-A");
     assertEquals(evs.code, 0, evs.stderr);
     assert(evs.stdout.includes("TunnelConnected"), evs.stdout);
+    const kevents = await kubectl("--context", "admin", "events", "-A");
+    assertEquals(kevents.code, 0, kevents.stderr);
+    assert(kevents.stdout.includes("TunnelConnected"), kevents.stdout);
     const described = await kubectl(
       "--context",
       "admin",
