@@ -28,7 +28,7 @@ import {
   cniOperationSeen,
   flannelEvents,
 } from "./agent_events.ts";
-import { OPS_LOG } from "../cni/op_record.ts";
+import { OPS_LOG } from "../cni/mod.ts";
 import { watchOpsLog } from "./cni_ops.ts";
 import { runCniInstaller } from "./cni_install.ts";
 import type { WeftConfig } from "./config.ts";

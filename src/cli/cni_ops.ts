@@ -4,7 +4,7 @@
 // each line into metrics and, for a failed ADD, a FailedCNIAdd event.
 // Lines are validated and bounded: a bad line is skipped.
 
-import { MAX_OPS_LOG, type OpRecord } from "../cni/op_record.ts";
+import { MAX_OPS_LOG, type OpRecord } from "../cni/mod.ts";
 import { sleep } from "../supervisor/mod.ts";
 
 const MAX_FIELD = 512;

@@ -243,7 +243,16 @@ export async function runFlannel(
   });
   log(`wrote ${envPath} (mtu ${backend.mtu})`);
 
-  await runLoops({ opts, ctx, sm, backend, rules, lease, netns: opts.netns });
+  await runLoops({
+    opts,
+    ctx,
+    sm,
+    backend,
+    rules,
+    lease,
+    netns: opts.netns,
+    report,
+  });
 }
 
 function envMs(name: string): number | undefined {
@@ -280,6 +289,7 @@ async function runLoops(a: {
   rules: { ensure(): Promise<boolean>; check(): Promise<boolean> }[];
   lease: OwnLeaseInput;
   netns?: string;
+  report: FlannelReport;
 }): Promise<void> {
   const { ctx, sm, backend } = a;
   const { log } = ctx;
@@ -340,7 +350,7 @@ async function runLoops(a: {
           log(`setting NetworkUnavailable=False: ${(e as Error).message}`);
         }
         log(`flannel is up with ${ev.leases.length} remote leases`);
-        safeReport(a.opts.report)({
+        a.report({
           reason: "FlannelUp",
           type: "Normal",
           message: `flannel backend ${

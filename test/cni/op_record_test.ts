@@ -2,8 +2,12 @@
 // only when the agent created the file, bounded, never failing the run.
 
 import { assert, assertEquals } from "@std/assert";
-import { type PluginIO, runPlugin } from "../../src/cni/mod.ts";
-import { MAX_OPS_LOG, podOf } from "../../src/cni/op_record.ts";
+import {
+  MAX_OPS_LOG,
+  type PluginIO,
+  podOf,
+  runPlugin,
+} from "../../src/cni/mod.ts";
 import { weftAs } from "../harness/cni_ns.ts";
 
 async function run(env: Record<string, string>, conf: unknown, opsLog: string) {
