@@ -2,7 +2,8 @@
 # Installs what weft needs on a Debian machine, only what is missing.
 # Debian packages (--no-install-recommends) and Deno 2.9.6 from the npm registry.
 # containerd, runc and busybox-static are for the containerd end-to-end test,
-# the ctr bench and `weft demo --runtime containerd` (busybox is the image).
+# the ctr bench and `weft demo --runtime containerd` (busybox is the image);
+# prometheus (its server and promtool) for the metrics scrape test.
 set -euo pipefail
 
 DENO_VERSION=2.9.6
@@ -10,7 +11,7 @@ DENO_HOME=${WEFT_DENO_HOME:-/opt/weft/deno}
 PKGS=(libnl-3-200 libnl-route-3-200 libnl-genl-3-200 iptables nftables iproute2
   containernetworking-plugins wireguard-tools wireguard-go conntrack tcpdump
   iperf3 curl ethtool kmod procps util-linux iputils-ping openssl
-  containerd runc busybox-static)
+  containerd runc busybox-static prometheus)
 
 log() { printf 'install: %s\n' "$*" >&2; }
 

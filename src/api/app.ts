@@ -5,6 +5,7 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { Context } from "hono";
+import type { EventRecorder } from "../kube/mod.ts";
 import type { Store } from "../store/mod.ts";
 import type { Identity } from "./auth/mod.ts";
 import { authorize, requireIdentity } from "./authz.ts";
@@ -19,6 +20,8 @@ import { ApiError, toApiError } from "./errors.ts";
 import { ResourceHandlers } from "./handlers.ts";
 import type { NodeIpam } from "./ipam.ts";
 import { SYSTEM_NAMESPACES } from "./kinds/namespace.ts";
+import { ipamWithEvents } from "./ipam_events.ts";
+import { metricsRoutes, requestMetrics } from "./metrics.ts";
 import { recordNodeEvents } from "./node_events.ts";
 import { checkPathSegment } from "./object.ts";
 import { openApiRoutes } from "./openapi/mod.ts";
@@ -39,6 +42,8 @@ export interface ApiDeps {
   extraRoutes?: ((app: Hono) => void)[];
   /** Serves /api/v1/nodes/<name>/proxy/<path> (through the tunnel). */
   nodeProxy?: (node: string, path: string, req: Request) => Promise<Response>;
+  /** Records the server's own events (pod CIDR refusals). */
+  events?: EventRecorder;
   /** Node pod CIDR allocation; without it nodes keep what they send. */
   ipam?: NodeIpam;
   /** Aborting ends every watch stream (server shutdown). */
@@ -71,7 +76,7 @@ export function createApp(deps: ApiDeps): Hono {
   const ipam = deps.ipam;
   const hooks: RegistryHooks = ipam
     ? {
-      beforeWrite: (d, o, n) => ipam.beforeWrite(d, o, n),
+      beforeWrite: ipamWithEvents(ipam, deps.events),
       beforeDelete: (d, o) => ipam.beforeDelete(d, o),
     }
     : {};
@@ -84,6 +89,7 @@ export function createApp(deps: ApiDeps): Hono {
     return status(c, e);
   });
   app.notFound((c) => status(c, notFoundError()));
+  app.use("*", requestMetrics);
   for (const add of deps.extraRoutes ?? []) add(app);
 
   const limit = bodyLimit({
@@ -163,6 +169,10 @@ export function createApp(deps: ApiDeps): Hono {
     }
   };
 
+  metricsRoutes(app, {
+    ...deps,
+    nodeExists: async (name) => void await registry.get(NODES, undefined, name),
+  });
   nodeProxy(app, deps, registry);
   for (const def of RESOURCES) {
     const h = new ResourceHandlers(def, hd);

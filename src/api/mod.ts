@@ -22,3 +22,5 @@ export {
   startApiServer,
 } from "./server.ts";
 export type { UpgradeRoute } from "./upgrade_route.ts";
+export { storeEventSink } from "./event_sink.ts";
+export { SERVER_COMPONENT } from "./node_events.ts";

@@ -7,6 +7,7 @@
 // maximum (kube-apiserver's --min-request-timeout), and when the caller's
 // credential is revoked.
 
+import { watchOpened } from "./metrics.ts";
 import { type ApiError, toApiError } from "./errors.ts";
 import type { Json, KubeObject } from "./object.ts";
 import type { ObjectEvent, Registry } from "./registry.ts";
@@ -115,6 +116,9 @@ export async function watchResponse(w: WatchRequest): Promise<Response> {
   ac.signal.addEventListener("abort", () => clearTimeout(lifetimeTimer), {
     once: true,
   });
+  const closed = watchOpened(w.def.group, w.def.plural);
+  if (signal.aborted) closed();
+  else signal.addEventListener("abort", closed, { once: true });
   let lastRevision = from;
   // The store ends the event stream when `signal` aborts: `pending` then
   // resolves done (no promise per pull waits on the signal itself).

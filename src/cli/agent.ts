@@ -7,7 +7,9 @@ import {
   Supervisor,
   untilAborted,
 } from "../supervisor/mod.ts";
-import { agentTasks } from "./agent_tasks.ts";
+import { monitorEventLoopLag } from "../metrics/mod.ts";
+import { restartEvents } from "./agent_events.ts";
+import { AgentState, agentTasks } from "./agent_tasks.ts";
 import { flagHelp, resolveConfig, type WeftConfig } from "./config.ts";
 import { tokenOf } from "./run.ts";
 
@@ -40,16 +42,23 @@ export async function runAgent(
   logger: Logger = stderrLogger,
 ): Promise<number> {
   const token = await tokenOf(cfg);
+  const state = new AgentState();
   const tasks = agentTasks({
     cfg,
     server: cfg.server!,
     token: token!,
     status: () => sup.status(),
+    logger,
+  }, state);
+  const sup = new Supervisor(tasks, {
+    log: logger,
+    onRestart: restartEvents(() => state.events, cfg.nodeName),
   });
-  const sup = new Supervisor(tasks, { log: logger });
+  monitorEventLoopLag(signal);
   sup.start();
   await untilAborted(signal);
   logger("info", "agent", "stopping");
   await sup.stop();
+  state.events?.close();
   return 0;
 }

@@ -3,13 +3,19 @@
 // agent; node endpoint. State the tasks hand each other lives in AgentState.
 
 import { runFlannel } from "../flannel/mod.ts";
-import { joinCluster, JoinError, type JoinResult } from "../kube/mod.ts";
+import {
+  type EventRecorder,
+  joinCluster,
+  JoinError,
+  type JoinResult,
+} from "../kube/mod.ts";
 import {
   runNodeEndpoint,
   runTunnelAgent,
   type TunnelState,
 } from "../tunnel/mod.ts";
 import {
+  type Logger,
   sleep,
   type TaskContext,
   type TaskSpec,
@@ -17,6 +23,13 @@ import {
   untilAborted,
 } from "../supervisor/mod.ts";
 import { type ClusterConfig, fetchClusterConfig } from "./cluster_config.ts";
+import {
+  agentEvents,
+  cniOperationSeen,
+  flannelEvents,
+} from "./agent_events.ts";
+import { OPS_LOG } from "../cni/mod.ts";
+import { watchOpsLog } from "./cni_ops.ts";
 import { runCniInstaller } from "./cni_install.ts";
 import type { WeftConfig } from "./config.ts";
 import { detectNodeIPs, primaryFamily } from "./node_ip.ts";
@@ -35,6 +48,8 @@ export interface AgentInput {
   token: string;
   /** Readiness of all the process's tasks (for the node status). */
   status: () => TaskStatus[];
+  /** For the event recorder's complaints. */
+  logger?: Logger;
 }
 
 /** What the agent tasks learn and share. */
@@ -47,6 +62,8 @@ export class AgentState {
   leases: number | null = null;
   readonly tunnels = new Map<string, { state: TunnelState; why?: string }>();
   readonly startedAt = Date.now();
+  /** Events on this node (agent_events.ts). */
+  events?: EventRecorder;
 
   requireJoin(): { join: JoinResult; cluster: ClusterConfig } {
     if (!this.join || !this.cluster) {
@@ -93,6 +110,7 @@ export function agentTasks(
 ): TaskSpec[] {
   const { cfg } = input;
   const nodeName = cfg.nodeName;
+  const events = agentEvents(state, nodeName, input.logger);
   const joinTask: TaskSpec = {
     name: "join",
     run: async (ctx: TaskContext) => {
@@ -186,6 +204,7 @@ export function agentTasks(
         nodeIPs: state.nodeIPs,
         nodeExternalIPs: cfg.nodeExternalIP,
         flannelExternalIP: cluster.flannelExternalIP,
+        report: flannelEvents(events, nodeName),
       }, ctx);
     },
   };
@@ -252,11 +271,29 @@ export function agentTasks(
       });
     },
   };
+  const cniOpsTask: TaskSpec = {
+    name: "cni-ops",
+    run: (ctx: TaskContext) => {
+      ctx.ready();
+      return watchOpsLog(
+        OPS_LOG,
+        (r) =>
+          cniOperationSeen(events, nodeName, {
+            ...r,
+            seconds: r.ms / 1000,
+            containerId: r.containerId ?? "",
+          }),
+        ctx.signal,
+        ctx.log,
+      );
+    },
+  };
   return [
     joinTask,
     nodeTask,
     flannelTask,
     cniTask,
+    cniOpsTask,
     tunnelTask,
     endpointTask,
     netpolTask,

@@ -5,11 +5,15 @@
 import {
   createAuthenticator,
   ensureAdminToken,
+  ensureMetricsToken,
   joinRoutes,
   runNodeCredentialJanitor,
   writeAdminKubeconfig,
 } from "../api/auth/mod.ts";
-import { createNodeIpam, startApiServer } from "../api/mod.ts";
+import { createNodeIpam, startApiServer, storeEventSink } from "../api/mod.ts";
+import { SERVER_COMPONENT } from "../api/node_events.ts";
+import { EventRecorder } from "../kube/mod.ts";
+import { instrumentStore, monitorEventLoopLag } from "../metrics/mod.ts";
 import { defaultStorePath, openSqliteStore, type Store } from "../store/mod.ts";
 import {
   type Logger,
@@ -27,11 +31,13 @@ import {
   writeFileAtomic,
 } from "../tls/mod.ts";
 import {
+  sessionEvents,
   storeView,
   tunnelServer,
   writeEgressSelectorConfig,
 } from "../tunnel/mod.ts";
-import { agentTasks } from "./agent_tasks.ts";
+import { restartEvents } from "./agent_events.ts";
+import { AgentState, agentTasks } from "./agent_tasks.ts";
 import { clusterConfigOf, clusterConfigRoutes } from "./cluster_config.ts";
 import { flagHelp, resolveConfig, type WeftConfig } from "./config.ts";
 import { CommandError } from "./errors.ts";
@@ -112,11 +118,13 @@ export async function runServer(
   logger: Logger = stderrLogger,
 ): Promise<number> {
   const log = (m: string) => logger("info", "server", m);
-  const store = openStore(cfg);
+  const store = instrumentStore(openStore(cfg));
+  monitorEventLoopLag(signal);
   try {
     const nodeIPs = serverNodeIPs(cfg);
     const pki = await setupPKI(cfg, nodeIPs, log);
     const adminToken = await ensureAdminToken(cfg.dataDir);
+    await ensureMetricsToken(cfg.dataDir);
     const port = cfg.httpsListenPort;
     const join = joinURL(cfg, nodeIPs, port);
     if (join) await writeFileAtomic(joinURLFile(cfg.dataDir), `${join}\n`);
@@ -133,6 +141,10 @@ export async function runServer(
       `admin kubeconfig written to ${cfg.writeKubeconfig}; agent token in ${pki.agentTokenFile}`,
     );
     const authenticate = createAuthenticator({ dataDir: cfg.dataDir });
+    const events = new EventRecorder(storeEventSink(store), {
+      component: SERVER_COMPONENT,
+      log: (m) => logger("warn", "events", m),
+    });
     const ipam = createNodeIpam(store, {
       clusterCidrs: cfg.clusterCIDR,
       log: (m) => logger("info", "ipam", m),
@@ -147,10 +159,12 @@ export async function runServer(
           ...storeView(store),
           localNode: cfg.disableAgent ? undefined : cfg.nodeName,
           log: (m) => logger("info", "tunnel-server", m),
+          onSession: sessionEvents(events),
         });
         const api = await startApiServer({
           store,
           authenticate,
+          events,
           ipam,
           connect: tunnel.connect,
           upgrade: tunnel,
@@ -187,21 +201,28 @@ export async function runServer(
         runNodeCredentialJanitor({ dataDir: cfg.dataDir, store }, ctx),
     };
     const tasks: TaskSpec[] = [apiTask, janitor];
+    const agentState = new AgentState();
     if (!cfg.disableAgent) {
       const agent = agentTasks({
         cfg,
         server: local,
         token: pki.agentToken,
         status: () => sup.status(),
-      });
+        logger,
+      }, agentState);
       for (const t of agent) if (t.name === "join") t.deps = ["api"];
       tasks.push(...agent);
     }
-    const sup = new Supervisor(tasks, { log: logger });
+    const sup = new Supervisor(tasks, {
+      log: logger,
+      onRestart: restartEvents(() => agentState.events, cfg.nodeName),
+    });
     sup.start();
     await untilAborted(signal);
     log("stopping");
     await sup.stop();
+    events.close();
+    agentState.events?.close();
     return 0;
   } finally {
     store.close();

@@ -21,6 +21,13 @@ export {
   SUPPORTED_VERSIONS,
 } from "./plugin.ts";
 export { type PluginIO, runPlugin } from "./skel.ts";
+export {
+  appendOpRecord,
+  MAX_OPS_LOG,
+  type OpRecord,
+  OPS_LOG,
+  podOf,
+} from "./op_record.ts";
 export { loadPlugin, PLUGIN_NAMES, type PluginModule } from "./registry.ts";
 export {
   compareVersions,

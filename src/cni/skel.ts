@@ -13,6 +13,7 @@ import {
 import { callPlugin } from "./delegate.ts";
 import { readAllSync, writeAllSync } from "./files.ts";
 import { jsonDepth } from "../util/json_depth.ts";
+import { appendOpRecord, OPS_LOG, podOf } from "./op_record.ts";
 import { loadPlugin } from "./registry.ts";
 import {
   requireSupported,
@@ -57,6 +58,8 @@ export interface PluginIO {
   readStdin: () => Promise<Uint8Array>;
   stdout: (text: string) => void;
   stderr: (text: string) => void;
+  /** Where the run's record for the agent goes (op_record.ts). */
+  opsLog?: string;
 }
 
 /** The largest network config (with prevResult) a plugin reads from stdin. */
@@ -78,6 +81,7 @@ function processIO(): PluginIO {
     },
     stdout: (t) => writeAllSync(Deno.stdout, new TextEncoder().encode(t)),
     stderr: (t) => writeAllSync(Deno.stderr, new TextEncoder().encode(t)),
+    opsLog: OPS_LOG,
   };
 }
 
@@ -87,6 +91,21 @@ export async function runPlugin(
   io: PluginIO = processIO(),
 ): Promise<number> {
   let version = CURRENT_VERSION;
+  const started = performance.now();
+  const record = (ok: boolean, error?: string) => {
+    const command = io.env.CNI_COMMAND ?? "";
+    const known = (COMMANDS as readonly string[]).includes(command);
+    if (!io.opsLog || !known || command === "VERSION") return;
+    appendOpRecord(io.opsLog, {
+      plugin: name,
+      command,
+      ok,
+      ms: performance.now() - started,
+      containerId: io.env.CNI_CONTAINERID,
+      pod: podOf(io.env.CNI_ARGS),
+      error,
+    });
+  };
   try {
     const cmd = io.env.CNI_COMMAND ?? "";
     if (cmd === "") {
@@ -131,6 +150,7 @@ export async function runPlugin(
       const printed = resultFor(out, config.cniVersion);
       io.stdout(JSON.stringify(printed, null, 4) + "\n");
     }
+    record(true);
     return 0;
   } catch (err) {
     const e = err instanceof CniError ? err : new CniError(
@@ -143,6 +163,7 @@ export async function runPlugin(
       ? version
       : CURRENT_VERSION;
     io.stdout(JSON.stringify(e.toJSON(v), null, 4) + "\n");
+    record(false, e.details ? `${e.message}: ${e.details}` : e.message);
     return 1;
   }
 }

@@ -2,6 +2,7 @@
 // backends vxlan / host-gw / wireguard / none, subnet.env, ip-masq, interface choice).
 
 export { type FlannelContext, type FlannelOptions, runFlannel } from "./run.ts";
+export { type FlannelEvent, type FlannelReport } from "./metrics.ts";
 export { FlannelError, NetConfError } from "./errors.ts";
 export {
   type BackendConf,

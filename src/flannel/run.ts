@@ -46,6 +46,13 @@ import {
 import { gatewayForm, readSubnetEnv, writeSubnetEnv } from "./subnet_env.ts";
 import { sleep } from "./sleep.ts";
 import { Repairer } from "./repair.ts";
+import {
+  countReconcile,
+  countRulesRebuilt,
+  exposeLeases,
+  type FlannelReport,
+  safeReport,
+} from "./metrics.ts";
 
 export interface FlannelOptions extends IfaceInput {
   nodeName: string;
@@ -81,6 +88,8 @@ export interface FlannelOptions extends IfaceInput {
    * available (they trigger a check at once).
    */
   rulesIntervalMs?: number;
+  /** Events for the operator (backend up, a rejected lease); best effort. */
+  report?: FlannelReport;
 }
 
 export interface FlannelContext {
@@ -132,11 +141,14 @@ export async function runFlannel(
   );
   const runDir = opts.runDir ?? "/run/flannel";
   const keys = annotationKeys(opts.annotationPrefix);
+  const report = safeReport(opts.report);
   const sm = new KubeSubnetManager({
     source,
     nodeName: opts.nodeName,
     keys,
     conf,
+    onReject: (message) =>
+      report({ reason: "LeaseRejected", type: "Warning", message }),
     log,
   });
 
@@ -231,7 +243,16 @@ export async function runFlannel(
   });
   log(`wrote ${envPath} (mtu ${backend.mtu})`);
 
-  await runLoops({ opts, ctx, sm, backend, rules, lease, netns: opts.netns });
+  await runLoops({
+    opts,
+    ctx,
+    sm,
+    backend,
+    rules,
+    lease,
+    netns: opts.netns,
+    report,
+  });
 }
 
 function envMs(name: string): number | undefined {
@@ -268,6 +289,7 @@ async function runLoops(a: {
   rules: { ensure(): Promise<boolean>; check(): Promise<boolean> }[];
   lease: OwnLeaseInput;
   netns?: string;
+  report: FlannelReport;
 }): Promise<void> {
   const { ctx, sm, backend } = a;
   const { log } = ctx;
@@ -301,6 +323,7 @@ async function runLoops(a: {
   const reconcileOnce = async (why: string): Promise<number> => {
     try {
       const r = await backend.reconcile(sm.leases());
+      countReconcile(r);
       if (r.recreated || r.fixed || r.removed) {
         log(
           `reconcile (${why}): ${
@@ -327,6 +350,13 @@ async function runLoops(a: {
           log(`setting NetworkUnavailable=False: ${(e as Error).message}`);
         }
         log(`flannel is up with ${ev.leases.length} remote leases`);
+        a.report({
+          reason: "FlannelUp",
+          type: "Normal",
+          message: `flannel backend ${
+            backend.parts.map((b) => b.type).join("+")
+          } is up with ${ev.leases.length} remote leases`,
+        });
         ctx.ready();
       }
       return;
@@ -346,6 +376,7 @@ async function runLoops(a: {
   };
 
   const watch = sm.watch(onEvent, signal);
+  const unexpose = exposeLeases(() => sm.leases().length);
 
   const periodic = async () => {
     const every = a.opts.reconcileIntervalMs ??
@@ -379,6 +410,7 @@ async function runLoops(a: {
       }
     }
     if (fixed) log("masquerade/forward rules were rebuilt");
+    countRulesRebuilt(fixed);
     return fixed;
   };
   const rulesRepair = new Repairer({
@@ -492,6 +524,7 @@ async function runLoops(a: {
       ) => p.catch(fail)),
     );
   } finally {
+    unexpose();
     rulesRepair.close();
     await rulesRepair.idle;
     ctx.signal.removeEventListener("abort", forward);

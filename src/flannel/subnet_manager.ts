@@ -38,6 +38,7 @@ export class KubeSubnetManager {
   #keys: AnnotationKeys;
   #conf: NetConf;
   #log: (msg: string) => void;
+  #onReject: (msg: string) => void;
   #leases = new Map<string, Lease>();
   #skipped = new Map<string, string>();
   #own: { v4: CIDR | null; v6: CIDR | null } = { v4: null, v6: null };
@@ -48,12 +49,15 @@ export class KubeSubnetManager {
     keys: AnnotationKeys;
     conf: NetConf;
     log: (msg: string) => void;
+    /** A remote lease the guard refuses (once per distinct reason). */
+    onReject?: (msg: string) => void;
   }) {
     this.#src = opts.source;
     this.#node = opts.nodeName;
     this.#keys = opts.keys;
     this.#conf = opts.conf;
     this.#log = opts.log;
+    this.#onReject = opts.onReject ?? (() => {});
   }
 
   get families(): { v4: boolean; v6: boolean } {
@@ -249,7 +253,10 @@ export class KubeSubnetManager {
     const bad = "lease" in found ? this.#misfit(found.lease) : null;
     const r = bad === null ? found : { skip: bad };
     if ("skip" in r) {
-      if (this.#skipped.get(name) !== r.skip) this.#log(`skipping ${r.skip}`);
+      if (this.#skipped.get(name) !== r.skip) {
+        this.#log(`skipping ${r.skip}`);
+        if (bad !== null) this.#onReject(bad);
+      }
       this.#skipped.set(name, r.skip);
       if (prev) {
         this.#leases.delete(name);

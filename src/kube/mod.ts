@@ -19,6 +19,13 @@ export {
   postEvent,
 } from "./events.ts";
 export {
+  type EventOutcome,
+  EventRecorder,
+  type EventRecorderOptions,
+  type EventSink,
+  kubeEventSink,
+} from "./event_recorder.ts";
+export {
   type Informer,
   type InformerHandlers,
   type InformerOptions,

@@ -12,6 +12,7 @@ import {
   untilAborted,
 } from "./backoff.ts";
 import { type Logger, stderrLogger } from "./log.ts";
+import { countRestart, exposeReadiness } from "./metrics.ts";
 
 /** What a task gets (contracts.md: `{ signal, ready, log }`). */
 export interface TaskContext {
@@ -56,6 +57,8 @@ export interface SupervisorOptions {
   stopTimeoutMs?: number;
   /** A run that lasted this long resets the backoff (default: backoff max). */
   healthyAfterMs?: number;
+  /** A task failed and will be restarted (events); must not throw. */
+  onRestart?: (task: string, error: string, restarts: number) => void;
 }
 
 export class SupervisorError extends Error {
@@ -137,6 +140,8 @@ export class Supervisor {
   readonly #stopTimeoutMs: number;
   readonly #healthyAfterMs: number;
   readonly #stopping = new AbortController();
+  readonly #onRestart: SupervisorOptions["onRestart"];
+  #unexpose: (() => void) | null = null;
   #started = false;
 
   constructor(tasks: TaskSpec[], opts: SupervisorOptions = {}) {
@@ -152,6 +157,7 @@ export class Supervisor {
     this.#now = opts.now ?? Date.now;
     this.#backoff = opts.backoff ?? {};
     this.#stopTimeoutMs = opts.stopTimeoutMs ?? 10_000;
+    this.#onRestart = opts.onRestart;
     this.#healthyAfterMs = opts.healthyAfterMs ??
       new Backoff(this.#backoff).maxMs;
   }
@@ -160,6 +166,7 @@ export class Supervisor {
   start(): void {
     if (this.#started) throw new SupervisorError("supervisor already started");
     this.#started = true;
+    this.#unexpose = exposeReadiness(() => this.status());
     for (const e of this.#order) e.loop = this.#loop(e);
   }
 
@@ -193,6 +200,7 @@ export class Supervisor {
   async stop(): Promise<void> {
     if (this.#stopping.signal.aborted) return;
     this.#stopping.abort();
+    this.#unexpose?.();
     for (const e of [...this.#order].reverse()) {
       e.run?.abort();
       if (!e.loop) continue;
@@ -247,6 +255,12 @@ export class Supervisor {
       if (this.#stopping.signal.aborted) break;
       e.restarts++;
       e.lastError = errorText(failure);
+      countRestart(name);
+      try {
+        this.#onRestart?.(name, e.lastError, e.restarts);
+      } catch {
+        // a reporting hook never takes a task down
+      }
       if (this.#now() - startedAt >= this.#healthyAfterMs) backoff.reset();
       const delay = backoff.next();
       e.state = "backoff";

@@ -22,6 +22,7 @@ export {
   tunnelUrl,
 } from "./agent.ts";
 export { type NodeEndpointOptions, runNodeEndpoint } from "./node_endpoint.ts";
+export { sessionEvents } from "./session_events.ts";
 export { writeEgressSelectorConfig } from "./egress_config.ts";
 export { type AuthorizerOptions, createAuthorizer } from "./authorizer.ts";
 export { type Route, routeFor, type RouteOptions } from "./route.ts";

@@ -1,7 +1,8 @@
 // The node endpoint the server reaches through the tunnel (K3s's kubelet
-// port): /healthz and /status, on 127.0.0.1:10250 and [::1]:10250 by
-// default.
+// port): /healthz, /status and /metrics (Prometheus; prom-client is loaded
+// on the first scrape), on 127.0.0.1:10250 and [::1]:10250 by default.
 
+import { metricsResponse } from "../metrics/mod.ts";
 import { listenLoopback } from "../net/mod.ts";
 import type { TaskContext } from "./agent.ts";
 
@@ -27,6 +28,7 @@ export async function runNodeEndpoint(
     }
     if (path === "/healthz") return new Response("ok");
     if (path === "/status") return Response.json(opts.status());
+    if (path === "/metrics") return metricsResponse(req);
     return new Response("not found\n", { status: 404 });
   };
   const open = (hostname: string, port: number) =>

@@ -36,6 +36,9 @@ export interface TunnelServerDeps {
   /** Direct dial (default Deno.connect). */
   dial?: (host: string, port: number) => Promise<Deno.Conn>;
   log?: (msg: string) => void;
+  /** A node's session came up, or closed (`why`): for events. Never
+   * awaited; must not throw. */
+  onSession?: (node: string, up: boolean, why?: string) => void;
   /** Keepalive/sync tuning of the sessions. */
   session?: Partial<Omit<SessionOptions, "role" | "accept">>;
 }
@@ -118,10 +121,12 @@ export function tunnelServer(deps: TunnelServerDeps): TunnelServer {
     const onRevoked = () => s.close("the node's credential was revoked");
     revoked?.addEventListener("abort", onRevoked, { once: true });
     if (revoked?.aborted) onRevoked();
+    deps.onSession?.(node, true);
     s.done.then((why) => {
       revoked?.removeEventListener("abort", onRevoked);
       if (sessions.get(node) === s) sessions.delete(node);
       log(`tunnel: session of node ${node} closed: ${why}`);
+      deps.onSession?.(node, false, why);
     });
     // The connection is the caller's until the close frames have gone.
     return ws.gone;

@@ -10,7 +10,6 @@
 import { decodeFrame, encodeFrame, type Frame } from "./frame.ts";
 import { FrameError, SessionClosed, StreamError } from "./errors.ts";
 import { TunnelStream } from "./stream.ts";
-import { MAX_DATA } from "./frame.ts";
 import { setImmediate } from "node:timers";
 import { received, Slab, SLAB_ROOM } from "./slab.ts";
 

@@ -72,6 +72,20 @@ Deno.test("weft server --disable-agent serves the API, reports its tasks ready, 
       (await kubectl("get", "nodes", "-o", "name")).stdout.trim(),
       "",
     );
+    // /metrics with the metrics credential the server wrote.
+    const metricsToken = `${dir}/server/cred/metrics-token`;
+    assertEquals((await Deno.stat(metricsToken)).mode! & 0o777, 0o600);
+    const token = (await Deno.readTextFile(metricsToken)).trim();
+    const m = await kubectl("get", "--raw", "/metrics", "--token", token);
+    assertEquals(m.code, 0, m.stderr);
+    assertStringIncludes(m.stdout, 'weft_supervisor_task_ready{task="api"} 1');
+    assertStringIncludes(
+      m.stdout,
+      "weft_store_operation_duration_seconds_bucket{",
+    );
+    assertStringIncludes(m.stdout, "weft_event_loop_lag_seconds_count ");
+    const denied = await kubectl("get", "nodes", "--token", token);
+    assert(denied.code !== 0, "the metrics credential lists no nodes");
   } finally {
     try {
       child.kill("SIGTERM");

@@ -203,6 +203,27 @@ Deno.test("containerd on 2 weft nodes: ctr run --cni containers get podCIDR addr
       const left = await n.rt.ctr("containers", "ls", "-q");
       assertEquals(left.stdout.trim(), "", "ctr run --rm removed them");
     }
+
+    // Each exec'd plugin run reached its node's agent as a record
+    // (/run/flannel/cni-ops.log): node2 runs K3s's chain, so flannel,
+    // portmap and bandwidth each counted two ADDs and two DELs.
+    const want = ["flannel", "portmap", "bandwidth"].flatMap((p) =>
+      ["ADD", "DEL"].map((c) =>
+        `weft_cni_operations_total{plugin="${p}",command="${c}",result="success"} 2`
+      )
+    );
+    let metrics = "";
+    for (let i = 0; i < 40; i++) {
+      const r = await cluster.kubectl(
+        "get",
+        "--raw",
+        `/api/v1/nodes/${n2.name}/proxy/metrics`,
+      );
+      metrics = r.stdout;
+      if (want.every((w) => metrics.includes(w))) break;
+      await new Promise((res) => setTimeout(res, 500));
+    }
+    for (const w of want) assertStringIncludes(metrics, w);
   } catch (e) {
     if (cluster) console.error(await cluster.logs());
     throw e;

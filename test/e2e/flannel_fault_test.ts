@@ -104,6 +104,43 @@ Deno.test("a flannel task whose credential is revoked fails, is restarted with a
     assertEquals(again.ok, first.ok);
     assertEquals(await podsTalk(demo), []);
     assert(agent.running, "the agent process is still the same one");
+
+    // What an operator sees: the failure and the recovery as events on
+    // node2, and the restart in node2's metrics through the node proxy.
+    let reasons: string[] = [];
+    for (let i = 0; i < 90; i++) {
+      const r = await demo.kubectl(
+        server,
+        "get",
+        "events",
+        "-A",
+        "--field-selector",
+        "involvedObject.name=node2",
+        "-o",
+        "json",
+      );
+      reasons = r.code === 0
+        ? JSON.parse(r.stdout).items.map((e: { reason: string }) => e.reason)
+        : [];
+      if (reasons.includes("FlannelFailed")) break;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    assert(reasons.includes("FlannelFailed"), reasons.join(","));
+    assert(reasons.includes("FlannelUp"), reasons.join(","));
+    const m = await demo.kubectl(
+      server,
+      "get",
+      "--raw",
+      "/api/v1/nodes/node2/proxy/metrics",
+    );
+    assertEquals(m.code, 0, m.stderr);
+    assert(
+      /^weft_supervisor_task_restarts_total\{task="flannel"\} [1-9]/m.test(
+        m.stdout,
+      ),
+      m.stdout,
+    );
+    assert(/^weft_flannel_leases 2$/m.test(m.stdout), m.stdout);
   } finally {
     await demo.teardown();
   }

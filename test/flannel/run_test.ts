@@ -1,5 +1,6 @@
 import { assert, assertEquals } from "@std/assert";
-import type { FlannelOptions } from "../../src/flannel/mod.ts";
+import type { FlannelEvent, FlannelOptions } from "../../src/flannel/mod.ts";
+import { flannelLeases, flannelRepairs } from "../../src/metrics/mod.ts";
 import { Agent } from "./_agent.ts";
 import { FakeNodes, PREFIX } from "./_fake_nodes.ts";
 import { overlayState } from "./_flannel1.ts";
@@ -15,6 +16,7 @@ Deno.test("runFlannel: two nodes publish leases, program each other, survive a d
       spec: { podCIDR: `10.42.${i + 1}.0/24` },
     });
   }
+  const reports: [string, FlannelEvent["reason"]][] = [];
   const opts = (i: number): FlannelOptions => ({
     nodeName: `n${i}`,
     nodes: src,
@@ -23,6 +25,7 @@ Deno.test("runFlannel: two nodes publish leases, program each other, survive a d
     netns: u.nodes[i].ns.path,
     reconcileIntervalMs: 60_000,
     rulesIntervalMs: 60_000,
+    report: (e) => reports.push([`n${i}`, e.reason]),
   });
   const agents = [new Agent(opts(0)), new Agent(opts(1))];
   try {
@@ -31,6 +34,8 @@ Deno.test("runFlannel: two nodes publish leases, program each other, survive a d
       () => agents.every((a) => a.ready || a.error),
     );
     for (const a of agents) assertEquals(a.error, null, a.logs.join("\n"));
+    assertEquals(reports.sort(), [["n0", "FlannelUp"], ["n1", "FlannelUp"]]);
+    const recreated = flannelRepairs.get({ kind: "device_recreated" });
     const ann = (i: number) => src.nodes.get(`n${i}`)!.metadata.annotations!;
     const mac0 = JSON.parse(ann(0)[`${PREFIX}backend-data`]).VtepMAC;
     const mac1 = JSON.parse(ann(1)[`${PREFIX}backend-data`]).VtepMAC;
@@ -82,6 +87,9 @@ Deno.test("runFlannel: two nodes publish leases, program each other, survive a d
           JSON.stringify(want0),
     );
     assert(agents[0].logs.some((l) => l.includes("flannel.1 was deleted")));
+    assert(flannelRepairs.get({ kind: "device_recreated" }) > recreated);
+    // Two running agents, one remote lease each (read at scrape time).
+    assertEquals(flannelLeases.samples()[0].value, 2);
     assert(
       await reaches(u.nodes[0].ns, "10.42.2.0", "10.42.1.0", u.nodes[1].ns),
     );

@@ -221,3 +221,25 @@ Deno.test("nodeChanged() ignores (and logs once) a lease outside the network or 
   );
   assertEquals(fixed.map((e) => e.type), ["added"]);
 });
+
+Deno.test("nodeChanged() reports each refused lease once to onReject (LeaseRejected events), not a lease that is merely incomplete", () => {
+  const rejected: string[] = [];
+  const sm = new KubeSubnetManager({
+    source: new FakeNodes(),
+    nodeName: "a",
+    keys,
+    conf,
+    log: () => {},
+    onReject: (m) => rejected.push(m),
+  });
+  const mac = "aa:bb:cc:dd:ee:02";
+  const rogue = vxlanNode("rogue", "192.168.9.0/24", "192.168.9.9", mac);
+  sm.nodeChanged(rogue);
+  sm.nodeChanged(rogue);
+  const noCidr = vxlanNode("fresh", "10.42.3.0/24", "192.168.9.9", mac);
+  delete (noCidr.spec as { podCIDR?: string }).podCIDR;
+  delete (noCidr.spec as { podCIDRs?: string[] }).podCIDRs;
+  sm.nodeChanged(noCidr);
+  assertEquals(rejected.length, 1, rejected.join("\n"));
+  assertEquals(rejected[0].includes("192.168.9.0/24"), true);
+});

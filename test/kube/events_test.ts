@@ -3,11 +3,14 @@
 
 import { assert, assertEquals, assertRejects } from "@std/assert";
 import {
+  EventRecorder,
   KubeClient,
   KubeError,
+  kubeEventSink,
   newEvent,
   postEvent,
 } from "../../src/kube/mod.ts";
+import type { KubeObject } from "../../src/kube/types.ts";
 import { testServer } from "../api/_server.ts";
 
 Deno.test("newEvent builds a core/v1 Event in the object's namespace, bounded", () => {
@@ -65,4 +68,39 @@ Deno.test("postEvent: a node records an event about itself; it lists by involved
     KubeError,
   );
   assertEquals(err.status, 403);
+});
+
+Deno.test("kubeEventSink: a node's recorder creates once, then bumps count with merge patches", async () => {
+  await using s = await testServer();
+  using node = new KubeClient({
+    server: s.url,
+    token: "node:edge-1",
+    caPem: s.tls.caPem,
+  });
+  const outcomes: string[] = [];
+  const rec = new EventRecorder(kubeEventSink(node), {
+    component: "weft-agent",
+    host: "edge-1",
+    outcome: (o) => outcomes.push(o),
+  });
+  const spec = {
+    regarding: { kind: "Node", name: "edge-1", uid: "edge-1" },
+    reason: "FlannelFailed",
+    type: "Warning" as const,
+    message: "flannel failed (boom); restarting it",
+  };
+  for (let i = 0; i < 3; i++) rec.record(spec);
+  await rec.flush();
+  assertEquals(outcomes, ["created", "aggregated", "aggregated"]);
+  using admin = new KubeClient({
+    server: s.url,
+    token: "admin-token",
+    caPem: s.tls.caPem,
+  });
+  const list = await admin.list<KubeObject & { reason: string; count: number }>(
+    "/api/v1/events",
+  );
+  assertEquals(list.items.map((e) => [e.reason, e.count]), [
+    ["FlannelFailed", 3],
+  ]);
 });

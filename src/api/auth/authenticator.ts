@@ -14,6 +14,11 @@ import { FileCache } from "./_file_cache.ts";
 import { credDir, nodeCredentials } from "./credentials.ts";
 import { ADMIN_GROUP, type Identity, NODES_GROUP } from "./identity.ts";
 import { constantTimeEqual } from "./secret.ts";
+import {
+  METRICS_TOKEN_PREFIX,
+  metricsTokenPath,
+  monitoringIdentity,
+} from "./metrics_token.ts";
 
 export const ADMIN_USER = "system:admin";
 
@@ -108,9 +113,20 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticate {
     tokenPair,
     opts.recheckMs,
   );
+  const metrics = new FileCache(
+    metricsTokenPath(opts.dataDir),
+    (t) => t?.trim() || null,
+    opts.recheckMs,
+  );
   return async (req) => {
     const bearer = bearerOf(req);
     if (!bearer) return null;
+    if (bearer.startsWith(METRICS_TOKEN_PREFIX)) {
+      const token = await metrics.get();
+      return token && constantTimeEqual(bearer, token)
+        ? monitoringIdentity()
+        : null;
+    }
     if (bearer.startsWith("weft-node:")) {
       const node = await creds.verifyIdentity(bearer);
       return node

@@ -39,6 +39,15 @@ export {
   writeAdminKubeconfig,
 } from "./kubeconfig.ts";
 export {
+  ensureMetricsToken,
+  isMonitoring,
+  METRICS_TOKEN_PREFIX,
+  metricsTokenPath,
+  MONITORING_GROUP,
+  MONITORING_USER,
+  monitoringIdentity,
+} from "./metrics_token.ts";
+export {
   type JanitorOptions,
   NODES_PREFIX,
   runNodeCredentialJanitor,
