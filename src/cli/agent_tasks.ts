@@ -162,6 +162,15 @@ export function agentTasks(
         cniChain: cfg.cniChain,
       }, ctx),
   };
+  // The plugins' thin clients hand their operations to this task over a
+  // local socket (src/cni/server.ts, loaded only when the task starts).
+  const cniSocketTask: TaskSpec = {
+    name: "cni-socket",
+    run: async (ctx: TaskContext) => {
+      const { serveCni } = await import("../cni/server.ts");
+      await serveCni({ signal: ctx.signal, log: ctx.log, ready: ctx.ready });
+    },
+  };
   const flannelTask: TaskSpec = {
     name: "flannel",
     deps: ["node"],
@@ -225,5 +234,13 @@ export function agentTasks(
         }),
       }, ctx),
   };
-  return [joinTask, nodeTask, flannelTask, cniTask, tunnelTask, endpointTask];
+  return [
+    joinTask,
+    nodeTask,
+    flannelTask,
+    cniTask,
+    cniSocketTask,
+    tunnelTask,
+    endpointTask,
+  ];
 }

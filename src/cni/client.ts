@@ -1,0 +1,154 @@
+// The exec'd plugin as a thin client of the local agent: read the CNI
+// environment and stdin (bounded), hand them to the agent over its unix
+// socket, print its answer and exit with its code. The agent keeps libnl
+// bound and the plugin code compiled, so a pod operation costs a Deno start
+// and one round trip. When no agent answers (socket absent, refused, busy,
+// another namespace) the plugin runs in this process exactly as it would
+// without an agent: ADD and DEL never depend on the agent.
+//
+// This module is loaded on every plugin start: it imports only the socket
+// framing and the sync stdio helpers. The plugin skeleton is the caller's
+// to load (`local`), only for the fallback: a literal dynamic import here
+// would make Deno load its whole graph (ffi, every plugin) on each start.
+
+import {
+  type CniAck,
+  type CniReply,
+  type CniRequestHeader,
+  cniSocketPath,
+  frame,
+  jsonFrame,
+  MAX_HEADER,
+  MAX_REPLY,
+  MAX_STDIN,
+  netnsId,
+  readFrame,
+  writeAll,
+} from "./socket.ts";
+import { readAllSync, writeAllSync } from "../util/sync_io.ts";
+import type { PluginIO } from "./skel.ts";
+
+/** What the in-process fallback needs of the skeleton (src/cni/skel.ts). */
+export interface LocalPlugin {
+  runPlugin(name: string, io: PluginIO): Promise<number>;
+  localIO(env: Record<string, string>, stdin: Uint8Array | null): PluginIO;
+}
+
+/** The verbs whose config arrives on stdin (VERSION's is not needed). */
+const STDIN_COMMANDS = new Set(["ADD", "DEL", "CHECK", "GC", "STATUS"]);
+
+/**
+ * Runs plugin `name` as an exec'd CNI plugin, through the agent or (none
+ * answers) in this process with the skeleton `local` loads; returns the
+ * exit code.
+ */
+export async function runClient(
+  name: string,
+  local: () => Promise<LocalPlugin>,
+): Promise<number> {
+  const env = Deno.env.toObject();
+  const cmd = env.CNI_COMMAND ?? "";
+  const stdin = STDIN_COMMANDS.has(cmd)
+    ? readAllSync(Deno.stdin, MAX_STDIN)
+    : new Uint8Array(0);
+  if (cmd !== "" && stdin) {
+    const reply = await askAgent(cniSocketPath(env), {
+      name,
+      env,
+      cwd: Deno.cwd(),
+      ns: netnsId(),
+    }, stdin);
+    if (reply) {
+      const enc = new TextEncoder();
+      if (reply.stderr) writeAllSync(Deno.stderr, enc.encode(reply.stderr));
+      if (reply.stdout) writeAllSync(Deno.stdout, enc.encode(reply.stdout));
+      return reply.code;
+    }
+  }
+  const { runPlugin, localIO } = await local();
+  return await runPlugin(name, localIO(env, stdin));
+}
+
+/**
+ * Sends one request to the agent at `path`. Null when the agent does not
+ * take it (no socket, refused, busy, stopped before starting it): the caller
+ * runs the plugin itself. Once the agent has started the operation its
+ * answer is final; losing the agent then is a "try again later" CNI error,
+ * never a second run.
+ */
+export async function askAgent(
+  path: string,
+  header: CniRequestHeader,
+  stdin: Uint8Array,
+): Promise<CniReply | null> {
+  let conn: Deno.UnixConn;
+  try {
+    conn = await Deno.connect({ transport: "unix", path });
+  } catch {
+    return null;
+  }
+  // No timer of its own: the first setTimeout of a Deno process costs
+  // several ms, the agent bounds each operation, and the runtime bounds
+  // the plugin.
+  let accepted = false;
+  try {
+    const head = jsonFrame(header);
+    const body = frame(stdin);
+    const out = new Uint8Array(head.length + body.length);
+    out.set(head);
+    out.set(body, head.length);
+    await writeAll(conn, out);
+    await conn.closeWrite();
+    const ack = await readFrame(conn, MAX_HEADER);
+    if (!ack || (JSON.parse(dec(ack)) as CniAck).state !== "accepted") {
+      return null;
+    }
+    accepted = true;
+    const reply = await readFrame(conn, MAX_REPLY);
+    if (!reply) throw new Error("the agent closed the connection");
+    return checkReply(JSON.parse(dec(reply)));
+  } catch (err) {
+    if (!accepted) return null;
+    return agentLost(stdin, err);
+  } finally {
+    conn.close();
+  }
+}
+
+function dec(b: Uint8Array): string {
+  return new TextDecoder().decode(b);
+}
+
+function checkReply(v: unknown): CniReply {
+  const r = v as Partial<CniReply> | null;
+  if (
+    typeof r !== "object" || r === null || !Number.isInteger(r.code) ||
+    typeof r.stdout !== "string" || typeof r.stderr !== "string"
+  ) {
+    throw new Error("the agent's answer is malformed");
+  }
+  return r as CniReply;
+}
+
+/** The CNI error (code 11, try again later) for an agent lost mid-operation. */
+function agentLost(stdin: Uint8Array, err: unknown): CniReply {
+  let cniVersion = "1.1.0";
+  try {
+    const v = JSON.parse(dec(stdin))?.cniVersion;
+    if (typeof v === "string" && /^\d+\.\d+\.\d+$/.test(v)) cniVersion = v;
+  } catch { /* keep the current version */ }
+  return {
+    code: 1,
+    stdout: JSON.stringify(
+      {
+        cniVersion,
+        code: 11,
+        msg: "the weft agent stopped during the operation; try again",
+        details: err instanceof Error ? err.message : String(err),
+      },
+      null,
+      4,
+    ) + "\n",
+    stderr: "",
+  };
+}
