@@ -1,7 +1,8 @@
 // Authorization on top of the authenticated identity, NodeRestriction-like:
 // the admin may do everything; a node may read nodes and pods, create and
-// update its own Node (and its status), create/update pods bound to itself,
-// and delete nothing. Anyone else is refused.
+// update its own Node (and its status), create/update/delete pods bound to
+// itself (the containers its CNI plugin attached), and delete no node.
+// Anyone else is refused.
 
 import { type Identity, isAdmin, nodeOf } from "./auth/mod.ts";
 import { ApiError } from "./errors.ts";
@@ -50,8 +51,8 @@ export function requireIdentity(id: Identity | null): Identity {
 const READ: Verb[] = ["get", "list", "watch"];
 
 /**
- * Checks a request before it touches the store. For a node writing pods the
- * objects must also pass `authorizePodBinding`.
+ * Checks a request before it touches the store. For a node writing or
+ * deleting pods the objects must also pass `authorizePodBinding`.
  */
 export function authorize(id: Identity | null, a: Attributes): Identity {
   const who = requireIdentity(id);
@@ -62,7 +63,9 @@ export function authorize(id: Identity | null, a: Attributes): Identity {
     throw forbidden(who, a, "only administrators may proxy to nodes");
   }
   if (READ.includes(a.verb)) return who;
-  if (a.verb === "delete") {
+  // Deleting a pod: the handler checks the stored pod is bound to the node
+  // (authorizePodBinding), as for every other pod write.
+  if (a.verb === "delete" && a.resource !== "pods") {
     throw forbidden(who, a, `node "${node}" may not delete ${a.resource}`);
   }
   if (a.resource === "nodes" && a.name !== node) {

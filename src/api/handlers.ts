@@ -4,7 +4,7 @@
 // objects themselves.
 
 import type { Context } from "hono";
-import type { Identity } from "./auth/mod.ts";
+import { type Identity, isAdmin } from "./auth/mod.ts";
 import {
   type Attributes,
   authorize,
@@ -289,7 +289,13 @@ export class ResourceHandlers {
   delete = async (c: Context): Promise<Response> => {
     const ns = this.#ns(c);
     const name = this.#name(c);
-    await this.#auth(c, { verb: "delete", namespace: ns, name });
+    const a: Attributes = {
+      verb: "delete",
+      namespace: ns,
+      name,
+      resource: this.def.plural,
+    };
+    const id = await this.#auth(c, a);
     const text = await c.req.text();
     const pre: { resourceVersion?: number; uid?: string } = {};
     if (text.trim() !== "") {
@@ -301,6 +307,13 @@ export class ResourceHandlers {
           pre.resourceVersion = parseRv(p.resourceVersion);
         }
       }
+    }
+    if (this.def.kind === "Pod" && !isAdmin(id)) {
+      // A node deletes only pods bound to it: the version checked is the
+      // version deleted.
+      const cur = await this.deps.registry.get(this.def, ns, name);
+      this.#bindingCheck(id, a, [cur]);
+      pre.resourceVersion ??= Number(cur.metadata.resourceVersion);
     }
     const gone = await this.deps.registry.delete(this.def, ns, name, pre);
     return json({
