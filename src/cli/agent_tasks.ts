@@ -163,12 +163,17 @@ export function agentTasks(
       }, ctx),
   };
   // The plugins' thin clients hand their operations to this task over a
-  // local socket (src/cni/server.ts, loaded only when the task starts).
+  // local socket (src/cni/server.ts); it also records the attached
+  // containers as Pods (cni_pods.ts). Both are loaded when it starts.
   const cniSocketTask: TaskSpec = {
     name: "cni-socket",
     run: async (ctx: TaskContext) => {
-      const { serveCni } = await import("../cni/server.ts");
-      await serveCni({ signal: ctx.signal, log: ctx.log, ready: ctx.ready });
+      const { serveCniAndRecordPods } = await import("./cni_serve.ts");
+      await serveCniAndRecordPods({
+        nodeName,
+        client: () => state.join?.client,
+        nodeIPs: () => state.nodeIPs,
+      }, ctx);
     },
   };
   const flannelTask: TaskSpec = {
