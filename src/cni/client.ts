@@ -51,13 +51,9 @@ export async function runClient(
   const stdin = STDIN_COMMANDS.has(cmd)
     ? readAllSync(Deno.stdin, MAX_STDIN)
     : new Uint8Array(0);
-  if (cmd !== "" && stdin) {
-    const reply = await askAgent(cniSocketPath(env), {
-      name,
-      env,
-      cwd: Deno.cwd(),
-      ns: netnsId(),
-    }, stdin);
+  const header = cmd !== "" && stdin ? headerOf(name, env) : null;
+  if (header && stdin) {
+    const reply = await askAgent(cniSocketPath(env), header, stdin);
     if (reply) {
       const enc = new TextEncoder();
       if (reply.stderr) writeAllSync(Deno.stderr, enc.encode(reply.stderr));
@@ -67,6 +63,19 @@ export async function runClient(
   }
   const { runPlugin, localIO } = await local();
   return await runPlugin(name, localIO(env, stdin));
+}
+
+/** The request header; null when this process cannot describe itself
+ * (working directory removed, no /proc): then it runs the plugin itself. */
+function headerOf(
+  name: string,
+  env: Record<string, string>,
+): CniRequestHeader | null {
+  try {
+    return { name, env, cwd: Deno.cwd(), ns: netnsId() };
+  } catch {
+    return null;
+  }
 }
 
 /**

@@ -41,7 +41,8 @@ export interface CniServerOptions {
   /** Called once the socket accepts connections. */
   ready?: () => void;
   /** Connections waiting to be read or run beyond which new ones are
-   * refused (their plugins run in their own process). Default 64. */
+   * refused (their plugins run in their own process). Default 16: with
+   * stdin up to 4 MiB each, at most 64 MiB held for waiting requests. */
   maxWaiting?: number;
   /** Time a client has to send its whole request (default 10 s). */
   readTimeoutMs?: number;
@@ -74,7 +75,15 @@ export async function serveCni(opts: CniServerOptions): Promise<void> {
   const log = opts.log ?? (() => {});
   const { listener, ino } = await listenPrivate(path);
   const ownNs = netnsId();
-  const maxWaiting = opts.maxWaiting ?? 64;
+  const maxWaiting = opts.maxWaiting ?? 16;
+  // Logged once each: why requests go back to the plugins, the first one
+  // served (so an operator sees whether the fast path is in use).
+  const told = new Set<string>();
+  const tell = (key: string, msg: string) => {
+    if (told.has(key)) return;
+    told.add(key);
+    log(msg);
+  };
   let waiting = 0;
   let tail: Promise<void> = Promise.resolve();
   const inflight = new Set<Promise<void>>();
@@ -87,7 +96,10 @@ export async function serveCni(opts: CniServerOptions): Promise<void> {
     const req = await readRequest(conn, opts.readTimeoutMs ?? 10_000);
     if (!req) return;
     const why = refusal(req.header, ownNs);
-    if (why) return void await send(conn, { state: "fallback", why });
+    if (why) {
+      tell(why, `CNI requests from ${why} run in the plugin's own process`);
+      return void await send(conn, { state: "fallback", why });
+    }
     const turn = tail.then(() => run(conn, req));
     tail = turn.catch(() => {});
     await turn;
@@ -103,6 +115,12 @@ export async function serveCni(opts: CniServerOptions): Promise<void> {
     const reply = await operate(req, opts.opTimeoutMs ?? 120_000, log);
     const ms = performance.now() - t0;
     await sendReply(conn, reply);
+    tell(
+      "served",
+      `served the first CNI operation (${req.header.name} ${
+        req.header.env.CNI_COMMAND ?? ""
+      }, exit ${reply.code}, ${ms.toFixed(0)} ms); later ones are not logged`,
+    );
     if (opts.onServed) {
       const op = { ...req.header, stdin: req.stdin, reply, ms };
       queueMicrotask(() => {
@@ -116,6 +134,10 @@ export async function serveCni(opts: CniServerOptions): Promise<void> {
   try {
     for await (const conn of listener) {
       if (waiting >= maxWaiting) {
+        tell(
+          "busy",
+          `over ${maxWaiting} CNI requests waiting: the next ones run in their plugin's own process`,
+        );
         closeQuietly(conn);
         continue;
       }

@@ -26,6 +26,7 @@ import { readConf, removeConf, saveConf, savedIds } from "./saved.ts";
 import { loadSubnetEnv } from "./subnet_env.ts";
 import {
   podRecordDir,
+  readPodRecords,
   removePodRecord,
   writePodRecord,
 } from "../pod_record.ts";
@@ -191,6 +192,14 @@ async function gc(ctx: PluginContext): Promise<void> {
   );
   for (const id of savedIds(fc.dataDir)) {
     if (!valid.has(id)) removeConf(fc.dataDir, id);
+  }
+  const records = podRecordDir(fc.dataDir);
+  for (const rec of readPodRecords(records)) {
+    if (!valid.has(rec.containerId)) {
+      try {
+        removePodRecord(records, rec.containerId);
+      } catch { /* the agent drops it once its netns is gone */ }
+    }
   }
   const conf = rendered(ctx, fc);
   for (const k of ["cni.dev/valid-attachments", "cni.dev/attachments"]) {
