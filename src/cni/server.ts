@@ -19,6 +19,7 @@
 
 import { isPluginName } from "./argv0.ts";
 import { type PluginIO, runPlugin } from "./skel.ts";
+import { loadPlugin } from "./registry.ts";
 import {
   type CniAck,
   type CniReply,
@@ -49,6 +50,8 @@ export interface CniServerOptions {
   /** Time an operation may run before its client gets "try again later"
    * and the queue moves on (default 120 s). */
   opTimeoutMs?: number;
+  /** Plugins loaded at start (default: flannel, bridge, host-local). */
+  preload?: string[];
   /** Called after each served operation's answer was sent; never awaited,
    * its errors are logged and dropped. */
   onServed?: (op: ServedOp) => void | Promise<void>;
@@ -91,6 +94,10 @@ export async function serveCni(opts: CniServerOptions): Promise<void> {
   opts.signal.addEventListener("abort", stop, { once: true });
   log(`serving CNI operations on ${path}`);
   opts.ready?.();
+  // Load the default conflist's plugins now, not on the first pod's ADD.
+  for (const name of opts.preload ?? ["flannel", "bridge", "host-local"]) {
+    loadPlugin(name).catch(() => {});
+  }
 
   const handle = async (conn: Deno.UnixConn): Promise<void> => {
     const req = await readRequest(conn, opts.readTimeoutMs ?? 10_000);
