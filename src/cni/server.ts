@@ -11,9 +11,9 @@
 // - input is bounded: header and stdin sizes (src/cni/socket.ts), the time
 //   to send a request, the requests waiting, the time an operation may run;
 // - nothing leaks between requests: each runs with its own environment and
-//   stdin, and a request from another working directory or network namespace is
-//   handed back to the plugin process (relative paths and /proc would
-//   resolve differently here);
+//   stdin; a request from another network namespace, or from another
+//   working directory that names a relative path, is handed back to the
+//   plugin process (it would resolve differently here);
 // - a plugin's failure is its answer (CNI error JSON, exit code 1); no
 //   request can end the server.
 
@@ -102,7 +102,7 @@ export async function serveCni(opts: CniServerOptions): Promise<void> {
   const handle = async (conn: Deno.UnixConn): Promise<void> => {
     const req = await readRequest(conn, opts.readTimeoutMs ?? 10_000);
     if (!req) return;
-    const why = refusal(req.header, ownNs);
+    const why = refusal(req, ownNs);
     if (why) {
       tell(why, `CNI requests from ${why} run in the plugin's own process`);
       return void await send(conn, { state: "fallback", why });
@@ -168,7 +168,7 @@ export async function serveCni(opts: CniServerOptions): Promise<void> {
   }
 }
 
-interface Request {
+export interface Request {
   header: CniRequestHeader;
   stdin: Uint8Array;
 }
@@ -248,10 +248,48 @@ export function parseHeader(text: string): CniRequestHeader {
 }
 
 /** Why a valid request is handed back to its plugin process, or null. */
-function refusal(h: CniRequestHeader, ownNs: string): string | null {
+function refusal(req: Request, ownNs: string): string | null {
+  const h = req.header;
   if (h.ns !== ownNs) return "another network namespace";
-  if (h.cwd !== Deno.cwd()) return "another working directory";
+  if (h.cwd !== Deno.cwd() && hasRelativePath(req)) {
+    return "another working directory with a relative path";
+  }
   return null;
+}
+
+/** Config keys that name files or directories (subnetFile, dataDir,
+ * resolvConf, ...). */
+const PATH_KEY = /(dir|file|path|conf)$/i;
+
+/**
+ * Whether the request names a relative path, which would resolve against
+ * the agent's working directory instead of the plugin's: CNI_NETNS, a
+ * CNI_PATH entry, or a string under a path-like key of the config. (A
+ * config that does not parse is the plugin's to report, wherever it runs.)
+ */
+export function hasRelativePath(req: Request): boolean {
+  const rel = (p: string) => p !== "" && !p.startsWith("/");
+  const env = req.header.env;
+  if (rel(env.CNI_NETNS ?? "")) return true;
+  if ((env.CNI_PATH ?? "").split(":").some(rel)) return true;
+  let conf: unknown;
+  try {
+    conf = JSON.parse(new TextDecoder().decode(req.stdin));
+  } catch {
+    return false;
+  }
+  const walk = (v: unknown, depth: number): boolean => {
+    if (depth > 64 || typeof v !== "object" || v === null) return false;
+    for (const [k, x] of Object.entries(v)) {
+      if (
+        typeof x === "string" ? PATH_KEY.test(k) && rel(x) : walk(x, depth + 1)
+      ) {
+        return true;
+      }
+    }
+    return false;
+  };
+  return walk(conf, 0);
 }
 
 async function operate(

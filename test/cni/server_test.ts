@@ -146,17 +146,38 @@ Deno.test("serveCni: hostile frames are dropped without an answer and without en
   );
 });
 
-Deno.test("serveCni: requests from another working directory or network namespace go back to the plugin process", async () => {
+Deno.test("serveCni: requests from another network namespace, or another working directory naming a relative path, go back to the plugin process", async () => {
   await using s = await start();
   const env = VERSION;
   const stdin = new Uint8Array(0);
-  assertEquals(
-    await askAgent(
+  const other = Deno.cwd() === "/" ? "/tmp" : "/";
+  const at = (cwd: string, e: Record<string, string>, conf: unknown) =>
+    askAgent(
       s.path,
-      { name: "flannel", env, cwd: "/", ns: netnsId() },
-      stdin,
-    ),
-    Deno.cwd() === "/" ? (await ask(s, env)) : null,
+      { name: "flannel", env: e, cwd, ns: netnsId() },
+      enc.encode(JSON.stringify(conf)),
+    );
+  // Another working directory, absolute paths only: served.
+  const abs = { cniVersion: "1.0.0", name: "x", dataDir: "/var/lib/x" };
+  assertEquals((await at(other, env, abs))?.code, 0);
+  // A relative path under a path-like key, in CNI_NETNS or CNI_PATH: not.
+  for (
+    const conf of [
+      { ...abs, dataDir: "state" },
+      { ...abs, ipam: { type: "host-local", dataDir: "./ipam" } },
+      { ...abs, ipam: { resolvConf: "resolv.conf" } },
+    ]
+  ) {
+    assertEquals(await at(other, env, conf), null, JSON.stringify(conf));
+  }
+  assertEquals(await at(other, { ...env, CNI_NETNS: "ns/x" }, abs), null);
+  assertEquals(await at(other, { ...env, CNI_PATH: "/opt:bin" }, abs), null);
+  // The same from the agent's own working directory: served.
+  assertEquals((await at(Deno.cwd(), env, { ...abs, dataDir: "s" }))?.code, 0);
+  // Values that merely contain a slash under other keys are no paths.
+  assertEquals(
+    (await at(other, env, { ...abs, subnet: "10.0.0.0/8" }))?.code,
+    0,
   );
   assertEquals(
     await askAgent(
