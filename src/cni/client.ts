@@ -34,6 +34,11 @@ export interface LocalPlugin {
   localIO(env: Record<string, string>, stdin: Uint8Array | null): PluginIO;
 }
 
+/** How long the agent may take to start the operation (it may be busy
+ * with others), and to answer it (it bounds an operation at 120 s). */
+const ACK_TIMEOUT_MS = 30_000;
+const ANSWER_TIMEOUT_MS = 150_000;
+
 /** The verbs whose config arrives on stdin (VERSION's is not needed). */
 const STDIN_COMMANDS = new Set(["ADD", "DEL", "CHECK", "GC", "STATUS"]);
 
@@ -89,6 +94,7 @@ export async function askAgent(
   path: string,
   header: CniRequestHeader,
   stdin: Uint8Array,
+  timeouts = { ackMs: ACK_TIMEOUT_MS, answerMs: ANSWER_TIMEOUT_MS },
 ): Promise<CniReply | null> {
   let conn: Deno.UnixConn;
   try {
@@ -96,10 +102,20 @@ export async function askAgent(
   } catch {
     return null;
   }
-  // No timer of its own: the first setTimeout of a Deno process costs
-  // several ms, the agent bounds each operation, and the runtime bounds
-  // the plugin.
+  // A hung agent (alive, not answering) is given up on: before it starts
+  // the operation the plugin runs itself; after, the answer is "try again
+  // later". AbortSignal.timeout, not setTimeout: Deno's first setTimeout
+  // costs 5-20 ms (node-compatible timers load), this one well under 1 ms.
   let accepted = false;
+  const ack = AbortSignal.timeout(timeouts.ackMs);
+  const answer = AbortSignal.timeout(timeouts.answerMs);
+  const giveUp = () => {
+    try {
+      conn.close();
+    } catch { /* closed already */ }
+  };
+  ack.addEventListener("abort", () => accepted || giveUp(), { once: true });
+  answer.addEventListener("abort", giveUp, { once: true });
   try {
     const head = jsonFrame(header);
     const body = frame(stdin);
@@ -108,8 +124,8 @@ export async function askAgent(
     out.set(body, head.length);
     await writeAll(conn, out);
     await conn.closeWrite();
-    const ack = await readFrame(conn, MAX_HEADER);
-    if (!ack || (JSON.parse(dec(ack)) as CniAck).state !== "accepted") {
+    const first = await readFrame(conn, MAX_HEADER);
+    if (!first || (JSON.parse(dec(first)) as CniAck).state !== "accepted") {
       return null;
     }
     accepted = true;
@@ -120,7 +136,7 @@ export async function askAgent(
     if (!accepted) return null;
     return agentLost(stdin, err);
   } finally {
-    conn.close();
+    giveUp();
   }
 }
 

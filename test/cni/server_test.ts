@@ -291,3 +291,42 @@ Deno.test("serveCni: an operation that overruns answers 'try again later' and th
   await new Promise((r) => setTimeout(r, 1000));
   assert(s.logs.some((l) => l.includes("ran over")), s.logs.join("\n"));
 });
+
+Deno.test("askAgent: an agent that takes the connection but never answers is given up on (the plugin runs itself); one that stops answering mid-operation is 'try again later'", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "weft-cni-hung-" });
+  const path = `${dir}/cni.sock`;
+  const listener = Deno.listen({ transport: "unix", path });
+  const held: Deno.Conn[] = [];
+  const serving = (async () => {
+    let n = 0;
+    for await (const conn of listener) {
+      held.push(conn);
+      // The second client gets "accepted", then nothing.
+      if (n++ === 1) await conn.write(jsonFrame({ state: "accepted" }));
+    }
+  })();
+  try {
+    const header = {
+      name: "flannel",
+      env: VERSION,
+      cwd: Deno.cwd(),
+      ns: netnsId(),
+    };
+    const t = { ackMs: 200, answerMs: 400 };
+    assertEquals(await askAgent(path, header, new Uint8Array(0), t), null);
+    const lost = await askAgent(
+      path,
+      header,
+      enc.encode('{"cniVersion":"0.4.0"}'),
+      t,
+    );
+    assertEquals(lost?.code, 1);
+    assertEquals(JSON.parse(lost!.stdout).code, 11);
+    assertEquals(JSON.parse(lost!.stdout).cniVersion, "0.4.0");
+  } finally {
+    listener.close();
+    await serving.catch(() => {});
+    for (const c of held) c.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
