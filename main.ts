@@ -15,9 +15,11 @@ export { argv0, CNI_PLUGINS, programName };
 if (import.meta.main) {
   const name = programName(argv0());
   if (isPluginName(name)) {
-    const { runPlugin } = await import("./src/cni/skel.ts");
+    // The thin client: the local agent runs the plugin, or (no agent) the
+    // client runs it in this process.
+    const { runClient } = await import("./src/cni/client.ts");
     // Every output is written synchronously: exit without the teardown.
-    Deno.exit(await runPlugin(name));
+    Deno.exit(await runClient(name, () => import("./src/cni/skel.ts")));
   } else {
     const { main } = await import("./src/cli/mod.ts");
     // The CLI's long-running commands have stopped every task by the time

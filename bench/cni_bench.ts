@@ -6,10 +6,16 @@
 //   reference      Debian's /usr/lib/cni chain: bridge (+ host-local) ->
 //                  portmap -> bandwidth (no reference flannel plugin is
 //                  packaged; bridge gets the config flannel renders)
-//   weft           weft's default conflist: one plugin, flannel, applying
+//   weft agent     weft's default conflist: one plugin, flannel, applying
 //                  portMappings and bandwidth in process — exec'd through
-//                  the installer's from-source wrappers (bundled entry)
-//   weft k3s chain weft's plugins in K3s's chain (--cni-chain k3s), exec'd
+//                  the installer's from-source wrappers (bundled entry),
+//                  whose thin client hands the operation to the agent's
+//                  CNI socket (served here by an agent-like child process,
+//                  test/cni/_cni_server.ts)
+//   weft fallback  the same with no agent: the client runs the plugin in
+//                  its own process
+//   weft k3s chain weft's plugins in K3s's chain (--cni-chain k3s), exec'd,
+//                  agent serving
 //   weft in proc   weft's runtime running the default conflist in process
 //
 // Two pods: the usual one (no host port: what `ctr run --cni` and most pods
@@ -22,9 +28,11 @@ import { Netns } from "../test/harness/netns.ts";
 import { CniRuntime, parseConfList } from "../src/cni/runtime/mod.ts";
 import type { RuntimeConf } from "../src/cni/runtime/mod.ts";
 import { installPlugins } from "../src/cli/cni_install.ts";
+import { CNI_SOCKET_ENV } from "../src/cni/socket.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const SELF = new URL(import.meta.url).pathname;
+const SERVER = new URL("../test/cni/_cni_server.ts", import.meta.url).pathname;
 const REF = "/usr/lib/cni";
 
 function pct(xs: number[], p: number): number {
@@ -141,11 +149,13 @@ async function inner(podPath: string, dir: string): Promise<void> {
   await installPlugins(bin);
   const l = lists(dir);
   const quiet = () => {};
-  const exec = (binDir: string, tag: string) =>
+  await using agent = await startAgent(`${dir}/cni.sock`);
+  const exec = (binDir: string, tag: string, socket = `${dir}/none.sock`) =>
     new CniRuntime({
       inProcess: false,
       binDirs: [binDir],
       cacheDir: `${dir}/cache-${tag}`,
+      env: { ...Deno.env.toObject(), [CNI_SOCKET_ENV]: socket },
       log: quiet,
     });
   const contenders = (): Contender[] => [
@@ -157,15 +167,22 @@ async function inner(podPath: string, dir: string): Promise<void> {
       del: [],
     },
     {
-      label: "weft exec'd, default conflist (flannel only)",
-      runtime: exec(bin, "w"),
+      label: "weft exec'd, agent serving, default conflist",
+      runtime: exec(bin, "w", agent.socket),
       list: l.weft,
       add: [],
       del: [],
     },
     {
-      label: "weft exec'd, --cni-chain k3s (flannel, portmap, bandwidth)",
-      runtime: exec(bin, "k"),
+      label: "weft exec'd, no agent (fallback), default conflist",
+      runtime: exec(bin, "f"),
+      list: l.weft,
+      add: [],
+      del: [],
+    },
+    {
+      label: "weft exec'd, agent serving, --cni-chain k3s",
+      runtime: exec(bin, "k", agent.socket),
       list: l.k3s,
       add: [],
       del: [],
@@ -187,6 +204,7 @@ async function inner(podPath: string, dir: string): Promise<void> {
   let weftAdd: number[] = [];
   for (const [what, caps] of pods) {
     const cs = contenders();
+    const firstOp = agent.ops.length;
     const rt: RuntimeConf = {
       containerId: "benchpod",
       netns: podPath,
@@ -218,22 +236,93 @@ async function inner(podPath: string, dir: string): Promise<void> {
         } /${fmt(pct(tot, 99))}`,
       );
     }
+    const inAgent = (cmd: string) =>
+      fmt(pct(
+        agent.ops.slice(firstOp).filter((o) => o.command === cmd).map((o) =>
+          o.ms
+        ),
+        50,
+      ));
+    console.log(
+      `  inside the agent (all served plugins): ADD ${inAgent("ADD")}  DEL ${
+        inAgent("DEL")
+      }  (p50; the rest of an exec'd figure is process starts)`,
+    );
     const [ref, ...rest] = cs.map((c) => c.add.map((a, i) => a + c.del[i]));
     const goals = [
       "goal <= 0.70x, must <= 1.00x",
+      "without an agent",
       "for comparison",
       "goal <= 0.40x",
     ];
     rest.forEach((xs, i) => {
+      const label = cs[i + 1].label.split(", ").slice(0, 2).join(", ");
       console.log(
-        `  ratio ${cs[i + 1].label.split(",")[0].padEnd(26)} / reference: p50 ${
+        `  ratio ${label.padEnd(36)} / reference: p50 ${
           (pct(xs, 50) / pct(ref, 50)).toFixed(2)
         }x  p99 ${(pct(xs, 99) / pct(ref, 99)).toFixed(2)}x   (${goals[i]})`,
       );
     });
     if (!weftAdd.length) weftAdd = cs[1].add;
   }
-  await startup(dir, bin, weftAdd);
+  // 2 pods x 3 warm-ups + 2n iterations x (ADD + DEL) x (1 + 3 plugins).
+  const want = 2 * (3 + n) * 2 * 4;
+  if (agent.served() !== want) {
+    throw new Error(`the agent served ${agent.served()} of ${want} operations`);
+  }
+  await startup(dir, bin, weftAdd, agent.socket);
+}
+
+interface Agent extends AsyncDisposable {
+  socket: string;
+  /** Operations the agent answered so far. */
+  served(): number;
+  /** How long each served operation ran inside the agent (ms). */
+  ops: { command: string; ms: number }[];
+}
+
+/** Starts the agent-like socket server (a child process) on `socket`. */
+async function startAgent(socket: string): Promise<Agent> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", SERVER, socket],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = "";
+  let served = 0;
+  const ops: { command: string; ms: number }[] = [];
+  let ready = () => {};
+  const isReady = new Promise<void>((r) => ready = r);
+  const pump = (async () => {
+    for (;;) {
+      const { value, done } = await lines.read();
+      if (done) return;
+      buf += value;
+      let nl;
+      while ((nl = buf.indexOf("\n")) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        if (line === "ready") ready();
+        else {
+          served++;
+          ops.push(JSON.parse(line));
+        }
+      }
+    }
+  })();
+  await Promise.race([isReady, child.status]);
+  return {
+    socket,
+    served: () => served,
+    ops,
+    async [Symbol.asyncDispose]() {
+      child.kill("SIGTERM");
+      await child.status;
+      await pump;
+    },
+  };
 }
 
 /** p50 wall time of starting `cmd` `runs` times (2 warm-ups dropped). */
@@ -259,7 +348,12 @@ async function timeStart(
 }
 
 /** The start breakdown and the wrapper forms measured. */
-async function startup(dir: string, bin: string, weftAdd: number[]) {
+async function startup(
+  dir: string,
+  bin: string,
+  weftAdd: number[],
+  socket: string,
+) {
   const deno = Deno.execPath();
   Deno.writeTextFileSync(`${dir}/empty.js`, "");
   const bundle = `${bin}/.weft-cni.js`;
@@ -273,7 +367,12 @@ async function startup(dir: string, bin: string, weftAdd: number[]) {
       `${dir}/empty.js`,
     ]],
     ["reference bridge VERSION", [`${REF}/bridge`]],
-    ["VERSION via installed wrapper (sh, --no-config, bundle)", [
+    ["VERSION via installed wrapper, agent serving", [
+      "env",
+      `${CNI_SOCKET_ENV}=${socket}`,
+      `${bin}/flannel`,
+    ]],
+    ["VERSION via installed wrapper (sh, --no-config, bundle), no agent", [
       `${bin}/flannel`,
     ]],
     ["  bundle + --no-lock --no-npm --no-remote --cached-only", [
@@ -318,6 +417,7 @@ async function startup(dir: string, bin: string, weftAdd: number[]) {
     PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
     HOME: Deno.env.get("HOME") ?? "/root",
     CNI_COMMAND: "VERSION",
+    [CNI_SOCKET_ENV]: `${dir}/none.sock`,
   };
   const rounds = 3;
   const times = forms.map(() => [] as number[]);
@@ -332,7 +432,7 @@ async function startup(dir: string, bin: string, weftAdd: number[]) {
     console.log(`  ${label.padEnd(60)} ${fmt(pct(times[i], 50))}`);
   }
   console.log(
-    `  ${"plugin ADD (weft flannel, usual pod, exec'd)".padEnd(60)} ${
+    `  ${"plugin ADD (weft flannel, usual pod, exec'd, agent)".padEnd(60)} ${
       fmt(pct(weftAdd, 50))
     }`,
   );

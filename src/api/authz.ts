@@ -1,7 +1,8 @@
 // Authorization on top of the authenticated identity, NodeRestriction-like:
 // the admin may do everything; a node may read every served resource and
 // write what its row's nodeAccess allows (its own Node, pods bound to it,
-// events), and delete nothing. Anyone else is refused.
+// events); of those it may delete only pods bound to it (the containers its
+// CNI plugin attached). Anyone else is refused.
 
 import { type Identity, isAdmin, nodeOf } from "./auth/mod.ts";
 import { ApiError } from "./errors.ts";
@@ -72,7 +73,9 @@ export function authorize(
     throw forbidden(who, a, "only administrators may proxy to nodes");
   }
   if (READ.includes(a.verb)) return who;
-  if (a.verb === "delete") {
+  // Deleting a bound object (a pod): the handler checks the stored one is
+  // bound to the node (authorizePodBinding), as for every other such write.
+  if (a.verb === "delete" && access !== "bound") {
     throw forbidden(who, a, `node "${node}" may not delete ${a.resource}`);
   }
   if (access === "read") {

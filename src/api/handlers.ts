@@ -5,7 +5,7 @@
 // the objects themselves.
 
 import type { Context } from "hono";
-import type { Identity } from "./auth/mod.ts";
+import { type Identity, isAdmin } from "./auth/mod.ts";
 import {
   type Attributes,
   authorize,
@@ -474,7 +474,13 @@ export class ResourceHandlers {
   delete = async (c: Context): Promise<Response> => {
     const ns = this.#ns(c);
     const name = this.#name(c);
-    await this.#auth(c, { verb: "delete", namespace: ns, name });
+    const a: Attributes = {
+      verb: "delete",
+      namespace: ns,
+      name,
+      resource: this.def.plural,
+    };
+    const id = await this.#auth(c, a);
     const text = await c.req.text();
     const pre: { resourceVersion?: number; uid?: string } = {};
     if (text.trim() !== "") {
@@ -486,6 +492,13 @@ export class ResourceHandlers {
           pre.resourceVersion = parseRv(p.resourceVersion);
         }
       }
+    }
+    if (this.def.nodeAccess === "bound" && !isAdmin(id)) {
+      // A node deletes only objects bound to it: the version checked is the
+      // version deleted.
+      const cur = await this.deps.registry.get(this.def, ns, name);
+      this.#bindingCheck(id, a, [cur]);
+      pre.resourceVersion ??= Number(cur.metadata.resourceVersion);
     }
     const opts = dryRunOf(c);
     const gone = await this.deps.registry.delete(

@@ -180,6 +180,20 @@ export function agentTasks(
         cniChain: cfg.cniChain,
       }, ctx),
   };
+  // The plugins' thin clients hand their operations to this task over a
+  // local socket (src/cni/server.ts); it also records the attached
+  // containers as Pods (cni_pods.ts). Both are loaded when it starts.
+  const cniSocketTask: TaskSpec = {
+    name: "cni-socket",
+    run: async (ctx: TaskContext) => {
+      const { serveCniAndRecordPods } = await import("./cni_serve.ts");
+      await serveCniAndRecordPods({
+        nodeName,
+        client: () => state.join?.client,
+        nodeIPs: () => state.nodeIPs,
+      }, ctx);
+    },
+  };
   const flannelTask: TaskSpec = {
     name: "flannel",
     deps: ["node"],
@@ -293,6 +307,7 @@ export function agentTasks(
     nodeTask,
     flannelTask,
     cniTask,
+    cniSocketTask,
     cniOpsTask,
     tunnelTask,
     endpointTask,

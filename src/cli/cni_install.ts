@@ -6,8 +6,10 @@
 // to the binary. From source (Deno.execPath() is deno) a symlink would start
 // Deno's own CLI, so each name is a tiny /bin/sh wrapper that execs
 // `deno run --no-config <entry> <name>`, where the entry is src/cni/main.ts
-// bundled into one JavaScript file at install time (one module to load, no
-// TypeScript, no config or lock file lookup: the fastest Deno start measured)
+// (the thin client of the agent's CNI socket) bundled into one JavaScript
+// file at install time (one module to load, no TypeScript, no config or
+// lock file lookup: the fastest Deno start measured), with the skeleton and
+// plugins — the client's fallback when no agent answers — bundled beside it,
 // or, when `deno bundle` is unavailable, src/cni/main.ts itself. Either way
 // every entry is replaced atomically (create under a temporary name, rename
 // over), so a stale set — dangling links, regular files, wrong targets —
@@ -21,6 +23,8 @@ import { CNI_PLUGINS as CNI_NAMES } from "../cni/argv0.ts";
 
 /** The bundled plugin entry, beside the wrappers (hidden from runtimes). */
 export const CNI_BUNDLE = ".weft-cni.js";
+export { LOCAL_BUNDLE } from "../cni/main.ts";
+import { LOCAL_BUNDLE } from "../cni/main.ts";
 
 const FLANNEL_DELEGATE = {
   hairpinMode: true,
@@ -225,10 +229,40 @@ function sourceEntry(): string {
   return new URL("../cni/main.ts", import.meta.url).pathname;
 }
 
+/** Bundles `src` into `out` atomically; false when `deno bundle` fails. */
+async function bundleOne(
+  deno: string,
+  src: string,
+  out: string,
+  signal: AbortSignal,
+): Promise<boolean> {
+  const dir = out.slice(0, out.lastIndexOf("/"));
+  const tmp = tmpName(dir, out.slice(dir.length + 1));
+  try {
+    const r = await new Deno.Command(deno, {
+      args: ["bundle", "--no-config", "--platform", "deno", "-o", tmp, src],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+      signal,
+    }).output();
+    if (r.code !== 0) return false;
+    await Deno.chmod(tmp, 0o644);
+    await Deno.rename(tmp, out);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await Deno.remove(tmp).catch(() => {});
+  }
+}
+
 /**
- * Bundles the plugin entry into `binDir/.weft-cni.js` (atomically); null
- * when `deno bundle` fails (e.g. esbuild not cached and no registry), so
- * the wrappers run the TypeScript entry instead.
+ * Bundles the plugin entry into `binDir/.weft-cni.js` — the thin client —
+ * and the skeleton with every plugin, its in-process fallback, into
+ * `binDir/.weft-cni-local.js` (the entry finds it beside itself), each
+ * atomically; null when `deno bundle` fails (e.g. esbuild not cached and no
+ * registry), so the wrappers run the TypeScript entry instead.
  */
 export async function bundleEntry(
   binDir: string,
@@ -237,25 +271,13 @@ export async function bundleEntry(
   signal?: AbortSignal,
 ): Promise<string | null> {
   const timeout = AbortSignal.timeout(60_000);
-  const out = `${binDir}/${CNI_BUNDLE}`;
-  const tmp = tmpName(binDir, CNI_BUNDLE);
-  try {
-    const r = await new Deno.Command(deno, {
-      args: ["bundle", "--no-config", "--platform", "deno", "-o", tmp, entry],
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-      signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
-    }).output();
-    if (r.code !== 0) return null;
-    await Deno.chmod(tmp, 0o644);
-    await Deno.rename(tmp, out);
-    return out;
-  } catch {
+  const sig = signal ? AbortSignal.any([signal, timeout]) : timeout;
+  const local = new URL("../cni/skel.ts", import.meta.url).pathname;
+  if (!await bundleOne(deno, local, `${binDir}/${LOCAL_BUNDLE}`, sig)) {
     return null;
-  } finally {
-    await Deno.remove(tmp).catch(() => {});
   }
+  const out = `${binDir}/${CNI_BUNDLE}`;
+  return await bundleOne(deno, entry, out, sig) ? out : null;
 }
 
 /** Points every plugin name in `binDir` at this program, atomically. */

@@ -1,7 +1,11 @@
-// Files the plugins and the runtime keep: an I/O failure as the CNI error,
-// a write loop for short writes, and an atomic whole-file write.
+// Files the plugins and the runtime keep: an I/O failure as the CNI error
+// and an atomic whole-file write (the sync read/write loops live in
+// src/util/sync_io.ts and are re-exported here).
 
 import { CniError, ErrorCode } from "./plugin.ts";
+import { writeAllSync } from "../util/sync_io.ts";
+
+export { readAllSync, writeAllSync } from "../util/sync_io.ts";
 
 /** A CniError with the spec's I/O failure code (5), keeping `err` as cause. */
 export function ioFailure(msg: string, err: unknown): CniError {
@@ -11,42 +15,6 @@ export function ioFailure(msg: string, err: unknown): CniError {
     undefined,
     { cause: err },
   );
-}
-
-/**
- * Reads `file` to its end, synchronously (no streams to load on a plugin
- * start); null when it holds more than `max` bytes.
- */
-export function readAllSync(
-  file: { readSync(p: Uint8Array): number | null },
-  max: number,
-): Uint8Array | null {
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const buf = new Uint8Array(Math.min(64 * 1024, max + 1 - size));
-    const n = file.readSync(buf);
-    if (n === null || n === 0) break;
-    chunks.push(buf.subarray(0, n));
-    size += n;
-    if (size > max) return null;
-  }
-  const out = new Uint8Array(size);
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.length;
-  }
-  return out;
-}
-
-/** Writes all of `data` (writeSync may write less than asked). */
-export function writeAllSync(
-  file: { writeSync(p: Uint8Array): number },
-  data: Uint8Array,
-): void {
-  let off = 0;
-  while (off < data.length) off += file.writeSync(data.subarray(off));
 }
 
 /**

@@ -14,6 +14,7 @@ import { callPlugin } from "./delegate.ts";
 import { readAllSync, writeAllSync } from "./files.ts";
 import { jsonDepth } from "../util/json_depth.ts";
 import { appendOpRecord, OPS_LOG, podOf } from "./op_record.ts";
+import { MAX_STDIN } from "./socket.ts";
 import { loadPlugin } from "./registry.ts";
 import {
   requireSupported,
@@ -62,26 +63,43 @@ export interface PluginIO {
   opsLog?: string;
 }
 
-/** The largest network config (with prevResult) a plugin reads from stdin. */
-export const MAX_STDIN = 4 * 1024 * 1024;
+export { MAX_STDIN };
+
+function tooLarge(): Promise<never> {
+  return Promise.reject(
+    new CniError(
+      ErrorCode.DecodingFailure,
+      "error reading network config",
+      `stdin holds more than ${MAX_STDIN} bytes`,
+    ),
+  );
+}
 
 function processIO(): PluginIO {
   return {
     env: Deno.env.toObject(),
     readStdin: () => {
       const bytes = readAllSync(Deno.stdin, MAX_STDIN);
-      if (bytes) return Promise.resolve(bytes);
-      return Promise.reject(
-        new CniError(
-          ErrorCode.DecodingFailure,
-          "error reading network config",
-          `stdin holds more than ${MAX_STDIN} bytes`,
-        ),
-      );
+      return bytes ? Promise.resolve(bytes) : tooLarge();
     },
     stdout: (t) => writeAllSync(Deno.stdout, new TextEncoder().encode(t)),
     stderr: (t) => writeAllSync(Deno.stderr, new TextEncoder().encode(t)),
     opsLog: OPS_LOG,
+  };
+}
+
+/**
+ * Process stdout/stderr with an environment and stdin already read (null:
+ * stdin was larger than MAX_STDIN) — the thin client's in-process fallback.
+ */
+export function localIO(
+  env: Record<string, string>,
+  stdin: Uint8Array | null,
+): PluginIO {
+  return {
+    ...processIO(),
+    env,
+    readStdin: () => stdin ? Promise.resolve(stdin) : tooLarge(),
   };
 }
 

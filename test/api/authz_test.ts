@@ -78,7 +78,7 @@ Deno.test("a node may not delete even its own Node, nor proxy", async () => {
   );
 });
 
-Deno.test("a node may create and update only pods bound to itself", async () => {
+Deno.test("a node may create, update and delete only pods bound to itself", async () => {
   await using api = await testApi();
   const t = { token: nodeToken("a") };
   const pod = (name: string, nodeName?: string) => ({
@@ -140,6 +140,21 @@ Deno.test("a node may create and update only pods bound to itself", async () => 
     (await api.call("GET", "/api/v1/pods", undefined, t)).status,
     200,
   );
+  // Delete: only pods bound to the node (the containers its CNI attached).
+  assertEquals(
+    (await api.call(
+      "DELETE",
+      "/api/v1/namespaces/default/pods/q",
+      undefined,
+      t,
+    ))
+      .status,
+    403,
+  );
+  assertEquals(
+    (await api.call("GET", "/api/v1/namespaces/default/pods/q")).status,
+    200,
+  );
   assertEquals(
     (await api.call(
       "DELETE",
@@ -147,7 +162,11 @@ Deno.test("a node may create and update only pods bound to itself", async () => 
       undefined,
       t,
     )).status,
-    403,
+    200,
+  );
+  assertEquals(
+    (await api.call("GET", "/api/v1/namespaces/default/pods/p1")).status,
+    404,
   );
 });
 

@@ -1,6 +1,7 @@
-// The CNI start path stays lean: the module graph a plugin can load —
-// main.ts's plugin branch and the from-source entry src/cni/main.ts,
-// following static imports and the lazy plugin imports alike — holds only
+// The CNI start path stays lean: the from-source entry src/cni/main.ts is
+// the thin client alone; the module graph a plugin can load — main.ts's
+// plugin branch and the client's fallback src/cni/skel.ts, following static
+// imports and the lazy plugin imports alike — holds only
 // src/cni, src/net, src/util and ffi/: no npm or remote package, no hono,
 // no YAML, no API, store, CLI, kube client, tunnel or flannel daemon code.
 
@@ -85,18 +86,31 @@ Deno.test("main.ts: the plugin branch reaches only src/cni, src/net, src/util an
   assert(heavy(all).some((s) => s.includes("/src/cli/")), "detector is blind");
 });
 
-Deno.test("src/cni/main.ts (the wrappers' entry and its bundle) reaches only src/cni, src/net, src/util and ffi/", async () => {
+Deno.test("src/cni/main.ts (the wrappers' entry and its bundle) is the thin client: argv0, the client, the socket framing, sync stdio — no skeleton, plugin or ffi/", async () => {
   const mods = await graph("src/cni/main.ts");
   const all = reach(mods, [spec("src/cni/main.ts")]);
+  const names = [...all].map((s) => s.slice(ROOT.href.length)).sort();
+  assertEquals(names, [
+    "src/cni/argv0.ts",
+    "src/cni/client.ts",
+    "src/cni/main.ts",
+    "src/cni/socket.ts",
+    "src/util/sync_io.ts",
+  ]);
+});
+
+Deno.test("src/cni/skel.ts (the client's fallback and its bundle) reaches only src/cni, src/net, src/util and ffi/", async () => {
+  const mods = await graph("src/cni/skel.ts");
+  const all = reach(mods, [spec("src/cni/skel.ts")]);
   for (const p of ["flannel", "bridge", "host_local", "portmap", "bandwidth"]) {
     assert(all.has(spec(`src/cni/${p}/mod.ts`)), `${p} not in the graph`);
   }
   assertEquals(heavy(all), []);
 });
 
-Deno.test("a plugin answering VERSION loads only the skeleton: no plugin, no ffi/, no netfilter", async () => {
-  const mods = await graph("src/cni/main.ts");
-  const eager = reach(mods, [spec("src/cni/main.ts")], (d) => !!d.isDynamic);
+Deno.test("a plugin answering VERSION without an agent loads only the skeleton: no plugin, no ffi/, no netfilter", async () => {
+  const mods = await graph("src/cni/skel.ts");
+  const eager = reach(mods, [spec("src/cni/skel.ts")], (d) => !!d.isDynamic);
   const names = [...eager].map((s) => s.slice(ROOT.href.length)).sort();
   assert(!names.some((n) => n.startsWith("ffi/")), names.join("\n"));
   assert(!names.some((n) => n.includes("/netfilter/")), names.join("\n"));

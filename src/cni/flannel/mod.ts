@@ -24,6 +24,12 @@ import {
 } from "./capabilities.ts";
 import { readConf, removeConf, saveConf, savedIds } from "./saved.ts";
 import { loadSubnetEnv } from "./subnet_env.ts";
+import {
+  podRecordDir,
+  readPodRecords,
+  removePodRecord,
+  writePodRecord,
+} from "../pod_record.ts";
 
 export {
   buildDelegate,
@@ -68,8 +74,28 @@ async function add(ctx: PluginContext): Promise<Result> {
   }
   // As in a chain, a failed portmap/bandwidth step fails the ADD and the
   // runtime's DEL undoes it all (the saved config stays for that DEL).
-  if (!hasCapabilityWork(ctx.config, "ADD")) return result;
-  return await addCapabilities(ctx, result);
+  if (hasCapabilityWork(ctx.config, "ADD")) {
+    result = await addCapabilities(ctx, result);
+  }
+  recordPod(ctx, fc, result);
+  return result;
+}
+
+/** Leaves the pod record for the agent; never fails the ADD. */
+function recordPod(ctx: PluginContext, fc: FlannelConf, result: Result) {
+  try {
+    writePodRecord(podRecordDir(fc.dataDir), {
+      containerId: ctx.containerId,
+      ifname: ctx.ifname,
+      netns: ctx.netns,
+      podNamespace: ctx.args.K8S_POD_NAMESPACE,
+      podName: ctx.args.K8S_POD_NAME,
+      ips: (result.ips ?? []).map((ip) => ip.address.split("/")[0]),
+      added: new Date().toISOString(),
+    });
+  } catch (err) {
+    ctx.log?.(`flannel: no pod record for ${ctx.containerId}: ${err}`);
+  }
 }
 
 /**
@@ -112,6 +138,11 @@ async function del(ctx: PluginContext): Promise<void> {
     await runCapabilities(ctx, "DEL").catch((err) => failed = err);
   }
   await delDelegate(ctx, fc);
+  try {
+    removePodRecord(podRecordDir(fc.dataDir), ctx.containerId);
+  } catch (err) {
+    ctx.log?.(`flannel: pod record of ${ctx.containerId} stays: ${err}`);
+  }
   if (failed !== undefined) throw failed;
 }
 
@@ -161,6 +192,14 @@ async function gc(ctx: PluginContext): Promise<void> {
   );
   for (const id of savedIds(fc.dataDir)) {
     if (!valid.has(id)) removeConf(fc.dataDir, id);
+  }
+  const records = podRecordDir(fc.dataDir);
+  for (const rec of readPodRecords(records)) {
+    if (!valid.has(rec.containerId)) {
+      try {
+        removePodRecord(records, rec.containerId);
+      } catch { /* the agent drops it once its netns is gone */ }
+    }
   }
   const conf = rendered(ctx, fc);
   for (const k of ["cni.dev/valid-attachments", "cni.dev/attachments"]) {

@@ -1,0 +1,167 @@
+// The exec'd plugins' thin client: with an agent serving the CNI socket the
+// agent runs each operation; without one the plugin runs in its own
+// process. Both paths leave the same links, addresses, routes, netfilter
+// rules and host-local files, and ADD, CHECK, GC, STATUS and DEL all pass
+// through both (the runtime execs the installer's wrappers, bundled).
+
+import { assert, assertEquals } from "@std/assert";
+import { Netns } from "../harness/netns.ts";
+import { natRules, netSnapshot } from "../harness/cni_ns.ts";
+import { installPlugins } from "../../src/cli/cni_install.ts";
+import { CNI_SOCKET_ENV } from "../../src/cni/socket.ts";
+import { ipFiles, writeK3sConflist } from "./_helpers.ts";
+
+const CNI_EXEC = new URL("./_cni_exec.ts", import.meta.url).pathname;
+const SERVER = new URL("./_cni_server.ts", import.meta.url).pathname;
+
+interface Served {
+  name: string;
+  command: string;
+  code: number;
+}
+
+/** The agent-like server (a child process) inside `host`. */
+async function startServer(host: Netns, socket: string) {
+  const child = new Deno.Command("ip", {
+    args: [
+      "netns",
+      "exec",
+      host.name,
+      Deno.execPath(),
+      "run",
+      "-A",
+      SERVER,
+      socket,
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream())
+    .getReader();
+  let buf = "";
+  const served: Served[] = [];
+  let ready = () => {};
+  const isReady = new Promise<void>((r) => ready = r);
+  const pump = (async () => {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      buf += value;
+      let nl;
+      while ((nl = buf.indexOf("\n")) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        if (line === "ready") ready();
+        else served.push(JSON.parse(line));
+      }
+    }
+  })();
+  await Promise.race([
+    isReady,
+    child.status.then((s) => {
+      throw new Error(`the CNI server exited ${s.code}`);
+    }),
+  ]);
+  return {
+    served,
+    async [Symbol.asyncDispose]() {
+      child.kill("SIGTERM");
+      await child.status;
+      await pump;
+    },
+  };
+}
+
+/** The ADD result without what differs on every ADD (MACs, veth names). */
+function scrub(result: { interfaces?: { name: string; mac?: string }[] }) {
+  for (const i of result.interfaces ?? []) {
+    delete i.mac;
+    i.name = i.name.replace(/^veth[0-9a-f]{8}$/, "veth*");
+  }
+  return result;
+}
+
+const PORTS = {
+  portMappings: [{ hostPort: 8080, containerPort: 80, protocol: "tcp" }],
+};
+
+Deno.test("through the agent and through the fallback, ADD/CHECK/GC/STATUS/DEL leave the same links, addresses, routes, rules and files", async () => {
+  await using host = await Netns.create("asvh");
+  await using pod = await Netns.create("asvp");
+  const dir = await Deno.makeTempDir({ prefix: "weft-agent-served-" });
+  try {
+    const bin = `${dir}/bin`;
+    await installPlugins(bin);
+    const conflist = writeK3sConflist(
+      dir,
+      "10-flannel.conflist",
+      "10.42.7.1/24",
+      [],
+    );
+    const list = JSON.parse(Deno.readTextFileSync(conflist));
+    list.plugins[0].capabilities = { portMappings: true, bandwidth: true };
+    list.cniVersion = "1.1.0";
+    Deno.writeTextFileSync(conflist, JSON.stringify(list));
+    const socket = `${dir}/cni.sock`;
+    await using server = await startServer(host, socket);
+
+    const cni = async (sock: string, verb: string) => {
+      const r = await host.run([
+        Deno.execPath(),
+        "run",
+        "-A",
+        CNI_EXEC,
+        verb,
+        conflist,
+        bin,
+        `${dir}/cache`,
+        pod.path,
+        "pod1",
+        JSON.stringify(PORTS),
+      ], { env: { [CNI_SOCKET_ENV]: sock } });
+      assertEquals(r.code, 0, `${verb}: ${r.stdout}${r.stderr}`);
+      return r.stdout;
+    };
+    const picture = async () => ({
+      host: await netSnapshot(host),
+      pod: await netSnapshot(pod),
+      nat: await natRules(host),
+      ips: ipFiles(`${dir}/ipam/cbr0`),
+    });
+
+    const seen: Record<string, unknown>[] = [];
+    for (const sock of [socket, `${dir}/absent.sock`]) {
+      // A fresh host-local store: both rounds allocate the same address.
+      await Deno.remove(`${dir}/ipam`, { recursive: true }).catch(() => {});
+      const before = server.served.length;
+      const added = scrub(JSON.parse(await cni(sock, "add")));
+      const attached = await picture();
+      await cni(sock, "check");
+      await cni(sock, "status");
+      await cni(sock, "gc");
+      assertEquals(await picture(), attached, "GC changed a live pod");
+      await cni(sock, "del");
+      const detached = await picture();
+      const ops = server.served.slice(before).map((s) => s.command);
+      seen.push({ added, attached, detached, ops });
+    }
+    const [agent, fallback] = seen;
+    // The agent ran every operation of the first round, none of the second.
+    assertEquals(agent.ops, ["ADD", "CHECK", "STATUS", "GC", "DEL"]);
+    assertEquals(fallback.ops, []);
+    assertEquals(
+      { ...agent, ops: null },
+      { ...fallback, ops: null },
+    );
+    const a = agent.attached as Awaited<ReturnType<typeof picture>>;
+    assertEquals(a.ips, ["10.42.7.2"]);
+    assert(
+      a.nat.some((l) => l.includes("--to-destination 10.42.7.2:80")),
+      "no DNAT rule",
+    );
+    assertEquals((agent.detached as typeof a).ips, []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
