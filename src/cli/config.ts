@@ -38,6 +38,9 @@ export interface WeftConfig {
   writeKubeconfigMode: number;
   tlsSAN: string[];
   datastoreEndpoint?: string;
+  datastoreCAFile?: string;
+  datastoreCertFile?: string;
+  datastoreKeyFile?: string;
   httpsListenPort: number;
   bindAddress: string;
   /** Where each value came from, for `--help`-style diagnostics and tests. */
@@ -332,6 +335,9 @@ function build(
     writeKubeconfigMode: parseInt(str("write-kubeconfig-mode") ?? "0600", 8),
     tlsSAN: list("tls-san"),
     datastoreEndpoint: str("datastore-endpoint"),
+    datastoreCAFile: str("datastore-cafile"),
+    datastoreCertFile: str("datastore-certfile"),
+    datastoreKeyFile: str("datastore-keyfile"),
     httpsListenPort: Number(v.get("https-listen-port") ?? 6443),
     bindAddress: str("bind-address") ?? "0.0.0.0",
     sources,

@@ -10,7 +10,7 @@ import {
   writeAdminKubeconfig,
 } from "../api/auth/mod.ts";
 import { createNodeIpam, startApiServer } from "../api/mod.ts";
-import { defaultStorePath, openSqliteStore, type Store } from "../store/mod.ts";
+import { openStore, runOncePerCluster, type Store } from "../store/mod.ts";
 import {
   type Logger,
   stderrLogger,
@@ -31,6 +31,12 @@ import { flagHelp, resolveConfig, type WeftConfig } from "./config.ts";
 import { CommandError } from "./errors.ts";
 import { detectNodeIPs } from "./node_ip.ts";
 import { readinessRoutes, tokenOf } from "./run.ts";
+import {
+  ServerSet,
+  serverUrlOf,
+  sharedDatastore,
+  withSharedBootstrap,
+} from "./server_ha.ts";
 
 export const SERVER_HELP = `Usage: weft server [flags]
 
@@ -54,18 +60,18 @@ export async function serverCommand(
   return await runServer(cfg, signal);
 }
 
-function openStore(cfg: WeftConfig): Store {
-  const path = cfg.datastoreEndpoint
-    ? cfg.datastoreEndpoint.slice("sqlite://".length)
-    : defaultStorePath(cfg.dataDir);
+async function openDatastore(cfg: WeftConfig): Promise<Store> {
   try {
-    return openSqliteStore(path);
+    return await openStore(cfg.datastoreEndpoint, {
+      dataDir: cfg.dataDir,
+      caFile: cfg.datastoreCAFile,
+      certFile: cfg.datastoreCertFile,
+      keyFile: cfg.datastoreKeyFile,
+    });
   } catch (e) {
     throw new CommandError(
-      `cannot open the datastore ${path}: ${(e as Error).message}`,
-      {
-        cause: e,
-      },
+      `cannot open the datastore: ${(e as Error).message}`,
+      { cause: e },
     );
   }
 }
@@ -102,11 +108,19 @@ export async function runServer(
   logger: Logger = stderrLogger,
 ): Promise<number> {
   const log = (m: string) => logger("info", "server", m);
-  const store = openStore(cfg);
+  const store = await openDatastore(cfg);
   try {
-    const pki = await setupPKI(cfg, log);
-    const adminToken = await ensureAdminToken(cfg.dataDir);
+    const { pki, adminToken } = await withSharedBootstrap(
+      store,
+      cfg,
+      log,
+      async () => ({
+        pki: await setupPKI(cfg, log),
+        adminToken: await ensureAdminToken(cfg.dataDir),
+      }),
+    );
     const port = cfg.httpsListenPort;
+    const servers = new ServerSet();
     await writeAdminKubeconfig({
       path: cfg.writeKubeconfig,
       mode: cfg.writeKubeconfigMode,
@@ -151,6 +165,7 @@ export async function runServer(
               joinRoutes(app, { dataDir: cfg.dataDir, caPem: pki.caPem }),
             clusterConfigRoutes(clusterConfigOf(cfg), authenticate),
             readinessRoutes(() => sup.status(), authenticate),
+            servers.routes(authenticate),
           ],
           ready: () => sup.ready,
           log: ctx.log,
@@ -164,10 +179,28 @@ export async function runServer(
     };
     const janitor: TaskSpec = {
       name: "node-credentials",
-      run: (ctx) =>
-        runNodeCredentialJanitor({ dataDir: cfg.dataDir, store }, ctx),
+      run: (ctx) => {
+        // On etcd the janitor runs on one server at a time.
+        if (sharedDatastore(cfg)) ctx.ready();
+        return runOncePerCluster(
+          store,
+          "node-credentials",
+          `${cfg.nodeName}/${Deno.pid}`,
+          (signal) =>
+            runNodeCredentialJanitor({ dataDir: cfg.dataDir, store }, {
+              ...ctx,
+              signal,
+            }),
+          ctx.signal,
+        );
+      },
     };
-    const tasks: TaskSpec[] = [apiTask, janitor];
+    const self = serverUrlOf(cfg);
+    const tasks: TaskSpec[] = [
+      apiTask,
+      janitor,
+      servers.task(store, cfg.nodeName, self),
+    ];
     if (!cfg.disableAgent) {
       const agent = agentTasks({
         cfg,

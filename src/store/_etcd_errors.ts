@@ -37,7 +37,8 @@ export function toStoreError(
   if (closed || e instanceof errors.mod.ClientClosedError) {
     return new StoreClosed();
   }
-  const msg = e instanceof Error ? e.message : String(e);
+  const msg = (e instanceof Error ? e.message : String(e)).split("\n")[0]
+    .replace(/\.?\s*Resolution note:.*$/, "");
   if (errors.isTimeout(e)) {
     return new Unavailable(`etcd did not answer in time: ${msg}`, true, {
       cause: e,

@@ -46,3 +46,32 @@ export async function leadWithLease(
     await sleep(RETRY_MS, signal);
   }
 }
+
+/** Keeps `key` = `value` under a lease until `signal` aborts; re-creates it
+ * (with a new lease) when the lease is lost while etcd was unreachable. */
+export async function holdWithLease(
+  client: Etcd.Etcd3,
+  key: string,
+  value: string,
+  signal: AbortSignal,
+): Promise<void> {
+  while (!signal.aborted) {
+    const lease = client.lease(LEASE_TTL_S);
+    const lost = new AbortController();
+    lease.on("lost", () => lost.abort());
+    try {
+      await lease.put(key).value(value).exec();
+      await new Promise<void>((resolve) => {
+        const any = AbortSignal.any([signal, lost.signal]);
+        if (any.aborted) return resolve();
+        any.addEventListener("abort", () => resolve(), { once: true });
+      });
+    } catch {
+      // etcd unreachable: try again below.
+    } finally {
+      if (lost.signal.aborted) lease.release();
+      else await lease.revoke().catch(() => lease.release());
+    }
+    await sleep(RETRY_MS, signal);
+  }
+}

@@ -10,7 +10,7 @@ import type * as Etcd from "etcd3";
 import { watchEtcd } from "./_etcd_watch.ts";
 import { EtcdErrors, toStoreError } from "./_etcd_errors.ts";
 import { entryOf, prefixEnd } from "./_etcd_kv.ts";
-import { leadWithLease } from "./_etcd_leader.ts";
+import { holdWithLease, leadWithLease } from "./_etcd_leader.ts";
 import { StoreClosed, StoreError } from "./errors.ts";
 import { createKey, deleteKey, updateKey } from "./ops.ts";
 import type {
@@ -277,6 +277,11 @@ class EtcdStore implements Store, Leadership {
   ): Promise<void> {
     const both = AbortSignal.any([signal, this.#closed.signal]);
     return leadWithLease(this.client, name, identity, fn, both);
+  }
+
+  hold(key: string, value: string, signal: AbortSignal): Promise<void> {
+    const both = AbortSignal.any([signal, this.#closed.signal]);
+    return holdWithLease(this.client, key, value, both);
   }
 
   close(): void {

@@ -21,3 +21,23 @@ export function runOncePerCluster(
   if (hasLeadership(store)) return store.lead(name, identity, fn, signal);
   return fn(signal);
 }
+
+/** Keeps `key` = `value` in the store while this server runs (on etcd: under
+ * a lease, gone soon after the process dies; on SQLite: removed at stop). */
+export async function advertise(
+  store: Store,
+  key: string,
+  value: string,
+  signal: AbortSignal,
+): Promise<void> {
+  if (hasLeadership(store)) return await store.hold(key, value, signal);
+  const cur = await store.get(key);
+  await store.txn([{ key, modRevision: cur?.modRevision ?? 0 }], [
+    { type: "put", key, value },
+  ]);
+  await new Promise<void>((resolve) => {
+    if (signal.aborted) return resolve();
+    signal.addEventListener("abort", () => resolve(), { once: true });
+  });
+  await store.delete(key).catch(() => {});
+}

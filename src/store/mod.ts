@@ -27,4 +27,4 @@ export { defaultStorePath } from "./path.ts";
 export { type Datastore, parseDatastoreEndpoint } from "./endpoint.ts";
 export { openStore, type OpenStoreOptions } from "./open.ts";
 export { createKey, deleteKey, updateKey } from "./ops.ts";
-export { runOncePerCluster } from "./leader.ts";
+export { advertise, runOncePerCluster } from "./leader.ts";

@@ -93,4 +93,7 @@ export interface Leadership {
     fn: (signal: AbortSignal) => Promise<void>,
     signal: AbortSignal,
   ): Promise<void>;
+  /** Keeps `key` = `value` present while this process lives (a lease kept
+   * alive), until `signal` aborts; the key goes when the process dies. */
+  hold(key: string, value: string, signal: AbortSignal): Promise<void>;
 }

@@ -57,6 +57,7 @@ Deno.test("weft server --disable-agent serves the API, reports its tasks ready, 
     assertEquals(st.tasks.map((t: { name: string }) => t.name), [
       "api",
       "node-credentials",
+      "server-members",
     ]);
     assertEquals((await Deno.stat(kubeconfig)).mode! & 0o777, 0o640);
     assertEquals((await Deno.stat(`${dir}/server/db`)).mode! & 0o777, 0o700);

@@ -5,8 +5,15 @@
 // changes made by another process (`weft token forget-node`) within a second.
 
 import { join } from "node:path";
-import { writeFileAtomic } from "../../tls/mod.ts";
-import { DEFAULT_RECHECK_MS, FileCache } from "./_file_cache.ts";
+import type { Store } from "../../store/mod.ts";
+import {
+  type CredShape,
+  type CredSource,
+  FileCredSource,
+  type NodeRecord,
+  StoreCredSource,
+} from "./_cred_source.ts";
+import { DEFAULT_RECHECK_MS } from "./_file_cache.ts";
 import {
   constantTimeEqual,
   hashPassword,
@@ -18,17 +25,7 @@ import {
 /** The bearer token format of a node: `weft-node:<name>:<64 hex>`. */
 const NODE_TOKEN = /^weft-node:([a-z0-9.-]{1,253}):([0-9a-f]{64})$/;
 
-export interface NodeRecord {
-  passwordHash: string;
-  tokenHash: string;
-  issuedAt: string;
-  /** A Node object of this name has been seen since the node joined. */
-  registered?: boolean;
-}
-
-interface FileShape {
-  nodes: Record<string, NodeRecord>;
-}
+export type { NodeRecord };
 
 export class NodePasswordRejected extends Error {
   override name = "NodePasswordRejected";
@@ -45,39 +42,24 @@ export function credDir(dataDir: string): string {
   return join(dataDir, "server", "cred");
 }
 
-function parseFile(text: string | null): FileShape {
-  if (!text) return { nodes: {} };
-  const v = JSON.parse(text) as Partial<FileShape>;
-  return { nodes: v.nodes ?? {} };
-}
-
 const MAX_VERIFIED = 4096;
 
 export class NodeCredentials {
   readonly path: string;
-  readonly #file: FileCache<FileShape>;
-  #queue: Promise<unknown> = Promise.resolve();
+  readonly #source: CredSource;
   /** Tokens already verified against `#verifiedFor` (the data they matched). */
   #verified = new Map<string, string>();
-  #verifiedFor: FileShape | null = null;
+  #verifiedFor: CredShape | null = null;
 
-  /** `recheckMs`: how stale a change made by another process may be seen. */
-  constructor(dataDir: string, recheckMs = DEFAULT_RECHECK_MS) {
+  /** `recheckMs`: how stale a change made by another process may be seen;
+   * `source`: where the records live (default: the file under `dataDir`). */
+  constructor(
+    dataDir: string,
+    recheckMs = DEFAULT_RECHECK_MS,
+    source?: CredSource,
+  ) {
     this.path = join(credDir(dataDir), "node-passwd.json");
-    this.#file = new FileCache(this.path, parseFile, recheckMs);
-  }
-
-  async #save(data: FileShape): Promise<void> {
-    await writeFileAtomic(this.path, JSON.stringify(data, null, 2) + "\n", {
-      mode: 0o600,
-    });
-    await this.#file.get(true);
-  }
-
-  #exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.#queue.then(fn, fn);
-    this.#queue = run.catch(() => {});
-    return run;
+    this.#source = source ?? new FileCredSource(this.path, recheckMs);
   }
 
   /**
@@ -85,8 +67,7 @@ export class NodeCredentials {
    * bearer token for the node, revoking the previous one.
    */
   issue(nodeName: string, password: string): Promise<string> {
-    return this.#exclusive(async () => {
-      const data = structuredClone(await this.#file.get(true));
+    return this.#source.modify(async (data) => {
       const old = data.nodes[nodeName];
       if (old && !await verifyPassword(password, old.passwordHash)) {
         throw new NodePasswordRejected(nodeName);
@@ -98,8 +79,7 @@ export class NodeCredentials {
         issuedAt: new Date().toISOString(),
         ...(old?.registered ? { registered: true } : {}),
       };
-      await this.#save(data);
-      return `weft-node:${nodeName}:${secret}`;
+      return [`weft-node:${nodeName}:${secret}`, true];
     });
   }
 
@@ -107,7 +87,7 @@ export class NodeCredentials {
   async verify(token: string): Promise<string | null> {
     const m = NODE_TOKEN.exec(token);
     if (!m) return null;
-    const data = await this.#file.get();
+    const data = await this.#source.read();
     if (data !== this.#verifiedFor || this.#verified.size > MAX_VERIFIED) {
       this.#verified.clear();
       this.#verifiedFor = data;
@@ -124,12 +104,10 @@ export class NodeCredentials {
 
   /** Forgets a node's password and revokes its token; false if unknown. */
   forget(nodeName: string): Promise<boolean> {
-    return this.#exclusive(async () => {
-      const data = structuredClone(await this.#file.get(true));
-      if (!data.nodes[nodeName]) return false;
+    return this.#source.modify((data) => {
+      if (!data.nodes[nodeName]) return Promise.resolve([false, false]);
       delete data.nodes[nodeName];
-      await this.#save(data);
-      return true;
+      return Promise.resolve([true, true]);
     });
   }
 
@@ -144,13 +122,12 @@ export class NodeCredentials {
   ): Promise<string[]> {
     const names = [...present];
     if (!all) {
-      const cached = await this.#file.get();
+      const cached = await this.#source.read();
       if (names.every((n) => !cached.nodes[n] || cached.nodes[n].registered)) {
         return [];
       }
     }
-    return await this.#exclusive(async () => {
-      const data = structuredClone(await this.#file.get(true));
+    return await this.#source.modify((data) => {
       const seen = new Set(names);
       const forgotten: string[] = [];
       let changed = false;
@@ -164,17 +141,29 @@ export class NodeCredentials {
           changed = true;
         }
       }
-      if (changed) await this.#save(data);
-      return forgotten;
+      return Promise.resolve([forgotten, changed]);
     });
   }
 
   async names(): Promise<string[]> {
-    return Object.keys((await this.#file.get(true)).nodes).sort();
+    return Object.keys((await this.#source.read(true)).nodes).sort();
   }
 }
 
 const shared = new Map<string, NodeCredentials>();
+
+/** Keeps the node credentials of `dataDir`'s server in `store` (servers
+ * sharing an etcd datastore); call before the authenticator is created. */
+export function keepNodeCredentialsIn(dataDir: string, store: Store): void {
+  shared.set(
+    join(dataDir),
+    new NodeCredentials(
+      dataDir,
+      DEFAULT_RECHECK_MS,
+      new StoreCredSource(store),
+    ),
+  );
+}
 
 /** One instance per data dir in a process, shared by authenticator and routes. */
 export function nodeCredentials(dataDir: string): NodeCredentials {

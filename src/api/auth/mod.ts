@@ -19,6 +19,7 @@ export {
 } from "./authenticator.ts";
 export {
   forgetNode,
+  keepNodeCredentialsIn,
   NodeCredentials,
   nodeCredentials,
   NodePasswordRejected,
