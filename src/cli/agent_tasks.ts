@@ -3,7 +3,7 @@
 // agent; node endpoint. State the tasks hand each other lives in AgentState.
 
 import { runFlannel } from "../flannel/mod.ts";
-import { joinCluster, JoinError, type JoinResult } from "../kube/mod.ts";
+import { Balancer, JoinError, type JoinResult } from "../kube/mod.ts";
 import {
   runNodeEndpoint,
   runTunnelAgent,
@@ -16,6 +16,7 @@ import {
   type TaskStatus,
   untilAborted,
 } from "../supervisor/mod.ts";
+import { followServers, joinAny, loadSavedServers } from "./agent_servers.ts";
 import { type ClusterConfig, fetchClusterConfig } from "./cluster_config.ts";
 import { runCniInstaller } from "./cni_install.ts";
 import type { WeftConfig } from "./config.ts";
@@ -45,6 +46,8 @@ export class AgentState {
   nodeIPs: string[] = [];
   /** Other nodes with a flannel lease (refreshed with the heartbeat). */
   leases: number | null = null;
+  /** The cluster's servers (client-side load balancing). */
+  balancer?: Balancer;
   readonly tunnels = new Map<string, { state: TunnelState; why?: string }>();
   readonly startedAt = Date.now();
 
@@ -96,8 +99,12 @@ export function agentTasks(
   const joinTask: TaskSpec = {
     name: "join",
     run: async (ctx: TaskContext) => {
-      const join = await joinCluster({
-        server: input.server,
+      if (!state.balancer) {
+        state.balancer = new Balancer(input.server);
+        await loadSavedServers(cfg.dataDir, state.balancer);
+      }
+      const balancer = state.balancer;
+      const join = await joinAny(balancer, {
         token: input.token,
         nodeName,
         dataDir: cfg.dataDir,
@@ -106,10 +113,13 @@ export function agentTasks(
       state.join = join;
       state.cluster = await fetchClusterConfig(join.client);
       ctx.log(
-        `joined ${input.server} as ${nodeName} (backend ${state.cluster.flannelBackend}, egress ${state.cluster.egressSelectorMode})`,
+        `joined ${balancer.current()} as ${nodeName} (backend ${state.cluster.flannelBackend}, egress ${state.cluster.egressSelectorMode})`,
       );
       ctx.ready();
-      await credentialAccepted(join.client, nodeName, ctx.signal);
+      await Promise.all([
+        credentialAccepted(join.client, nodeName, ctx.signal),
+        followServers(join.client, balancer, cfg.dataDir, ctx.signal),
+      ]);
       // Stopped: the tasks using the client depend on this one and stopped
       // first. (A rejected credential throws above and leaves the client
       // open: the tasks still holding it end on their own 401 and take the
@@ -189,23 +199,45 @@ export function agentTasks(
   const tunnelTask: TaskSpec = {
     name: "tunnel",
     deps: ["node"],
-    run: (ctx: TaskContext) => {
+    run: async (ctx: TaskContext) => {
       const { join, cluster } = state.requireJoin();
-      return runTunnelAgent({
-        servers: [input.server],
-        caPem: join.caPem,
-        // Read at every connect: a re-join (revoked credential) renews it.
-        token: () => state.requireJoin().join.token,
-        nodeName,
-        mode: cluster.egressSelectorMode,
-        podCIDRs: state.podCIDRs,
-        clusterCIDRs: cluster.clusterCIDR,
-        nodeIPs: state.nodeIPs,
-        onState: (server, st, why) =>
-          state.tunnels.set(server, { state: st, why }),
-      }, ctx);
+      const balancer = state.balancer!;
+      // One tunnel per server (as K3s agents); restarted with the new list
+      // when the set of servers changes.
+      while (!ctx.signal.aborted) {
+        const changed = new AbortController();
+        const off = balancer.onChange(() => changed.abort());
+        state.tunnels.clear();
+        try {
+          await tunnelsTo(balancer.learned, join, cluster, {
+            ...ctx,
+            signal: AbortSignal.any([ctx.signal, changed.signal]),
+          });
+        } finally {
+          off();
+        }
+      }
     },
   };
+  const tunnelsTo = (
+    servers: string[],
+    join: JoinResult,
+    cluster: ClusterConfig,
+    ctx: TaskContext,
+  ) =>
+    runTunnelAgent({
+      servers,
+      caPem: join.caPem,
+      // Read at every connect: a re-join (revoked credential) renews it.
+      token: () => state.requireJoin().join.token,
+      nodeName,
+      mode: cluster.egressSelectorMode,
+      podCIDRs: state.podCIDRs,
+      clusterCIDRs: cluster.clusterCIDR,
+      nodeIPs: state.nodeIPs,
+      onState: (server, st, why) =>
+        state.tunnels.set(server, { state: st, why }),
+    }, ctx);
   const endpointTask: TaskSpec = {
     name: "node-endpoint",
     run: (ctx: TaskContext) =>

@@ -20,11 +20,11 @@ import {
 } from "../store/mod.ts";
 import { sleep, type TaskContext, type TaskSpec } from "../supervisor/mod.ts";
 import type { WeftConfig } from "./config.ts";
+import { SERVERS_PATH } from "./agent_servers.ts";
 import { CommandError } from "./errors.ts";
 import { detectNodeIPs } from "./node_ip.ts";
 import { authenticatedGet, tokenOf } from "./run.ts";
 
-export const SERVERS_PATH = "/v1-weft/servers";
 export const SERVERS_PREFIX = "/weft/servers/";
 
 /** This server's API URL as agents reach it: the first node IP (K3s's
