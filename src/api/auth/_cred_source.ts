@@ -3,7 +3,12 @@
 // node token issued by one server is accepted by every other. Both offer a
 // cached read and a read-modify-write that never loses a concurrent change.
 
-import { Conflict, NotFound, type Store } from "../../store/mod.ts";
+import {
+  AlreadyExists,
+  Conflict,
+  NotFound,
+  type Store,
+} from "../../store/mod.ts";
 import { writeFileAtomic } from "../../tls/mod.ts";
 import { DEFAULT_RECHECK_MS, FileCache } from "./_file_cache.ts";
 
@@ -99,13 +104,20 @@ export class StoreCredSource implements CredSource {
       if (!changed) return out;
       const text = JSON.stringify(data);
       try {
-        if (rev === 0) await this.store.create(NODE_CREDENTIALS_KEY, text);
-        else await this.store.update(NODE_CREDENTIALS_KEY, text, rev);
+        const e = rev === 0
+          ? await this.store.create(NODE_CREDENTIALS_KEY, text)
+          : await this.store.update(NODE_CREDENTIALS_KEY, text, rev);
+        // This server sees its own write at once.
+        this.#value = data;
+        this.#rev = e.modRevision;
+        this.#checkedAt = performance.now();
         return out;
       } catch (e) {
         // Another server wrote in between: read again and re-apply.
-        if (e instanceof Conflict || e instanceof NotFound) continue;
-        if ((e as Error).name === "AlreadyExists") continue;
+        if (
+          e instanceof Conflict || e instanceof NotFound ||
+          e instanceof AlreadyExists
+        ) continue;
         throw e;
       }
     }
