@@ -23,7 +23,9 @@ export class EtcdErrors {
       (e instanceof Error && e.name === "BrokenCircuitError") ||
       (e instanceof Error && this.mod.isRecoverableError(e)) ||
       (e instanceof Error &&
-        /no leader|timed out|unavailable/i.test(e.message));
+        /no leader|timed out|unavailable|circuit breaker is open/i.test(
+          e.message,
+        ));
   }
 }
 
