@@ -4,7 +4,7 @@
 // and another server's next attempt takes it.
 
 import type * as Etcd from "etcd3";
-import { sleep } from "../supervisor/backoff.ts";
+import { sleep, untilAborted } from "../supervisor/backoff.ts";
 
 /** Seconds a dead holder keeps the loop before another server takes it. */
 export const LEASE_TTL_S = 5;
@@ -61,11 +61,7 @@ export async function holdWithLease(
     lease.on("lost", () => lost.abort());
     try {
       await lease.put(key).value(value).exec();
-      await new Promise<void>((resolve) => {
-        const any = AbortSignal.any([signal, lost.signal]);
-        if (any.aborted) return resolve();
-        any.addEventListener("abort", () => resolve(), { once: true });
-      });
+      await untilAborted(AbortSignal.any([signal, lost.signal]));
     } catch {
       // etcd unreachable: try again below.
     } finally {

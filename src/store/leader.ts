@@ -3,6 +3,7 @@
 // one server at a time and move when it dies; on SQLite (one server) they
 // simply run.
 
+import { untilAborted } from "../supervisor/backoff.ts";
 import type { Leadership, Store } from "./types.ts";
 
 function hasLeadership(store: Store): store is Store & Leadership {
@@ -35,9 +36,6 @@ export async function advertise(
   await store.txn([{ key, modRevision: cur?.modRevision ?? 0 }], [
     { type: "put", key, value },
   ]);
-  await new Promise<void>((resolve) => {
-    if (signal.aborted) return resolve();
-    signal.addEventListener("abort", () => resolve(), { once: true });
-  });
+  await untilAborted(signal);
   await store.delete(key).catch(() => {});
 }
