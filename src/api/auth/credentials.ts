@@ -152,16 +152,25 @@ export class NodeCredentials {
 
 const shared = new Map<string, NodeCredentials>();
 
+/** Node credentials kept in a datastore shared by several servers. */
+export function nodeCredentialsIn(
+  store: Store,
+  recheckMs = DEFAULT_RECHECK_MS,
+  dataDir = "",
+): NodeCredentials {
+  return new NodeCredentials(
+    dataDir,
+    recheckMs,
+    new StoreCredSource(store, recheckMs),
+  );
+}
+
 /** Keeps the node credentials of `dataDir`'s server in `store` (servers
  * sharing an etcd datastore); call before the authenticator is created. */
 export function keepNodeCredentialsIn(dataDir: string, store: Store): void {
   shared.set(
     join(dataDir),
-    new NodeCredentials(
-      dataDir,
-      DEFAULT_RECHECK_MS,
-      new StoreCredSource(store),
-    ),
+    nodeCredentialsIn(store, DEFAULT_RECHECK_MS, dataDir),
   );
 }
 

@@ -22,6 +22,7 @@ export {
   keepNodeCredentialsIn,
   NodeCredentials,
   nodeCredentials,
+  nodeCredentialsIn,
   NodePasswordRejected,
 } from "./credentials.ts";
 export {

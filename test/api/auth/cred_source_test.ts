@@ -1,22 +1,14 @@
 import { assertEquals } from "@std/assert";
-import { NodeCredentials } from "../../../src/api/auth/mod.ts";
-import { StoreCredSource } from "../../../src/api/auth/_cred_source.ts";
+import { nodeCredentialsIn } from "../../../src/api/auth/mod.ts";
 import { openSqliteStore } from "../../../src/store/mod.ts";
 
 Deno.test("node credentials in a shared store: a token issued by one server is accepted by another at once", async () => {
   const dir = await Deno.makeTempDir({ prefix: "weft-creds-" });
   try {
     using store = openSqliteStore(`${dir}/state.db`);
-    const a = new NodeCredentials(
-      `${dir}/a`,
-      60_000,
-      new StoreCredSource(store, 60_000),
-    );
-    const b = new NodeCredentials(
-      `${dir}/b`,
-      60_000,
-      new StoreCredSource(store, 60_000),
-    );
+    // Two servers, each caching for a minute.
+    const a = nodeCredentialsIn(store, 60_000);
+    const b = nodeCredentialsIn(store, 60_000);
     const t1 = await a.issue("n1", "pw1");
     assertEquals(await a.verify(t1), "n1");
     assertEquals(await b.verify(t1), "n1");
