@@ -11,6 +11,7 @@ import { watchEtcd } from "./_etcd_watch.ts";
 import { EtcdErrors, toStoreError } from "./_etcd_errors.ts";
 import { entryOf, prefixEnd } from "./_etcd_kv.ts";
 import { holdWithLease, leadWithLease } from "./_etcd_leader.ts";
+import { dropIpServername } from "./_tls_ip_shim.ts";
 import { StoreClosed, StoreError } from "./errors.ts";
 import { createKey, deleteKey, updateKey } from "./ops.ts";
 import type {
@@ -63,6 +64,9 @@ async function readPem(path: string | undefined, what: string) {
 export async function openEtcdStore(
   options: EtcdStoreOptions,
 ): Promise<Store & Leadership> {
+  if (options.endpoints.some((e) => e.startsWith("https://"))) {
+    dropIpServername();
+  }
   const mod = await import("etcd3");
   const ca = await readPem(options.caFile, "CA file");
   const cert = await readPem(options.certFile, "certificate file");

@@ -36,6 +36,9 @@ export interface EtcdClusterOptions {
   hosts?: string[];
   /** Command prefix to run a member in (e.g. `ip netns exec weft-t-x`). */
   prefix?: (i: number) => string[];
+  /** Serve clients over TLS with this certificate, requiring client
+   * certificates signed by `caFile`. */
+  tls?: { certFile: string; keyFile: string; caFile: string };
 }
 
 /** A running etcd cluster; `endpoint` is the K3s-style URL list. */
@@ -43,20 +46,25 @@ export class EtcdCluster implements AsyncDisposable {
   readonly members: EtcdMember[] = [];
   #dir = "";
   #prefix: (i: number) => string[];
+  #tls: EtcdClusterOptions["tls"];
 
-  private constructor(prefix: (i: number) => string[]) {
+  private constructor(
+    prefix: (i: number) => string[],
+    tls: EtcdClusterOptions["tls"],
+  ) {
     this.#prefix = prefix;
+    this.#tls = tls;
   }
 
   static async start(options: EtcdClusterOptions = {}): Promise<EtcdCluster> {
     const size = options.size ?? 1;
-    const c = new EtcdCluster(options.prefix ?? (() => []));
+    const c = new EtcdCluster(options.prefix ?? (() => []), options.tls);
     c.#dir = await Deno.makeTempDir({ prefix: "weft-etcd-" });
     for (let i = 0; i < size; i++) {
       const host = options.hosts?.[i] ?? "127.0.0.1";
       c.members.push({
         name: `m${i}`,
-        clientUrl: `http://${host}:${freePort()}`,
+        clientUrl: `${options.tls ? "https" : "http"}://${host}:${freePort()}`,
         peerUrl: `http://${host}:${freePort()}`,
         dataDir: `${c.#dir}/m${i}`,
         child: null,
@@ -105,6 +113,17 @@ export class EtcdCluster implements AsyncDisposable {
       "500",
       "--log-level",
       "error",
+      ...(this.#tls
+        ? [
+          "--cert-file",
+          this.#tls.certFile,
+          "--key-file",
+          this.#tls.keyFile,
+          "--trusted-ca-file",
+          this.#tls.caFile,
+          "--client-cert-auth",
+        ]
+        : []),
     ];
     const full = [...this.#prefix(i), ...args];
     m.child = new Deno.Command(full[0], {
@@ -147,6 +166,16 @@ export class EtcdCluster implements AsyncDisposable {
       "-sf",
       "-m",
       "1",
+      ...(this.#tls
+        ? [
+          "--cacert",
+          this.#tls.caFile,
+          "--cert",
+          this.#tls.certFile,
+          "--key",
+          this.#tls.keyFile,
+        ]
+        : []),
       `${this.members[i].clientUrl}/health`,
     ];
     const out = await new Deno.Command(cmd[0], {
