@@ -244,17 +244,12 @@ Deno.test({
         );
       }
 
-      // Pods kept talking throughout: at most one lost probe in a row.
+      // Pods kept talking throughout: at most one lost probe at 100 ms.
       await probe.stop(1000);
       const results = await lines(probeLog);
-      let run = 0;
-      let worst = 0;
-      for (const r of results) {
-        run = r === "lost" ? run + 1 : 0;
-        worst = Math.max(worst, run);
-      }
-      assert(results.length > 20, `only ${results.length} probes ran`);
-      assert(worst <= 1, `${worst} probes lost in a row`);
+      const lost = results.filter((r) => r === "lost").length;
+      assert(results.length >= 10, `only ${results.length} probes ran`);
+      assert(lost <= 1, `${lost} of ${results.length} probes lost`);
 
       // One etcd member dies: nothing notices.
       await etcd.kill(2);
