@@ -199,7 +199,7 @@ export async function runServer(
     const tasks: TaskSpec[] = [
       apiTask,
       janitor,
-      servers.task(store, cfg.nodeName, self),
+      servers.task(store, cfg.nodeName, self, sharedDatastore(cfg)),
     ];
     if (!cfg.disableAgent) {
       const agent = agentTasks({

@@ -18,7 +18,12 @@ import {
   parseDatastoreEndpoint,
   type Store,
 } from "../store/mod.ts";
-import { sleep, type TaskContext, type TaskSpec } from "../supervisor/mod.ts";
+import {
+  sleep,
+  type TaskContext,
+  type TaskSpec,
+  untilAborted,
+} from "../supervisor/mod.ts";
 import type { WeftConfig } from "./config.ts";
 import { SERVERS_PATH } from "./agent_servers.ts";
 import { CommandError } from "./errors.ts";
@@ -106,11 +111,17 @@ export class ServerSet {
     );
   }
 
-  /** Advertises `self` and follows every server's record, until stopped. */
-  task(store: Store, name: string, self: string): TaskSpec {
+  /** Advertises `self` and follows every server's record, until stopped;
+   * with a datastore of its own (SQLite) the server is the only one. */
+  task(store: Store, name: string, self: string, shared: boolean): TaskSpec {
     return {
       name: "server-members",
       run: async (ctx: TaskContext) => {
+        if (!shared) {
+          this.#urls = [self];
+          ctx.ready();
+          return await untilAborted(ctx.signal);
+        }
         const key = SERVERS_PREFIX + name;
         const holding = advertise(store, key, self, ctx.signal);
         holding.catch((e) => ctx.log(`advertise: ${(e as Error).message}`));
