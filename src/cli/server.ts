@@ -32,6 +32,7 @@ import { CommandError } from "./errors.ts";
 import { detectNodeIPs } from "./node_ip.ts";
 import { readinessRoutes, tokenOf } from "./run.ts";
 import {
+  compactorTask,
   ServerSet,
   serverUrlOf,
   sharedDatastore,
@@ -121,6 +122,7 @@ export async function runServer(
     );
     const port = cfg.httpsListenPort;
     const servers = new ServerSet();
+    const identity = `${cfg.nodeName}/${Deno.pid}`;
     await writeAdminKubeconfig({
       path: cfg.writeKubeconfig,
       mode: cfg.writeKubeconfigMode,
@@ -185,7 +187,7 @@ export async function runServer(
         return runOncePerCluster(
           store,
           "node-credentials",
-          `${cfg.nodeName}/${Deno.pid}`,
+          identity,
           (signal) =>
             runNodeCredentialJanitor({ dataDir: cfg.dataDir, store }, {
               ...ctx,
@@ -201,6 +203,7 @@ export async function runServer(
       janitor,
       servers.task(store, cfg.nodeName, self, sharedDatastore(cfg)),
     ];
+    if (sharedDatastore(cfg)) tasks.push(compactorTask(store, identity));
     if (!cfg.disableAgent) {
       const agent = agentTasks({
         cfg,

@@ -14,8 +14,11 @@ import {
 } from "../bootstrap/mod.ts";
 import {
   advertise,
+  COMPACT_INTERVAL_MS,
   Gone,
   parseDatastoreEndpoint,
+  runCompactor,
+  runOncePerCluster,
   type Store,
 } from "../store/mod.ts";
 import {
@@ -90,6 +93,23 @@ export async function withSharedBootstrap<T>(
     }
     throw e;
   }
+}
+
+/** etcd's history compaction, on one server of the cluster at a time. */
+export function compactorTask(store: Store, identity: string): TaskSpec {
+  return {
+    name: "compactor",
+    run: (ctx: TaskContext) => {
+      ctx.ready();
+      return runOncePerCluster(
+        store,
+        "compactor",
+        identity,
+        (signal) => runCompactor(store, signal, COMPACT_INTERVAL_MS, ctx.log),
+        ctx.signal,
+      );
+    },
+  };
 }
 
 /** The live set of servers' API URLs, from the datastore. */

@@ -28,3 +28,4 @@ export { type Datastore, parseDatastoreEndpoint } from "./endpoint.ts";
 export { openStore, type OpenStoreOptions } from "./open.ts";
 export { createKey, deleteKey, updateKey } from "./ops.ts";
 export { advertise, runOncePerCluster } from "./leader.ts";
+export { COMPACT_INTERVAL_MS, runCompactor } from "./compactor.ts";

@@ -1,4 +1,4 @@
-// Child of etcd_leader_test.ts: leads "loop" on the etcd at argv[0], prints
+// Child of etcd_loops_test.ts: leads "loop" on the etcd at argv[0], prints
 // "leading" once it holds it, and waits to be killed.
 
 import { openStore, runOncePerCluster } from "../../src/store/mod.ts";

@@ -1,8 +1,14 @@
 // Once-per-cluster loops on etcd: one holder at a time; when the holder is
 // killed (-9, no goodbye), its lease expires and another server takes over.
+// The compactor (one of those loops) trims etcd's history.
 
-import { assert, assertEquals } from "@std/assert";
-import { openStore, runOncePerCluster } from "../../src/store/mod.ts";
+import { assert, assertEquals, assertRejects } from "@std/assert";
+import {
+  Gone,
+  openStore,
+  runCompactor,
+  runOncePerCluster,
+} from "../../src/store/mod.ts";
 import { EtcdCluster, haveEtcd } from "../harness/etcd.ts";
 
 Deno.test({
@@ -61,5 +67,32 @@ Deno.test({
       await reader.cancel().catch(() => {});
       await child.status;
     }
+  },
+});
+
+Deno.test({
+  name: "runCompactor compacts etcd to the revision seen one interval earlier",
+  ignore: !haveEtcd(),
+  fn: async () => {
+    await using etcd = await EtcdCluster.start();
+    using store = await openStore(etcd.endpoint, { dataDir: "/x" });
+    const first = await store.create("/c/0", "v");
+    for (let i = 1; i < 10; i++) await store.create(`/c/${i}`, "v");
+    const ac = new AbortController();
+    const logs: string[] = [];
+    const run = runCompactor(store, ac.signal, 20, (m) => logs.push(m));
+    while (logs.length === 0) await new Promise((r) => setTimeout(r, 20));
+    ac.abort();
+    await run;
+    assert(logs[0].startsWith("compacted etcd history"), logs[0]);
+    assert(await store.compactRevision() >= first.modRevision + 8);
+    await assertRejects(async () => {
+      const w = store.watch("/c/", { fromRevision: first.modRevision });
+      try {
+        await w.next();
+      } finally {
+        await w.return?.();
+      }
+    }, Gone);
   },
 });
