@@ -6,11 +6,10 @@ import {
   createAuthenticator,
   ensureAdminToken,
   joinRoutes,
-  runNodeCredentialJanitor,
   writeAdminKubeconfig,
 } from "../api/auth/mod.ts";
 import { createNodeIpam, startApiServer } from "../api/mod.ts";
-import { openStore, runOncePerCluster, type Store } from "../store/mod.ts";
+import { openStore, type Store } from "../store/mod.ts";
 import {
   type Logger,
   stderrLogger,
@@ -31,13 +30,7 @@ import { flagHelp, resolveConfig, type WeftConfig } from "./config.ts";
 import { CommandError } from "./errors.ts";
 import { detectNodeIPs } from "./node_ip.ts";
 import { readinessRoutes, tokenOf } from "./run.ts";
-import {
-  compactorTask,
-  ServerSet,
-  serverUrlOf,
-  sharedDatastore,
-  withSharedBootstrap,
-} from "./server_ha.ts";
+import { clusterTasks, ServerSet, withSharedBootstrap } from "./server_ha.ts";
 
 export const SERVER_HELP = `Usage: weft server [flags]
 
@@ -122,7 +115,6 @@ export async function runServer(
     );
     const port = cfg.httpsListenPort;
     const servers = new ServerSet();
-    const identity = `${cfg.nodeName}/${Deno.pid}`;
     await writeAdminKubeconfig({
       path: cfg.writeKubeconfig,
       mode: cfg.writeKubeconfigMode,
@@ -179,31 +171,7 @@ export async function runServer(
         await api.close();
       },
     };
-    const janitor: TaskSpec = {
-      name: "node-credentials",
-      run: (ctx) => {
-        // On etcd the janitor runs on one server at a time.
-        if (sharedDatastore(cfg)) ctx.ready();
-        return runOncePerCluster(
-          store,
-          "node-credentials",
-          identity,
-          (signal) =>
-            runNodeCredentialJanitor({ dataDir: cfg.dataDir, store }, {
-              ...ctx,
-              signal,
-            }),
-          ctx.signal,
-        );
-      },
-    };
-    const self = serverUrlOf(cfg);
-    const tasks: TaskSpec[] = [
-      apiTask,
-      janitor,
-      servers.task(store, cfg.nodeName, self, sharedDatastore(cfg)),
-    ];
-    if (sharedDatastore(cfg)) tasks.push(compactorTask(store, identity));
+    const tasks: TaskSpec[] = [apiTask, ...clusterTasks(store, cfg, servers)];
     if (!cfg.disableAgent) {
       const agent = agentTasks({
         cfg,

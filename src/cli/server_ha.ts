@@ -6,7 +6,10 @@
 
 import type { Hono } from "hono";
 import type { Identity } from "../api/auth/mod.ts";
-import { keepNodeCredentialsIn } from "../api/auth/mod.ts";
+import {
+  keepNodeCredentialsIn,
+  runNodeCredentialJanitor,
+} from "../api/auth/mod.ts";
 import {
   publishBootstrap,
   restoreBootstrap,
@@ -95,8 +98,44 @@ export async function withSharedBootstrap<T>(
   }
 }
 
+/** The server's cluster-wide tasks: the node-credential janitor, the
+ * server list and, on etcd, history compaction; on etcd the janitor and the
+ * compactor run on one server at a time. */
+export function clusterTasks(
+  store: Store,
+  cfg: WeftConfig,
+  servers: ServerSet,
+): TaskSpec[] {
+  const shared = sharedDatastore(cfg);
+  const identity = `${cfg.nodeName}/${Deno.pid}`;
+  const janitor: TaskSpec = {
+    name: "node-credentials",
+    run: (ctx) => {
+      // Ready at once: on etcd another server may hold the loop.
+      if (shared) ctx.ready();
+      return runOncePerCluster(
+        store,
+        "node-credentials",
+        identity,
+        (signal) =>
+          runNodeCredentialJanitor({ dataDir: cfg.dataDir, store }, {
+            ...ctx,
+            signal,
+          }),
+        ctx.signal,
+      );
+    },
+  };
+  const tasks = [
+    janitor,
+    servers.task(store, cfg.nodeName, serverUrlOf(cfg), shared),
+  ];
+  if (shared) tasks.push(compactorTask(store, identity));
+  return tasks;
+}
+
 /** etcd's history compaction, on one server of the cluster at a time. */
-export function compactorTask(store: Store, identity: string): TaskSpec {
+function compactorTask(store: Store, identity: string): TaskSpec {
   return {
     name: "compactor",
     run: (ctx: TaskContext) => {
