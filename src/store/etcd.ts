@@ -89,7 +89,15 @@ export async function openEtcdStore(
       ? { rootCertificate: ca!, certChain: cert, privateKey: key }
       : undefined,
     dialTimeout: options.connectTimeoutMs ?? 5000,
-    defaultCallOptions: () => ({ deadline: Date.now() + timeout }),
+    // HTTP/2 pings find a member that vanished without closing the
+    // connection (a dead machine), so long-lived watches move on.
+    grpcOptions: {
+      "grpc.keepalive_time_ms": 10_000,
+      "grpc.keepalive_timeout_ms": 5_000,
+    },
+    // A deadline per request; watch and lease keep-alive streams live on.
+    defaultCallOptions: (ctx) =>
+      ctx.isStream ? {} : { deadline: Date.now() + timeout },
   });
   const store = new EtcdStore(client, mod, options);
   try {
