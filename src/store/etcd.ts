@@ -7,6 +7,7 @@
 
 import { Buffer } from "node:buffer";
 import type * as Etcd from "etcd3";
+import { SharedWatch } from "./_etcd_shared_watch.ts";
 import { watchEtcd } from "./_etcd_watch.ts";
 import { EtcdErrors, toStoreError } from "./_etcd_errors.ts";
 import { entryOf, prefixEnd } from "./_etcd_kv.ts";
@@ -116,6 +117,7 @@ export async function openEtcdStore(
 
 class EtcdStore implements Store, Leadership {
   #closed = new AbortController();
+  #shared = new Map<string, SharedWatch>();
   #errors: EtcdErrors;
 
   constructor(
@@ -233,14 +235,36 @@ class EtcdStore implements Store, Leadership {
     return deleteKey(this, key, modRevision);
   }
 
+  /** Served from the prefix's shared etcd watch when it covers
+   * `fromRevision` (or by a new one), else by an etcd watch of its own. */
   watch(prefix: string, opts: WatchOptions): AsyncIterableIterator<StoreEvent> {
     if (this.#closed.signal.aborted) throw new StoreClosed();
+    const queueLimit = this.options.watchQueueLimit ?? 10000;
+    let shared = this.#shared.get(prefix);
+    if (!shared) {
+      const created: SharedWatch = new SharedWatch(
+        this.client,
+        this.#errors,
+        prefix,
+        opts.fromRevision,
+        this.#closed.signal,
+        queueLimit,
+        () => {
+          if (this.#shared.get(prefix) === created) this.#shared.delete(prefix);
+        },
+      );
+      this.#shared.set(prefix, created);
+      shared = created;
+    }
+    if (shared.covers(opts.fromRevision)) {
+      return shared.subscribe(opts.fromRevision, opts.signal);
+    }
     return watchEtcd(this.client, this.#errors, {
       prefix,
       fromRevision: opts.fromRevision,
       signal: opts.signal,
       closed: this.#closed.signal,
-      queueLimit: this.options.watchQueueLimit ?? 10000,
+      queueLimit,
     });
   }
 

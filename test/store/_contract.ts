@@ -176,6 +176,42 @@ export const CONTRACT: [string, (kit: StoreKit) => Promise<void>][] = [
     assertEquals(seen, written);
     await w.return?.();
   }],
+  [
+    "watchers from different revisions each get exactly the events after theirs",
+    async (kit) => {
+      using s = await kit.fresh();
+      const revs: number[] = [await s.revision()];
+      for (let i = 0; i < 5; i++) {
+        revs.push((await s.create(`/w/${i}`, "v")).modRevision);
+      }
+      const watches = revs.map((r) => s.watch("/w/", { fromRevision: r }));
+      // Live events, one of them a transaction of three puts.
+      const t = await s.txn([], [
+        { type: "put", key: "/w/a", value: "1" },
+        { type: "put", key: "/w/b", value: "1" },
+        { type: "put", key: "/w/c", value: "1" },
+      ]);
+      const last = await s.create("/w/z", "v");
+      for (const [i, w] of watches.entries()) {
+        const want = [
+          ...revs.slice(i + 1).map((r) => `${r}`),
+          ...t.results.map((e) => `${e!.modRevision}:${e!.key}`),
+          `${last.modRevision}`,
+        ];
+        const got = await take(w, want.length);
+        assertEquals(
+          got.map((e) =>
+            e.entry.key.length === 4 && "abc".includes(e.entry.key[3])
+              ? `${e.revision}:${e.entry.key}`
+              : `${e.revision}`
+          ),
+          want,
+          `watch from ${revs[i]}`,
+        );
+        await w.return?.();
+      }
+    },
+  ],
   ["watch from a compacted revision is Gone", async (kit) => {
     using s = await kit.fresh();
     const revs: number[] = [];
