@@ -350,6 +350,7 @@ try {
   await a.close();
   store.close();
 
+  await raw.delete().all(); // the join stage starts empty, as on SQLite
   const etcdStore = await openStore(etcd.endpoint, { dataDir: dir });
   const je = await api(etcdStore, `${dir}/je`, true);
   const tEtcd = await joins(je);
