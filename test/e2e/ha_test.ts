@@ -59,6 +59,7 @@ Deno.test({
     const { topo } = demo;
     let etcd: EtcdCluster | null = null;
     const extra: { stop: () => Promise<void> }[] = [];
+    let passed = false;
     try {
       await topo.checkFree();
       demo.logDir = await Deno.makeTempDir({ prefix: "weft-ha-logs-" });
@@ -268,12 +269,13 @@ Deno.test({
         null,
       );
       for (const p of demo.procs) assert(p.running, `${p.name} is running`);
+      passed = true;
     } catch (e) {
       await demo.printLogTails();
       throw e;
     } finally {
       for (const x of extra) await x.stop().catch(() => {});
-      await demo.teardown();
+      await demo.teardown(passed); // logs kept when the test failed
       if (etcd) await etcd[Symbol.asyncDispose]();
     }
   },
