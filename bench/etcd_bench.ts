@@ -113,6 +113,7 @@ async function httpFanout(a: Api): Promise<number[]> {
   const wake = new Map<string, (t: number) => void>();
   const ready: Promise<void>[] = [];
   const ac = new AbortController();
+  const streams: ReadableStreamDefaultReader<string>[] = [];
   const readers = Array.from({ length: WATCHERS }, () => {
     let up!: () => void;
     ready.push(new Promise((r) => (up = r)));
@@ -126,6 +127,7 @@ async function httpFanout(a: Api): Promise<number[]> {
         },
       );
       const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+      streams.push(reader);
       let buf = "";
       try {
         while (true) {
@@ -167,6 +169,8 @@ async function httpFanout(a: Api): Promise<number[]> {
     await res.body?.cancel();
     lat.push((await all) - t0);
   }
+  // Cancel the readers first: an abort alone may leave a read pending.
+  await Promise.allSettled(streams.map((r) => r.cancel()));
   ac.abort();
   await Promise.allSettled(readers);
   return lat;
