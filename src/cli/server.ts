@@ -34,7 +34,7 @@ import { clusterTasks, ServerSet, withSharedBootstrap } from "./server_ha.ts";
 
 export const SERVER_HELP = `Usage: weft server [flags]
 
-Runs the control plane (API on --https-listen-port, SQLite datastore, node
+Runs the control plane (API on --https-listen-port, SQLite or etcd datastore, node
 IPAM, join endpoints, egress tunnels) and, unless --disable-agent, this
 node's agent. Flags can also come from the config file (same names as keys)
 and from WEFT_* environment variables; flags win over both.
