@@ -43,6 +43,7 @@ export interface WeftConfig {
   datastoreKeyFile?: string;
   httpsListenPort: number;
   bindAddress: string;
+  advertiseAddress?: string;
   /** Where each value came from, for `--help`-style diagnostics and tests. */
   sources: Record<string, "default" | "file" | "env" | "flag">;
 }
@@ -340,6 +341,7 @@ function build(
     datastoreKeyFile: str("datastore-keyfile"),
     httpsListenPort: Number(v.get("https-listen-port") ?? 6443),
     bindAddress: str("bind-address") ?? "0.0.0.0",
+    advertiseAddress: str("advertise-address"),
     sources,
   };
 }

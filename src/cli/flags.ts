@@ -278,6 +278,14 @@ const FLAGS: FlagDef[] = [
     help: "API server bind address",
     check: ip,
   },
+  {
+    name: "advertise-address",
+    kind: "string",
+    scope: "server",
+    help:
+      "address agents reach this server's API on (default: node-external-ip, else node-ip)",
+    check: ip,
+  },
 ];
 
 /** The flags a command accepts. */

@@ -84,7 +84,12 @@ async function setupPKI(
   }
   const token = await tokenOf(cfg);
   const addresses = [
-    ...new Set([...nodeIPs, ...cfg.nodeExternalIP, ...localAddresses()]),
+    ...new Set([
+      ...nodeIPs,
+      ...cfg.nodeExternalIP,
+      ...(cfg.advertiseAddress ? [cfg.advertiseAddress] : []),
+      ...localAddresses(),
+    ]),
   ];
   return await ensureServerPKI({
     dataDir: cfg.dataDir,

@@ -38,10 +38,11 @@ import { authenticatedGet, tokenOf } from "./run.ts";
 
 export const SERVERS_PREFIX = "/weft/servers/";
 
-/** This server's API URL as agents reach it: the first node IP (K3s's
- * default advertise address) and the API port. */
+/** This server's API URL as agents reach it: --advertise-address, else
+ * (as K3s) the first node external IP, else the first node IP; and the
+ * API port. */
 export function serverUrlOf(cfg: WeftConfig): string {
-  let ip = cfg.nodeIP[0];
+  let ip = cfg.advertiseAddress ?? cfg.nodeExternalIP[0] ?? cfg.nodeIP[0];
   if (!ip) {
     try {
       ip = detectNodeIPs()[0];
