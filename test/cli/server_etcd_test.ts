@@ -111,6 +111,17 @@ Deno.test({
       const nodes = await kubectl(s1, 7445, "get", "nodes");
       assertEquals(nodes.code, 0, nodes.stderr);
 
+      // Server 2 killed and started again: same CA, its kubeconfig works.
+      const ca = await Deno.readTextFile(`${s2}/server/tls/server-ca.crt`);
+      children[1].kill("SIGKILL");
+      await children[1].status;
+      start(s2, 7445, ["--token", "cluster-secret", ...ep]);
+      assert(await healthy(s2, 7445), "server 2 answers after a restart");
+      assertEquals(
+        await Deno.readTextFile(`${s2}/server/tls/server-ca.crt`),
+        ca,
+      );
+
       // etcd gone: a Status 503/504, the process stays up; back: it heals.
       await etcd.kill(0);
       const lost = await kubectl(s1, 7444, "get", "nodes");
