@@ -78,9 +78,17 @@ export class SharedWatch {
       signal,
     );
     this.#users++;
+    // Released when the consumer ends, or when its signal aborts (also for
+    // an iterator that was never started, whose finally never runs).
+    let released = false;
     const release = () => {
+      if (released) return;
+      released = true;
+      signal?.removeEventListener("abort", release);
       if (--this.#users === 0) this.close();
     };
+    signal?.addEventListener("abort", release, { once: true });
+    if (signal?.aborted) release();
     return (async function* () {
       try {
         yield* events;
