@@ -202,20 +202,38 @@ export function agentTasks(
     run: async (ctx: TaskContext) => {
       const { join, cluster } = state.requireJoin();
       const balancer = state.balancer!;
-      // One tunnel per server (as K3s agents); restarted with the new list
-      // when the set of servers changes.
-      while (!ctx.signal.aborted) {
-        const changed = new AbortController();
-        const off = balancer.onChange(() => changed.abort());
-        state.tunnels.clear();
-        try {
-          await tunnelsTo(balancer.learned, join, cluster, {
-            ...ctx,
-            signal: AbortSignal.any([ctx.signal, changed.signal]),
-          });
-        } finally {
-          off();
+      // One tunnel per server (as K3s agents): a server that appears gets
+      // one, one that goes away loses its own; the others are not touched.
+      const running = new Map<string, AbortController>();
+      const done: Promise<void>[] = [];
+      const sync = (servers: string[]) => {
+        for (const [server, stop] of running) {
+          if (servers.includes(server)) continue;
+          stop.abort();
+          running.delete(server);
+          state.tunnels.delete(server);
         }
+        for (const server of servers) {
+          if (running.has(server)) continue;
+          const stop = new AbortController();
+          running.set(server, stop);
+          done.push(
+            tunnelsTo([server], join, cluster, {
+              ...ctx,
+              signal: AbortSignal.any([ctx.signal, stop.signal]),
+            }).catch((e) =>
+              ctx.log(`tunnel to ${server}: ${(e as Error).message}`)
+            ),
+          );
+        }
+      };
+      sync(balancer.learned);
+      const off = balancer.onChange(sync);
+      try {
+        await untilAborted(ctx.signal);
+      } finally {
+        off();
+        await Promise.all(done);
       }
     },
   };

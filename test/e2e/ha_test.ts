@@ -244,6 +244,15 @@ Deno.test({
           tunnelFrom(n2, n),
         );
       }
+      // The killed server's record expires with its lease: agents stop
+      // trying it.
+      await until("the server list without node1", async () => {
+        const r = await demo.kubectl(n2, "get", "--raw", "/v1-weft/servers");
+        return r.code === 0 &&
+            JSON.parse(r.stdout).servers.join() === `https://${n2.ip}:6443`
+          ? true
+          : undefined;
+      });
 
       // Pods kept talking throughout: at most one lost probe at 100 ms.
       await probe.stop(1000);
