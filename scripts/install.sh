@@ -11,7 +11,7 @@ DENO_HOME=${WEFT_DENO_HOME:-/opt/weft/deno}
 PKGS=(libnl-3-200 libnl-route-3-200 libnl-genl-3-200 iptables nftables iproute2
   containernetworking-plugins wireguard-tools wireguard-go conntrack tcpdump
   iperf3 curl ethtool kmod procps util-linux iputils-ping openssl
-  containerd runc busybox-static prometheus)
+  containerd runc busybox-static prometheus etcd-server)
 
 log() { printf 'install: %s\n' "$*" >&2; }
 

@@ -8,6 +8,7 @@ import {
   Gone,
   NotFound,
   StoreClosed,
+  Unavailable,
 } from "../store/mod.ts";
 
 export type StatusReason =
@@ -145,6 +146,13 @@ export function toApiError(
     return new ApiError(503, "ServiceUnavailable", e.message, undefined, {
       cause: e,
     });
+  }
+  if (e instanceof Unavailable) {
+    return e.timedOut
+      ? new ApiError(504, "Timeout", e.message, undefined, { cause: e })
+      : new ApiError(503, "ServiceUnavailable", e.message, undefined, {
+        cause: e,
+      });
   }
   const message = e instanceof Error ? e.message : String(e);
   return new ApiError(500, "InternalError", message, undefined, { cause: e });

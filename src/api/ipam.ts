@@ -9,7 +9,7 @@ import type { Compare, Op, Store } from "../store/mod.ts";
 import { ApiError } from "./errors.ts";
 import type { KubeObject } from "./object.ts";
 import type { Registry, TxnExtra } from "./registry.ts";
-import { NODES, type ResourceDef } from "./resources.ts";
+import { NODES, type ResourceDef, storeKey } from "./resources.ts";
 
 const RESERVATION_PREFIX = "/registry/weft/podcidrs/";
 
@@ -358,9 +358,14 @@ export class NodeIpam {
         continue;
       }
       const key = reservationKey(cidr);
-      await this.store.txn([{ key, modRevision: r.modRevision }], [
-        { type: "delete", key },
-      ]);
+      // Also compare the node as listed: another server may have created or
+      // changed it since (its reservation is then not stale).
+      const nodeRev = Number(node?.metadata.resourceVersion ?? 0);
+      const released = await this.store.txn([
+        { key, modRevision: r.modRevision },
+        { key: storeKey(NODES, undefined, r.node), modRevision: nodeRev },
+      ], [{ type: "delete", key }]);
+      if (!released.succeeded) continue;
       this.#log(`released stale pod CIDR reservation ${cidr} of ${r.node}`);
     }
     for (const node of items) {

@@ -4,8 +4,8 @@
 
 import { runFlannel } from "../flannel/mod.ts";
 import {
+  Balancer,
   type EventRecorder,
-  joinCluster,
   JoinError,
   type JoinResult,
 } from "../kube/mod.ts";
@@ -22,6 +22,7 @@ import {
   type TaskStatus,
   untilAborted,
 } from "../supervisor/mod.ts";
+import { followServers, joinAny, loadSavedServers } from "./agent_servers.ts";
 import { type ClusterConfig, fetchClusterConfig } from "./cluster_config.ts";
 import {
   agentEvents,
@@ -60,6 +61,8 @@ export class AgentState {
   nodeIPs: string[] = [];
   /** Other nodes with a flannel lease (refreshed with the heartbeat). */
   leases: number | null = null;
+  /** The cluster's servers (client-side load balancing). */
+  balancer?: Balancer;
   readonly tunnels = new Map<string, { state: TunnelState; why?: string }>();
   readonly startedAt = Date.now();
   /** Events on this node (agent_events.ts). */
@@ -114,8 +117,12 @@ export function agentTasks(
   const joinTask: TaskSpec = {
     name: "join",
     run: async (ctx: TaskContext) => {
-      const join = await joinCluster({
-        server: input.server,
+      if (!state.balancer) {
+        state.balancer = new Balancer(input.server);
+        await loadSavedServers(cfg.dataDir, state.balancer);
+      }
+      const balancer = state.balancer;
+      const join = await joinAny(balancer, {
         token: input.token,
         nodeName,
         dataDir: cfg.dataDir,
@@ -124,10 +131,13 @@ export function agentTasks(
       state.join = join;
       state.cluster = await fetchClusterConfig(join.client);
       ctx.log(
-        `joined ${input.server} as ${nodeName} (backend ${state.cluster.flannelBackend}, egress ${state.cluster.egressSelectorMode})`,
+        `joined ${balancer.current()} as ${nodeName} (backend ${state.cluster.flannelBackend}, egress ${state.cluster.egressSelectorMode})`,
       );
       ctx.ready();
-      await credentialAccepted(join.client, nodeName, ctx.signal);
+      await Promise.all([
+        credentialAccepted(join.client, nodeName, ctx.signal),
+        followServers(join.client, balancer, cfg.dataDir, ctx.signal),
+      ]);
       // Stopped: the tasks using the client depend on this one and stopped
       // first. (A rejected credential throws above and leaves the client
       // open: the tasks still holding it end on their own 401 and take the
@@ -225,23 +235,63 @@ export function agentTasks(
   const tunnelTask: TaskSpec = {
     name: "tunnel",
     deps: ["node"],
-    run: (ctx: TaskContext) => {
+    run: async (ctx: TaskContext) => {
       const { join, cluster } = state.requireJoin();
-      return runTunnelAgent({
-        servers: [input.server],
-        caPem: join.caPem,
-        // Read at every connect: a re-join (revoked credential) renews it.
-        token: () => state.requireJoin().join.token,
-        nodeName,
-        mode: cluster.egressSelectorMode,
-        podCIDRs: state.podCIDRs,
-        clusterCIDRs: cluster.clusterCIDR,
-        nodeIPs: state.nodeIPs,
-        onState: (server, st, why) =>
-          state.tunnels.set(server, { state: st, why }),
-      }, ctx);
+      const balancer = state.balancer!;
+      // One tunnel per server (as K3s agents): a server that appears gets
+      // one, one that goes away loses its own; the others are not touched.
+      const running = new Map<string, AbortController>();
+      const done: Promise<void>[] = [];
+      const sync = (servers: string[]) => {
+        for (const [server, stop] of running) {
+          if (servers.includes(server)) continue;
+          stop.abort();
+          running.delete(server);
+          state.tunnels.delete(server);
+        }
+        for (const server of servers) {
+          if (running.has(server)) continue;
+          const stop = new AbortController();
+          running.set(server, stop);
+          done.push(
+            tunnelsTo([server], join, cluster, {
+              ...ctx,
+              signal: AbortSignal.any([ctx.signal, stop.signal]),
+            }).catch((e) =>
+              ctx.log(`tunnel to ${server}: ${(e as Error).message}`)
+            ),
+          );
+        }
+      };
+      sync(balancer.learned);
+      const off = balancer.onChange(sync);
+      try {
+        await untilAborted(ctx.signal);
+      } finally {
+        off();
+        await Promise.all(done);
+      }
     },
   };
+  const tunnelsTo = (
+    servers: string[],
+    join: JoinResult,
+    cluster: ClusterConfig,
+    ctx: TaskContext,
+  ) =>
+    runTunnelAgent({
+      servers,
+      caPem: join.caPem,
+      // Read at every connect: a re-join (revoked credential) renews it.
+      token: () => state.requireJoin().join.token,
+      nodeName,
+      mode: cluster.egressSelectorMode,
+      podCIDRs: state.podCIDRs,
+      clusterCIDRs: cluster.clusterCIDR,
+      nodeIPs: state.nodeIPs,
+      onState: (server, st, why) =>
+        state.tunnels.set(server, { state: st, why }),
+    }, ctx);
   const endpointTask: TaskSpec = {
     name: "node-endpoint",
     run: (ctx: TaskContext) =>

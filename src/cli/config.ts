@@ -48,8 +48,12 @@ export interface WeftConfig {
   writeKubeconfigMode: number;
   tlsSAN: string[];
   datastoreEndpoint?: string;
+  datastoreCAFile?: string;
+  datastoreCertFile?: string;
+  datastoreKeyFile?: string;
   httpsListenPort: number;
   bindAddress: string;
+  advertiseAddress?: string;
   /** Where each value came from, for `--help`-style diagnostics and tests. */
   sources: Record<string, "default" | "file" | "env" | "flag">;
 }
@@ -360,8 +364,12 @@ function build(
     writeKubeconfigMode: parseInt(str("write-kubeconfig-mode") ?? "0600", 8),
     tlsSAN: list("tls-san"),
     datastoreEndpoint: str("datastore-endpoint"),
+    datastoreCAFile: str("datastore-cafile"),
+    datastoreCertFile: str("datastore-certfile"),
+    datastoreKeyFile: str("datastore-keyfile"),
     httpsListenPort: Number(v.get("https-listen-port") ?? 6443),
     bindAddress: str("bind-address") ?? "0.0.0.0",
+    advertiseAddress: str("advertise-address"),
     sources,
   };
 }

@@ -3,6 +3,7 @@
 // config file, the environment and --help.
 
 import { CIDR, IP } from "../net/mod.ts";
+import { parseDatastoreEndpoint } from "../store/endpoint.ts";
 
 export type FlagKind = "string" | "bool" | "list" | "int";
 export type Scope = "server" | "agent" | "both";
@@ -52,10 +53,14 @@ const port = (v: string) => {
 };
 const fileMode = (v: string) =>
   /^0?[0-7]{3}$/.test(v) ? null : "is not an octal file mode (like 0600)";
-const datastore = (v: string) =>
-  v === "" || v.startsWith("sqlite://")
-    ? null
-    : "only the embedded SQLite datastore (sqlite://<path>) is supported";
+const datastore = (v: string) => {
+  try {
+    parseDatastoreEndpoint(v, "");
+    return null;
+  } catch (e) {
+    return `is not a datastore endpoint: ${(e as Error).message}`;
+  }
+};
 const nodeName = (v: string) =>
   /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(v)
     ? null
@@ -253,8 +258,30 @@ const FLAGS: FlagDef[] = [
     kind: "string",
     scope: "server",
     env: "WEFT_DATASTORE_ENDPOINT",
-    help: "datastore (default: SQLite under <data-dir>/server/db)",
+    help:
+      "datastore: sqlite://<path> (default: SQLite under <data-dir>/server/db) or etcd URLs (https://etcd-1:2379,https://etcd-2:2379)",
     check: datastore,
+  },
+  {
+    name: "datastore-cafile",
+    kind: "string",
+    scope: "server",
+    env: "WEFT_DATASTORE_CAFILE",
+    help: "CA file that signed the etcd members' certificates",
+  },
+  {
+    name: "datastore-certfile",
+    kind: "string",
+    scope: "server",
+    env: "WEFT_DATASTORE_CERTFILE",
+    help: "client certificate file for etcd",
+  },
+  {
+    name: "datastore-keyfile",
+    kind: "string",
+    scope: "server",
+    env: "WEFT_DATASTORE_KEYFILE",
+    help: "client key file for etcd",
   },
   {
     name: "https-listen-port",
@@ -270,6 +297,14 @@ const FLAGS: FlagDef[] = [
     scope: "server",
     default: "0.0.0.0",
     help: "API server bind address",
+    check: ip,
+  },
+  {
+    name: "advertise-address",
+    kind: "string",
+    scope: "server",
+    help:
+      "address agents reach this server's API on (default: node-external-ip, else node-ip)",
     check: ip,
   },
 ];

@@ -7,14 +7,13 @@ import {
   ensureAdminToken,
   ensureMetricsToken,
   joinRoutes,
-  runNodeCredentialJanitor,
   writeAdminKubeconfig,
 } from "../api/auth/mod.ts";
 import { createNodeIpam, startApiServer, storeEventSink } from "../api/mod.ts";
 import { SERVER_COMPONENT } from "../api/node_events.ts";
 import { EventRecorder } from "../kube/mod.ts";
 import { instrumentStore, monitorEventLoopLag } from "../metrics/mod.ts";
-import { defaultStorePath, openSqliteStore, type Store } from "../store/mod.ts";
+import { openStore, type Store } from "../store/mod.ts";
 import {
   type Logger,
   stderrLogger,
@@ -44,10 +43,11 @@ import { CommandError } from "./errors.ts";
 import { detectNodeIPs, primaryFamily } from "./node_ip.ts";
 import { readinessRoutes, tokenOf } from "./run.ts";
 import { joinURL, joinURLFile, localServerURL } from "./server_url.ts";
+import { clusterTasks, ServerSet, withSharedBootstrap } from "./server_ha.ts";
 
 export const SERVER_HELP = `Usage: weft server [flags]
 
-Runs the control plane (API on --https-listen-port, SQLite datastore, node
+Runs the control plane (API on --https-listen-port, SQLite or etcd datastore, node
 IPAM, join endpoints, egress tunnels) and, unless --disable-agent, this
 node's agent. Flags can also come from the config file (same names as keys)
 and from WEFT_* environment variables; flags win over both.
@@ -67,18 +67,18 @@ export async function serverCommand(
   return await runServer(cfg, signal);
 }
 
-function openStore(cfg: WeftConfig): Store {
-  const path = cfg.datastoreEndpoint
-    ? cfg.datastoreEndpoint.slice("sqlite://".length)
-    : defaultStorePath(cfg.dataDir);
+async function openDatastore(cfg: WeftConfig): Promise<Store> {
   try {
-    return openSqliteStore(path);
+    return await openStore(cfg.datastoreEndpoint, {
+      dataDir: cfg.dataDir,
+      caFile: cfg.datastoreCAFile,
+      certFile: cfg.datastoreCertFile,
+      keyFile: cfg.datastoreKeyFile,
+    });
   } catch (e) {
     throw new CommandError(
-      `cannot open the datastore ${path}: ${(e as Error).message}`,
-      {
-        cause: e,
-      },
+      `cannot open the datastore: ${(e as Error).message}`,
+      { cause: e },
     );
   }
 }
@@ -100,7 +100,12 @@ async function setupPKI(
 ): Promise<ServerPKI> {
   const token = await tokenOf(cfg);
   const addresses = [
-    ...new Set([...nodeIPs, ...cfg.nodeExternalIP, ...localAddresses()]),
+    ...new Set([
+      ...nodeIPs,
+      ...cfg.nodeExternalIP,
+      ...(cfg.advertiseAddress ? [cfg.advertiseAddress] : []),
+      ...localAddresses(),
+    ]),
   ];
   return await ensureServerPKI({
     dataDir: cfg.dataDir,
@@ -118,18 +123,26 @@ export async function runServer(
   logger: Logger = stderrLogger,
 ): Promise<number> {
   const log = (m: string) => logger("info", "server", m);
-  const store = instrumentStore(openStore(cfg));
+  const store = instrumentStore(await openDatastore(cfg));
   monitorEventLoopLag(signal);
   try {
     const nodeIPs = serverNodeIPs(cfg);
-    const pki = await setupPKI(cfg, nodeIPs, log);
-    const adminToken = await ensureAdminToken(cfg.dataDir);
+    const { pki, adminToken } = await withSharedBootstrap(
+      store,
+      cfg,
+      log,
+      async () => ({
+        pki: await setupPKI(cfg, nodeIPs, log),
+        adminToken: await ensureAdminToken(cfg.dataDir),
+      }),
+    );
     await ensureMetricsToken(cfg.dataDir);
     const port = cfg.httpsListenPort;
     const join = joinURL(cfg, nodeIPs, port);
     if (join) await writeFileAtomic(joinURLFile(cfg.dataDir), `${join}\n`);
     else await Deno.remove(joinURLFile(cfg.dataDir)).catch(() => {});
     const local = localServerURL(cfg, port);
+    const servers = new ServerSet();
     await writeAdminKubeconfig({
       path: cfg.writeKubeconfig,
       mode: cfg.writeKubeconfigMode,
@@ -180,6 +193,7 @@ export async function runServer(
               joinRoutes(app, { dataDir: cfg.dataDir, caPem: pki.caPem }),
             clusterConfigRoutes(clusterConfigOf(cfg), authenticate),
             readinessRoutes(() => sup.status(), authenticate),
+            servers.routes(authenticate),
           ],
           ready: () => sup.ready,
           log: ctx.log,
@@ -195,12 +209,7 @@ export async function runServer(
         await api.close();
       },
     };
-    const janitor: TaskSpec = {
-      name: "node-credentials",
-      run: (ctx) =>
-        runNodeCredentialJanitor({ dataDir: cfg.dataDir, store }, ctx),
-    };
-    const tasks: TaskSpec[] = [apiTask, janitor];
+    const tasks: TaskSpec[] = [apiTask, ...clusterTasks(store, cfg, servers)];
     const agentState = new AgentState();
     if (!cfg.disableAgent) {
       const agent = agentTasks({

@@ -1,9 +1,34 @@
 // `weft token show` and `weft token forget-node <name>`.
 
 import { parseArgs } from "@std/cli/parse-args";
-import { forgetNode } from "../api/auth/mod.ts";
+import { forgetNode, nodeCredentialsIn } from "../api/auth/mod.ts";
+import { openStore } from "../store/mod.ts";
 import { CommandError, UsageError } from "./errors.ts";
 import { joinURLFile } from "./server_url.ts";
+
+/** forget-node on servers sharing an etcd datastore. */
+async function forgetInDatastore(
+  endpoint: string,
+  p: Record<string, string | undefined>,
+  name: string,
+): Promise<boolean> {
+  let store;
+  try {
+    store = await openStore(endpoint, {
+      dataDir: "",
+      caFile: p["datastore-cafile"],
+      certFile: p["datastore-certfile"],
+      keyFile: p["datastore-keyfile"],
+    });
+  } catch (e) {
+    throw new CommandError(`weft token: ${(e as Error).message}`, { cause: e });
+  }
+  try {
+    return await nodeCredentialsIn(store, 0).forget(name);
+  } finally {
+    store.close();
+  }
+}
 
 export const TOKEN_HELP = `Usage:
   weft token show [--data-dir D]               print the server and agent join tokens
@@ -11,7 +36,9 @@ export const TOKEN_HELP = `Usage:
                                                machine reusing the name can join
                                                ("kubectl delete node <name>" does it too)
 
---data-dir defaults to $WEFT_DATA_DIR or /var/lib/weft.`;
+--data-dir defaults to $WEFT_DATA_DIR or /var/lib/weft. Servers on etcd keep
+node credentials in etcd: give forget-node the server's --datastore-endpoint
+(and --datastore-cafile/-certfile/-keyfile), or $WEFT_DATASTORE_ENDPOINT.`;
 
 /** The join URL the server recorded at its last start (null if none or
  * not an https:// URL, e.g. a hand-edited file). */
@@ -30,13 +57,19 @@ async function readJoinURL(dataDir: string): Promise<string | null> {
 export async function tokenCommand(args: string[]): Promise<number> {
   let unknown: string | undefined;
   const p = parseArgs(args, {
-    string: ["data-dir"],
+    string: [
+      "data-dir",
+      "datastore-endpoint",
+      "datastore-cafile",
+      "datastore-certfile",
+      "datastore-keyfile",
+    ],
     boolean: ["help"],
     unknown: (arg: string, key?: string) => {
       if (key !== undefined) unknown ??= arg.split("=")[0];
       return key === undefined;
     },
-  }) as { _: unknown[]; "data-dir"?: string; help?: boolean };
+  }) as { _: unknown[]; help?: boolean } & Record<string, string | undefined>;
   if (unknown) {
     throw new UsageError(
       `weft token: unknown flag ${unknown}; see "weft token --help"`,
@@ -72,7 +105,11 @@ export async function tokenCommand(args: string[]): Promise<number> {
     return 0;
   }
   if (sub === "forget-node" && rest.length === 1) {
-    const forgot = await forgetNode(dataDir, rest[0]);
+    const endpoint = p["datastore-endpoint"] ||
+      Deno.env.get("WEFT_DATASTORE_ENDPOINT");
+    const forgot = endpoint && /^https?:\/\//.test(endpoint)
+      ? await forgetInDatastore(endpoint, p, rest[0])
+      : await forgetNode(dataDir, rest[0]);
     console.log(
       forgot
         ? `forgot the password and token of node ${rest[0]}; it may join again`

@@ -3,6 +3,7 @@
 
 import type { Agent } from "node:https";
 import { httpsAgent, httpsFetch } from "./_https.ts";
+import type { Balancer } from "./balancer.ts";
 import { errorFromResponse, KubeError } from "./errors.ts";
 import {
   type Informer,
@@ -29,6 +30,9 @@ export interface KubeClientOptions {
   /** Skip server certificate verification (kubeconfig's insecure-skip-tls-verify). */
   insecureSkipTlsVerify?: boolean;
   userAgent?: string;
+  /** Several API servers: requests follow the balancer's current one and
+   * move to the next when a server cannot be reached. */
+  balancer?: Balancer;
 }
 
 export type PatchType = "merge" | "strategic" | "json" | "apply";
@@ -121,18 +125,37 @@ export class KubeClient {
   }
 
   url(path: string, query?: RequestOptions["query"]): string {
-    const u = new URL(this.server + (path.startsWith("/") ? path : "/" + path));
+    const base = this.#opts.balancer?.current() ?? this.server;
+    const u = new URL(base + (path.startsWith("/") ? path : "/" + path));
     for (const [k, v] of Object.entries(query ?? {})) {
       if (v !== undefined && v !== "") u.searchParams.set(k, String(v));
     }
     return u.toString();
   }
 
-  /** One raw request; non-2xx answers are returned, not thrown. */
+  /** One raw request; non-2xx answers are returned, not thrown. With a
+   * balancer, a server that cannot be reached is skipped for the next. */
   async raw(
     method: string,
     path: string,
     o: RequestOptions = {},
+  ): Promise<Response> {
+    const b = this.#opts.balancer;
+    for (let tries = b ? b.servers.length : 1;; tries--) {
+      const base = b?.current();
+      try {
+        return await this.#raw(method, path, o);
+      } catch (e) {
+        if (!b || !base || tries <= 1 || o.signal?.aborted) throw e;
+        b.failed(base);
+      }
+    }
+  }
+
+  async #raw(
+    method: string,
+    path: string,
+    o: RequestOptions,
   ): Promise<Response> {
     const headers = new Headers({ accept: "application/json" });
     if (this.#opts.token) {

@@ -12,6 +12,7 @@ import {
   writeFileAtomic,
 } from "../tls/mod.ts";
 import { httpsFetchOnce } from "./_https.ts";
+import type { Balancer } from "./balancer.ts";
 import { KubeClient } from "./client.ts";
 import { errorFromResponse } from "./errors.ts";
 
@@ -32,6 +33,8 @@ export interface JoinOptions {
   /** The agent's data dir: the credential goes to `<dataDir>/agent/cred/`. */
   dataDir: string;
   log?: (msg: string) => void;
+  /** Several servers: the client follows this balancer (see balancer.ts). */
+  balancer?: Balancer;
 }
 
 export interface JoinResult {
@@ -202,7 +205,12 @@ export async function joinCluster(opts: JoinOptions): Promise<JoinResult> {
       prev.server === server && prev.nodeName === opts.nodeName &&
       prev.caHash === caHash
     ) {
-      const client = new KubeClient({ server, caPem, token: prev.token });
+      const client = new KubeClient({
+        server,
+        caPem,
+        token: prev.token,
+        balancer: opts.balancer,
+      });
       if (await stillValid(client, opts.nodeName)) {
         log(`reusing the node credential of ${opts.nodeName}`);
         return {
@@ -236,7 +244,7 @@ export async function joinCluster(opts: JoinOptions): Promise<JoinResult> {
   await writeFileAtomic(credFile, JSON.stringify(cred) + "\n", { mode: 0o600 });
   log(`joined ${server} as system:node:${opts.nodeName}`);
   return {
-    client: new KubeClient({ server, caPem, token }),
+    client: new KubeClient({ server, caPem, token, balancer: opts.balancer }),
     caPem,
     token,
     nodeName: opts.nodeName,

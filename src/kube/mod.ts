@@ -62,3 +62,4 @@ export type {
   WatchEvent,
   WatchEventType,
 } from "./types.ts";
+export { Balancer, FAILED_REST_MS } from "./balancer.ts";

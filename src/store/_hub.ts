@@ -11,6 +11,8 @@ interface Watcher {
   wake: (() => void) | null;
   error: Error | null;
   done: boolean;
+  /** Events at or below this revision are not for this watcher. */
+  floor: number;
   lastRevision: number;
 }
 
@@ -24,7 +26,8 @@ export class WatchHub {
   publish(ev: StoreEvent): void {
     for (const w of this.#watchers) {
       if (w.done || !ev.entry.key.startsWith(w.prefix)) continue;
-      if (ev.revision <= w.lastRevision) continue;
+      // Several events may share a revision (an etcd transaction).
+      if (ev.revision <= w.floor || ev.revision < w.lastRevision) continue;
       if (w.queue.length >= this.maxQueue) {
         w.error = new Gone(
           w.lastRevision,
@@ -46,6 +49,15 @@ export class WatchHub {
     for (const w of this.#watchers) this.#finish(w);
   }
 
+  /** Ends every watch with `error` (after the events already queued). */
+  fail(error: Error): void {
+    this.#closed = true;
+    for (const w of this.#watchers) {
+      w.error = error;
+      this.#finish(w);
+    }
+  }
+
   /**
    * Registers a watcher, then calls `backlog()` synchronously (so no commit
    * can slip between the history read and the subscription) and yields the
@@ -64,6 +76,7 @@ export class WatchHub {
       wake: null,
       error: null,
       done: false,
+      floor: fromRevision,
       lastRevision: fromRevision,
     };
     w.queue = backlog();

@@ -60,3 +60,16 @@ export class StoreClosed extends StoreError {
     super("the store is closed");
   }
 }
+
+/** The datastore cannot answer now (etcd without quorum or unreachable):
+ * 503, or 504 when the request ran out of time. The caller may retry. */
+export class Unavailable extends StoreError {
+  override name = "Unavailable";
+  constructor(
+    message: string,
+    readonly timedOut: boolean,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}

@@ -8,14 +8,8 @@
 
 import { DatabaseSync } from "node:sqlite";
 import { WatchHub } from "./_hub.ts";
-import {
-  AlreadyExists,
-  Conflict,
-  Gone,
-  NotFound,
-  StoreClosed,
-  StoreError,
-} from "./errors.ts";
+import { Gone, StoreClosed, StoreError } from "./errors.ts";
+import { createKey, deleteKey, updateKey } from "./ops.ts";
 import type {
   Compare,
   Entry,
@@ -341,39 +335,16 @@ class SqliteStore implements Store {
     return Promise.resolve();
   }
 
-  async create(key: string, value: string): Promise<Entry> {
-    const r = await this.txn([{ key, modRevision: 0 }], [
-      { type: "put", key, value },
-    ]);
-    if (!r.succeeded) throw new AlreadyExists(key);
-    return r.results[0]!;
+  create(key: string, value: string): Promise<Entry> {
+    return createKey(this, key, value);
   }
 
   update(key: string, value: string, modRevision?: number): Promise<Entry> {
-    return this.#guarded(key, modRevision, { type: "put", key, value });
+    return updateKey(this, key, value, modRevision);
   }
 
   delete(key: string, modRevision?: number): Promise<Entry> {
-    return this.#guarded(key, modRevision, { type: "delete", key });
-  }
-
-  /** `op` on an existing key, if its modRevision is `modRevision` (default:
-   * whatever it is now); NotFound or Conflict otherwise. */
-  async #guarded(
-    key: string,
-    modRevision: number | undefined,
-    op: Op,
-  ): Promise<Entry> {
-    const cur = await this.get(key);
-    if (!cur) throw new NotFound(key);
-    const expected = modRevision ?? cur.modRevision;
-    const r = await this.txn([{ key, modRevision: expected }], [op]);
-    if (!r.succeeded) {
-      const now = await this.get(key);
-      if (!now) throw new NotFound(key);
-      throw new Conflict(key, expected, now.modRevision);
-    }
-    return r.results[0]!;
+    return deleteKey(this, key, modRevision);
   }
 
   watch(prefix: string, opts: WatchOptions): AsyncIterableIterator<StoreEvent> {

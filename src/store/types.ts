@@ -96,3 +96,18 @@ export interface Store {
   close(): void;
   [Symbol.dispose](): void;
 }
+
+/** A store shared by several servers (etcd) offers leadership: `fn` runs
+ * while this process holds the cluster-wide lock `name`, with a signal that
+ * aborts when the lock is lost; then it is tried again, until `signal`. */
+export interface Leadership {
+  lead(
+    name: string,
+    identity: string,
+    fn: (signal: AbortSignal) => Promise<void>,
+    signal: AbortSignal,
+  ): Promise<void>;
+  /** Keeps `key` = `value` present while this process lives (a lease kept
+   * alive), until `signal` aborts; the key goes when the process dies. */
+  hold(key: string, value: string, signal: AbortSignal): Promise<void>;
+}

@@ -57,7 +57,13 @@ Deno.test("weft server --disable-agent serves the API, reports its tasks ready, 
     assertEquals(st.tasks.map((t: { name: string }) => t.name), [
       "api",
       "node-credentials",
+      "server-members",
     ]);
+    // One server on SQLite: agents learn just this one.
+    assertEquals(
+      JSON.parse((await kubectl("get", "--raw", "/v1-weft/servers")).stdout),
+      { servers: ["https://127.0.0.1:6443"] },
+    );
     assertEquals((await Deno.stat(kubeconfig)).mode! & 0o777, 0o640);
     assertEquals((await Deno.stat(`${dir}/server/db`)).mode! & 0o777, 0o700);
     assertStringIncludes(

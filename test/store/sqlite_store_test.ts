@@ -1,151 +1,19 @@
-import { assert, assertEquals, assertRejects, assertThrows } from "@std/assert";
+// SQLite-specific behaviour; the shared Store contract is in
+// store_contract_test.ts.
+
 import {
-  AlreadyExists,
-  Conflict,
-  Gone,
-  NotFound,
-  openSqliteStore,
-  StoreError,
-  type StoreEvent,
-} from "../../src/store/mod.ts";
+  assert,
+  assertEquals,
+  assertRejects,
+  assertThrows,
+} from "@std/assert";
+import { Gone, openSqliteStore, StoreError } from "../../src/store/mod.ts";
+import { take } from "./_contract.ts";
 
 async function tempDb(): Promise<{ path: string; dir: string }> {
   const dir = await Deno.makeTempDir({ prefix: "weft-store-" });
   return { dir, path: `${dir}/state.db` };
 }
-
-async function take(
-  it: AsyncIterableIterator<StoreEvent>,
-  n: number,
-): Promise<StoreEvent[]> {
-  const out: StoreEvent[] = [];
-  while (out.length < n) {
-    const r = await it.next();
-    if (r.done) break;
-    out.push(r.value);
-  }
-  return out;
-}
-
-Deno.test("store create/get/update/delete keep revisions monotonic", async () => {
-  const { dir, path } = await tempDb();
-  try {
-    using s = openSqliteStore(path);
-    const a = await s.create("/registry/nodes/a", "1");
-    assertEquals(a.createRevision, 1);
-    assertEquals(a.modRevision, 1);
-    await assertRejects(
-      () => s.create("/registry/nodes/a", "x"),
-      AlreadyExists,
-    );
-    const a2 = await s.update("/registry/nodes/a", "2", a.modRevision);
-    assertEquals(a2.modRevision, 2);
-    assertEquals(a2.createRevision, 1);
-    assertEquals((await s.get("/registry/nodes/a"))?.value, "2");
-    const d = await s.delete("/registry/nodes/a");
-    assertEquals(d.modRevision, 3);
-    assertEquals(d.value, "2");
-    assertEquals(await s.get("/registry/nodes/a"), null);
-    await assertRejects(() => s.delete("/registry/nodes/a"), NotFound);
-    await assertRejects(() => s.update("/registry/nodes/a", "3"), NotFound);
-    assertEquals(await s.revision(), 3);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
-
-Deno.test("store update with a stale revision is a Conflict", async () => {
-  const { dir, path } = await tempDb();
-  try {
-    using s = openSqliteStore(path);
-    const a = await s.create("/k", "1");
-    await s.update("/k", "2", a.modRevision);
-    const err = await assertRejects(
-      () => s.update("/k", "3", a.modRevision),
-      Conflict,
-    );
-    assertEquals(err.actual, 2);
-    await assertRejects(() => s.delete("/k", a.modRevision), Conflict);
-    assertEquals((await s.get("/k"))?.value, "2");
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
-
-Deno.test("store list returns a prefix range in key order with the revision", async () => {
-  const { dir, path } = await tempDb();
-  try {
-    using s = openSqliteStore(path);
-    await s.create("/registry/pods/b/x", "1");
-    await s.create("/registry/pods/a/y", "2");
-    await s.create("/registry/podsx", "3");
-    await s.create("/registry/nodes/n", "4");
-    const l = await s.list("/registry/pods/");
-    assertEquals(l.entries.map((e) => e.key), [
-      "/registry/pods/a/y",
-      "/registry/pods/b/x",
-    ]);
-    assertEquals(l.revision, 4);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
-
-Deno.test("store txn applies all ops or none", async () => {
-  const { dir, path } = await tempDb();
-  try {
-    using s = openSqliteStore(path);
-    await s.create("/b", "taken");
-    const r = await s.txn(
-      [{ key: "/a", modRevision: 0 }, { key: "/b", modRevision: 0 }],
-      [{ type: "put", key: "/a", value: "1" }, {
-        type: "put",
-        key: "/b",
-        value: "1",
-      }],
-    );
-    assertEquals(r.succeeded, false);
-    assertEquals(r.failed?.key, "/b");
-    assertEquals(await s.get("/a"), null);
-    assertEquals(await s.revision(), 1);
-    const ok = await s.txn([{ key: "/a", modRevision: 0 }], [
-      { type: "put", key: "/a", value: "1" },
-      { type: "delete", key: "/b" },
-    ]);
-    assert(ok.succeeded);
-    assertEquals(ok.results.map((e) => e?.modRevision), [2, 3]);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
-
-Deno.test("store watch replays history after a revision, then follows live writes", async () => {
-  const { dir, path } = await tempDb();
-  try {
-    using s = openSqliteStore(path);
-    await s.create("/n/a", "1");
-    await s.create("/other", "x");
-    await s.update("/n/a", "2");
-    const ac = new AbortController();
-    const w = s.watch("/n/", { fromRevision: 1, signal: ac.signal });
-    await s.delete("/n/a");
-    await s.create("/n/b", "3");
-    const evs = await take(w, 3);
-    assertEquals(
-      evs.map((e) => [e.type, e.entry.key, e.entry.value, e.revision]),
-      [
-        ["put", "/n/a", "2", 3],
-        ["delete", "/n/a", "2", 4],
-        ["put", "/n/b", "3", 5],
-      ],
-    );
-    assertEquals(evs[0].prev?.value, "1");
-    ac.abort();
-    assertEquals((await w.next()).done, true);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
 
 Deno.test("store watch resumes after reopening the database without gaps or repeats", async () => {
   const { dir, path } = await tempDb();
@@ -183,31 +51,6 @@ Deno.test("store watch from a compacted revision is Gone", async () => {
     assertEquals(evs[0].revision, compacted + 1);
     assertEquals(evs.at(-1)!.revision, 20);
     await w.return?.();
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
-
-Deno.test("store watch that falls too far behind ends with Gone", async () => {
-  const { dir, path } = await tempDb();
-  try {
-    using s = openSqliteStore(path, { watchQueueLimit: 3 });
-    const w = s.watch("/", { fromRevision: 0 });
-    for (let i = 0; i < 6; i++) await s.create(`/k/${i}`, "v");
-    await assertRejects(() => take(w, 6), Gone);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
-
-Deno.test("store close ends live watches", async () => {
-  const { dir, path } = await tempDb();
-  try {
-    const s = openSqliteStore(path);
-    const w = s.watch("/", { fromRevision: 0 });
-    const next = w.next();
-    s.close();
-    assertEquals((await next).done, true);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -5,8 +5,15 @@
 // changes made by another process (`weft token forget-node`) within a second.
 
 import { join } from "node:path";
-import { writeFileAtomic } from "../../tls/mod.ts";
-import { DEFAULT_RECHECK_MS, FileCache } from "./_file_cache.ts";
+import type { Store } from "../../store/mod.ts";
+import {
+  type CredShape,
+  type CredSource,
+  FileCredSource,
+  type NodeRecord,
+  StoreCredSource,
+} from "./_cred_source.ts";
+import { DEFAULT_RECHECK_MS } from "./_file_cache.ts";
 import {
   constantTimeEqual,
   hashPassword,
@@ -18,19 +25,7 @@ import {
 /** The bearer token format of a node: `weft-node:<name>:<64 hex>`. */
 const NODE_TOKEN = /^weft-node:([a-z0-9.-]{1,253}):([0-9a-f]{64})$/;
 
-export interface NodeRecord {
-  passwordHash: string;
-  tokenHash: string;
-  issuedAt: string;
-  /** A Node object of this name has been seen since the node joined. */
-  registered?: boolean;
-}
-
-/** The file's `nodes` object as a Map: node names are user input, so no
- * lookup may reach Object.prototype (`constructor`, `__proto__`). */
-interface FileShape {
-  nodes: Map<string, NodeRecord>;
-}
+export type { NodeRecord };
 
 export class NodePasswordRejected extends Error {
   override name = "NodePasswordRejected";
@@ -47,16 +42,6 @@ export function credDir(dataDir: string): string {
   return join(dataDir, "server", "cred");
 }
 
-function parseFile(text: string | null): FileShape {
-  if (!text) return { nodes: new Map() };
-  const v = JSON.parse(text) as { nodes?: Record<string, NodeRecord> };
-  return { nodes: new Map(Object.entries(v.nodes ?? {})) };
-}
-
-function serialize(data: FileShape): string {
-  return JSON.stringify({ nodes: Object.fromEntries(data.nodes) }, null, 2);
-}
-
 const MAX_VERIFIED = 4096;
 
 /** The abort reason of a revoked node identity. */
@@ -69,31 +54,22 @@ export class CredentialRevoked extends Error {
 
 export class NodeCredentials {
   readonly path: string;
-  readonly #file: FileCache<FileShape>;
-  #queue: Promise<unknown> = Promise.resolve();
+  readonly #source: CredSource;
   /** Tokens already verified against `#verifiedFor` (the data they matched). */
   #verified = new Map<string, string>();
-  #verifiedFor: FileShape | null = null;
+  #verifiedFor: CredShape | null = null;
   /** Per node with live identities: the token they hold and their signal. */
   #live = new Map<string, { tokenHash: string; ac: AbortController }>();
 
-  /** `recheckMs`: how stale a change made by another process may be seen. */
-  constructor(dataDir: string, recheckMs = DEFAULT_RECHECK_MS) {
+  /** `recheckMs`: how stale a change made by another process may be seen;
+   * `source`: where the records live (default: the file under `dataDir`). */
+  constructor(
+    dataDir: string,
+    recheckMs = DEFAULT_RECHECK_MS,
+    source?: CredSource,
+  ) {
     this.path = join(credDir(dataDir), "node-passwd.json");
-    this.#file = new FileCache(this.path, parseFile, recheckMs);
-  }
-
-  async #save(data: FileShape): Promise<void> {
-    await writeFileAtomic(this.path, serialize(data) + "\n", {
-      mode: 0o600,
-    });
-    this.#revokeChanged(await this.#file.get(true));
-  }
-
-  #exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.#queue.then(fn, fn);
-    this.#queue = run.catch(() => {});
-    return run;
+    this.#source = source ?? new FileCredSource(this.path, recheckMs);
   }
 
   /**
@@ -101,8 +77,7 @@ export class NodeCredentials {
    * bearer token for the node, revoking the previous one.
    */
   issue(nodeName: string, password: string): Promise<string> {
-    return this.#exclusive(async () => {
-      const data = structuredClone(await this.#file.get(true));
+    return this.#modify(async (data) => {
       const old = data.nodes.get(nodeName);
       if (old && !await verifyPassword(password, old.passwordHash)) {
         throw new NodePasswordRejected(nodeName);
@@ -114,8 +89,7 @@ export class NodeCredentials {
         issuedAt: new Date().toISOString(),
         ...(old?.registered ? { registered: true } : {}),
       });
-      await this.#save(data);
-      return `weft-node:${nodeName}:${secret}`;
+      return [`weft-node:${nodeName}:${secret}`, true];
     });
   }
 
@@ -127,7 +101,7 @@ export class NodeCredentials {
   /**
    * The node a bearer token belongs to and a signal that aborts when that
    * token is revoked (a new token issued, the node forgotten or deleted,
-   * here or by another process: see sweep()), or null.
+   * here, by another process or by another server: see sweep()), or null.
    */
   async verifyIdentity(
     token: string,
@@ -142,12 +116,8 @@ export class NodeCredentials {
   ): Promise<{ name: string; tokenHash: string } | null> {
     const m = NODE_TOKEN.exec(token);
     if (!m) return null;
-    const data = await this.#file.get();
-    if (data !== this.#verifiedFor || this.#verified.size > MAX_VERIFIED) {
-      this.#verified.clear();
-      this.#verifiedFor = data;
-      this.#revokeChanged(data);
-    }
+    const data = await this.#source.read();
+    this.#seen(data);
     const rec = data.nodes.get(m[1]);
     if (!rec) return null;
     const known = this.#verified.get(token);
@@ -157,6 +127,16 @@ export class NodeCredentials {
     }
     if (this.#verifiedFor === data) this.#verified.set(token, m[1]);
     return { name: m[1], tokenHash: rec.tokenHash };
+  }
+
+  /** Data read from the source: a change drops the verified tokens and
+   * revokes the identities whose token it no longer holds. */
+  #seen(data: CredShape): void {
+    if (data !== this.#verifiedFor || this.#verified.size > MAX_VERIFIED) {
+      this.#verified.clear();
+      this.#verifiedFor = data;
+      this.#revokeChanged(data);
+    }
   }
 
   /** The signal of the live identities of `name` under `tokenHash`. */
@@ -174,7 +154,7 @@ export class NodeCredentials {
   }
 
   /** Aborts the identities whose token `data` no longer holds. */
-  #revokeChanged(data: FileShape): void {
+  #revokeChanged(data: CredShape): void {
     for (const [name, live] of this.#live) {
       const rec = data.nodes.get(name) ?? null;
       if (rec?.tokenHash === live.tokenHash) continue;
@@ -184,23 +164,29 @@ export class NodeCredentials {
   }
 
   /**
-   * Picks up revocations made by another process (`weft token
-   * forget-node`): the server calls this periodically; the file is re-read
-   * when it changed (at most every recheckMs).
+   * Picks up revocations made elsewhere (`weft token forget-node`, another
+   * server): the server calls this periodically; the records are re-read
+   * when they changed (at most every recheckMs).
    */
   async sweep(): Promise<void> {
     if (this.#live.size === 0) return;
-    this.#revokeChanged(await this.#file.get());
+    this.#seen(await this.#source.read());
+  }
+
+  /** Applies a change and revokes what it took away at once. */
+  async #modify<T>(fn: (data: CredShape) => Promise<[T, boolean]>): Promise<T> {
+    const out = await this.#source.modify(fn);
+    this.#seen(await this.#source.read());
+    return out;
   }
 
   /** Forgets a node's password and revokes its token; false if unknown. */
   forget(nodeName: string): Promise<boolean> {
-    return this.#exclusive(async () => {
-      const data = structuredClone(await this.#file.get(true));
-      if (!data.nodes.delete(nodeName)) return false;
-      await this.#save(data);
-      return true;
-    });
+    return this.#modify((data) =>
+      Promise.resolve(
+        data.nodes.delete(nodeName) ? [true, true] : [false, false],
+      )
+    );
   }
 
   /**
@@ -214,14 +200,13 @@ export class NodeCredentials {
   ): Promise<string[]> {
     const names = [...present];
     if (!all) {
-      const cached = await this.#file.get();
+      const cached = await this.#source.read();
       const known = (n: string) => cached.nodes.get(n);
       if (names.every((n) => !known(n) || known(n)!.registered)) {
         return [];
       }
     }
-    return await this.#exclusive(async () => {
-      const data = structuredClone(await this.#file.get(true));
+    return await this.#modify((data) => {
       const seen = new Set(names);
       const forgotten: string[] = [];
       let changed = false;
@@ -235,17 +220,38 @@ export class NodeCredentials {
           changed = true;
         }
       }
-      if (changed) await this.#save(data);
-      return forgotten;
+      return Promise.resolve([forgotten, changed]);
     });
   }
 
   async names(): Promise<string[]> {
-    return [...(await this.#file.get(true)).nodes.keys()].sort();
+    return [...(await this.#source.read(true)).nodes.keys()].sort();
   }
 }
 
 const shared = new Map<string, NodeCredentials>();
+
+/** Node credentials kept in a datastore shared by several servers. */
+export function nodeCredentialsIn(
+  store: Store,
+  recheckMs = DEFAULT_RECHECK_MS,
+  dataDir = "",
+): NodeCredentials {
+  return new NodeCredentials(
+    dataDir,
+    recheckMs,
+    new StoreCredSource(store, recheckMs),
+  );
+}
+
+/** Keeps the node credentials of `dataDir`'s server in `store` (servers
+ * sharing an etcd datastore); call before the authenticator is created. */
+export function keepNodeCredentialsIn(dataDir: string, store: Store): void {
+  shared.set(
+    join(dataDir),
+    nodeCredentialsIn(store, DEFAULT_RECHECK_MS, dataDir),
+  );
+}
 
 /** One instance per data dir in a process, shared by authenticator and routes. */
 export function nodeCredentials(dataDir: string): NodeCredentials {

@@ -20,8 +20,10 @@ export {
 export {
   CredentialRevoked,
   forgetNode,
+  keepNodeCredentialsIn,
   NodeCredentials,
   nodeCredentials,
+  nodeCredentialsIn,
   NodePasswordRejected,
 } from "./credentials.ts";
 export {
