@@ -30,7 +30,7 @@ export async function agentCommand(
     console.log(AGENT_HELP);
     return 0;
   }
-  const cfg = resolveConfig({ command: "agent", args });
+  const cfg = await resolveConfig({ command: "agent", args });
   return await runAgent(cfg, signal);
 }
 

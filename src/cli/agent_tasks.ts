@@ -4,11 +4,10 @@
 
 import { runFlannel } from "../flannel/mod.ts";
 import { joinCluster, JoinError, type JoinResult } from "../kube/mod.ts";
-import {
-  runNodeEndpoint,
-  runTunnelAgent,
-  type TunnelState,
-} from "../tunnel/mod.ts";
+// The agent side of the tunnel only: tunnel/mod.ts also carries the server
+// side (hono, the API's auth), which an agent must not load.
+import { runTunnelAgent, type TunnelState } from "../tunnel/agent.ts";
+import { runNodeEndpoint } from "../tunnel/node_endpoint.ts";
 import {
   sleep,
   type TaskContext,
@@ -219,6 +218,8 @@ export function agentTasks(
           leases: state.leases,
           tunnels: Object.fromEntries(state.tunnels),
           tasks: input.status(),
+          // The process's memory (bytes): RSS and the V8 heap within it.
+          memory: Deno.memoryUsage(),
         }),
       }, ctx),
   };

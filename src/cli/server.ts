@@ -50,7 +50,7 @@ export async function serverCommand(
     console.log(SERVER_HELP);
     return 0;
   }
-  const cfg = resolveConfig({ command: "server", args });
+  const cfg = await resolveConfig({ command: "server", args });
   return await runServer(cfg, signal);
 }
 

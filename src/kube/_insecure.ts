@@ -3,7 +3,6 @@
 // checks the answer) and kubeconfigs with insecure-skip-tls-verify. Deno's
 // fetch cannot skip verification per client, node:https can.
 
-import https from "node:https";
 import type { IncomingMessage } from "node:http";
 
 export interface InsecureInit {
@@ -32,12 +31,16 @@ function toStream(res: IncomingMessage): ReadableStream<Uint8Array> {
   });
 }
 
-/** fetch() over node:https with rejectUnauthorized: false. */
-export function insecureFetch(
+/**
+ * fetch() over node:https with rejectUnauthorized: false. Node's HTTP
+ * modules are loaded on the first call, not by every user of kube/.
+ */
+export async function insecureFetch(
   url: string,
   init: InsecureInit = {},
 ): Promise<Response> {
-  return new Promise((resolve, reject) => {
+  const { default: https } = await import("node:https");
+  return await new Promise((resolve, reject) => {
     const headers: Record<string, string> = {};
     init.headers?.forEach((v, k) => headers[k] = v);
     if (init.body !== undefined) {

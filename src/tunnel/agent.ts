@@ -10,14 +10,15 @@
 
 import { createAuthorizer } from "./authorizer.ts";
 import { StreamError } from "./errors.ts";
-import { CONNECT_PATH, NODE_HEADER } from "./server.ts";
 import type { SessionOptions } from "./session.ts";
 import { sessionOn } from "./socket.ts";
 import { type NoDelayRelay, startNoDelayRelay } from "./nodelay_relay.ts";
 import {
   checkMode,
+  CONNECT_PATH,
   DEFAULT_NODE_ENDPOINT_PORT,
   type EgressMode,
+  NODE_HEADER,
   parseTarget,
 } from "./target.ts";
 

@@ -12,14 +12,14 @@ import { pipeStream, type Session, type SessionOptions } from "./session.ts";
 import { sessionOn } from "./socket.ts";
 import {
   checkMode,
+  CONNECT_PATH,
   DEFAULT_NODE_ENDPOINT_PORT,
   type EgressMode,
+  NODE_HEADER,
   parseTarget,
 } from "./target.ts";
 
-export const CONNECT_PATH = "/v1-weft/connect";
-/** Optional header naming the node; must match the credential's node. */
-export const NODE_HEADER = "X-Weft-Node-Name";
+export { CONNECT_PATH, NODE_HEADER };
 
 export interface TunnelServerDeps {
   authenticate: (req: Request) => Promise<Identity | null>;
