@@ -1,8 +1,9 @@
 // Small pieces shared by `weft server` and `weft agent`.
 
 import type { Context, Hono } from "hono";
+import { releaseStartupMemory } from "../../ffi/mod.ts";
 import type { Identity } from "../api/auth/mod.ts";
-import type { TaskStatus } from "../supervisor/mod.ts";
+import type { Logger, Supervisor, TaskStatus } from "../supervisor/mod.ts";
 import type { WeftConfig } from "./config.ts";
 import { CommandError } from "./errors.ts";
 
@@ -60,4 +61,29 @@ export function readinessRoutes(
     const ready = tasks.length > 0 && tasks.every((t) => t.ready);
     return c.json({ ready, tasks }, ready ? 200 : 503);
   });
+}
+
+/**
+ * Once every task has been ready (start-up is over), gives the kernel back
+ * the executable's pages only start-up used and malloc's free memory, and
+ * logs how much: a long-running weft is then measured by what it runs.
+ */
+export async function releaseAfterStart(
+  sup: Supervisor,
+  signal: AbortSignal,
+  logger: Logger,
+  who: string,
+): Promise<void> {
+  await sup.waitReady(signal);
+  if (signal.aborted) return;
+  const r = releaseStartupMemory();
+  if (r.executable > 0) {
+    logger(
+      "info",
+      who,
+      `started; released ${
+        (r.executable / 1048576).toFixed(1)
+      } MB of start-up pages`,
+    );
+  }
 }
