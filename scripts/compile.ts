@@ -8,6 +8,11 @@
 // it. When none works this prints ONE line saying so and exits 1.
 //
 //   deno task compile [--output PATH]
+//
+// The binary carries weft's V8 memory flags (src/cli/memory.ts: lite mode,
+// 1 MB semi-spaces, single-threaded GC) for every command it runs.
+
+import { MEMORY_V8_FLAGS } from "../src/cli/memory.ts";
 
 const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 
@@ -54,6 +59,7 @@ async function main(args: string[]): Promise<number> {
     args: [
       "compile",
       "-A",
+      `--v8-flags=${MEMORY_V8_FLAGS.join(",")}`,
       "--config",
       `${root}/deno.json`,
       "--include",
