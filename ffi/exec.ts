@@ -51,11 +51,14 @@ export function selfArgv(): string[] {
 }
 
 /**
- * Execs /proc/self/exe with this process's argv and `env` as its whole
- * environment. Returns only by throwing: LibraryError when libc cannot be
- * loaded, Error with the errno name when execve fails.
+ * Execs /proc/self/exe with `argv` (default: this process's) and `env` as
+ * its whole environment. Returns only by throwing: LibraryError when libc
+ * cannot be loaded, Error when execve fails.
  */
-export function execSelf(env: Record<string, string>): never {
+export function execSelf(
+  env: Record<string, string>,
+  argv: string[] = selfArgv(),
+): never {
   let lib: Deno.DynamicLibrary<typeof libc>;
   try {
     lib = Deno.dlopen("libc.so.6", libc);
@@ -63,12 +66,12 @@ export function execSelf(env: Record<string, string>): never {
     throw new LibraryError(`cannot load libc.so.6 for execve`, { cause });
   }
   const keep: Uint8Array[] = [];
-  const argv = cArray(selfArgv(), keep);
+  const args = cArray(argv, keep);
   const envp = cArray(
     Object.entries(env).map(([k, v]) => `${k}=${v}`),
     keep,
   );
-  lib.symbols.execve(cString("/proc/self/exe"), argv, envp);
+  lib.symbols.execve(cString("/proc/self/exe"), args, envp);
   lib.close();
   throw new Error("execve /proc/self/exe failed");
 }

@@ -81,9 +81,9 @@ export async function releaseAfterStart(
     logger(
       "info",
       who,
-      `started; released ${
+      `started; unmapped the executable's ${
         (r.executable / 1048576).toFixed(1)
-      } MB of start-up pages`,
+      } MB of start-up pages (what is still used maps back)`,
     );
   }
 }

@@ -2,6 +2,7 @@ import { assert, assertEquals } from "@std/assert";
 import {
   MALLOC_ARENA_MAX,
   MEMORY_V8_FLAGS,
+  tunedArgv,
   tunedEnv,
 } from "../../src/cli/memory.ts";
 import { Netns } from "../harness/netns.ts";
@@ -27,6 +28,20 @@ Deno.test("tunedEnv() adds weft's V8 flags and malloc arenas, keeping the operat
     tunedEnv({ DENO_V8_FLAGS: `${OURS}x` })?.DENO_V8_FLAGS,
     `${OURS},${OURS}x`,
   );
+});
+
+Deno.test("tunedArgv() turns Deno's code cache off for source runs and leaves a compiled weft alone", () => {
+  assertEquals(
+    tunedArgv(["deno", "run", "-A", "main.ts", "agent", "--run"]),
+    ["deno", "run", "--no-code-cache", "-A", "main.ts", "agent", "--run"],
+  );
+  const tuned = ["deno", "run", "--no-code-cache", "-A", "main.ts", "agent"];
+  assertEquals(tunedArgv(tuned), tuned);
+  assertEquals(tunedArgv(["/usr/local/bin/weft", "agent", "run"]), [
+    "/usr/local/bin/weft",
+    "agent",
+    "run",
+  ]);
 });
 
 async function waitFor(what: string, fn: () => Promise<boolean>) {
@@ -87,6 +102,7 @@ Deno.test("weft agent runs with the memory settings in the process that was star
       await Deno.readFile(`/proc/${child.pid}/cmdline`),
     );
     assert(cmdline.includes("agent\0--server"), cmdline);
+    assert(cmdline.includes("\0run\0--no-code-cache\0"), cmdline);
   } finally {
     child.kill("SIGTERM");
     const st = await child.status;
