@@ -220,7 +220,7 @@ async function main(): Promise<number> {
     await explain("agent", agent!, demo.proc("node2 agent")!.logFile);
     await explain("server", server!, demo.proc("node1 server")!.logFile);
     console.log(
-      `  floor: an empty Deno process (deno run of a script that waits) is ${
+      `  floor: a Deno process that only waits (deno run, default settings, nothing unmapped) is ${
         mb(await emptyDeno())
       } MB`,
     );
