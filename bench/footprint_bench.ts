@@ -225,9 +225,11 @@ async function main(): Promise<number> {
       } MB`,
     );
     console.log(
-      `  settings: DENO_V8_FLAGS=${
-        MEMORY_V8_FLAGS.join(",")
-      } MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX} (src/cli/memory.ts); start-up pages released once all tasks are ready (ffi/memory.ts)`,
+      `  settings (src/cli/memory.ts): agent DENO_V8_FLAGS=${
+        MEMORY_V8_FLAGS.agent.join(",")
+      }, server DENO_V8_FLAGS=${
+        MEMORY_V8_FLAGS.server.join(",")
+      }, MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX}; start-up pages unmapped once all tasks are ready (ffi/memory.ts)`,
     );
     console.log(
       "  peer (text only, not run here): flanneld alone; kube-flannel.yml requests and limits it at 50Mi",

@@ -9,10 +9,11 @@
 //
 //   deno task compile [--output PATH]
 //
-// The binary carries weft's V8 memory flags (src/cli/memory.ts: lite mode,
-// 1 MB semi-spaces, single-threaded GC) for every command it runs.
+// The binary carries the V8 memory flags every command can run with
+// (src/cli/memory.ts COMMON_V8_FLAGS); `weft agent` adds its own when it
+// re-executes itself at start.
 
-import { MEMORY_V8_FLAGS } from "../src/cli/memory.ts";
+import { COMMON_V8_FLAGS } from "../src/cli/memory.ts";
 
 const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 
@@ -59,7 +60,7 @@ async function main(args: string[]): Promise<number> {
     args: [
       "compile",
       "-A",
-      `--v8-flags=${MEMORY_V8_FLAGS.join(",")}`,
+      `--v8-flags=${COMMON_V8_FLAGS.join(",")}`,
       "--config",
       `${root}/deno.json`,
       "--include",

@@ -90,7 +90,7 @@ export async function main(args: string[]): Promise<number> {
   ) {
     // Long-running roles restart themselves once with weft's memory
     // settings (V8 and malloc flags read only at start); see memory.ts.
-    (await import("./memory.ts")).applyMemorySettings();
+    (await import("./memory.ts")).applyMemorySettings(cmd);
   }
   try {
     if (cmd === "server" || cmd === "agent" || cmd === "demo") {

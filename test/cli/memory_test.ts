@@ -8,24 +8,36 @@ import {
 import { Netns } from "../harness/netns.ts";
 import { weftArgv } from "../harness/weft.ts";
 
-const OURS = MEMORY_V8_FLAGS.join(",");
+const OURS = MEMORY_V8_FLAGS.agent.join(",");
 
 Deno.test("tunedEnv() adds weft's V8 flags and malloc arenas, keeping the operator's after them", () => {
-  assertEquals(tunedEnv({ PATH: "/bin" }), {
+  assertEquals(tunedEnv({ PATH: "/bin" }, "agent"), {
     PATH: "/bin",
     DENO_V8_FLAGS: OURS,
     MALLOC_ARENA_MAX,
   });
   assertEquals(
-    tunedEnv({ DENO_V8_FLAGS: "--no-lite-mode", MALLOC_ARENA_MAX: "4" }),
+    tunedEnv(
+      { DENO_V8_FLAGS: "--no-lite-mode", MALLOC_ARENA_MAX: "4" },
+      "agent",
+    ),
     { DENO_V8_FLAGS: `${OURS},--no-lite-mode`, MALLOC_ARENA_MAX: "4" },
   );
   // Already applied (the re-executed process): nothing to do.
-  assertEquals(tunedEnv({ DENO_V8_FLAGS: OURS }), null);
-  assertEquals(tunedEnv({ DENO_V8_FLAGS: `${OURS},--no-lite-mode` }), null);
+  assertEquals(tunedEnv({ DENO_V8_FLAGS: OURS }, "agent"), null);
+  assertEquals(
+    tunedEnv({ DENO_V8_FLAGS: `${OURS},--no-lite-mode` }, "agent"),
+    null,
+  );
+  // The server keeps the JIT: its own, shorter set.
+  assertEquals(
+    tunedEnv({}, "server")?.DENO_V8_FLAGS,
+    MEMORY_V8_FLAGS.server.join(","),
+  );
+  assert(!MEMORY_V8_FLAGS.server.includes("--lite-mode"));
   // A prefix that only looks like ours is not ours.
   assertEquals(
-    tunedEnv({ DENO_V8_FLAGS: `${OURS}x` })?.DENO_V8_FLAGS,
+    tunedEnv({ DENO_V8_FLAGS: `${OURS}x` }, "agent")?.DENO_V8_FLAGS,
     `${OURS},${OURS}x`,
   );
 });
