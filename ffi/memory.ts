@@ -72,6 +72,27 @@ export interface Released {
 }
 
 /**
+ * Returns malloc's free pages to the kernel (malloc_trim(0)): glibc gives
+ * back only free memory at the top of its heap by itself, and a process
+ * that runs commands now and then (iptables-save every few seconds) leaves
+ * free holes in the middle that add up to megabytes. False when nothing
+ * was given back or libc cannot be loaded.
+ */
+export function trimMalloc(): boolean {
+  let lib: Deno.DynamicLibrary<typeof libc>;
+  try {
+    lib = Deno.dlopen("libc.so.6", libc);
+  } catch {
+    return false;
+  }
+  try {
+    return lib.symbols.malloc_trim(0n) === 1;
+  } finally {
+    lib.close();
+  }
+}
+
+/**
  * Unmaps the executable's clean read-only pages and trims malloc (see the
  * file's header). Linux with glibc; elsewhere, or when /proc is missing,
  * it does nothing and says so with zero bytes.
@@ -94,8 +115,7 @@ export function releaseStartupMemory(): Released {
         executable += m.rss;
       }
     }
-    const trimmed = lib.symbols.malloc_trim(0n) === 1;
-    return { executable, trimmed };
+    return { executable, trimmed: lib.symbols.malloc_trim(0n) === 1 };
   } finally {
     lib.close();
   }

@@ -27,7 +27,7 @@ export type { AddrOptions } from "./addr.ts";
 export { type LinkEvent, linkEvents, type LinkEventStream } from "./events.ts";
 export { sysctlGet, sysctlSet, withNetns } from "./netns.ts";
 export { setListenerNoDelay } from "./sockopt.ts";
-export { type Released, releaseStartupMemory } from "./memory.ts";
+export { type Released, releaseStartupMemory, trimMalloc } from "./memory.ts";
 export { execSelf, selfArgv } from "./exec.ts";
 export type {
   Addr,

@@ -9,7 +9,7 @@ import {
 } from "../supervisor/mod.ts";
 import { agentTasks } from "./agent_tasks.ts";
 import { flagHelp, resolveConfig, type WeftConfig } from "./config.ts";
-import { releaseAfterStart, tokenOf } from "./run.ts";
+import { tendMemory, tokenOf } from "./run.ts";
 
 export const AGENT_HELP =
   `Usage: weft agent --server https://<server>:6443 --token <token> [flags]
@@ -48,9 +48,9 @@ export async function runAgent(
   });
   const sup = new Supervisor(tasks, { log: logger });
   sup.start();
-  const released = releaseAfterStart(sup, signal, logger, "agent");
+  const memory = tendMemory(sup, signal, logger, "agent");
   await untilAborted(signal);
-  await released;
+  await memory;
   logger("info", "agent", "stopping");
   await sup.stop();
   return 0;

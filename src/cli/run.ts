@@ -1,9 +1,14 @@
 // Small pieces shared by `weft server` and `weft agent`.
 
 import type { Context, Hono } from "hono";
-import { releaseStartupMemory } from "../../ffi/mod.ts";
+import { releaseStartupMemory, trimMalloc } from "../../ffi/mod.ts";
 import type { Identity } from "../api/auth/mod.ts";
-import type { Logger, Supervisor, TaskStatus } from "../supervisor/mod.ts";
+import {
+  type Logger,
+  sleep,
+  type Supervisor,
+  type TaskStatus,
+} from "../supervisor/mod.ts";
 import type { WeftConfig } from "./config.ts";
 import { CommandError } from "./errors.ts";
 
@@ -63,12 +68,17 @@ export function readinessRoutes(
   });
 }
 
+/** How often a running server or agent gives malloc's free pages back. */
+export const TRIM_EVERY_MS = 30_000;
+
 /**
- * Once every task has been ready (start-up is over), gives the kernel back
- * the executable's pages only start-up used and malloc's free memory, and
- * logs how much: a long-running weft is then measured by what it runs.
+ * Keeps a long-running process lean until `signal` aborts: once every task
+ * has been ready (start-up is over), gives the kernel back the executable's
+ * pages only start-up used, and logs how much; from then on, every
+ * TRIM_EVERY_MS, malloc's free pages (the periodic iptables-save execs
+ * leave the heap fragmented: +10 MB within minutes otherwise).
  */
-export async function releaseAfterStart(
+export async function tendMemory(
   sup: Supervisor,
   signal: AbortSignal,
   logger: Logger,
@@ -85,5 +95,9 @@ export async function releaseAfterStart(
         (r.executable / 1048576).toFixed(1)
       } MB of start-up pages (what is still used maps back)`,
     );
+  }
+  while (!signal.aborted) {
+    await sleep(TRIM_EVERY_MS, signal);
+    if (!signal.aborted) trimMalloc();
   }
 }

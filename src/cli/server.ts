@@ -30,7 +30,7 @@ import { clusterConfigOf, clusterConfigRoutes } from "./cluster_config.ts";
 import { flagHelp, resolveConfig, type WeftConfig } from "./config.ts";
 import { CommandError } from "./errors.ts";
 import { detectNodeIPs } from "./node_ip.ts";
-import { readinessRoutes, releaseAfterStart, tokenOf } from "./run.ts";
+import { readinessRoutes, tendMemory, tokenOf } from "./run.ts";
 
 export const SERVER_HELP = `Usage: weft server [flags]
 
@@ -180,9 +180,9 @@ export async function runServer(
     }
     const sup = new Supervisor(tasks, { log: logger });
     sup.start();
-    const released = releaseAfterStart(sup, signal, logger, "server");
+    const memory = tendMemory(sup, signal, logger, "server");
     await untilAborted(signal);
-    await released;
+    await memory;
     log("stopping");
     await sup.stop();
     return 0;
