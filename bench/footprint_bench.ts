@@ -7,13 +7,14 @@
 // mappings), and the V8 heap the process itself reports in its node
 // endpoint's /status (Deno.memoryUsage()).
 
+import { runChecks } from "../src/cli/demo/matrix.ts";
 import { Demo } from "../src/cli/demo/mod.ts";
 import { exec } from "../src/cli/exec.ts";
 import { MALLOC_ARENA_MAX, MEMORY_V8_FLAGS } from "../src/cli/memory.ts";
 
 const MB = 1024 * 1024;
-const SAMPLES = 6;
-const EVERY_MS = 2000;
+const SAMPLES = 10;
+const EVERY_MS = 6000;
 
 /** Resident bytes by kind of mapping, from /proc/<pid>/smaps. */
 export interface Smaps {
@@ -193,11 +194,14 @@ async function main(): Promise<number> {
       );
     }
     const [n1, n2] = demo.topo.nodes;
-    // Peak over a few samples once the cluster is up and the pods talk:
-    // RSS moves with garbage collection.
+    // Peak over a minute of samples once the cluster is up and the pods
+    // talk: RSS moves with garbage collection.
     let agent: Sample | undefined;
     let server: Sample | undefined;
     for (let i = 0; i < SAMPLES; i++) {
+      // The checks keep the cluster busy between samples: pod to pod over
+      // the overlay, and the server through each agent's tunnel.
+      await runChecks(demo.checks());
       await new Promise((r) => setTimeout(r, EVERY_MS));
       const a = await sample(demo, "node2 agent", n2);
       const b = await sample(demo, "node1 server", n1);

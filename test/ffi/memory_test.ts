@@ -61,3 +61,23 @@ Deno.test("releaseStartupMemory() unmaps start-up pages and the process keeps wo
   );
   assertEquals(r.work, "hello over loopback, sorted 3,2,1");
 });
+
+Deno.test("trimMalloc() gives freed malloc memory back to the kernel", async () => {
+  const child = new URL("./_trim_child.ts", import.meta.url).pathname;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--v8-flags=--expose-gc", child],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
+  const r = JSON.parse(new TextDecoder().decode(out.stdout)) as {
+    before: number;
+    after: number;
+    trimmed: boolean;
+  };
+  assert(r.trimmed, "malloc_trim gave memory back");
+  assert(
+    r.after < r.before - 8 * 1024 * 1024,
+    `[heap] resident ${r.before} -> ${r.after}`,
+  );
+});
