@@ -18,6 +18,9 @@ export const COMMON_V8_FLAGS = [
   // No GC helper threads (their stacks and malloc arenas); on heaps of
   // ~10 MB a GC on the main thread is short.
   "--single-threaded-gc",
+  // gc(), for run.ts's periodic full collection: on a mostly idle daemon
+  // V8 lets garbage pile up for minutes before its old space fills.
+  "--expose-gc",
 ] as const;
 
 /**

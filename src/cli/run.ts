@@ -75,8 +75,8 @@ export const TRIM_EVERY_MS = 30_000;
  * Keeps a long-running process lean until `signal` aborts: once every task
  * has been ready (start-up is over), gives the kernel back the executable's
  * pages only start-up used, and logs how much; from then on, every
- * TRIM_EVERY_MS, malloc's free pages (the periodic iptables-save execs
- * leave the heap fragmented: +10 MB within minutes otherwise).
+ * TRIM_EVERY_MS, a full garbage collection (when V8 exposes gc(), see
+ * memory.ts) and malloc's free pages back to the kernel.
  */
 export async function tendMemory(
   sup: Supervisor,
@@ -96,8 +96,11 @@ export async function tendMemory(
       } MB of start-up pages (what is still used maps back)`,
     );
   }
+  const gc = (globalThis as { gc?: () => void }).gc;
   while (!signal.aborted) {
     await sleep(TRIM_EVERY_MS, signal);
-    if (!signal.aborted) trimMalloc();
+    if (signal.aborted) break;
+    gc?.();
+    trimMalloc();
   }
 }
