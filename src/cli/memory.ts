@@ -2,9 +2,11 @@
 // heap flags and glibc its arena count only when a process starts, so the
 // command re-executes itself once with them (same pid, argv and stdio; the
 // compiled binary also has COMMON_V8_FLAGS built in by scripts/compile.ts).
-// Measured on a 2-node cluster (bench/footprint_bench.ts), with the release
-// of start-up pages (run.ts) the agent went from ~60 to ~48 MB; lite mode
-// is ~6 MB of that. The tunnel's throughput, mostly native work, showed no
+// Measured on a 2-node cluster (bench/footprint_bench.ts), with the rest of
+// the footprint work (the agent's lean module graph, run.ts's release of
+// start-up pages and periodic GC and malloc trim) the agent went from ~77
+// to ~52 MB and the server from ~93 to ~70 MB; lite mode is ~6 MB of the
+// agent's. The tunnel's throughput, mostly native work, showed no
 // loss in tunnel_bench. An operator who wants the agent's optimizing
 // compilers back sets DENO_V8_FLAGS=--no-lite-mode: flags given there come
 // after these and win.
