@@ -390,6 +390,15 @@ const libc = {
   },
   // int *__errno_location(void)
   __errno_location: { parameters: [], result: "pointer" },
+  // int madvise(void *addr, size_t length, int advice)
+  madvise: {
+    parameters: [
+      "usize", // addr (page aligned)
+      "usize", // length
+      "i32", // advice
+    ],
+    result: "i32",
+  },
   // int malloc_trim(size_t pad) (glibc only)
   malloc_trim: {
     parameters: [

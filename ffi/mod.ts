@@ -37,7 +37,8 @@ export {
 } from "./events.ts";
 export { sysctlGet, sysctlSet, withNetns } from "./netns.ts";
 export { setListenerNoDelay } from "./sockopt.ts";
-export { releaseFreeMemory } from "./malloc.ts";
+export { type Released, releaseStartupMemory, trimMalloc } from "./memory.ts";
+export { execSelf, selfArgv } from "./exec.ts";
 export type {
   Addr,
   Fdb,

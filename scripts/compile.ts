@@ -8,6 +8,12 @@
 // it. When none works this prints ONE line saying so and exits 1.
 //
 //   deno task compile [--output PATH]
+//
+// The binary carries the V8 memory flags every command can run with
+// (src/cli/memory.ts COMMON_V8_FLAGS); `weft agent` adds its own when it
+// re-executes itself at start.
+
+import { COMMON_V8_FLAGS } from "../src/cli/memory.ts";
 
 const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 
@@ -54,6 +60,7 @@ async function main(args: string[]): Promise<number> {
     args: [
       "compile",
       "-A",
+      `--v8-flags=${COMMON_V8_FLAGS.join(",")}`,
       "--config",
       `${root}/deno.json`,
       "--include",

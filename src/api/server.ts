@@ -11,7 +11,7 @@
 import type { Identity } from "./auth/mod.ts";
 import { type ApiDeps, createApp } from "./app.ts";
 import { type FrontLimits, type MessageHead, startFront } from "./front/mod.ts";
-import { releaseFreeMemory, setListenerNoDelay } from "../../ffi/mod.ts";
+import { setListenerNoDelay, trimMalloc } from "../../ffi/mod.ts";
 import { Registry } from "./registry.ts";
 import { joinHostPort, listenTlsOn } from "../net/mod.ts";
 import { type UpgradeRoute, upgradeTarget } from "./upgrade_route.ts";
@@ -253,7 +253,7 @@ export async function startApiServer(
     },
     limits: opts.limits,
     log,
-    releaseMemory: () => releaseFreeMemory(),
+    releaseMemory: () => trimMalloc(),
   });
 
   const addr = listener.addr as Deno.NetAddr;

@@ -11,7 +11,7 @@ import { monitorEventLoopLag } from "../metrics/mod.ts";
 import { restartEvents } from "./agent_events.ts";
 import { AgentState, agentTasks } from "./agent_tasks.ts";
 import { flagHelp, resolveConfig, type WeftConfig } from "./config.ts";
-import { tokenOf } from "./run.ts";
+import { tendMemory, tokenOf } from "./run.ts";
 
 export const AGENT_HELP =
   `Usage: weft agent --server https://<server>:6443 --token <token> [flags]
@@ -32,7 +32,7 @@ export async function agentCommand(
     console.log(AGENT_HELP);
     return 0;
   }
-  const cfg = resolveConfig({ command: "agent", args });
+  const cfg = await resolveConfig({ command: "agent", args });
   return await runAgent(cfg, signal);
 }
 
@@ -56,7 +56,9 @@ export async function runAgent(
   });
   monitorEventLoopLag(signal);
   sup.start();
+  const memory = tendMemory(sup, signal, logger, "agent");
   await untilAborted(signal);
+  await memory;
   logger("info", "agent", "stopping");
   await sup.stop();
   state.events?.close();

@@ -9,11 +9,10 @@ import {
   JoinError,
   type JoinResult,
 } from "../kube/mod.ts";
-import {
-  runNodeEndpoint,
-  runTunnelAgent,
-  type TunnelState,
-} from "../tunnel/mod.ts";
+// The agent side of the tunnel only: tunnel/mod.ts also carries the server
+// side (the API's auth), which an agent must not load.
+import { runTunnelAgent, type TunnelState } from "../tunnel/agent.ts";
+import { runNodeEndpoint } from "../tunnel/node_endpoint.ts";
 import {
   type Logger,
   sleep,
@@ -305,6 +304,8 @@ export function agentTasks(
           leases: state.leases,
           tunnels: Object.fromEntries(state.tunnels),
           tasks: input.status(),
+          // The process's memory (bytes): RSS and the V8 heap within it.
+          memory: Deno.memoryUsage(),
         }),
       }, ctx),
   };

@@ -4,7 +4,6 @@
 // config key and its line) and exit code 2.
 
 import { parseArgs } from "@std/cli/parse-args";
-import { parse as parseYaml } from "@std/yaml";
 import { CIDR } from "../net/mod.ts";
 import { UsageError } from "./errors.ts";
 import {
@@ -156,11 +155,13 @@ function lineOf(text: string, key: string): number {
   return i + 1;
 }
 
-function fileValues(
+async function fileValues(
   path: string,
   text: string,
   defs: FlagDef[],
-): Map<string, Value> {
+): Promise<Map<string, Value>> {
+  // YAML is loaded only when there is a config file to read.
+  const { parse: parseYaml } = await import("@std/yaml");
   let doc: unknown;
   try {
     doc = parseYaml(text);
@@ -238,7 +239,7 @@ function envValues(
 }
 
 /** Resolves the settings of `weft server|agent` from file, env and flags. */
-export function resolveConfig(input: ResolveInput): WeftConfig {
+export async function resolveConfig(input: ResolveInput): Promise<WeftConfig> {
   const { command } = input;
   const env = input.env ?? Deno.env.toObject();
   const defs = flagsFor(command);
@@ -252,7 +253,7 @@ export function resolveConfig(input: ResolveInput): WeftConfig {
   if (text === null && explicitPath !== undefined) {
     throw new UsageError(`config file ${path} does not exist`);
   }
-  const file = text === null ? new Map() : fileValues(path, text, defs);
+  const file = text === null ? new Map() : await fileValues(path, text, defs);
 
   const values = new Map<string, Value>();
   const sources: WeftConfig["sources"] = {};

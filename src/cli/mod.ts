@@ -84,6 +84,14 @@ export async function main(args: string[]): Promise<number> {
     console.error(`weft: unknown command "${cmd}"; see "weft --help"`);
     return 2;
   }
+  if (
+    (cmd === "server" || cmd === "agent") &&
+    !rest.includes("--help") && !rest.includes("-h")
+  ) {
+    // Long-running roles restart themselves once with weft's memory
+    // settings (V8 and malloc flags read only at start); see memory.ts.
+    (await import("./memory.ts")).applyMemorySettings(cmd);
+  }
   try {
     if (cmd === "server" || cmd === "agent" || cmd === "demo") {
       return await withSignals((signal) => command(rest, signal));

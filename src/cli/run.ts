@@ -1,8 +1,14 @@
 // Small pieces shared by `weft server` and `weft agent`.
 
 import type { Context, Hono } from "hono";
+import { releaseStartupMemory, trimMalloc } from "../../ffi/mod.ts";
 import type { Identity } from "../api/auth/mod.ts";
-import type { TaskStatus } from "../supervisor/mod.ts";
+import {
+  type Logger,
+  sleep,
+  type Supervisor,
+  type TaskStatus,
+} from "../supervisor/mod.ts";
 import type { WeftConfig } from "./config.ts";
 import { CommandError } from "./errors.ts";
 
@@ -60,4 +66,41 @@ export function readinessRoutes(
     const ready = tasks.length > 0 && tasks.every((t) => t.ready);
     return c.json({ ready, tasks }, ready ? 200 : 503);
   });
+}
+
+/** How often a running server or agent gives malloc's free pages back. */
+export const TRIM_EVERY_MS = 30_000;
+
+/**
+ * Keeps a long-running process lean until `signal` aborts: once every task
+ * has been ready (start-up is over), gives the kernel back the executable's
+ * pages only start-up used, and logs how much; from then on, every
+ * TRIM_EVERY_MS, a full garbage collection (when V8 exposes gc(), see
+ * memory.ts) and malloc's free pages back to the kernel.
+ */
+export async function tendMemory(
+  sup: Supervisor,
+  signal: AbortSignal,
+  logger: Logger,
+  who: string,
+): Promise<void> {
+  await sup.waitReady(signal);
+  if (signal.aborted) return;
+  const r = releaseStartupMemory();
+  if (r.executable > 0) {
+    logger(
+      "info",
+      who,
+      `started; unmapped the executable's ${
+        (r.executable / 1048576).toFixed(1)
+      } MB of start-up pages (what is still used maps back)`,
+    );
+  }
+  const gc = (globalThis as { gc?: () => void }).gc;
+  while (!signal.aborted) {
+    await sleep(TRIM_EVERY_MS, signal);
+    if (signal.aborted) break;
+    gc?.();
+    trimMalloc();
+  }
 }

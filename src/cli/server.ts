@@ -41,7 +41,7 @@ import { clusterConfigOf, clusterConfigRoutes } from "./cluster_config.ts";
 import { flagHelp, resolveConfig, type WeftConfig } from "./config.ts";
 import { CommandError } from "./errors.ts";
 import { detectNodeIPs, primaryFamily } from "./node_ip.ts";
-import { readinessRoutes, tokenOf } from "./run.ts";
+import { readinessRoutes, tendMemory, tokenOf } from "./run.ts";
 import { joinURL, joinURLFile, localServerURL } from "./server_url.ts";
 import { clusterTasks, ServerSet, withSharedBootstrap } from "./server_ha.ts";
 
@@ -63,7 +63,7 @@ export async function serverCommand(
     console.log(SERVER_HELP);
     return 0;
   }
-  const cfg = resolveConfig({ command: "server", args });
+  const cfg = await resolveConfig({ command: "server", args });
   return await runServer(cfg, signal);
 }
 
@@ -227,7 +227,9 @@ export async function runServer(
       onRestart: restartEvents(() => agentState.events, cfg.nodeName),
     });
     sup.start();
+    const memory = tendMemory(sup, signal, logger, "server");
     await untilAborted(signal);
+    await memory;
     log("stopping");
     await sup.stop();
     events.close();

@@ -2,7 +2,6 @@
 // commonly have): server, CA (file or data), insecure-skip-tls-verify, bearer
 // token (inline or file), client certificate and key (file or data).
 
-import { parse } from "@std/yaml";
 import { dirname, isAbsolute, join } from "node:path";
 import { KubeClient, type KubeClientOptions } from "./client.ts";
 
@@ -44,6 +43,8 @@ export async function kubeconfigOptions(
   baseDir: string,
   context?: string,
 ): Promise<KubeClientOptions> {
+  // YAML is loaded when a kubeconfig is read, not by every user of kube/.
+  const { parse } = await import("@std/yaml");
   let doc: unknown;
   try {
     doc = parse(text);

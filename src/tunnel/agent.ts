@@ -10,7 +10,6 @@
 
 import { createAuthorizer } from "./authorizer.ts";
 import { StreamError } from "./errors.ts";
-import { CONNECT_PATH, NODE_HEADER } from "./server.ts";
 import { MAX_FRAME } from "./frame.ts";
 import type { SessionOptions } from "./session.ts";
 import { sessionOn } from "./socket.ts";
@@ -18,8 +17,10 @@ import { dialWebSocket } from "./ws_dial.ts";
 import { HandshakeError } from "./ws_handshake.ts";
 import {
   checkMode,
+  CONNECT_PATH,
   DEFAULT_NODE_ENDPOINT_PORT,
   type EgressMode,
+  NODE_HEADER,
   parseTarget,
 } from "./target.ts";
 

@@ -13,14 +13,14 @@ import { sessionOn } from "./socket.ts";
 import { serveUpgrade, statusBody } from "./ws_accept.ts";
 import {
   checkMode,
+  CONNECT_PATH,
   DEFAULT_NODE_ENDPOINT_PORT,
   type EgressMode,
+  NODE_HEADER,
   parseTarget,
 } from "./target.ts";
 
-export const CONNECT_PATH = "/v1-weft/connect";
-/** Optional header naming the node; must match the credential's node. */
-export const NODE_HEADER = "X-Weft-Node-Name";
+export { CONNECT_PATH, NODE_HEADER };
 
 export interface TunnelServerDeps {
   authenticate: (req: Request) => Promise<Identity | null>;

@@ -9,6 +9,13 @@ export type EgressMode = typeof EGRESS_MODES[number];
 export const EGRESS_LABEL = "egress.k3s.io/cluster";
 export const DEFAULT_NODE_ENDPOINT_PORT = 10250;
 
+// The websocket's path and node header are shared by both sides; they live
+// here, not in server.ts, so that the agent side never loads the server's.
+/** The path agents open their websocket on. */
+export const CONNECT_PATH = "/v1-weft/connect";
+/** Optional header naming the node; must match the credential's node. */
+export const NODE_HEADER = "X-Weft-Node-Name";
+
 export interface HostPort {
   host: string;
   port: number;

@@ -146,7 +146,7 @@ Deno.test("the default conflist is one flannel plugin with the portMappings and 
   assertEquals(k3s.plugins[0].capabilities, undefined);
 });
 
-Deno.test("--cni-chain: flag, WEFT_CNI_CHAIN, config file key, --help; a bad value is refused", () => {
+Deno.test("--cni-chain: flag, WEFT_CNI_CHAIN, config file key, --help; a bad value is refused", async () => {
   const base = {
     command: "agent" as const,
     readFile: (p: string) => p === "/c.yaml" ? "cni-chain: k3s\n" : null,
@@ -154,30 +154,36 @@ Deno.test("--cni-chain: flag, WEFT_CNI_CHAIN, config file key, --help; a bad val
   };
   const agent = ["--server", "https://10.0.0.1:6443", "--token", "t"];
   assertEquals(
-    resolveConfig({ ...base, args: agent, env: {} }).cniChain,
+    (await resolveConfig({ ...base, args: agent, env: {} })).cniChain,
     "weft",
   );
   assertEquals(
-    resolveConfig({ ...base, args: [...agent, "--cni-chain", "k3s"], env: {} })
-      .cniChain,
+    (await resolveConfig({
+      ...base,
+      args: [...agent, "--cni-chain", "k3s"],
+      env: {},
+    })).cniChain,
     "k3s",
   );
   assertEquals(
-    resolveConfig({ ...base, args: agent, env: { WEFT_CNI_CHAIN: "k3s" } })
-      .cniChain,
+    (await resolveConfig({
+      ...base,
+      args: agent,
+      env: { WEFT_CNI_CHAIN: "k3s" },
+    })).cniChain,
     "k3s",
   );
   assertEquals(
-    resolveConfig({
+    (await resolveConfig({
       ...base,
       args: [...agent, "--config", "/c.yaml"],
       env: {},
-    }).cniChain,
+    })).cniChain,
     "k3s",
   );
   let err = "";
   try {
-    resolveConfig({
+    await resolveConfig({
       ...base,
       args: [...agent, "--cni-chain", "calico"],
       env: {},

@@ -1,4 +1,4 @@
-import { assertEquals, assertThrows } from "@std/assert";
+import { assertEquals, assertRejects } from "@std/assert";
 import { clusterConfigOf } from "../../src/cli/cluster_config.ts";
 import { resolveConfig } from "../../src/cli/config.ts";
 import { UsageError } from "../../src/cli/errors.ts";
@@ -6,8 +6,8 @@ import { UsageError } from "../../src/cli/errors.ts";
 const noFile = () => null;
 const host = () => "Edge-1";
 
-Deno.test("server defaults match K3s's", () => {
-  const c = resolveConfig({
+Deno.test("server defaults match K3s's", async () => {
+  const c = await resolveConfig({
     command: "server",
     args: [],
     env: {},
@@ -30,8 +30,8 @@ Deno.test("server defaults match K3s's", () => {
   assertEquals(c.configFile, undefined);
 });
 
-Deno.test("--disable-network-policy (K3s's name) is a server flag that agents take from the cluster config", () => {
-  const c = resolveConfig({
+Deno.test("--disable-network-policy (K3s's name) is a server flag that agents take from the cluster config", async () => {
+  const c = await resolveConfig({
     command: "server",
     args: ["--disable-network-policy"],
     env: {},
@@ -40,7 +40,7 @@ Deno.test("--disable-network-policy (K3s's name) is a server flag that agents ta
   });
   assertEquals(c.disableNetworkPolicy, true);
   assertEquals(clusterConfigOf(c).disableNetworkPolicy, true);
-  assertThrows(
+  await assertRejects(
     () =>
       resolveConfig({
         command: "agent",
@@ -60,7 +60,7 @@ Deno.test("--disable-network-policy (K3s's name) is a server flag that agents ta
   );
 });
 
-Deno.test("config precedence: file < environment < flag", () => {
+Deno.test("config precedence: file < environment < flag", async () => {
   const file = [
     "data-dir: /from/file",
     "node-name: file-node",
@@ -70,7 +70,7 @@ Deno.test("config precedence: file < environment < flag", () => {
     "flannel-backend: host-gw",
     "disable-agent: true",
   ].join("\n");
-  const c = resolveConfig({
+  const c = await resolveConfig({
     command: "server",
     args: ["--node-name", "flag-node", "--config", "/x/config.yaml"],
     env: { WEFT_DATA_DIR: "/from/env", WEFT_NODE_NAME: "env-node" },
@@ -89,8 +89,8 @@ Deno.test("config precedence: file < environment < flag", () => {
   assertEquals(c.sources["cluster-dns"], "default");
 });
 
-Deno.test("the config file path comes from WEFT_CONFIG_FILE and a flag overrides a file boolean", () => {
-  const c = resolveConfig({
+Deno.test("the config file path comes from WEFT_CONFIG_FILE and a flag overrides a file boolean", async () => {
+  const c = await resolveConfig({
     command: "server",
     args: [
       "--disable-agent=false",
@@ -107,8 +107,8 @@ Deno.test("the config file path comes from WEFT_CONFIG_FILE and a flag overrides
   assertEquals(c.configFile, "/e/c.yaml");
 });
 
-Deno.test("agent reads WEFT_URL and WEFT_TOKEN", () => {
-  const c = resolveConfig({
+Deno.test("agent reads WEFT_URL and WEFT_TOKEN", async () => {
+  const c = await resolveConfig({
     command: "agent",
     args: [],
     env: { WEFT_URL: "https://10.0.0.1:6443", WEFT_TOKEN: "K10abc::node:s" },
@@ -119,8 +119,8 @@ Deno.test("agent reads WEFT_URL and WEFT_TOKEN", () => {
   assertEquals(c.token, "K10abc::node:s");
 });
 
-Deno.test("an unknown flag is one line naming it", () => {
-  assertThrows(
+Deno.test("an unknown flag is one line naming it", async () => {
+  await assertRejects(
     () =>
       resolveConfig({
         command: "server",
@@ -131,7 +131,7 @@ Deno.test("an unknown flag is one line naming it", () => {
     UsageError,
     'weft server: unknown flag --cluster-cidrs; see "weft server --help"',
   );
-  assertThrows(
+  await assertRejects(
     () =>
       resolveConfig({
         command: "agent",
@@ -145,13 +145,13 @@ Deno.test("an unknown flag is one line naming it", () => {
 });
 
 /** `weft server` with these flags, env and config file text is refused with `msg`. */
-function bad(
+async function bad(
   args: string[],
   env: Record<string, string>,
   msg: string,
   file?: string,
 ) {
-  assertThrows(
+  await assertRejects(
     () =>
       resolveConfig({
         command: "server",
@@ -164,59 +164,76 @@ function bad(
   );
 }
 
-Deno.test("a bad value names the flag, the env var or the config key", () => {
-  bad(
+Deno.test("a bad value names the flag, the env var or the config key", async () => {
+  await bad(
     ["--cluster-cidr", "10.42.0.0/33"],
     {},
     'invalid value "10.42.0.0/33" for flag --cluster-cidr: is not a CIDR',
   );
-  bad(
+  await bad(
     ["--flannel-backend", "udp"],
     {},
     'invalid value "udp" for flag --flannel-backend: must be one of vxlan, host-gw, wireguard-native, none',
   );
-  bad(["--https-listen-port", "99999"], {}, "for flag --https-listen-port");
-  bad(["--egress-selector-mode", "all"], {}, "for flag --egress-selector-mode");
-  bad(
+  await bad(
+    ["--https-listen-port", "99999"],
+    {},
+    "for flag --https-listen-port",
+  );
+  await bad(
+    ["--egress-selector-mode", "all"],
+    {},
+    "for flag --egress-selector-mode",
+  );
+  await bad(
     [],
     { WEFT_DATASTORE_ENDPOINT: "etcd://x" },
     "environment WEFT_DATASTORE_ENDPOINT",
   );
-  bad([], {}, 'config file key "cluster-dns"', "cluster-dns: not-an-ip\n");
-  bad(["--node-name"], {}, "flag --node-name needs a value");
-  bad(["serve"], {}, 'unexpected argument "serve"');
+  await bad(
+    [],
+    {},
+    'config file key "cluster-dns"',
+    "cluster-dns: not-an-ip\n",
+  );
+  await bad(["--node-name"], {}, "flag --node-name needs a value");
+  await bad(["serve"], {}, 'unexpected argument "serve"');
 });
 
-Deno.test("a bad config file names the key and its line", () => {
-  bad(
+Deno.test("a bad config file names the key and its line", async () => {
+  await bad(
     [],
     {},
     'config file /etc/weft/config.yaml line 3: unknown key "flannel-bakend"',
     "node-name: a\n\nflannel-bakend: vxlan\n",
   );
-  bad(
+  await bad(
     [],
     {},
     'line 2: key "disable-agent" must be true or false, got "maybe"',
     "node-name: a\ndisable-agent: maybe\n",
   );
-  bad(
+  await bad(
     [],
     {},
     "config file /etc/weft/config.yaml line",
     "node-name: a\ncluster-cidr: [10.0.0.0/8\n",
   );
-  bad(["--config", "/nope.yaml"], {}, "config file /nope.yaml does not exist");
+  await bad(
+    ["--config", "/nope.yaml"],
+    {},
+    "config file /nope.yaml does not exist",
+  );
 });
 
-Deno.test("agent without --server or token says what is missing", () => {
-  assertThrows(
+Deno.test("agent without --server or token says what is missing", async () => {
+  await assertRejects(
     () =>
       resolveConfig({ command: "agent", args: [], env: {}, readFile: noFile }),
     UsageError,
     "--server (or WEFT_URL) is required",
   );
-  assertThrows(
+  await assertRejects(
     () =>
       resolveConfig({
         command: "agent",

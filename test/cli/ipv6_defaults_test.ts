@@ -3,7 +3,12 @@
 // (bracketed; [::1] for an IPv6-primary cluster), the join line of
 // `weft token show`, and --cluster-dns derived from an IPv6 service CIDR.
 
-import { assertEquals, assertStringIncludes, assertThrows } from "@std/assert";
+import {
+  assertEquals,
+  assertRejects,
+  assertStringIncludes,
+  assertThrows,
+} from "@std/assert";
 import { defaultClusterDNS, resolveConfig } from "../../src/cli/config.ts";
 import { UsageError } from "../../src/cli/errors.ts";
 import {
@@ -101,7 +106,7 @@ Deno.test("localServerURL() and joinURL(): brackets, loopback of the primary fam
   );
 });
 
-Deno.test("--cluster-dns defaults to the 10th address of the first service CIDR", () => {
+Deno.test("--cluster-dns defaults to the 10th address of the first service CIDR", async () => {
   assertEquals(defaultClusterDNS(["10.43.0.0/16"]), "10.43.0.10");
   assertEquals(defaultClusterDNS(["fd43::/112"]), "fd43::a");
   assertEquals(defaultClusterDNS(["fd43::/112", "10.43.0.0/16"]), "fd43::a");
@@ -111,12 +116,12 @@ Deno.test("--cluster-dns defaults to the 10th address of the first service CIDR"
     env: {},
     readFile: () => null,
   };
-  const v6 = resolveConfig({
+  const v6 = await resolveConfig({
     ...base,
     args: ["--cluster-cidr", "fd42::/56", "--service-cidr", "fd43::/112"],
   });
   assertEquals(v6.clusterDNS, "fd43::a");
-  const given = resolveConfig({
+  const given = await resolveConfig({
     ...base,
     args: ["--service-cidr", "fd43::/112", "--cluster-dns", "fd43::53"],
   });
@@ -167,8 +172,8 @@ Deno.test("registerNode(): a dual-stack node keeps both InternalIPs, IPv6 first,
   }
 });
 
-Deno.test("weft agent --server with an unbracketed IPv6 address says to bracket it", () => {
-  const err = assertThrows(
+Deno.test("weft agent --server with an unbracketed IPv6 address says to bracket it", async () => {
+  const err = await assertRejects(
     () =>
       resolveConfig({
         command: "agent",
@@ -179,7 +184,7 @@ Deno.test("weft agent --server with an unbracketed IPv6 address says to bracket 
     UsageError,
   );
   assertStringIncludes(err.message, "https://[fd77::1]:6443");
-  const ok = resolveConfig({
+  const ok = await resolveConfig({
     command: "agent",
     args: ["--server", "https://[fd77::1]:6443", "--token", "t"],
     env: {},

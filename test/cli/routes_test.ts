@@ -33,7 +33,7 @@ const get = (app: Hono, path: string, token?: string) =>
   });
 
 Deno.test("GET /v1-weft/config gives agents the server's cluster settings, 401 without credentials", async () => {
-  const cfg = resolveConfig({
+  const cfg = await resolveConfig({
     command: "server",
     args: [
       "--flannel-backend",

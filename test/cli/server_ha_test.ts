@@ -5,33 +5,37 @@ import { serverUrlOf, sharedDatastore } from "../../src/cli/server_ha.ts";
 const cfg = (...args: string[]) =>
   resolveConfig({ command: "server", args, env: {}, readFile: () => null });
 
-Deno.test("serverUrlOf: --advertise-address, else the external IP, else the node IP (K3s's order)", () => {
+Deno.test("serverUrlOf: --advertise-address, else the external IP, else the node IP (K3s's order)", async () => {
   assertEquals(
-    serverUrlOf(cfg("--node-ip", "10.0.0.5", "--https-listen-port", "7443")),
+    serverUrlOf(
+      await cfg("--node-ip", "10.0.0.5", "--https-listen-port", "7443"),
+    ),
     "https://10.0.0.5:7443",
   );
   assertEquals(
     serverUrlOf(
-      cfg("--node-ip", "10.0.0.5", "--node-external-ip", "203.0.113.9"),
+      await cfg("--node-ip", "10.0.0.5", "--node-external-ip", "203.0.113.9"),
     ),
     "https://203.0.113.9:6443",
   );
   assertEquals(
     serverUrlOf(
-      cfg("--node-ip", "10.0.0.5", "--advertise-address", "fd00::7"),
+      await cfg("--node-ip", "10.0.0.5", "--advertise-address", "fd00::7"),
     ),
     "https://[fd00::7]:6443",
   );
 });
 
-Deno.test("sharedDatastore: etcd endpoints are shared, SQLite is not", () => {
-  assertEquals(sharedDatastore(cfg()), false);
+Deno.test("sharedDatastore: etcd endpoints are shared, SQLite is not", async () => {
+  assertEquals(sharedDatastore(await cfg()), false);
   assertEquals(
-    sharedDatastore(cfg("--datastore-endpoint", "sqlite:///x/state.db")),
+    sharedDatastore(await cfg("--datastore-endpoint", "sqlite:///x/state.db")),
     false,
   );
   assertEquals(
-    sharedDatastore(cfg("--datastore-endpoint", "https://e1:2379,https://e2")),
+    sharedDatastore(
+      await cfg("--datastore-endpoint", "https://e1:2379,https://e2"),
+    ),
     true,
   );
 });

@@ -7,7 +7,7 @@ import { resolveConfig } from "../../src/cli/config.ts";
 import { clusterConfigOf } from "../../src/cli/cluster_config.ts";
 import { KubeClient } from "../../src/kube/mod.ts";
 
-const server = resolveConfig({
+const server = await resolveConfig({
   command: "server",
   args: Deno.args[0] === "true" ? ["--disable-network-policy"] : [],
   env: {},

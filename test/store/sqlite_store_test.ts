@@ -1,12 +1,7 @@
 // SQLite-specific behaviour; the shared Store contract is in
 // store_contract_test.ts.
 
-import {
-  assert,
-  assertEquals,
-  assertRejects,
-  assertThrows,
-} from "@std/assert";
+import { assert, assertEquals, assertRejects, assertThrows } from "@std/assert";
 import { Gone, openSqliteStore, StoreError } from "../../src/store/mod.ts";
 import { take } from "./_contract.ts";
 

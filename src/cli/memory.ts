@@ -1,0 +1,96 @@
+// The memory settings `weft server` and `weft agent` run with. V8 reads its
+// heap flags and glibc its arena count only when a process starts, so the
+// command re-executes itself once with them (same pid, argv and stdio; the
+// compiled binary also has COMMON_V8_FLAGS built in by scripts/compile.ts).
+// Measured on a 2-node cluster (bench/footprint_bench.ts), with the rest of
+// the footprint work (the agent's lean module graph, run.ts's release of
+// start-up pages and periodic GC and malloc trim) the agent went from ~77
+// to ~52 MB and the server from ~93 to ~70 MB; lite mode is ~6 MB of the
+// agent's. The tunnel's throughput, mostly native work, showed no
+// loss in tunnel_bench. An operator who wants the agent's optimizing
+// compilers back sets DENO_V8_FLAGS=--no-lite-mode: flags given there come
+// after these and win.
+
+import { execSelf, selfArgv } from "../../ffi/mod.ts";
+
+export type Role = "server" | "agent";
+
+/** V8 flags of both roles, also built into the compiled binary. */
+export const COMMON_V8_FLAGS = [
+  // No GC helper threads (their stacks and malloc arenas); on heaps of
+  // ~10 MB a GC on the main thread is short.
+  "--single-threaded-gc",
+  // gc(), for run.ts's periodic full collection: on a mostly idle daemon
+  // V8 lets garbage pile up for minutes before its old space fills.
+  "--expose-gc",
+] as const;
+
+/**
+ * Each role's V8 flags. The agent runs control logic and a tunnel whose
+ * data path is native (TLS, websocket framing): it gives up the JIT and a
+ * large young generation. The server keeps both: its API builds and parses
+ * large JSON documents (lists of thousands of nodes), which lite mode and
+ * 1 MB semi-spaces made 1.5-3x slower in bench/api_bench.ts.
+ */
+export const MEMORY_V8_FLAGS: Record<Role, readonly string[]> = {
+  agent: [
+    // Ignition only, no JIT: no compiler code paged in, no code space.
+    "--lite-mode",
+    // A young generation of 2 x 1 MB instead of one growing to 2 x 16 MB.
+    "--max-semi-space-size=1",
+    ...COMMON_V8_FLAGS,
+  ],
+  server: [...COMMON_V8_FLAGS],
+};
+
+/** glibc's per-thread malloc arenas, capped (it allows 8 per core). */
+export const MALLOC_ARENA_MAX = "2";
+
+/**
+ * The environment `role` should run with, or null when this process
+ * already does (DENO_V8_FLAGS begins with the role's flags). The operator's
+ * own DENO_V8_FLAGS and MALLOC_ARENA_MAX are kept, theirs after ours.
+ */
+export function tunedEnv(
+  env: Record<string, string>,
+  role: Role,
+): Record<string, string> | null {
+  const ours = MEMORY_V8_FLAGS[role].join(",");
+  const have = env.DENO_V8_FLAGS ?? "";
+  if (have === ours || have.startsWith(`${ours},`)) return null;
+  return {
+    ...env,
+    DENO_V8_FLAGS: have ? `${ours},${have}` : ours,
+    MALLOC_ARENA_MAX: env.MALLOC_ARENA_MAX ?? MALLOC_ARENA_MAX,
+  };
+}
+
+/**
+ * The argv to re-execute with: from source (`deno run ... main.ts`), Deno's
+ * code cache is turned off (`--no-code-cache`): a cached module brings the
+ * bytecode of all its functions into the heap at once, where compiling them
+ * on first call brings only those that run. A compiled weft is unchanged.
+ */
+export function tunedArgv(argv: string[]): string[] {
+  if (argv[1] !== "run" || argv.includes("--no-code-cache")) return argv;
+  return [argv[0], "run", "--no-code-cache", ...argv.slice(2)];
+}
+
+/**
+ * Re-executes this process with the memory settings unless it already runs
+ * with them. Returns when it does, or when exec is impossible (then weft
+ * runs with Deno's defaults and says so on stderr).
+ */
+export function applyMemorySettings(role: Role): void {
+  const env = tunedEnv(Deno.env.toObject(), role);
+  if (!env) return;
+  try {
+    execSelf(env, tunedArgv(selfArgv()));
+  } catch (e) {
+    console.error(
+      `weft: running with Deno's default memory settings: ${
+        (e as Error).message
+      }`,
+    );
+  }
+}
