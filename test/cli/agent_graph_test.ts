@@ -65,6 +65,11 @@ function loaded(
 function serverOnly(spec: string): string | null {
   const rel = spec.startsWith(ROOT.href) ? spec.slice(ROOT.href.length) : spec;
   if (rel.startsWith("src/api/")) return "the API server";
+  // The flag table validates --datastore-endpoint with the store's small,
+  // dependency-free endpoint parser (and its error class): not the store.
+  if (rel === "src/store/endpoint.ts" || rel === "src/store/errors.ts") {
+    return null;
+  }
   if (rel.startsWith("src/store/")) return "the datastore";
   if (rel === "src/tunnel/server.ts") return "the tunnel's server side";
   if (rel === "src/cli/server.ts") return "the server command";
