@@ -12,6 +12,7 @@ import {
   CNI_CHAINS,
   EGRESS_MODES,
   type FlagDef,
+  flagDefault,
   flagsFor,
 } from "./flags.ts";
 
@@ -243,7 +244,7 @@ export function resolveConfig(input: ResolveInput): WeftConfig {
   const explicitPath = (flags.get("config") ?? envs.get("config")) as
     | string
     | undefined;
-  const path = explicitPath ?? "/etc/weft/config.yaml";
+  const path = explicitPath ?? flagDefault("config") as string;
   const text = (input.readFile ?? readIfExists)(path);
   if (text === null && explicitPath !== undefined) {
     throw new UsageError(`config file ${path} does not exist`);
@@ -315,9 +316,11 @@ function build(
   configFile: string | undefined,
   input: ResolveInput,
 ): WeftConfig {
-  const str = (k: string) => v.get(k) as string | undefined;
-  const list = (k: string) => (v.get(k) as string[] | undefined) ?? [];
-  const bool = (k: string) => (v.get(k) as boolean | undefined) ?? false;
+  // A flag outside the command's scope still has its table default.
+  const value = (k: string) => v.get(k) ?? flagDefault(k);
+  const str = (k: string) => value(k) as string | undefined;
+  const list = (k: string) => (value(k) as string[] | undefined) ?? [];
+  const bool = (k: string) => (value(k) as boolean | undefined) ?? false;
   const hostname = (input.hostname ?? Deno.hostname)().toLowerCase();
   if (command === "agent" && !str("server")) {
     throw new UsageError(
@@ -339,7 +342,7 @@ function build(
     flannelIface: str("flannel-iface"),
     flannelConf: str("flannel-conf"),
     flannelCniConf: str("flannel-cni-conf"),
-    cniChain: (str("cni-chain") ?? "weft") as CniChain,
+    cniChain: str("cni-chain") as CniChain,
     server: str("server"),
     token: str("token"),
     tokenFile: str("token-file"),
@@ -349,19 +352,19 @@ function build(
         sources["cluster-dns"] !== "default"
       ? str("cluster-dns")!
       : defaultClusterDNS(list("service-cidr")),
-    clusterDomain: str("cluster-domain") ?? "cluster.local",
-    flannelBackend: (str("flannel-backend") ?? "vxlan") as Backend,
+    clusterDomain: str("cluster-domain")!,
+    flannelBackend: str("flannel-backend") as Backend,
     flannelIPv6Masq: bool("flannel-ipv6-masq"),
     flannelExternalIP: bool("flannel-external-ip"),
-    egressSelectorMode: (str("egress-selector-mode") ?? "agent") as EgressMode,
+    egressSelectorMode: str("egress-selector-mode") as EgressMode,
     disableNetworkPolicy: bool("disable-network-policy"),
     disableAgent: bool("disable-agent"),
-    writeKubeconfig: str("write-kubeconfig") ?? "/etc/weft/weft.yaml",
-    writeKubeconfigMode: parseInt(str("write-kubeconfig-mode") ?? "0600", 8),
+    writeKubeconfig: str("write-kubeconfig")!,
+    writeKubeconfigMode: parseInt(str("write-kubeconfig-mode")!, 8),
     tlsSAN: list("tls-san"),
     datastoreEndpoint: str("datastore-endpoint"),
-    httpsListenPort: Number(v.get("https-listen-port") ?? 6443),
-    bindAddress: str("bind-address") ?? "0.0.0.0",
+    httpsListenPort: Number(value("https-listen-port")),
+    bindAddress: str("bind-address")!,
     sources,
   };
 }
