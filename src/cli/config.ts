@@ -3,10 +3,10 @@
 // Every value is checked; a problem is one line naming the flag (or the
 // config key and its line) and exit code 2.
 
-import { parseArgs } from "@std/cli/parse-args";
 import { parse as parseYaml } from "@std/yaml";
 import { CIDR } from "../net/mod.ts";
 import { UsageError } from "./errors.ts";
+import { checkValue, parseFlags, splitList, type Value } from "./flag_args.ts";
 import {
   BACKENDS,
   CNI_CHAINS,
@@ -19,7 +19,6 @@ import {
 export type Backend = typeof BACKENDS[number];
 export type EgressMode = typeof EGRESS_MODES[number];
 export type CniChain = typeof CNI_CHAINS[number];
-type Value = string | boolean | number | string[];
 
 export interface WeftConfig {
   command: "server" | "agent";
@@ -76,67 +75,6 @@ function readIfExists(path: string): string | null {
       },
     );
   }
-}
-
-function splitList(v: string): string[] {
-  return v.split(",").map((s) => s.trim()).filter((s) => s !== "");
-}
-
-/** Parses argv against the command's flags; rejects unknown flags. */
-function parseFlags(
-  command: string,
-  defs: FlagDef[],
-  args: string[],
-): Map<string, Value> {
-  const known = new Set(defs.map((d) => d.name));
-  let unknown: string | undefined;
-  const parsed = parseArgs(args, {
-    string: defs.filter((d) => d.kind !== "bool").map((d) => d.name),
-    boolean: defs.filter((d) => d.kind === "bool").map((d) => d.name),
-    collect: defs.filter((d) => d.kind === "list").map((d) => d.name),
-    unknown: (arg: string, key?: string) => {
-      if (key === undefined) return true;
-      if (!known.has(key)) unknown ??= arg.split("=")[0];
-      return false;
-    },
-  }) as Record<string, unknown> & { _: unknown[] };
-  if (unknown) {
-    throw new UsageError(
-      `weft ${command}: unknown flag ${unknown}; see "weft ${command} --help"`,
-    );
-  }
-  if (parsed._.length > 0) {
-    throw new UsageError(
-      `weft ${command}: unexpected argument "${
-        parsed._[0]
-      }"; see "weft ${command} --help"`,
-    );
-  }
-  const out = new Map<string, Value>();
-  const given = new Set(
-    args.filter((a) => a.startsWith("--")).map((a) =>
-      a.slice(2).split("=")[0].replace(/^no-/, "")
-    ),
-  );
-  for (const d of defs) {
-    if (!given.has(d.name)) continue;
-    const v = parsed[d.name];
-    if (d.kind === "list") {
-      const items = (v as string[]).flatMap((s) => splitList(String(s)));
-      if (items.length === 0) {
-        throw new UsageError(`weft ${command}: flag --${d.name} needs a value`);
-      }
-      out.set(d.name, items);
-    } else if (d.kind === "bool") {
-      out.set(d.name, v as boolean);
-    } else {
-      if (typeof v !== "string" || v === "") {
-        throw new UsageError(`weft ${command}: flag --${d.name} needs a value`);
-      }
-      out.set(d.name, v);
-    }
-  }
-  return out;
 }
 
 /** The 1-based line of a top-level key in YAML text, or 0 (plain string
@@ -278,28 +216,6 @@ export function resolveConfig(input: ResolveInput): WeftConfig {
     text === null ? undefined : path,
     input,
   );
-}
-
-function checkValue(
-  command: string,
-  d: FlagDef,
-  v: Value | undefined,
-  source: string | undefined,
-): void {
-  if (v === undefined || !d.check) return;
-  const where = source === "env"
-    ? `environment ${d.env}`
-    : source === "file"
-    ? `config file key "${d.name}"`
-    : `flag --${d.name}`;
-  for (const item of Array.isArray(v) ? v : [String(v)]) {
-    const problem = d.check(item);
-    if (problem) {
-      throw new UsageError(
-        `weft ${command}: invalid value "${item}" for ${where}: ${problem}`,
-      );
-    }
-  }
 }
 
 /** The 10th address of the first service CIDR, as K3s defaults

@@ -16,6 +16,8 @@ export interface FlagDef {
   default?: string | boolean | number | string[];
   /** Environment variable read between the config file and the flag. */
   env?: string;
+  /** The value's placeholder in a hand-laid --help (`--nodes N`). */
+  arg?: string;
   /** Returns what is wrong with one value, or null. */
   check?: (value: string) => string | null;
 }
