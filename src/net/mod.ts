@@ -1,3 +1,6 @@
+// Network values and seams: IP/CIDR/MAC values, host:port forms, listeners,
+// and netfilter (iptables/nftables).
+
 export { CIDR, type Family, formatMAC, IP, parseMAC, randomMAC } from "./ip.ts";
 export {
   bracketHost,
@@ -15,3 +18,6 @@ export {
   listenTlsOn,
   readBindV6Only,
 } from "./listen.ts";
+// The netfilter seam (iptables, nftables, backend choice) is part of net's
+// surface: import it from here.
+export * from "./netfilter/mod.ts";

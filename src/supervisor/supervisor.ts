@@ -13,7 +13,7 @@ import {
 } from "./backoff.ts";
 import { type Logger, stderrLogger } from "./log.ts";
 
-/** What a task gets (contracts.md: `{ signal, ready, log }`). */
+/** What a task gets: `{ signal, ready, log }`. */
 export interface TaskContext {
   /** Aborted when the supervisor stops the task. */
   signal: AbortSignal;
