@@ -4,7 +4,7 @@
 
 import { CIDR } from "../net/mod.ts";
 import { NetConfError } from "./errors.ts";
-import { writeAtomic } from "./atomic.ts";
+import { writeFileAtomic } from "../util/fs.ts";
 import {
   BACKEND_FLAGS,
   BACKEND_NAMES,
@@ -343,6 +343,6 @@ export async function loadNetConf(
   }
   const path = netConfPath(opts.dataDir);
   const text = generateNetConf(opts);
-  await writeAtomic(path, text, { mode: 0o600 });
+  await writeFileAtomic(path, text, { mode: 0o600 });
   return { path, conf: parseNetConf(text) };
 }

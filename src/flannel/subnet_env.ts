@@ -1,7 +1,7 @@
 // /run/flannel/subnet.env: what the flannel CNI plugin reads.
 
 import { CIDR } from "../net/mod.ts";
-import { writeAtomic } from "./atomic.ts";
+import { writeFileAtomic } from "../util/fs.ts";
 import { FlannelError } from "./errors.ts";
 
 export interface SubnetEnv {
@@ -107,7 +107,7 @@ export async function readSubnetEnv(
 
 /** Writes subnet.env atomically (directory 0755, file 0644). */
 export function writeSubnetEnv(path: string, env: SubnetEnv): Promise<void> {
-  return writeAtomic(path, formatSubnetEnv(env), {
+  return writeFileAtomic(path, formatSubnetEnv(env), {
     mode: 0o644,
     dirMode: 0o755,
   });

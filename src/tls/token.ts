@@ -3,7 +3,7 @@
 // `<data-dir>/server/agent-token` (user `node`).
 
 import { hex } from "./_base64.ts";
-import { readTextIfExists, writeFileAtomic } from "./atomic.ts";
+import { readTextIfExists, writeFileAtomic } from "../util/fs.ts";
 
 export const TOKEN_PREFIX = "K10";
 

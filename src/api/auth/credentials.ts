@@ -5,7 +5,7 @@
 // changes made by another process (`weft token forget-node`) within a second.
 
 import { join } from "node:path";
-import { writeFileAtomic } from "../../tls/mod.ts";
+import { writeFileAtomic } from "../../util/fs.ts";
 import { DEFAULT_RECHECK_MS, FileCache } from "./_file_cache.ts";
 import {
   constantTimeEqual,
