@@ -6,7 +6,8 @@
 // difference; check() is the cheap probe run often (the jump rules with
 // `iptables -C`, or a listing of weft's own nft table).
 
-import { type CIDR, Iptables, Nft, type TableRules } from "../net/mod.ts";
+import type { CIDR } from "../net/mod.ts";
+import { Iptables, Nft, type TableRules } from "../net/netfilter/mod.ts";
 
 export const POSTRTG_CHAIN = "FLANNEL-POSTRTG";
 export const FWD_CHAIN = "FLANNEL-FWD";

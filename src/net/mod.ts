@@ -1,5 +1,8 @@
-// Network values and seams: IP/CIDR/MAC values, host:port forms, listeners,
-// and netfilter (iptables/nftables).
+// Network values: IP/CIDR/MAC, host:port forms, listeners.
+// The netfilter seam (iptables, nftables, backend choice) has its own
+// surface, net/netfilter/mod.ts, and is not re-exported here: a CNI plugin
+// answering VERSION loads this module but must not load netfilter
+// (test/cni/lean_test.ts).
 
 export { CIDR, type Family, formatMAC, IP, parseMAC, randomMAC } from "./ip.ts";
 export {
@@ -18,6 +21,3 @@ export {
   listenTlsOn,
   readBindV6Only,
 } from "./listen.ts";
-// The netfilter seam (iptables, nftables, backend choice) is part of net's
-// surface: import it from here.
-export * from "./netfilter/mod.ts";

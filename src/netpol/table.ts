@@ -3,7 +3,7 @@
 // transaction, every later one sends only the diff; both as one `nft -f -`.
 
 import { sysctlSet } from "../../ffi/mod.ts";
-import { type NetfilterOptions, Nft } from "../net/mod.ts";
+import { type NetfilterOptions, Nft } from "../net/netfilter/mod.ts";
 import {
   diffOps,
   fullScript,
