@@ -13,7 +13,8 @@
 // over), so a stale set — dangling links, regular files, wrong targets —
 // never fails with "file exists" (k3s#10929).
 
-import { type TaskContext, untilAborted } from "../supervisor/mod.ts";
+import type { TaskContext } from "../supervisor/mod.ts";
+import { untilAborted } from "../util/async.ts";
 import type { Backend, CniChain } from "./config.ts";
 import { writeFileAtomic } from "../util/fs.ts";
 

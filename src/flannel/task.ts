@@ -14,7 +14,7 @@ import { credentialRejected, rejectedError } from "./node_source.ts";
 import { Repairer } from "./repair.ts";
 import type { FlannelContext, FlannelOptions } from "./run.ts";
 import type { FlannelSetup } from "./setup.ts";
-import { sleep } from "./sleep.ts";
+import { sleep } from "../util/async.ts";
 import type { LeaseEvent } from "./subnet_manager.ts";
 
 const DEFAULT_RECONCILE_MS = 30_000;

@@ -7,7 +7,7 @@
 // The parts: args.ts (flags), processes.ts (the weft processes),
 // cluster.ts (the build), matrix.ts (the checks), reporter.ts (output).
 
-import { sleep } from "../../supervisor/mod.ts";
+import { sleep } from "../../util/async.ts";
 import { DEMO_HELP, type DemoOptions, parseDemoArgs } from "./args.ts";
 import { DemoCluster, type Pod } from "./cluster.ts";
 import {
