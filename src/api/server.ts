@@ -14,6 +14,7 @@ import { type FrontLimits, type MessageHead, startFront } from "./front/mod.ts";
 import { releaseFreeMemory, setListenerNoDelay } from "../../ffi/mod.ts";
 import { Registry } from "./registry.ts";
 import { joinHostPort, listenTlsOn } from "../net/mod.ts";
+import { closeQuietly } from "../util/close.ts";
 
 export interface ConnectHead {
   /** The request target, e.g. "10.42.1.5:80". */
@@ -270,12 +271,4 @@ export async function startApiServer(
       return closing;
     },
   };
-}
-
-function closeQuietly(c: { close(): void }): void {
-  try {
-    c.close();
-  } catch {
-    // already closed
-  }
 }

@@ -39,8 +39,8 @@ import {
   requestBody,
   responseBody,
 } from "./http1.ts";
+import { closeQuietly } from "../../util/close.ts";
 import {
-  closeQuietly,
   halfClose,
   isOutOfFds,
   peerOf,
