@@ -227,13 +227,13 @@ export function defaultClusterDNS(serviceCIDRs: string[]): string {
 
 function build(
   command: "server" | "agent",
-  v: Map<string, Value>,
+  values: Map<string, Value>,
   sources: WeftConfig["sources"],
   configFile: string | undefined,
   input: ResolveInput,
 ): WeftConfig {
   // A flag outside the command's scope still has its table default.
-  const value = (k: string) => v.get(k) ?? flagDefault(k);
+  const value = (k: string) => values.get(k) ?? flagDefault(k);
   const str = (k: string) => value(k) as string | undefined;
   const list = (k: string) => (value(k) as string[] | undefined) ?? [];
   const bool = (k: string) => (value(k) as boolean | undefined) ?? false;
