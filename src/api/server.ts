@@ -15,6 +15,7 @@ import { setListenerNoDelay, trimMalloc } from "../../ffi/mod.ts";
 import { Registry } from "./registry.ts";
 import { joinHostPort, listenTlsOn } from "../net/mod.ts";
 import { type UpgradeRoute, upgradeTarget } from "./upgrade_route.ts";
+import { closeQuietly } from "../util/close.ts";
 
 export interface ConnectHead {
   /** The request target, e.g. "10.42.1.5:80". */
@@ -290,12 +291,4 @@ export async function startApiServer(
       return closing;
     },
   };
-}
-
-function closeQuietly(c: { close(): void }): void {
-  try {
-    c.close();
-  } catch {
-    // already closed
-  }
 }

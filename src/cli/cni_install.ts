@@ -15,8 +15,10 @@
 // over), so a stale set — dangling links, regular files, wrong targets —
 // never fails with "file exists" (k3s#10929).
 
-import { type TaskContext, untilAborted } from "../supervisor/mod.ts";
+import type { TaskContext } from "../supervisor/mod.ts";
+import { untilAborted } from "../util/async.ts";
 import type { Backend, CniChain } from "./config.ts";
+import { writeFileAtomic } from "../util/fs.ts";
 
 export { CNI_PLUGINS as CNI_NAMES } from "../cni/argv0.ts";
 import { CNI_PLUGINS as CNI_NAMES } from "../cni/argv0.ts";
@@ -140,29 +142,15 @@ async function replaceSymlink(
   }
 }
 
-/** Writes `data` to `path` atomically (temp file, fsync, rename). */
-export async function writeFileAtomic(
+/** Writes `data` to `path` atomically (util/fs.ts), replacing a directory
+ * of that name. */
+async function replaceFile(
   path: string,
   data: string | Uint8Array,
   mode = 0o644,
 ): Promise<void> {
-  const dir = path.slice(0, path.lastIndexOf("/"));
-  const tmp = tmpName(dir, path.slice(dir.length + 1));
   await removeIfDir(path);
-  const bytes = typeof data === "string"
-    ? new TextEncoder().encode(data)
-    : data;
-  try {
-    using f = await Deno.open(tmp, { write: true, createNew: true, mode });
-    let off = 0;
-    while (off < bytes.length) off += await f.write(bytes.subarray(off));
-    await f.sync();
-    await Deno.chmod(tmp, mode);
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw e;
-  }
+  await writeFileAtomic(path, data, { mode });
 }
 
 function shellQuote(s: string): string {
@@ -297,7 +285,7 @@ export async function installPlugins(
       const path = `${binDir}/${name}`;
       if (mode === "symlink") await replaceSymlink(execPath, path);
       else {
-        await writeFileAtomic(
+        await replaceFile(
           path,
           wrapperScript({ deno: execPath, entry, name }),
           0o755,
@@ -344,7 +332,7 @@ export async function installCni(
   } else {
     content = JSON.stringify(defaultConflist(opts.cniChain), null, 2) + "\n";
   }
-  await writeFileAtomic(confFile, content, 0o644);
+  await replaceFile(confFile, content, 0o644);
   return { binDir, confDir, confFile, mode };
 }
 

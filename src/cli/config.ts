@@ -3,21 +3,21 @@
 // Every value is checked; a problem is one line naming the flag (or the
 // config key and its line) and exit code 2.
 
-import { parseArgs } from "@std/cli/parse-args";
 import { CIDR } from "../net/mod.ts";
 import { UsageError } from "./errors.ts";
+import { checkValue, parseFlags, splitList, type Value } from "./flag_args.ts";
 import {
   BACKENDS,
   CNI_CHAINS,
   EGRESS_MODES,
   type FlagDef,
+  flagDefault,
   flagsFor,
 } from "./flags.ts";
 
 export type Backend = typeof BACKENDS[number];
 export type EgressMode = typeof EGRESS_MODES[number];
 export type CniChain = typeof CNI_CHAINS[number];
-type Value = string | boolean | number | string[];
 
 export interface WeftConfig {
   command: "server" | "agent";
@@ -78,67 +78,6 @@ function readIfExists(path: string): string | null {
       },
     );
   }
-}
-
-function splitList(v: string): string[] {
-  return v.split(",").map((s) => s.trim()).filter((s) => s !== "");
-}
-
-/** Parses argv against the command's flags; rejects unknown flags. */
-function parseFlags(
-  command: string,
-  defs: FlagDef[],
-  args: string[],
-): Map<string, Value> {
-  const known = new Set(defs.map((d) => d.name));
-  let unknown: string | undefined;
-  const parsed = parseArgs(args, {
-    string: defs.filter((d) => d.kind !== "bool").map((d) => d.name),
-    boolean: defs.filter((d) => d.kind === "bool").map((d) => d.name),
-    collect: defs.filter((d) => d.kind === "list").map((d) => d.name),
-    unknown: (arg: string, key?: string) => {
-      if (key === undefined) return true;
-      if (!known.has(key)) unknown ??= arg.split("=")[0];
-      return false;
-    },
-  }) as Record<string, unknown> & { _: unknown[] };
-  if (unknown) {
-    throw new UsageError(
-      `weft ${command}: unknown flag ${unknown}; see "weft ${command} --help"`,
-    );
-  }
-  if (parsed._.length > 0) {
-    throw new UsageError(
-      `weft ${command}: unexpected argument "${
-        parsed._[0]
-      }"; see "weft ${command} --help"`,
-    );
-  }
-  const out = new Map<string, Value>();
-  const given = new Set(
-    args.filter((a) => a.startsWith("--")).map((a) =>
-      a.slice(2).split("=")[0].replace(/^no-/, "")
-    ),
-  );
-  for (const d of defs) {
-    if (!given.has(d.name)) continue;
-    const v = parsed[d.name];
-    if (d.kind === "list") {
-      const items = (v as string[]).flatMap((s) => splitList(String(s)));
-      if (items.length === 0) {
-        throw new UsageError(`weft ${command}: flag --${d.name} needs a value`);
-      }
-      out.set(d.name, items);
-    } else if (d.kind === "bool") {
-      out.set(d.name, v as boolean);
-    } else {
-      if (typeof v !== "string" || v === "") {
-        throw new UsageError(`weft ${command}: flag --${d.name} needs a value`);
-      }
-      out.set(d.name, v);
-    }
-  }
-  return out;
 }
 
 /** The 1-based line of a top-level key in YAML text, or 0 (plain string
@@ -248,7 +187,7 @@ export async function resolveConfig(input: ResolveInput): Promise<WeftConfig> {
   const explicitPath = (flags.get("config") ?? envs.get("config")) as
     | string
     | undefined;
-  const path = explicitPath ?? "/etc/weft/config.yaml";
+  const path = explicitPath ?? flagDefault("config") as string;
   const text = (input.readFile ?? readIfExists)(path);
   if (text === null && explicitPath !== undefined) {
     throw new UsageError(`config file ${path} does not exist`);
@@ -284,28 +223,6 @@ export async function resolveConfig(input: ResolveInput): Promise<WeftConfig> {
   );
 }
 
-function checkValue(
-  command: string,
-  d: FlagDef,
-  v: Value | undefined,
-  source: string | undefined,
-): void {
-  if (v === undefined || !d.check) return;
-  const where = source === "env"
-    ? `environment ${d.env}`
-    : source === "file"
-    ? `config file key "${d.name}"`
-    : `flag --${d.name}`;
-  for (const item of Array.isArray(v) ? v : [String(v)]) {
-    const problem = d.check(item);
-    if (problem) {
-      throw new UsageError(
-        `weft ${command}: invalid value "${item}" for ${where}: ${problem}`,
-      );
-    }
-  }
-}
-
 /** The 10th address of the first service CIDR, as K3s defaults
  * --cluster-dns (10.43.0.10; fd43::a for --service-cidr fd43::/112). */
 export function defaultClusterDNS(serviceCIDRs: string[]): string {
@@ -315,14 +232,16 @@ export function defaultClusterDNS(serviceCIDRs: string[]): string {
 
 function build(
   command: "server" | "agent",
-  v: Map<string, Value>,
+  values: Map<string, Value>,
   sources: WeftConfig["sources"],
   configFile: string | undefined,
   input: ResolveInput,
 ): WeftConfig {
-  const str = (k: string) => v.get(k) as string | undefined;
-  const list = (k: string) => (v.get(k) as string[] | undefined) ?? [];
-  const bool = (k: string) => (v.get(k) as boolean | undefined) ?? false;
+  // A flag outside the command's scope still has its table default.
+  const value = (k: string) => values.get(k) ?? flagDefault(k);
+  const str = (k: string) => value(k) as string | undefined;
+  const list = (k: string) => (value(k) as string[] | undefined) ?? [];
+  const bool = (k: string) => (value(k) as boolean | undefined) ?? false;
   const hostname = (input.hostname ?? Deno.hostname)().toLowerCase();
   if (command === "agent" && !str("server")) {
     throw new UsageError(
@@ -344,7 +263,7 @@ function build(
     flannelIface: str("flannel-iface"),
     flannelConf: str("flannel-conf"),
     flannelCniConf: str("flannel-cni-conf"),
-    cniChain: (str("cni-chain") ?? "weft") as CniChain,
+    cniChain: str("cni-chain") as CniChain,
     server: str("server"),
     token: str("token"),
     tokenFile: str("token-file"),
@@ -354,22 +273,22 @@ function build(
         sources["cluster-dns"] !== "default"
       ? str("cluster-dns")!
       : defaultClusterDNS(list("service-cidr")),
-    clusterDomain: str("cluster-domain") ?? "cluster.local",
-    flannelBackend: (str("flannel-backend") ?? "vxlan") as Backend,
+    clusterDomain: str("cluster-domain")!,
+    flannelBackend: str("flannel-backend") as Backend,
     flannelIPv6Masq: bool("flannel-ipv6-masq"),
     flannelExternalIP: bool("flannel-external-ip"),
-    egressSelectorMode: (str("egress-selector-mode") ?? "agent") as EgressMode,
+    egressSelectorMode: str("egress-selector-mode") as EgressMode,
     disableNetworkPolicy: bool("disable-network-policy"),
     disableAgent: bool("disable-agent"),
-    writeKubeconfig: str("write-kubeconfig") ?? "/etc/weft/weft.yaml",
-    writeKubeconfigMode: parseInt(str("write-kubeconfig-mode") ?? "0600", 8),
+    writeKubeconfig: str("write-kubeconfig")!,
+    writeKubeconfigMode: parseInt(str("write-kubeconfig-mode")!, 8),
     tlsSAN: list("tls-san"),
     datastoreEndpoint: str("datastore-endpoint"),
     datastoreCAFile: str("datastore-cafile"),
     datastoreCertFile: str("datastore-certfile"),
     datastoreKeyFile: str("datastore-keyfile"),
-    httpsListenPort: Number(v.get("https-listen-port") ?? 6443),
-    bindAddress: str("bind-address") ?? "0.0.0.0",
+    httpsListenPort: Number(value("https-listen-port")),
+    bindAddress: str("bind-address")!,
     advertiseAddress: str("advertise-address"),
     sources,
   };

@@ -2,6 +2,7 @@
 // environment variables and value checks. One table drives the parser, the
 // config file, the environment and --help.
 
+import { BACKEND_FLAGS } from "../flannel/backend/names.ts";
 import { CIDR, IP } from "../net/mod.ts";
 import { parseDatastoreEndpoint } from "../store/endpoint.ts";
 
@@ -16,16 +17,14 @@ export interface FlagDef {
   default?: string | boolean | number | string[];
   /** Environment variable read between the config file and the flag. */
   env?: string;
+  /** The value's placeholder in a hand-laid --help (`--nodes N`). */
+  arg?: string;
   /** Returns what is wrong with one value, or null. */
   check?: (value: string) => string | null;
 }
 
-export const BACKENDS = [
-  "vxlan",
-  "host-gw",
-  "wireguard-native",
-  "none",
-] as const;
+/** --flannel-backend values: the backend table's (flannel/backend/names.ts). */
+export const BACKENDS = BACKEND_FLAGS;
 export const EGRESS_MODES = ["agent", "pod", "cluster", "disabled"] as const;
 export const CNI_CHAINS = ["weft", "k3s"] as const;
 
@@ -308,6 +307,11 @@ const FLAGS: FlagDef[] = [
     check: ip,
   },
 ];
+
+/** A flag's default from the table, whichever command asks. */
+export function flagDefault(name: string): FlagDef["default"] {
+  return FLAGS.find((f) => f.name === name)?.default;
+}
 
 /** The flags a command accepts. */
 export function flagsFor(command: "server" | "agent"): FlagDef[] {

@@ -4,9 +4,16 @@
 
 import { CIDR } from "../net/mod.ts";
 import { NetConfError } from "./errors.ts";
-import { writeAtomic } from "./atomic.ts";
+import { writeFileAtomic } from "../util/fs.ts";
+import {
+  BACKEND_FLAGS,
+  BACKEND_NAMES,
+  BACKEND_TYPES,
+  type BackendType,
+  orList,
+} from "./backend/names.ts";
 
-export type BackendType = "vxlan" | "host-gw" | "wireguard" | "none";
+export type { BackendType };
 
 export interface BackendConf {
   type: BackendType;
@@ -107,12 +114,9 @@ function show(v: unknown): string {
   return JSON.stringify(v) ?? String(v);
 }
 
-const BACKENDS: Record<string, BackendType> = {
-  "vxlan": "vxlan",
-  "host-gw": "host-gw",
-  "wireguard": "wireguard",
-  "none": "none",
-};
+const BY_TYPE = new Map<string, BackendType>(
+  BACKEND_TYPES.map((t) => [t, t]),
+);
 
 function parseBackend(raw: unknown): BackendConf {
   const b: Obj = raw === undefined || raw === null ? {} : raw as Obj;
@@ -120,11 +124,11 @@ function parseBackend(raw: unknown): BackendConf {
     throw new NetConfError("Backend", `must be an object, got ${show(raw)}`);
   }
   const t = (str(b, "Type", "Backend.Type") ?? "vxlan").toLowerCase();
-  const type = BACKENDS[t];
+  const type = BY_TYPE.get(t);
   if (!type) {
     throw new NetConfError(
       "Backend.Type",
-      `unknown backend ${show(t)}; use vxlan, host-gw, wireguard or none`,
+      `unknown backend ${show(t)}; use ${orList(BACKEND_TYPES)}`,
     );
   }
   const mode = (str(b, "Mode", "Backend.Mode") ?? "separate").toLowerCase();
@@ -289,15 +293,12 @@ export function generateNetConf(input: NetConfInput = {}): string {
     );
   }
   const backend = (input.backend ?? "vxlan").toLowerCase();
-  const table: Record<string, Obj> = {
-    "vxlan": { Type: "vxlan" },
-    "host-gw": { Type: "host-gw" },
-    "wireguard-native": { Type: "wireguard", PersistentKeepaliveInterval: 25 },
-    "none": { Type: "none" },
-  };
-  if (!table[backend]) {
+  const row = BACKEND_NAMES.find((b) => b.flag === backend);
+  if (!row) {
     throw new TypeError(
-      `invalid --flannel-backend "${input.backend}"; use vxlan, host-gw, wireguard-native or none`,
+      `invalid --flannel-backend "${input.backend}"; use ${
+        orList(BACKEND_FLAGS)
+      }`,
     );
   }
   return JSON.stringify(
@@ -306,7 +307,7 @@ export function generateNetConf(input: NetConfInput = {}): string {
       EnableIPv6: v6.length > 0,
       EnableIPv4: v4.length > 0,
       IPv6Network: v6[0]?.toString() ?? "::/0",
-      Backend: table[backend],
+      Backend: row.netConf,
     },
     null,
     2,
@@ -342,6 +343,6 @@ export async function loadNetConf(
   }
   const path = netConfPath(opts.dataDir);
   const text = generateNetConf(opts);
-  await writeAtomic(path, text, { mode: 0o600 });
+  await writeFileAtomic(path, text, { mode: 0o600 });
   return { path, conf: parseNetConf(text) };
 }

@@ -1,7 +1,12 @@
 // /run/flannel/subnet.env: what the flannel CNI plugin reads.
 
-import { CIDR } from "../net/mod.ts";
-import { writeAtomic } from "./atomic.ts";
+import {
+  CIDR,
+  parseSubnetEnvText,
+  SubnetEnvError,
+  type SubnetEnvFields,
+} from "../net/mod.ts";
+import { writeFileAtomic } from "../util/fs.ts";
 import { FlannelError } from "./errors.ts";
 
 export interface SubnetEnv {
@@ -31,58 +36,36 @@ export function formatSubnetEnv(env: SubnetEnv): string {
   return lines.join("\n") + "\n";
 }
 
-/** Parses subnet.env; throws FlannelError naming a bad line. */
+/** Parses subnet.env (strictly: it is our own file); throws FlannelError
+ * naming a bad line. */
 export function parseSubnetEnv(text: string): SubnetEnv {
-  const env: SubnetEnv = {
-    network: null,
-    subnet: null,
-    ipv6Network: null,
-    ipv6Subnet: null,
-    mtu: 0,
-    ipMasq: false,
-  };
-  for (const [i, raw] of text.split("\n").entries()) {
-    const line = raw.trim();
-    if (line === "" || line.startsWith("#")) continue;
-    const eq = line.indexOf("=");
-    const key = line.slice(0, eq);
-    const val = line.slice(eq + 1);
-    const bad = () =>
-      new FlannelError(`subnet.env line ${i + 1}: bad value in "${line}"`);
-    const net = () => {
-      const c = CIDR.tryParse(val);
-      if (!c) throw bad();
-      return c;
-    };
-    switch (eq < 0 ? "" : key) {
-      case "FLANNEL_NETWORK":
-        env.network = net();
-        break;
-      case "FLANNEL_SUBNET":
-        env.subnet = net();
-        break;
-      case "FLANNEL_IPV6_NETWORK":
-        env.ipv6Network = net();
-        break;
-      case "FLANNEL_IPV6_SUBNET":
-        env.ipv6Subnet = net();
-        break;
-      case "FLANNEL_MTU":
-        if (!/^\d+$/.test(val)) throw bad();
-        env.mtu = Number(val);
-        break;
-      case "FLANNEL_IPMASQ":
-        if (val !== "true" && val !== "false") throw bad();
-        env.ipMasq = val === "true";
-        break;
-      case "":
-        throw new FlannelError(`subnet.env line ${i + 1}: no "=" in "${line}"`);
-      default:
-        // Unknown keys (written by a newer flannel) are kept out of the model.
-        break;
+  let fields: SubnetEnvFields;
+  try {
+    fields = parseSubnetEnvText(text, { strict: true });
+  } catch (e) {
+    if (e instanceof SubnetEnvError) {
+      throw new FlannelError(e.message, { cause: e });
     }
+    throw e;
   }
-  return env;
+  // flannel writes one network per family.
+  const one = (key: string, networks: CIDR[]): CIDR | null => {
+    const line = fields.lines.get(key);
+    if (line && networks.length !== 1) {
+      throw new FlannelError(
+        new SubnetEnvError(line, line.value, "bad-value").message,
+      );
+    }
+    return networks[0] ?? null;
+  };
+  return {
+    network: one("FLANNEL_NETWORK", fields.networks),
+    subnet: fields.subnet,
+    ipv6Network: one("FLANNEL_IPV6_NETWORK", fields.ipv6Networks),
+    ipv6Subnet: fields.ipv6Subnet,
+    mtu: fields.mtu ?? 0,
+    ipMasq: fields.ipMasq ?? false,
+  };
 }
 
 /** Reads subnet.env; null when there is none or it cannot be parsed. */
@@ -107,7 +90,7 @@ export async function readSubnetEnv(
 
 /** Writes subnet.env atomically (directory 0755, file 0644). */
 export function writeSubnetEnv(path: string, env: SubnetEnv): Promise<void> {
-  return writeAtomic(path, formatSubnetEnv(env), {
+  return writeFileAtomic(path, formatSubnetEnv(env), {
     mode: 0o644,
     dirMode: 0o755,
   });

@@ -14,7 +14,7 @@ import {
 } from "./lease.ts";
 import type { NetConf } from "./netconf.ts";
 import type { NodeSource } from "./node_source.ts";
-import { sleep } from "./sleep.ts";
+import { sleep } from "../util/async.ts";
 
 export type LeaseEvent =
   | { type: "added"; lease: Lease }

@@ -6,6 +6,7 @@
 import type { KubeClient, Selectors } from "./client.ts";
 import { KubeError } from "./errors.ts";
 import type { KubeObject } from "./types.ts";
+import { sleep } from "../util/async.ts";
 
 export interface InformerHandlers<T> {
   added?(obj: T): void | Promise<void>;
@@ -40,19 +41,6 @@ export interface Informer<T> {
 export function keyOf(obj: KubeObject): string {
   const m = obj.metadata;
   return m.namespace ? `${m.namespace}/${m.name}` : `${m.name}`;
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const done = () => {
-      clearTimeout(t);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    };
-    const t = setTimeout(done, ms);
-    signal?.addEventListener("abort", done, { once: true });
-  });
 }
 
 export function startInformer<T extends KubeObject>(

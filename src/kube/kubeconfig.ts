@@ -4,6 +4,7 @@
 
 import { dirname, isAbsolute, join } from "node:path";
 import { KubeClient, type KubeClientOptions } from "./client.ts";
+import { decodeBase64 } from "../util/encoding.ts";
 
 export class KubeconfigError extends Error {
   override name = "KubeconfigError";
@@ -31,10 +32,9 @@ function str(d: Dict, key: string): string | undefined {
   return typeof v === "string" && v !== "" ? v : undefined;
 }
 
-function b64(text: string): string {
-  return new TextDecoder().decode(
-    Uint8Array.from(atob(text.replace(/\s+/g, "")), (c) => c.charCodeAt(0)),
-  );
+/** A kubeconfig *-data field (base64, maybe wrapped) as text. */
+function decodeBase64Text(text: string): string {
+  return new TextDecoder().decode(decodeBase64(text.replace(/\s+/g, "")));
 }
 
 /** Client options from kubeconfig text; relative file paths resolve against `baseDir`. */
@@ -77,7 +77,7 @@ export async function kubeconfigOptions(
   const opts: KubeClientOptions = { server };
   const caData = str(cluster, "certificate-authority-data");
   const caFile = str(cluster, "certificate-authority");
-  if (caData) opts.caPem = b64(caData);
+  if (caData) opts.caPem = decodeBase64Text(caData);
   else if (caFile) opts.caPem = await file(caFile);
   if (cluster["insecure-skip-tls-verify"] === true) {
     opts.insecureSkipTlsVerify = true;
@@ -87,11 +87,11 @@ export async function kubeconfigOptions(
   if (token) opts.token = token;
   else if (tokenFile) opts.token = (await file(tokenFile)).trim();
   const certPem = str(user, "client-certificate-data")
-    ? b64(str(user, "client-certificate-data")!)
+    ? decodeBase64Text(str(user, "client-certificate-data")!)
     : str(user, "client-certificate") &&
       await file(str(user, "client-certificate")!);
   const keyPem = str(user, "client-key-data")
-    ? b64(str(user, "client-key-data")!)
+    ? decodeBase64Text(str(user, "client-key-data")!)
     : str(user, "client-key") && await file(str(user, "client-key")!);
   if (certPem && keyPem) opts.clientCert = { certPem, keyPem };
   return opts;

@@ -7,6 +7,7 @@
 // falls back to `0.0.0.0`. Any other address binds that address only.
 
 import { unbracketHost } from "./hostport.ts";
+import { closeQuietly } from "../util/close.ts";
 
 /** True when `bind` means every address (none, "", 0.0.0.0, ::, [::]). */
 export function isWildcard(bind: string | undefined): boolean {
@@ -83,14 +84,6 @@ export function listenLoopback<T>(port: number, o: ListenPlanOptions<T>): T[] {
   }
   if (out.length === 0) throw first;
   return out;
-}
-
-function closeQuietly(c: { close(): void }): void {
-  try {
-    c.close();
-  } catch {
-    // already closed
-  }
 }
 
 type Accepted<C> = { i: number; conn: C } | { i: number; err: unknown };

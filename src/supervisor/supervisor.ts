@@ -14,7 +14,7 @@ import {
 import { type Logger, stderrLogger } from "./log.ts";
 import { countRestart, exposeReadiness } from "./metrics.ts";
 
-/** What a task gets (contracts.md: `{ signal, ready, log }`). */
+/** What a task gets: `{ signal, ready, log }`. */
 export interface TaskContext {
   /** Aborted when the supervisor stops the task. */
   signal: AbortSignal;

@@ -1,6 +1,6 @@
 // PEM encoding (RFC 7468) of DER blocks.
 
-import { decodeBase64, encodeBase64 } from "./_base64.ts";
+import { decodeBase64, encodeBase64 } from "../util/encoding.ts";
 
 export interface PemBlock {
   label: string;

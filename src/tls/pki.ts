@@ -5,7 +5,7 @@
 
 import { join } from "node:path";
 import { IP } from "../net/mod.ts";
-import { readTextIfExists, writeFileAtomic } from "./atomic.ts";
+import { readTextIfExists, writeFileAtomic } from "../util/fs.ts";
 import { caHashOf, ensureTokenFile } from "./token.ts";
 import {
   CertificateError,

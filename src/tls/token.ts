@@ -2,8 +2,8 @@
 // The server keeps `<data-dir>/server/token` (user `server`) and
 // `<data-dir>/server/agent-token` (user `node`).
 
-import { hex } from "./_base64.ts";
-import { readTextIfExists, writeFileAtomic } from "./atomic.ts";
+import { encodeHex } from "../util/encoding.ts";
+import { readTextIfExists, writeFileAtomic } from "../util/fs.ts";
 
 export const TOKEN_PREFIX = "K10";
 
@@ -22,7 +22,7 @@ export interface ParsedToken {
 /** SHA-256 hex of the CA PEM bytes (the file as written, not re-encoded). */
 export async function caHashOf(pem: string | Uint8Array): Promise<string> {
   const bytes = typeof pem === "string" ? new TextEncoder().encode(pem) : pem;
-  return hex(
+  return encodeHex(
     new Uint8Array(
       await crypto.subtle.digest("SHA-256", new Uint8Array(bytes)),
     ),
@@ -70,7 +70,7 @@ export function formatToken(
 }
 
 export function randomSecret(bytes = 16): string {
-  return hex(crypto.getRandomValues(new Uint8Array(bytes)));
+  return encodeHex(crypto.getRandomValues(new Uint8Array(bytes)));
 }
 
 /**

@@ -2,7 +2,7 @@
 // and leaf certificates issued by it, plus the few fields weft reads back.
 
 import { IP } from "../net/mod.ts";
-import { hex } from "./_base64.ts";
+import { encodeHex } from "../util/encoding.ts";
 import * as der from "./_der.ts";
 import { pemEncode, pemFirst } from "./pem.ts";
 
@@ -256,7 +256,7 @@ export async function issueCert(
 /** The subject key id weft gives a certificate of this key (hex). */
 export async function keyIdOf(keyPem: string): Promise<string> {
   const { publicKey } = await importKeyPair(keyPem);
-  return hex(await keyId(await publicKeyRaw(publicKey)));
+  return encodeHex(await keyId(await publicKeyRaw(publicKey)));
 }
 
 function readName(node: der.Node): Subject {
@@ -303,13 +303,13 @@ export function certInfo(pem: string): CertInfo {
       const value = parts[parts.length - 1].content;
       if (id === OID.subjectAltName) info.sans = readSans(value);
       if (id === OID.subjectKeyId) {
-        info.subjectKeyId = hex(der.read(value).content);
+        info.subjectKeyId = encodeHex(der.read(value).content);
       }
       if (id === OID.authorityKeyId) {
         const keyIdNode = der.children(der.read(value)).find((n) =>
           n.tag === 0x80
         );
-        if (keyIdNode) info.authorityKeyId = hex(keyIdNode.content);
+        if (keyIdNode) info.authorityKeyId = encodeHex(keyIdNode.content);
       }
       if (id === OID.basicConstraints) {
         const bc = der.children(der.read(value));

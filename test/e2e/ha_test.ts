@@ -62,7 +62,7 @@ Deno.test({
     let passed = false;
     try {
       await topo.checkFree();
-      demo.logDir = await Deno.makeTempDir({ prefix: "weft-ha-logs-" });
+      demo.procs.logDir = await Deno.makeTempDir({ prefix: "weft-ha-logs-" });
       await topo.createUnderlay();
       for (let i = 1; i <= 5; i++) {
         const n = await topo.addNode(i);
@@ -81,13 +81,13 @@ Deno.test({
         "--datastore-endpoint",
         etcd.endpoint,
       ];
-      demo.start(n1, "server", serverArgs);
+      demo.procs.start(n1, "server", serverArgs);
       const healthy = (n: DemoNode) => async () =>
         (await demo.kubectl(n, "get", "--raw", "/healthz")).code === 0
           ? true
           : undefined;
       await until("server node1", healthy(n1));
-      demo.start(n2, "server", serverArgs);
+      demo.procs.start(n2, "server", serverArgs);
       await until("server node2", healthy(n2));
       const caOf = (n: DemoNode) =>
         Deno.readTextFile(
@@ -98,7 +98,7 @@ Deno.test({
         topo.path(n2, "/var/lib/weft/server/agent-token"),
       )).trim();
       const agent = (n: DemoNode, via: DemoNode) =>
-        demo.start(n, "agent", [
+        demo.procs.start(n, "agent", [
           "--server",
           `https://${via.ip}:6443`,
           "--token",
@@ -119,8 +119,8 @@ Deno.test({
         });
       await flannelUp(n3);
       await flannelUp(n4);
-      await demo.addPod(n3, "n3-p1");
-      await demo.addPod(n4, "n4-p1");
+      await demo.cluster.addPod(n3, "n3-p1");
+      await demo.cluster.addPod(n4, "n4-p1");
       const [p3, p4] = demo.pods;
       const podsTalk = async () =>
         summarize(
@@ -149,7 +149,7 @@ Deno.test({
       }
 
       // Probes pod to pod every 100 ms; a client writes through node1.
-      const probeLog = `${demo.logDir}/probe.log`;
+      const probeLog = `${demo.procs.logDir}/probe.log`;
       const probe = spawnLogged("probe", [
         "ip",
         "netns",
@@ -164,7 +164,7 @@ Deno.test({
         "100",
       ], probeLog);
       extra.push(probe);
-      const writerLog = `${demo.logDir}/writer.log`;
+      const writerLog = `${demo.procs.logDir}/writer.log`;
       const serverToken = (await Deno.readTextFile(
         topo.path(n1, "/var/lib/weft/server/token"),
       )).trim();
@@ -267,7 +267,7 @@ Deno.test({
       assertEquals(after.code, 0, after.stderr);
       const label = await demo.kubectl(n2, "label", "node", "node3", "ha=ok");
       assertEquals(label.code, 0, label.stderr);
-      await demo.addPod(n5, "n5-p1");
+      await demo.cluster.addPod(n5, "n5-p1");
       await until(
         "pods talk with one etcd member down",
         async () => (await podsTalk()).length === 0 ? true : undefined,
@@ -277,7 +277,9 @@ Deno.test({
         await tcpCheck(p3.netns, p5.ip, RESPONDER_PORT, p5.name, p3.ip),
         null,
       );
-      for (const p of demo.procs) assert(p.running, `${p.name} is running`);
+      for (const p of demo.procs.running) {
+        assert(p.running, `${p.name} is running`);
+      }
       passed = true;
     } catch (e) {
       await demo.printLogTails();

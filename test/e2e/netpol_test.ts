@@ -138,7 +138,7 @@ async function until(
 ): Promise<{ seen: Record<string, boolean>; after: number }> {
   const start = Date.now();
   while (true) {
-    await d.assertAlive();
+    await d.procs.assertAlive();
     const seen = await reach(to, clients);
     const done = JSON.stringify(seen) === JSON.stringify(want);
     if (done || Date.now() - start > ms) {
@@ -179,7 +179,9 @@ Deno.test("kubectl apply of NetworkPolicies changes what pods reach, on the same
     const open = { near: true, far: true, stranger: true };
     const step = async (what: string, want: Record<string, boolean>) => {
       const r = await until(d, web, clients, want);
-      d.progress(`${what}: ${JSON.stringify(r.seen)} after ${r.after} ms`);
+      d.report.progress(
+        `${what}: ${JSON.stringify(r.seen)} after ${r.after} ms`,
+      );
       assertEquals(r.seen, want, what);
     };
     await step("no policy", open);

@@ -9,7 +9,7 @@ import {
   NotFound,
   type Store,
 } from "../../store/mod.ts";
-import { writeFileAtomic } from "../../tls/mod.ts";
+import { writeFileAtomic } from "../../util/fs.ts";
 import { DEFAULT_RECHECK_MS, FileCache } from "./_file_cache.ts";
 
 export interface NodeRecord {

@@ -2,7 +2,7 @@
 // when its identity (inode, mtime, size) changes, checked at most every
 // `recheckMs` so the hot path (every API request) does no I/O.
 
-import { readTextIfExists } from "../../tls/mod.ts";
+import { readTextIfExists } from "../../util/fs.ts";
 
 export const DEFAULT_RECHECK_MS = 1000;
 

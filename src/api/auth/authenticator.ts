@@ -4,12 +4,8 @@
 // (null) and the API answers 401.
 
 import { join } from "node:path";
-import {
-  parseToken,
-  randomSecret,
-  readTextIfExists,
-  writeFileAtomic,
-} from "../../tls/mod.ts";
+import { parseToken, randomSecret } from "../../tls/mod.ts";
+import { readTextIfExists, writeFileAtomic } from "../../util/fs.ts";
 import { FileCache } from "./_file_cache.ts";
 import { credDir, nodeCredentials } from "./credentials.ts";
 import { ADMIN_GROUP, type Identity, NODES_GROUP } from "./identity.ts";

@@ -3,7 +3,7 @@
 // node name is reused by another machine.
 
 import { Gone, type Store } from "../../store/mod.ts";
-import { sleep } from "../../supervisor/mod.ts";
+import { sleep } from "../../util/async.ts";
 import { nodeCredentials } from "./credentials.ts";
 
 /** Store prefix of Node objects (the API's layout, as kube-apiserver's). */

@@ -5,7 +5,8 @@
 
 import type { Hono } from "hono";
 import { join } from "node:path";
-import { parseToken, readTextIfExists } from "../../tls/mod.ts";
+import { parseToken } from "../../tls/mod.ts";
+import { readTextIfExists } from "../../util/fs.ts";
 import { basicOf, bearerOf, matchesToken } from "./authenticator.ts";
 import { nodeCredentials, NodePasswordRejected } from "./credentials.ts";
 import { ApiError, type StatusReason } from "../errors.ts";

@@ -2,7 +2,7 @@
 // /etc/weft/weft.yaml), written atomically with a chosen mode.
 
 import { stringify } from "@std/yaml";
-import { writeFileAtomic } from "../../tls/mod.ts";
+import { writeFileAtomic } from "../../util/fs.ts";
 
 export interface AdminKubeconfigOptions {
   path: string;

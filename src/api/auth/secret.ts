@@ -1,7 +1,7 @@
 // Hashing and comparing secrets: SHA-256 for random tokens (high entropy),
 // salted PBKDF2 for node passwords; comparisons in constant time.
 
-import { decodeHex, encodeHex } from "../../util/hex.ts";
+import { decodeHex, encodeHex } from "../../util/encoding.ts";
 
 const PBKDF2_ITERATIONS = 100_000;
 

@@ -32,14 +32,6 @@ export function reasonOf(status: number): string {
   return REASONS[status] ?? "";
 }
 
-export function closeQuietly(c: { close(): void }): void {
-  try {
-    c.close();
-  } catch {
-    // already closed
-  }
-}
-
 export async function writeAll(
   conn: Deno.Conn,
   bytes: Uint8Array,

@@ -19,7 +19,7 @@
 // - only HTTP/1.x is spoken (ALPN offers http/1.1; an HTTP/2 preface is
 //   answered 505 and closed; nothing reaches the internal server).
 
-import { sleep } from "../../supervisor/mod.ts";
+import { sleep } from "../../util/async.ts";
 import { pump } from "../_pump.ts";
 import { ConnReader } from "./conn_reader.ts";
 import {
@@ -39,8 +39,8 @@ import {
   requestBody,
   responseBody,
 } from "./http1.ts";
+import { closeQuietly } from "../../util/close.ts";
 import {
-  closeQuietly,
   halfClose,
   isOutOfFds,
   peerOf,

@@ -5,7 +5,7 @@
 // ?hash= matches is cached as immutable, like kube-apiserver's.
 
 import type { Context, Hono } from "hono";
-import { encodeHex } from "../../util/hex.ts";
+import { encodeHex } from "../../util/encoding.ts";
 import { ApiError } from "../errors.ts";
 import { openApiV2, openApiV3, openApiV3Paths } from "./documents.ts";
 

@@ -120,12 +120,12 @@ export class NodeContainerd {
   #mounted = false;
   readonly #shims: { id: string; shim: number; init: number }[] = [];
 
-  private constructor(readonly o: NodeContainerdOptions) {
-    this.namespace = o.namespace ?? "default";
+  private constructor(readonly options: NodeContainerdOptions) {
+    this.namespace = options.namespace ?? "default";
   }
 
   get log(): string {
-    return `${this.o.workDir}/containerd.log`;
+    return `${this.options.workDir}/containerd.log`;
   }
 
   /**
@@ -135,8 +135,8 @@ export class NodeContainerd {
    */
   #target(): number {
     const d = this.#proc;
-    if (!aliveSync(this.o.holderPid) && d?.running) return d.pid;
-    return this.o.holderPid;
+    if (!aliveSync(this.options.holderPid) && d?.running) return d.pid;
+    return this.options.holderPid;
   }
 
   /** nsenter prefix into the node's network and mount namespaces. */
@@ -163,8 +163,8 @@ export class NodeContainerd {
   }
 
   async #mount(): Promise<void> {
-    const bin = safePath(this.o.cniBinDir, "CNI bin dir");
-    const conf = safePath(this.o.cniConfDir, "CNI conf dir");
+    const bin = safePath(this.options.cniBinDir, "CNI bin dir");
+    const conf = safePath(this.options.cniConfDir, "CNI conf dir");
     const mounts = hostCgroupMounts(
       await Deno.readTextFile("/proc/self/mountinfo"),
     );
@@ -190,7 +190,7 @@ export class NodeContainerd {
     const r = await exec([
       "nsenter",
       "-t",
-      String(this.o.holderPid),
+      String(this.options.holderPid),
       "-m",
       "--",
       "sh",
@@ -199,14 +199,14 @@ export class NodeContainerd {
     ]);
     if (r.code !== 0) {
       throw new DemoError(
-        `${this.o.node}: cannot prepare the mounts for containerd: ${r.stderr.trim()}`,
+        `${this.options.node}: cannot prepare the mounts for containerd: ${r.stderr.trim()}`,
       );
     }
   }
 
   async #start(): Promise<void> {
-    const root = `${this.o.workDir}/root`;
-    const config = `${this.o.workDir}/config.toml`;
+    const root = `${this.options.workDir}/root`;
+    const config = `${this.options.workDir}/config.toml`;
     await Deno.mkdir(root, { recursive: true });
     await Deno.writeTextFile(
       config,
@@ -227,7 +227,7 @@ export class NodeContainerd {
     // setsid: a terminal's Ctrl-C goes to the demo, which stops
     // containerd in order, and not to containerd itself.
     this.#proc = spawnLogged(
-      `${this.o.node} containerd`,
+      `${this.options.node} containerd`,
       ["setsid", ...this.enter, "containerd", "--config", config],
       this.log,
     );
@@ -235,7 +235,7 @@ export class NodeContainerd {
     while (true) {
       if (!this.#proc.running) {
         throw new DemoError(
-          `${this.o.node}: containerd exited; last lines of ${this.log}:\n${await tail(
+          `${this.options.node}: containerd exited; last lines of ${this.log}:\n${await tail(
             this.log,
           )}`,
         );
@@ -243,7 +243,7 @@ export class NodeContainerd {
       if ((await this.ctr("version")).code === 0) return;
       if (Date.now() > deadline) {
         throw new DemoError(
-          `${this.o.node}: containerd did not answer on ${SOCKET} in 30 s`,
+          `${this.options.node}: containerd did not answer on ${SOCKET} in 30 s`,
         );
       }
       await new Promise((r) => setTimeout(r, 100));
@@ -302,7 +302,7 @@ export class NodeContainerd {
     const r = await this.ctr(...args);
     if (r.code !== 0) {
       throw new DemoError(
-        `${this.o.node}: ctr ${args.join(" ")} failed (exit ${r.code}): ${
+        `${this.options.node}: ctr ${args.join(" ")} failed (exit ${r.code}): ${
           (r.stderr || r.stdout).trim()
         }`,
       );
@@ -347,14 +347,18 @@ export class NodeContainerd {
     const run = this.ctrCmd("run", "--cni", "--rm", image, id, ...cmd);
     let argv = [...this.enter, ...run];
     if (opts.conflist !== undefined) {
-      const dir = `${this.o.workDir}/net.d-${id}`;
+      const dir = `${this.options.workDir}/net.d-${id}`;
       await Deno.mkdir(dir, { recursive: true });
       await Deno.writeTextFile(`${dir}/10-flannel.conflist`, opts.conflist);
       argv = this.viewArgv({ confDir: dir }, run);
     }
-    const log = `${this.o.workDir}/${id}.log`;
+    const log = `${this.options.workDir}/${id}.log`;
     // setsid as for containerd: the foreground ctr must live to run DEL.
-    const proc = spawnLogged(`${this.o.node} ${id}`, ["setsid", ...argv], log);
+    const proc = spawnLogged(
+      `${this.options.node} ${id}`,
+      ["setsid", ...argv],
+      log,
+    );
     const c = new Container(this, id, proc);
     this.containers.add(c);
     const deadline = Date.now() + 30_000;
@@ -371,7 +375,7 @@ export class NodeContainerd {
       if (!proc.running || Date.now() > deadline) {
         await c.stop();
         throw new DemoError(
-          `${this.o.node}: container ${id} did not start (ctr run ${
+          `${this.options.node}: container ${id} did not start (ctr run ${
             proc.running ? "still waiting after 30 s" : "exited"
           }): ${(await tail(log, 5)).replaceAll("\n", " | ")}`,
         );
@@ -397,11 +401,11 @@ export class NodeContainerd {
       await this.#proc.stop(5000);
     }
     await this.#killShims();
-    if (this.#mounted && aliveSync(this.o.holderPid)) {
+    if (this.#mounted && aliveSync(this.options.holderPid)) {
       await exec([
         "nsenter",
         "-t",
-        String(this.o.holderPid),
+        String(this.options.holderPid),
         "-m",
         "--",
         "sh",
@@ -410,7 +414,9 @@ export class NodeContainerd {
       ]);
     }
     await this.#removeCgroups();
-    await Deno.remove(this.o.workDir, { recursive: true }).catch(() => {});
+    await Deno.remove(this.options.workDir, { recursive: true }).catch(
+      () => {},
+    );
   }
 
   /**

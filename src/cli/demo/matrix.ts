@@ -2,7 +2,11 @@
 // every pod to every node, and the server to each agent through its tunnel.
 
 import { joinHostPort } from "../../net/mod.ts";
-import { exec } from "./proc.ts";
+import type { Pod } from "./cluster.ts";
+import { exec, type Output } from "./proc.ts";
+import { RESPONDER_PORT } from "./responder.ts";
+import { type Family, familyOf } from "./stack.ts";
+import type { DemoNode } from "./topology.ts";
 
 export interface Check {
   kind: "pod-pod" | "pod-node" | "tunnel";
@@ -113,4 +117,76 @@ export function summaryLine(s: Summary): string {
   }, ` +
     `pod→node ${k["pod-node"].ok}/${k["pod-node"].total}, ` +
     `server→agent tunnel ${k.tunnel.ok}/${k.tunnel.total}`;
+}
+
+/**
+ * The checks of a cluster: each pod to each pod on other nodes and to each
+ * node, once per address family the cluster has (dual-stack: both), and
+ * the server (the first node) to each node through its tunnel.
+ */
+export function clusterChecks(
+  pods: Pod[],
+  nodes: DemoNode[],
+  families: Family[],
+  kubectl: (server: DemoNode, ...args: string[]) => Promise<Output>,
+): Check[] {
+  const out: Check[] = [];
+  const dual = families.length > 1;
+  const tag = (ip: string) => dual ? ` (IPv${familyOf(ip)})` : "";
+  const sameFamily = (ips: string[], ip: string) =>
+    ips.find((x) => familyOf(x) === familyOf(ip));
+  for (const from of pods) {
+    for (const src of from.ips) {
+      for (const to of pods) {
+        const dst = sameFamily(to.ips, src);
+        if (from.node === to.node || !dst) continue;
+        out.push({
+          kind: "pod-pod",
+          from: from.name,
+          to: `${to.name}${tag(dst)}`,
+          run: () => tcpCheck(from.netns, dst, RESPONDER_PORT, to.name, src),
+        });
+      }
+      for (const node of nodes) {
+        const dst = sameFamily(node.ips, src);
+        if (!dst) continue;
+        out.push({
+          kind: "pod-node",
+          from: from.name,
+          to: `${node.name}${tag(dst)}`,
+          // Another node's underlay address is outside the cluster CIDR:
+          // flannel's ip-masq rewrites the source to the pod's node.
+          run: () =>
+            tcpCheck(
+              from.netns,
+              dst,
+              RESPONDER_PORT,
+              node.name,
+              node === from.node ? undefined : sameFamily(from.node.ips, src),
+            ),
+        });
+      }
+    }
+  }
+  const server = nodes[0];
+  for (const node of nodes) {
+    out.push({
+      kind: "tunnel",
+      from: server.name,
+      to: node.name,
+      run: async () => {
+        const r = await kubectl(
+          server,
+          "get",
+          "--raw",
+          `/api/v1/nodes/${node.name}/proxy/status`,
+        );
+        if (r.code !== 0) return (r.stderr || r.stdout).trim().split("\n")[0];
+        return r.stdout.includes(node.name)
+          ? null
+          : `unexpected status: ${r.stdout.slice(0, 120)}`;
+      },
+    });
+  }
+  return out;
 }

@@ -1,8 +1,13 @@
-// /run/flannel/subnet.env as the flannel CNI plugin reads it: KEY=VALUE
-// lines split on the first "=", networks comma-separated, subnets reduced to
-// their network address, FLANNEL_IPMASQ true only for "true".
+// /run/flannel/subnet.env as the flannel CNI plugin reads it (the parser is
+// net/subnet_env.ts): subnets reduced to their network address, the keys
+// the plugin needs required, errors as CNI errors.
 
-import { CIDR } from "../../net/mod.ts";
+import {
+  type CIDR,
+  parseSubnetEnvText,
+  SubnetEnvError,
+  type SubnetEnvFields,
+} from "../../net/mod.ts";
 import { CniError, ErrorCode } from "../plugin.ts";
 
 export const DEFAULT_SUBNET_FILE = "/run/flannel/subnet.env";
@@ -26,58 +31,27 @@ function loadError(path: string, msg: string, cause?: unknown): CniError {
   );
 }
 
-function cidr(path: string, key: string, text: string): CIDR {
-  const c = CIDR.tryParse(text.trim());
-  if (!c) throw loadError(path, `has an invalid ${key} "${text}"`);
-  return c.network();
-}
-
-/** Parses subnet.env text; `path` is only for messages. */
+/** Parses subnet.env text (net/subnet_env.ts, read as flannel's Go plugin
+ * does); `path` is only for messages. */
 export function parseSubnetEnv(text: string, path: string): SubnetEnv {
-  const env: SubnetEnv = {
-    networks: [],
-    subnet: null,
-    ip6Networks: [],
-    ip6Subnet: null,
-    mtu: 0,
-    ipMasq: false,
-  };
-  let mtuSeen = false, masqSeen = false;
-  for (const raw of text.split("\n")) {
-    const line = raw.trim();
-    const eq = line.indexOf("=");
-    if (line === "" || line.startsWith("#") || eq < 0) continue;
-    const key = line.slice(0, eq), value = line.slice(eq + 1);
-    const list = () =>
-      value.split(",").filter((s) => s.trim()).map((s) => cidr(path, key, s));
-    switch (key) {
-      case "FLANNEL_NETWORK":
-        env.networks = list();
-        break;
-      case "FLANNEL_SUBNET":
-        env.subnet = cidr(path, key, value);
-        break;
-      case "FLANNEL_IPV6_NETWORK":
-        env.ip6Networks = list();
-        break;
-      case "FLANNEL_IPV6_SUBNET":
-        env.ip6Subnet = cidr(path, key, value);
-        break;
-      case "FLANNEL_MTU": {
-        const n = Number(value);
-        if (!/^\d+$/.test(value) || n <= 0) {
-          throw loadError(path, `has an invalid FLANNEL_MTU "${value}"`);
-        }
-        env.mtu = n;
-        mtuSeen = true;
-        break;
-      }
-      case "FLANNEL_IPMASQ":
-        env.ipMasq = value === "true";
-        masqSeen = true;
-        break;
-    }
+  let fields: SubnetEnvFields;
+  try {
+    fields = parseSubnetEnvText(text);
+  } catch (e) {
+    if (!(e instanceof SubnetEnvError)) throw e;
+    throw loadError(path, `has an invalid ${e.line.key} "${e.item}"`);
   }
+  if (fields.mtu !== null && fields.mtu <= 0) {
+    throw loadError(path, `has an invalid FLANNEL_MTU "${fields.mtu}"`);
+  }
+  const env: SubnetEnv = {
+    networks: fields.networks.map((c) => c.network()),
+    subnet: fields.subnet?.network() ?? null,
+    ip6Networks: fields.ipv6Networks.map((c) => c.network()),
+    ip6Subnet: fields.ipv6Subnet?.network() ?? null,
+    mtu: fields.mtu ?? 0,
+    ipMasq: fields.ipMasq ?? false,
+  };
   const missing: string[] = [];
   if (!env.networks.length && !env.ip6Networks.length) {
     missing.push("FLANNEL_NETWORK, FLANNEL_IPV6_NETWORK");
@@ -85,8 +59,8 @@ export function parseSubnetEnv(text: string, path: string): SubnetEnv {
   if (!env.subnet && !env.ip6Subnet) {
     missing.push("FLANNEL_SUBNET, FLANNEL_IPV6_SUBNET");
   }
-  if (!mtuSeen) missing.push("FLANNEL_MTU");
-  if (!masqSeen) missing.push("FLANNEL_IPMASQ");
+  if (fields.mtu === null) missing.push("FLANNEL_MTU");
+  if (fields.ipMasq === null) missing.push("FLANNEL_IPMASQ");
   if (missing.length) throw loadError(path, `is missing ${missing.join(", ")}`);
   return env;
 }

@@ -1,6 +1,8 @@
-// The backend table: net-conf Backend.Type -> constructor.
+// The backend table: net-conf Backend.Type -> constructor (the names of
+// the backends are one table in names.ts).
 
 import { NetConfError } from "../errors.ts";
+import { BACKEND_TYPES, type BackendType, orList } from "./names.ts";
 import { DualBackend } from "./dual.ts";
 import { HostGwBackend } from "./host_gw.ts";
 import { NoneBackend } from "./none.ts";
@@ -22,9 +24,11 @@ export {
   WireguardBackend,
 };
 export { type WireguardBackendData, wireguardData } from "./wireguard.ts";
+export * from "./names.ts";
 
-const TABLE: Record<
-  string,
+/** Each backend type's constructor (the names live in names.ts). */
+const CONSTRUCTORS: Record<
+  BackendType,
   (deps: BackendDeps, family: 4 | 6) => Backend
 > = {
   "vxlan": (d, f) => new VxlanBackend(d, f),
@@ -38,13 +42,15 @@ const TABLE: Record<
  * address family behind a DualBackend.
  */
 export function createBackend(deps: BackendDeps): DualBackend {
-  const make = TABLE[deps.conf.backend.type];
+  // A net-conf built outside parseNetConf may carry any string.
+  const make: typeof CONSTRUCTORS.vxlan | undefined =
+    CONSTRUCTORS[deps.conf.backend.type];
   if (!make) {
     throw new NetConfError(
       "Backend.Type",
       `backend ${
         JSON.stringify(deps.conf.backend.type)
-      } is not available in weft; use vxlan, host-gw, wireguard or none`,
+      } is not available in weft; use ${orList(BACKEND_TYPES)}`,
     );
   }
   const c = deps.conf;

@@ -112,7 +112,8 @@ export class VxlanBackend implements Backend {
     return null;
   }
 
-  /** Creates flannel.<VNI>, or reuses a compatible one; returns its index. */
+  /** Creates flannel.<VNI>, or reuses a compatible one; returns the link and
+   * whether it was created. */
   #ensureLink(): { link: DpLink; created: boolean } {
     const b = this.#deps.conf.backend;
     const existing = this.#nl.linkGet(this.device);
@@ -185,7 +186,7 @@ export class VxlanBackend implements Backend {
     this.#ensureDevice();
   }
 
-  /** A lease's entry, or null (with the reason) when it cannot be used. */
+  /** A lease's entry, or the reason (a string) why it cannot be used. */
   #entry(l: Lease): Entry | string {
     const side = peerSide(l, this.family, "vxlan", vxlanData);
     if (typeof side === "string") return side;

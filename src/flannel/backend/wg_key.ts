@@ -3,6 +3,7 @@
 // (flannel's /run/flannel/wgkey) and is generated when missing.
 
 import { FlannelError } from "../errors.ts";
+import { decodeHex, encodeBase64, encodeHex } from "../../util/encoding.ts";
 
 export interface WgKeys {
   /** base64 private key (what the key file holds). */
@@ -31,12 +32,6 @@ const PKCS8_PREFIX = new Uint8Array([
   0x20,
 ]);
 
-function b64(bytes: Uint8Array): string {
-  let s = "";
-  for (const b of bytes) s += String.fromCharCode(b);
-  return btoa(s);
-}
-
 /** The 32 bytes of a base64 WireGuard key; TypeError when it is not one. */
 export function keyBytes(text: string, what = "key"): Uint8Array {
   let raw: string;
@@ -55,8 +50,7 @@ export function keyBytes(text: string, what = "key"): Uint8Array {
 
 /** base64 key -> the hex form the UAPI speaks. */
 export function keyHex(text: string, what = "key"): string {
-  return [...keyBytes(text, what)].map((b) => b.toString(16).padStart(2, "0"))
-    .join("");
+  return encodeHex(keyBytes(text, what));
 }
 
 /** hex (UAPI) -> base64. */
@@ -64,11 +58,7 @@ export function hexKey(hex: string): string {
   if (!/^[0-9a-f]{64}$/i.test(hex)) {
     throw new TypeError(`not a hex WireGuard key: ${JSON.stringify(hex)}`);
   }
-  const out = new Uint8Array(32);
-  for (let i = 0; i < 32; i++) {
-    out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
-  }
-  return b64(out);
+  return encodeBase64(decodeHex(hex));
 }
 
 /** The public key of a base64 private key. */
@@ -86,7 +76,7 @@ export async function publicKeyOf(privateKey: string): Promise<string> {
   );
   const jwk = await crypto.subtle.exportKey("jwk", key);
   if (!jwk.x) throw new FlannelError("X25519 key export gave no public part");
-  return b64(
+  return encodeBase64(
     Uint8Array.from(
       atob(jwk.x.replaceAll("-", "+").replaceAll("_", "/") + "="),
       (c) => c.charCodeAt(0),
@@ -99,7 +89,7 @@ export function generatePrivateKey(): string {
   const k = crypto.getRandomValues(new Uint8Array(32));
   k[0] &= 248;
   k[31] = (k[31] & 127) | 64;
-  return b64(k);
+  return encodeBase64(k);
 }
 
 /**
