@@ -1,7 +1,12 @@
 // What the fuzzer (fuzz_test.ts) found, pinned as plain regression tests
 // so they hold whatever seed a run draws.
 
-import { assertEquals, assertMatch, assertThrows } from "@std/assert";
+import {
+  assertEquals,
+  assertMatch,
+  assertRejects,
+  assertThrows,
+} from "@std/assert";
 import { resolveConfig } from "../../src/cli/config.ts";
 import { UsageError } from "../../src/cli/errors.ts";
 import { CniError } from "../../src/cni/plugin.ts";
@@ -10,9 +15,9 @@ import { parseConfig } from "../../src/cni/skel.ts";
 import { upgradeResult } from "../../src/cni/version.ts";
 import { node, testApi } from "../api/_fixture.ts";
 
-Deno.test("fuzz finding: a config.yaml key that is a regex or huge is an unknown key, not a SyntaxError", () => {
+Deno.test("fuzz finding: a config.yaml key that is a regex or huge is an unknown key, not a SyntaxError", async () => {
   for (const key of ["(", "a)b", "[x", "c".repeat(40_000), "\\"]) {
-    assertThrows(
+    await assertRejects(
       () =>
         resolveConfig({
           command: "server",

@@ -312,10 +312,10 @@ Deno.test("fuzz: config.yaml raises only UsageError", async () => {
       count: iterations(2500),
       seeds: CONFIG_YAMLS,
       mutate: fuzzText(CONFIG_YAMLS, false),
-      check: (text) => {
+      check: async (text) => {
         for (const command of ["server", "agent"] as const) {
           try {
-            resolveConfig({
+            await resolveConfig({
               command,
               args: [],
               env: {},

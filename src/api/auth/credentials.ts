@@ -116,17 +116,33 @@ export class NodeCredentials {
   ): Promise<{ name: string; tokenHash: string } | null> {
     const m = NODE_TOKEN.exec(token);
     if (!m) return null;
-    const data = await this.#source.read();
+    const cached = await this.#source.read();
+    const hit = await this.#match(token, m[1], m[2], cached);
+    if (hit) return hit;
+    // A miss may be a token another server (or process) issued since the
+    // cache was filled: look once more at the current records.
+    const fresh = await this.#source.read(true);
+    return fresh === cached
+      ? null
+      : await this.#match(token, m[1], m[2], fresh);
+  }
+
+  async #match(
+    token: string,
+    name: string,
+    secret: string,
+    data: CredShape,
+  ): Promise<{ name: string; tokenHash: string } | null> {
     this.#seen(data);
-    const rec = data.nodes.get(m[1]);
+    const rec = data.nodes.get(name);
     if (!rec) return null;
     const known = this.#verified.get(token);
     if (known) return { name: known, tokenHash: rec.tokenHash };
-    if (!constantTimeEqual(await sha256Hex(m[2]), rec.tokenHash)) {
+    if (!constantTimeEqual(await sha256Hex(secret), rec.tokenHash)) {
       return null;
     }
-    if (this.#verifiedFor === data) this.#verified.set(token, m[1]);
-    return { name: m[1], tokenHash: rec.tokenHash };
+    if (this.#verifiedFor === data) this.#verified.set(token, name);
+    return { name, tokenHash: rec.tokenHash };
   }
 
   /** Data read from the source: a change drops the verified tokens and
