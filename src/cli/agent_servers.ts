@@ -11,7 +11,7 @@ import {
   type JoinResult,
   type KubeClient,
 } from "../kube/mod.ts";
-import { sleep } from "../supervisor/mod.ts";
+import { sleep } from "../util/async.ts";
 import { readTextIfExists, writeFileAtomic } from "../tls/mod.ts";
 
 export const SERVERS_PATH = "/v1-weft/servers";

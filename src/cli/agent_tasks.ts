@@ -13,14 +13,13 @@ import {
 // side (the API's auth), which an agent must not load.
 import { runTunnelAgent, type TunnelState } from "../tunnel/agent.ts";
 import { runNodeEndpoint } from "../tunnel/node_endpoint.ts";
-import {
-  type Logger,
-  sleep,
-  type TaskContext,
-  type TaskSpec,
-  type TaskStatus,
-  untilAborted,
+import type {
+  Logger,
+  TaskContext,
+  TaskSpec,
+  TaskStatus,
 } from "../supervisor/mod.ts";
+import { sleep, untilAborted } from "../util/async.ts";
 import { followServers, joinAny, loadSavedServers } from "./agent_servers.ts";
 import { type ClusterConfig, fetchClusterConfig } from "./cluster_config.ts";
 import {

@@ -20,8 +20,8 @@ import {
   Supervisor,
   type TaskContext,
   type TaskSpec,
-  untilAborted,
 } from "../supervisor/mod.ts";
+import { untilAborted } from "../util/async.ts";
 import { httpsURL } from "../net/mod.ts";
 import {
   ensureServerPKI,

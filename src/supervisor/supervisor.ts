@@ -5,12 +5,8 @@
 // dependency order, waiting a bounded time for each. Tasks leave their
 // dataplane in place when their signal aborts.
 
-import {
-  Backoff,
-  type BackoffOptions,
-  sleep as realSleep,
-  untilAborted,
-} from "./backoff.ts";
+import { sleep as realSleep, untilAborted } from "../util/async.ts";
+import { Backoff, type BackoffOptions } from "./backoff.ts";
 import { type Logger, stderrLogger } from "./log.ts";
 import { countRestart, exposeReadiness } from "./metrics.ts";
 

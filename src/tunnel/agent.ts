@@ -8,6 +8,7 @@
 // with a timeout. The websocket is weft's own (ws_dial.ts): TCP_NODELAY,
 // TLS trusting the cluster CA only, frames limited before they are read.
 
+import { sleep } from "../util/async.ts";
 import { createAuthorizer } from "./authorizer.ts";
 import { StreamError } from "./errors.ts";
 import { MAX_FRAME } from "./frame.ts";
@@ -68,18 +69,6 @@ export function tunnelUrl(server: string): string {
     throw new TypeError(`bad server ${JSON.stringify(server)}: want https://`);
   }
   return `wss://${u.host}${CONNECT_PATH}`;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done);
-  });
 }
 
 async function dialWithTimeout(
