@@ -2,6 +2,8 @@
 // from the cluster token, as K3s does: PBKDF2-SHA256 over the token's secret
 // with a random salt, then AES-256-GCM. A wrong token fails the GCM tag.
 
+import { encodeHex } from "../util/encoding.ts";
+
 const ITERATIONS = 100_000;
 const enc = new TextEncoder();
 
@@ -89,7 +91,6 @@ export async function bootstrapKey(secret: string): Promise<string> {
   const d = new Uint8Array(
     await crypto.subtle.digest("SHA-256", enc.encode(secret)),
   );
-  const hex = [...d.slice(0, 6)].map((b) => b.toString(16).padStart(2, "0"))
-    .join("");
+  const hex = encodeHex(d.slice(0, 6));
   return `/bootstrap/${hex}`;
 }
