@@ -15,6 +15,7 @@
 
 import { Netlink } from "../../ffi/mod.ts";
 import type { KubeClient } from "../kube/mod.ts";
+import type { TaskContext } from "../util/task.ts";
 import type { Dataplane } from "./dataplane.ts";
 import { FlannelError } from "./errors.ts";
 import type { IfaceInput } from "./iface.ts";
@@ -61,12 +62,6 @@ export interface FlannelOptions extends IfaceInput {
   report?: FlannelReport;
 }
 
-export interface FlannelContext {
-  signal: AbortSignal;
-  ready: () => void;
-  log: (msg: string) => void;
-}
-
 /**
  * The flannel task: returns when ctx.signal aborts (also while it waits for
  * the podCIDR), throws when it cannot go on (a rejected credential, a node
@@ -74,7 +69,7 @@ export interface FlannelContext {
  */
 export async function runFlannel(
   opts: FlannelOptions,
-  ctx: FlannelContext,
+  ctx: TaskContext,
 ): Promise<void> {
   const reconcileIntervalMs = opts.reconcileIntervalMs ??
     envMs("WEFT_FLANNEL_RECONCILE_MS");

@@ -9,6 +9,7 @@
 // TLS trusting the cluster CA only, frames limited before they are read.
 
 import { sleep } from "../util/async.ts";
+import type { TaskContext } from "../util/task.ts";
 import { createAuthorizer } from "./authorizer.ts";
 import { StreamError } from "./errors.ts";
 import { MAX_FRAME } from "./frame.ts";
@@ -52,12 +53,6 @@ export interface TunnelAgentOptions {
   probeMs?: number;
   onState?: (server: string, state: TunnelState, why?: string) => void;
   session?: Partial<Omit<SessionOptions, "role" | "accept">>;
-}
-
-export interface TaskContext {
-  signal: AbortSignal;
-  ready: () => void;
-  log: (msg: string) => void;
 }
 
 /** "https://h:p" or "h:p" -> "wss://h:p/v1-weft/connect". */
