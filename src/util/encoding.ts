@@ -33,7 +33,7 @@ export function encodeBase64(bytes: Uint8Array): string {
 export function decodeBase64(
   text: string,
   opts: { strict?: boolean } = {},
-): Uint8Array {
+): Uint8Array<ArrayBuffer> {
   const std = opts.strict ? text : text.replace(/-/g, "+").replace(/_/g, "/");
   const binary = atob(
     opts.strict ? std : std.padEnd(Math.ceil(std.length / 4) * 4, "="),
