@@ -2,6 +2,8 @@
 // from the cluster token, as K3s does: PBKDF2-SHA256 over the token's secret
 // with a random salt, then AES-256-GCM. A wrong token fails the GCM tag.
 
+import { decodeBase64, encodeBase64, encodeHex } from "../util/encoding.ts";
+
 const ITERATIONS = 100_000;
 const enc = new TextEncoder();
 
@@ -16,10 +18,6 @@ interface Sealed {
   iv: string;
   data: string;
 }
-
-const b64 = (b: Uint8Array) => btoa(String.fromCharCode(...b));
-const unb64 = (s: string): Uint8Array<ArrayBuffer> =>
-  Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
 
 async function keyOf(
   secret: string,
@@ -52,7 +50,12 @@ export async function seal(secret: string, plain: string): Promise<string> {
       enc.encode(plain),
     ),
   );
-  const out: Sealed = { v: 1, salt: b64(salt), iv: b64(iv), data: b64(data) };
+  const out: Sealed = {
+    v: 1,
+    salt: encodeBase64(salt),
+    iv: encodeBase64(iv),
+    data: encodeBase64(data),
+  };
   return JSON.stringify(out);
 }
 
@@ -71,9 +74,9 @@ export async function open(secret: string, sealed: string): Promise<string> {
   }
   try {
     const plain = await crypto.subtle.decrypt(
-      { name: "AES-GCM", iv: unb64(s.iv) },
-      await keyOf(secret, unb64(s.salt)),
-      unb64(s.data),
+      { name: "AES-GCM", iv: decodeBase64(s.iv, { strict: true }) },
+      await keyOf(secret, decodeBase64(s.salt, { strict: true })),
+      decodeBase64(s.data, { strict: true }),
     );
     return new TextDecoder().decode(plain);
   } catch {
@@ -89,7 +92,6 @@ export async function bootstrapKey(secret: string): Promise<string> {
   const d = new Uint8Array(
     await crypto.subtle.digest("SHA-256", enc.encode(secret)),
   );
-  const hex = [...d.slice(0, 6)].map((b) => b.toString(16).padStart(2, "0"))
-    .join("");
+  const hex = encodeHex(d.slice(0, 6));
   return `/bootstrap/${hex}`;
 }

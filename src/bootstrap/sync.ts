@@ -8,14 +8,8 @@
 import { join } from "node:path";
 import { adminTokenPath } from "../api/auth/mod.ts";
 import { AlreadyExists, type Store } from "../store/mod.ts";
-import {
-  caHashOf,
-  formatToken,
-  parseToken,
-  readTextIfExists,
-  tlsDirOf,
-  writeFileAtomic,
-} from "../tls/mod.ts";
+import { caHashOf, formatToken, parseToken, tlsDirOf } from "../tls/mod.ts";
+import { readTextIfExists, writeFileAtomic } from "../util/fs.ts";
 import { bootstrapKey, open, seal, WrongToken } from "./crypto.ts";
 
 export const BOOTSTRAP_PREFIX = "/bootstrap/";

@@ -1,12 +1,8 @@
 // `weft agent`: joins a server and runs the node's tasks — registration,
 // flannel, CNI installation, the tunnel agent and the node endpoint.
 
-import {
-  type Logger,
-  stderrLogger,
-  Supervisor,
-  untilAborted,
-} from "../supervisor/mod.ts";
+import { type Logger, stderrLogger, Supervisor } from "../supervisor/mod.ts";
+import { untilAborted } from "../util/async.ts";
 import { monitorEventLoopLag } from "../metrics/mod.ts";
 import { restartEvents } from "./agent_events.ts";
 import { AgentState, agentTasks } from "./agent_tasks.ts";

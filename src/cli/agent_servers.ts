@@ -11,8 +11,8 @@ import {
   type JoinResult,
   type KubeClient,
 } from "../kube/mod.ts";
-import { sleep } from "../supervisor/mod.ts";
-import { readTextIfExists, writeFileAtomic } from "../tls/mod.ts";
+import { sleep } from "../util/async.ts";
+import { readTextIfExists, writeFileAtomic } from "../util/fs.ts";
 
 export const SERVERS_PATH = "/v1-weft/servers";
 /** How often the agent asks for the list of servers. */

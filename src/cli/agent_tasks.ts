@@ -2,7 +2,7 @@
 // `weft server`: join -> node registration -> flannel; CNI installer; tunnel
 // agent; node endpoint. State the tasks hand each other lives in AgentState.
 
-import { runFlannel } from "../flannel/mod.ts";
+import { FlannelError, runFlannel } from "../flannel/mod.ts";
 import {
   Balancer,
   type EventRecorder,
@@ -13,14 +13,13 @@ import {
 // side (the API's auth), which an agent must not load.
 import { runTunnelAgent, type TunnelState } from "../tunnel/agent.ts";
 import { runNodeEndpoint } from "../tunnel/node_endpoint.ts";
-import {
-  type Logger,
-  sleep,
-  type TaskContext,
-  type TaskSpec,
-  type TaskStatus,
-  untilAborted,
+import type {
+  Logger,
+  TaskContext,
+  TaskSpec,
+  TaskStatus,
 } from "../supervisor/mod.ts";
+import { sleep, untilAborted } from "../util/async.ts";
 import { followServers, joinAny, loadSavedServers } from "./agent_servers.ts";
 import { type ClusterConfig, fetchClusterConfig } from "./cluster_config.ts";
 import {
@@ -227,6 +226,7 @@ export function agentTasks(
         nodeIPs: state.nodeIPs,
         nodeExternalIPs: cfg.nodeExternalIP,
         flannelExternalIP: cluster.flannelExternalIP,
+        reconcileIntervalMs: envMs("WEFT_FLANNEL_RECONCILE_MS"),
         report: flannelEvents(events, nodeName),
       }, ctx);
     },
@@ -364,4 +364,23 @@ export function agentTasks(
     endpointTask,
     netpolTask,
   ];
+}
+
+// WEFT_FLANNEL_RECONCILE_MS, read each time the flannel task starts (a bad
+// value fails the task, as a FlannelError, and the supervisor retries it).
+function envMs(name: string): number | undefined {
+  let v: string | undefined;
+  try {
+    v = Deno.env.get(name);
+  } catch {
+    return undefined; // no env permission: the default applies
+  }
+  if (v === undefined || v === "") return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 100) {
+    throw new FlannelError(
+      `${name}=${v}: must be a whole number of milliseconds, at least 100`,
+    );
+  }
+  return n;
 }

@@ -5,7 +5,7 @@
 // Lines are validated and bounded: a bad line is skipped.
 
 import { MAX_OPS_LOG, type OpRecord } from "../cni/mod.ts";
-import { sleep } from "../supervisor/mod.ts";
+import { sleep } from "../util/async.ts";
 
 const MAX_FIELD = 512;
 

@@ -14,6 +14,7 @@
 // plugin that ran without the agent), and periodically; an unreachable
 // server only delays the records. Nothing here runs on a pod's ADD path.
 
+import { encodeHex } from "../util/encoding.ts";
 import { KubeError } from "../kube/mod.ts";
 import type { KubeClient, Pod } from "../kube/mod.ts";
 import {
@@ -59,8 +60,7 @@ async function hex12(s: string): Promise<string> {
     "SHA-256",
     new TextEncoder().encode(s),
   );
-  return [...new Uint8Array(d).slice(0, 6)]
-    .map((b) => b.toString(16).padStart(2, "0")).join("");
+  return encodeHex(new Uint8Array(d).slice(0, 6));
 }
 
 /** The Pod a record becomes: from CNI_ARGS when valid, else derived. */

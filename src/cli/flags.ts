@@ -5,6 +5,7 @@
 import { BACKEND_FLAGS } from "../flannel/backend/names.ts";
 import { CIDR, IP } from "../net/mod.ts";
 import { parseDatastoreEndpoint } from "../store/endpoint.ts";
+import { EGRESS_MODES } from "../tunnel/target.ts";
 
 export type FlagKind = "string" | "bool" | "list" | "int";
 export type Scope = "server" | "agent" | "both";
@@ -25,7 +26,8 @@ export interface FlagDef {
 
 /** --flannel-backend values: the backend table's (flannel/backend/names.ts). */
 export const BACKENDS = BACKEND_FLAGS;
-export const EGRESS_MODES = ["agent", "pod", "cluster", "disabled"] as const;
+/** --egress-selector-mode values: the tunnel's (tunnel/target.ts). */
+export { EGRESS_MODES };
 export const CNI_CHAINS = ["weft", "k3s"] as const;
 
 const oneOf = (values: readonly string[]) => (v: string) =>

@@ -3,12 +3,8 @@
 import type { Context, Hono } from "hono";
 import { releaseStartupMemory, trimMalloc } from "../../ffi/mod.ts";
 import type { Identity } from "../api/auth/mod.ts";
-import {
-  type Logger,
-  sleep,
-  type Supervisor,
-  type TaskStatus,
-} from "../supervisor/mod.ts";
+import type { Logger, Supervisor, TaskStatus } from "../supervisor/mod.ts";
+import { sleep } from "../util/async.ts";
 import type { WeftConfig } from "./config.ts";
 import { CommandError } from "./errors.ts";
 

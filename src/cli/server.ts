@@ -20,15 +20,11 @@ import {
   Supervisor,
   type TaskContext,
   type TaskSpec,
-  untilAborted,
 } from "../supervisor/mod.ts";
+import { untilAborted } from "../util/async.ts";
 import { httpsURL } from "../net/mod.ts";
-import {
-  ensureServerPKI,
-  localAddresses,
-  type ServerPKI,
-  writeFileAtomic,
-} from "../tls/mod.ts";
+import { ensureServerPKI, localAddresses, type ServerPKI } from "../tls/mod.ts";
+import { writeFileAtomic } from "../util/fs.ts";
 import {
   sessionEvents,
   storeView,

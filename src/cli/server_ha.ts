@@ -24,12 +24,8 @@ import {
   runOncePerCluster,
   type Store,
 } from "../store/mod.ts";
-import {
-  sleep,
-  type TaskContext,
-  type TaskSpec,
-  untilAborted,
-} from "../supervisor/mod.ts";
+import type { TaskContext, TaskSpec } from "../supervisor/mod.ts";
+import { sleep, untilAborted } from "../util/async.ts";
 import type { WeftConfig } from "./config.ts";
 import { SERVERS_PATH } from "./agent_servers.ts";
 import { CommandError } from "./errors.ts";

@@ -11,6 +11,7 @@ export const CNI_PLUGINS = [
   "bandwidth",
   "loopback",
 ] as const;
+export type CniPluginName = typeof CNI_PLUGINS[number];
 
 /** True when `name` is one of weft's CNI plugins. */
 export function isPluginName(name: string): boolean {

@@ -17,6 +17,7 @@
 // - a plugin's failure is its answer (CNI error JSON, exit code 1); no
 //   request can end the server.
 
+import { closeQuietly } from "../util/close.ts";
 import { isPluginName } from "./argv0.ts";
 import { type PluginIO, runPlugin } from "./skel.ts";
 import { OPS_LOG } from "./op_record.ts";
@@ -353,10 +354,4 @@ async function sendReply(conn: Deno.UnixConn, reply: CniReply) {
   try {
     await writeAll(conn, jsonFrame(reply));
   } catch { /* the client went away; its runtime will retry */ }
-}
-
-function closeQuietly(c: { close(): void }): void {
-  try {
-    c.close();
-  } catch { /* already closed */ }
 }

@@ -1,7 +1,7 @@
 // flannel: the overlay as an internal task (net-conf, kube subnet manager,
 // backends vxlan / host-gw / wireguard / none, subnet.env, ip-masq, interface choice).
 
-export { type FlannelContext, type FlannelOptions, runFlannel } from "./run.ts";
+export { type FlannelOptions, runFlannel } from "./run.ts";
 export { type FlannelEvent, type FlannelReport } from "./metrics.ts";
 export { FlannelError, NetConfError } from "./errors.ts";
 export {

@@ -15,8 +15,8 @@
 
 import { Netlink } from "../../ffi/mod.ts";
 import type { KubeClient } from "../kube/mod.ts";
+import type { TaskContext } from "../util/task.ts";
 import type { Dataplane } from "./dataplane.ts";
-import { FlannelError } from "./errors.ts";
 import type { IfaceInput } from "./iface.ts";
 import type { NodeSource } from "./node_source.ts";
 import { setupFlannel } from "./setup.ts";
@@ -47,8 +47,8 @@ export interface FlannelOptions extends IfaceInput {
   /**
    * Full reconcile of the dataplane and check of our lease annotations
    * (restored when changed; a rejected credential ends the task); default
-   * 30 s, or the environment's WEFT_FLANNEL_RECONCILE_MS (operators and
-   * tests that want it faster).
+   * 30 s (the agent passes WEFT_FLANNEL_RECONCILE_MS, for operators and
+   * tests that want it faster; library code reads no environment).
    */
   reconcileIntervalMs?: number;
   /**
@@ -61,12 +61,6 @@ export interface FlannelOptions extends IfaceInput {
   report?: FlannelReport;
 }
 
-export interface FlannelContext {
-  signal: AbortSignal;
-  ready: () => void;
-  log: (msg: string) => void;
-}
-
 /**
  * The flannel task: returns when ctx.signal aborts (also while it waits for
  * the podCIDR), throws when it cannot go on (a rejected credential, a node
@@ -74,33 +68,11 @@ export interface FlannelContext {
  */
 export async function runFlannel(
   opts: FlannelOptions,
-  ctx: FlannelContext,
+  ctx: TaskContext,
 ): Promise<void> {
-  const reconcileIntervalMs = opts.reconcileIntervalMs ??
-    envMs("WEFT_FLANNEL_RECONCILE_MS");
   using netlink = Netlink.open({ netns: opts.netns });
   const dataplane: Dataplane = netlink;
   const setup = await setupFlannel(opts, ctx, dataplane);
   if (!setup) return;
-  await new FlannelTask({ ...opts, reconcileIntervalMs }, ctx, setup).run();
-}
-
-// WEFT_FLANNEL_RECONCILE_MS, read at the task's entry only (the steps see
-// reconcileIntervalMs). It belongs with the CLI, which would pass
-// reconcileIntervalMs; src/cli/agent_tasks.ts was being edited elsewhere.
-function envMs(name: string): number | undefined {
-  let v: string | undefined;
-  try {
-    v = Deno.env.get(name);
-  } catch {
-    return undefined; // no env permission: the default applies
-  }
-  if (v === undefined || v === "") return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 100) {
-    throw new FlannelError(
-      `${name}=${v}: must be a whole number of milliseconds, at least 100`,
-    );
-  }
-  return n;
+  await new FlannelTask(opts, ctx, setup).run();
 }

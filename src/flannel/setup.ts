@@ -16,7 +16,8 @@ import {
 } from "./masq.ts";
 import { loadNetConf, type NetConf } from "./netconf.ts";
 import { kubeNodeSource } from "./node_source.ts";
-import type { FlannelContext, FlannelOptions } from "./run.ts";
+import type { FlannelOptions } from "./run.ts";
+import type { TaskContext } from "../util/task.ts";
 import { KubeSubnetManager, type OwnLeaseInput } from "./subnet_manager.ts";
 import { gatewayForm, readSubnetEnv, writeSubnetEnv } from "./subnet_env.ts";
 import { safeReport } from "./metrics.ts";
@@ -43,7 +44,7 @@ type OwnSubnets = Awaited<ReturnType<KubeSubnetManager["ownSubnets"]>>;
  * podCIDR. */
 export async function setupFlannel(
   opts: FlannelOptions,
-  ctx: FlannelContext,
+  ctx: TaskContext,
   dataplane: Dataplane,
 ): Promise<FlannelSetup | null> {
   const { signal, log } = ctx;

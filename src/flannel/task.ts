@@ -12,7 +12,8 @@ import { SerialQueue } from "../util/serial.ts";
 import { FlannelError } from "./errors.ts";
 import { credentialRejected, rejectedError } from "./node_source.ts";
 import { Repairer } from "./repair.ts";
-import type { FlannelContext, FlannelOptions } from "./run.ts";
+import type { FlannelOptions } from "./run.ts";
+import type { TaskContext } from "../util/task.ts";
 import type { FlannelSetup } from "./setup.ts";
 import { sleep } from "../util/async.ts";
 import type { LeaseEvent } from "./subnet_manager.ts";
@@ -28,7 +29,7 @@ const DEFAULT_RECONCILE_MS = 30_000;
 
 export class FlannelTask {
   readonly #opts: FlannelOptions;
-  readonly #ctx: FlannelContext;
+  readonly #ctx: TaskContext;
   readonly #setup: FlannelSetup;
   readonly #log: (msg: string) => void;
   /** Aborted when the task is stopped or a step fails for good. */
@@ -45,7 +46,7 @@ export class FlannelTask {
 
   constructor(
     opts: FlannelOptions,
-    ctx: FlannelContext,
+    ctx: TaskContext,
     setup: FlannelSetup,
   ) {
     this.#opts = opts;

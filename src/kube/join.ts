@@ -4,13 +4,8 @@
 // reuse it while the server still accepts it.
 
 import { join } from "node:path";
-import {
-  caHashOf,
-  parseToken,
-  randomSecret,
-  readTextIfExists,
-  writeFileAtomic,
-} from "../tls/mod.ts";
+import { caHashOf, parseToken, randomSecret } from "../tls/mod.ts";
+import { readTextIfExists, writeFileAtomic } from "../util/fs.ts";
 import { httpsFetchOnce } from "./_https.ts";
 import type { Balancer } from "./balancer.ts";
 import { KubeClient } from "./client.ts";

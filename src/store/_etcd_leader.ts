@@ -4,7 +4,7 @@
 // and another server's next attempt takes it.
 
 import type * as Etcd from "etcd3";
-import { sleep, untilAborted } from "../supervisor/backoff.ts";
+import { sleep, untilAborted } from "../util/async.ts";
 
 /** Seconds a dead holder keeps the loop before another server takes it. */
 export const LEASE_TTL_S = 5;

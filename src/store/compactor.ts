@@ -3,7 +3,7 @@
 // that fell behind by less than one interval can still resume. (SQLite
 // trims its own history.) Run it once per cluster (runOncePerCluster).
 
-import { sleep } from "../supervisor/backoff.ts";
+import { sleep } from "../util/async.ts";
 import type { Store } from "./types.ts";
 
 /** kube-apiserver's default --etcd-compaction-interval. */

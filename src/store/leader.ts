@@ -3,7 +3,7 @@
 // one server at a time and move when it dies; on SQLite (one server) they
 // simply run.
 
-import { untilAborted } from "../supervisor/backoff.ts";
+import { untilAborted } from "../util/async.ts";
 import type { Leadership, Store } from "./types.ts";
 
 function hasLeadership(store: Store): store is Store & Leadership {

@@ -11,10 +11,5 @@ export {
   type TaskState,
   type TaskStatus,
 } from "./supervisor.ts";
-export {
-  Backoff,
-  type BackoffOptions,
-  sleep,
-  untilAborted,
-} from "./backoff.ts";
+export { Backoff, type BackoffOptions } from "./backoff.ts";
 export { formatLine, type Level, type Logger, stderrLogger } from "./log.ts";

@@ -5,24 +5,13 @@
 // dependency order, waiting a bounded time for each. Tasks leave their
 // dataplane in place when their signal aborts.
 
-import {
-  Backoff,
-  type BackoffOptions,
-  sleep as realSleep,
-  untilAborted,
-} from "./backoff.ts";
+import { sleep as realSleep, untilAborted } from "../util/async.ts";
+import type { TaskContext } from "../util/task.ts";
+import { Backoff, type BackoffOptions } from "./backoff.ts";
 import { type Logger, stderrLogger } from "./log.ts";
 import { countRestart, exposeReadiness } from "./metrics.ts";
 
-/** What a task gets: `{ signal, ready, log }`. */
-export interface TaskContext {
-  /** Aborted when the supervisor stops the task. */
-  signal: AbortSignal;
-  /** Call once serving / programmed. */
-  ready: () => void;
-  /** One line, prefixed with time, level and the task name. */
-  log: (msg: string) => void;
-}
+export type { TaskContext };
 
 export interface TaskSpec {
   name: string;

@@ -30,7 +30,3 @@ export {
   type Subject,
 } from "./x509.ts";
 export { type PemBlock, pemDecode, pemEncode, PemError } from "./pem.ts";
-// The file helpers live in util/fs.ts; re-exported only for src/cli/server.ts
-// and src/kube/join.ts, which were being edited elsewhere (drop this line
-// when they import util/fs.ts).
-export { readTextIfExists, writeFileAtomic } from "../util/fs.ts";

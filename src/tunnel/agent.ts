@@ -8,6 +8,8 @@
 // with a timeout. The websocket is weft's own (ws_dial.ts): TCP_NODELAY,
 // TLS trusting the cluster CA only, frames limited before they are read.
 
+import { sleep } from "../util/async.ts";
+import type { TaskContext } from "../util/task.ts";
 import { createAuthorizer } from "./authorizer.ts";
 import { StreamError } from "./errors.ts";
 import { MAX_FRAME } from "./frame.ts";
@@ -53,12 +55,6 @@ export interface TunnelAgentOptions {
   session?: Partial<Omit<SessionOptions, "role" | "accept">>;
 }
 
-export interface TaskContext {
-  signal: AbortSignal;
-  ready: () => void;
-  log: (msg: string) => void;
-}
-
 /** "https://h:p" or "h:p" -> "wss://h:p/v1-weft/connect". */
 export function tunnelUrl(server: string): string {
   const u = new URL(
@@ -68,18 +64,6 @@ export function tunnelUrl(server: string): string {
     throw new TypeError(`bad server ${JSON.stringify(server)}: want https://`);
   }
   return `wss://${u.host}${CONNECT_PATH}`;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done);
-  });
 }
 
 async function dialWithTimeout(

@@ -16,7 +16,6 @@ export {
 } from "./server.ts";
 export {
   runTunnelAgent,
-  type TaskContext,
   type TunnelAgentOptions,
   type TunnelState,
   tunnelUrl,

@@ -4,7 +4,7 @@
 
 import { metricsResponse } from "../metrics/mod.ts";
 import { listenLoopback } from "../net/mod.ts";
-import type { TaskContext } from "./agent.ts";
+import type { TaskContext } from "../util/task.ts";
 
 export interface NodeEndpointOptions {
   /** Default 10250; 0 picks a free port (see onListen). */

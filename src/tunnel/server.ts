@@ -2,6 +2,7 @@
 // node; a newer one replaces the older), the CONNECT proxy for admins that
 // routes by egress selector mode, and the node proxy through the tunnel.
 
+import { closeQuietly } from "../util/close.ts";
 import { type Identity, isAdmin, nodeOf } from "../api/auth/mod.ts";
 import type { Node, Pod } from "../kube/mod.ts";
 import { httpOverStream } from "./http1.ts";
@@ -72,14 +73,6 @@ async function reply(conn: Deno.Conn, code: number, text: string, why = "") {
   const all = new Uint8Array([...new TextEncoder().encode(head), ...body]);
   for (let off = 0; off < all.length;) {
     off += await conn.write(all.subarray(off));
-  }
-}
-
-function closeQuietly(c: Deno.Conn): void {
-  try {
-    c.close();
-  } catch {
-    // already closed
   }
 }
 

@@ -7,6 +7,7 @@
 // streams the peer no longer lists. A malformed or oversized frame, or a text
 // message, closes the session (never the process).
 
+import { closeQuietly } from "../util/close.ts";
 import { decodeFrame, encodeFrame, type Frame } from "./frame.ts";
 import { FrameError, SessionClosed, StreamError } from "./errors.ts";
 import { TunnelStream } from "./stream.ts";
@@ -319,14 +320,6 @@ export class Session {
 
 async function writeAll(conn: Deno.Conn, b: Uint8Array): Promise<void> {
   for (let off = 0; off < b.length;) off += await conn.write(b.subarray(off));
-}
-
-function closeQuietly(c: { close(): void }): void {
-  try {
-    c.close();
-  } catch {
-    // already closed
-  }
 }
 
 const TURN = Symbol("turn");

@@ -2,7 +2,8 @@
 
 import { joinHostPort } from "../net/mod.ts";
 
-export const EGRESS_MODES = ["disabled", "agent", "pod", "cluster"] as const;
+/** The egress selector modes (as K3s); the flag table imports this list. */
+export const EGRESS_MODES = ["agent", "pod", "cluster", "disabled"] as const;
 export type EgressMode = typeof EGRESS_MODES[number];
 
 /** The label nodes set on themselves in pod and cluster modes (as K3s). */

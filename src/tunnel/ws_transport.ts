@@ -4,6 +4,7 @@
 // writes without blocking the caller, report what is queued, and push what
 // they read to one callback.
 
+import { closeQuietly } from "../util/close.ts";
 import type { TLSSocket } from "node:tls";
 
 export interface Transport {
@@ -26,14 +27,6 @@ const READ_BUF = 64 * 1024;
 /** Queued frames smaller than this are joined into one write (one TLS
  * record, one syscall): a stream's close and the next connect go together. */
 const JOIN_BELOW = 64 * 1024;
-
-function closeQuietly(c: { close(): void }): void {
-  try {
-    c.close();
-  } catch {
-    // already closed
-  }
-}
 
 /** A Deno connection; `initial` is read first (bytes behind a request head). */
 export class ConnTransport implements Transport {

@@ -27,9 +27,16 @@ export function encodeBase64(bytes: Uint8Array): string {
 }
 
 /** Base64 in the standard or URL alphabet, padding optional; throws a
- * DOMException (InvalidCharacterError) when it is not base64. */
-export function decodeBase64(text: string): Uint8Array {
-  const std = text.replace(/-/g, "+").replace(/_/g, "/");
-  const binary = atob(std.padEnd(Math.ceil(std.length / 4) * 4, "="));
+ * DOMException (InvalidCharacterError) when it is not base64. With
+ * `strict`, the standard alphabet only (what Go's encoding/json writes for a
+ * []byte): the URL alphabet is rejected too. */
+export function decodeBase64(
+  text: string,
+  opts: { strict?: boolean } = {},
+): Uint8Array<ArrayBuffer> {
+  const std = opts.strict ? text : text.replace(/-/g, "+").replace(/_/g, "/");
+  const binary = atob(
+    opts.strict ? std : std.padEnd(Math.ceil(std.length / 4) * 4, "="),
+  );
   return Uint8Array.from(binary, (c) => c.charCodeAt(0));
 }

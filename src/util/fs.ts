@@ -1,5 +1,7 @@
-// Files: durable replacement and reading a file that may not be there. No
-// imports: safe on the CNI start path.
+// Files: durable replacement and reading a file that may not be there.
+// Imports only util/sync_io.ts: safe on the CNI start path.
+
+import { writeAllSync } from "./sync_io.ts";
 
 export interface WriteOptions {
   /** File mode, e.g. 0o600 (applied with chmod, so umask does not narrow
@@ -42,6 +44,35 @@ export async function writeFileAtomic(
     throw e;
   }
   await syncDir(dir);
+}
+
+/**
+ * Replaces `path` with `text` atomically: a temp file (0600) beside it,
+ * fsync, rename; the parent directory is created (0700) when missing. The
+ * temp file is removed on failure and the error rethrown.
+ */
+export function writeFileAtomicSync(path: string, text: string): void {
+  const tmp = `${path}.${Deno.pid}.tmp`;
+  try {
+    Deno.mkdirSync(path.slice(0, path.lastIndexOf("/")) || "/", {
+      recursive: true,
+      mode: 0o700,
+    });
+    using f = Deno.openSync(tmp, {
+      write: true,
+      create: true,
+      truncate: true,
+      mode: 0o600,
+    });
+    writeAllSync(f, new TextEncoder().encode(text));
+    f.syncSync();
+    Deno.renameSync(tmp, path);
+  } catch (err) {
+    try {
+      Deno.removeSync(tmp);
+    } catch { /* not created, or already renamed */ }
+    throw err;
+  }
 }
 
 async function syncDir(dir: string): Promise<void> {

@@ -27,3 +27,9 @@ Deno.test("encodeBase64()/decodeBase64(): round trip of large input, URL alphabe
   assertEquals(decodeBase64("YQ"), new TextEncoder().encode("a"));
   assertThrows(() => decodeBase64("not base64!"));
 });
+
+Deno.test("decodeBase64(strict): the standard alphabet only", () => {
+  const bytes = Uint8Array.from([0xfb, 0xff, 0xfe]);
+  assertEquals(decodeBase64("+//+", { strict: true }), bytes);
+  assertThrows(() => decodeBase64("-__-", { strict: true }));
+});

@@ -4,6 +4,7 @@
 
 import { Gone, type Store } from "../../store/mod.ts";
 import { sleep } from "../../util/async.ts";
+import type { TaskContext } from "../../util/task.ts";
 import { nodeCredentials } from "./credentials.ts";
 
 /** Store prefix of Node objects (the API's layout, as kube-apiserver's). */
@@ -14,12 +15,6 @@ export interface JanitorOptions {
   store: Store;
   /** How often revocations by another process are looked for (default 1 s). */
   sweepMs?: number;
-}
-
-export interface TaskContext {
-  signal: AbortSignal;
-  ready: () => void;
-  log: (msg: string) => void;
 }
 
 /**

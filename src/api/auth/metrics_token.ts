@@ -5,11 +5,8 @@
 // Prometheus as its bearer token (`authorization.credentials_file`).
 
 import { join } from "node:path";
-import {
-  randomSecret,
-  readTextIfExists,
-  writeFileAtomic,
-} from "../../tls/mod.ts";
+import { randomSecret } from "../../tls/mod.ts";
+import { readTextIfExists, writeFileAtomic } from "../../util/fs.ts";
 import { credDir } from "./credentials.ts";
 import type { Identity } from "./identity.ts";
 

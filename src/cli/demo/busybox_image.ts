@@ -5,6 +5,7 @@
 // `tar` and SHA-256 (WebCrypto) are used. The demo's containers and the
 // containerd e2e test and bench run it.
 
+import { encodeHex } from "../../util/encoding.ts";
 import { DemoError } from "./proc.ts";
 
 export const BUSYBOX_IMAGE = "docker.io/weft/busybox:local";
@@ -36,7 +37,7 @@ const APPLETS = [
 
 async function sha256(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
   const d = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-  return [...d].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return encodeHex(d);
 }
 
 function ociArch(): string {

@@ -1,5 +1,6 @@
 // The bridge and the veth pair: creation on ADD, lookup for CHECK.
 
+import { encodeHex } from "../../util/encoding.ts";
 import { type Link, Netlink, NetlinkError } from "../../../ffi/mod.ts";
 import { CniError, ErrorCode } from "../plugin.ts";
 import { cniFail, trySysctl } from "../netns.ts";
@@ -55,7 +56,7 @@ export async function ensureBridge(
 
 function randomVethName(): string {
   const b = crypto.getRandomValues(new Uint8Array(4));
-  return "veth" + [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+  return "veth" + encodeHex(b);
 }
 
 export interface VethPair {

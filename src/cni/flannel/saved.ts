@@ -2,7 +2,8 @@
 // <dataDir>/<containerID>, directory 0700, file 0600, written atomically
 // (temp, fsync, rename) before the delegate ADD runs.
 
-import { ioFailure, writeFileAtomicSync } from "../files.ts";
+import { writeFileAtomicSync } from "../../util/fs.ts";
+import { ioFailure } from "../files.ts";
 import { CniError, ErrorCode } from "../plugin.ts";
 
 function pathOf(dataDir: string, cid: string): string {

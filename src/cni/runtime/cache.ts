@@ -2,7 +2,8 @@
 // object of kind "cniCacheV1" holding the config list (base64), the runtime
 // arguments and the result, mode 0600.
 
-import { ioFailure, writeFileAtomicSync } from "../files.ts";
+import { writeFileAtomicSync } from "../../util/fs.ts";
+import { ioFailure } from "../files.ts";
 
 export const DEFAULT_CACHE_DIR = "/var/lib/cni";
 

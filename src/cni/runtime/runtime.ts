@@ -3,7 +3,7 @@
 // reverse with the cached result), GC and STATUS, with libcni's cache.
 // weft's own plugin types run in this process; others are exec'd.
 
-import { decodeBase64, encodeBase64 } from "./base64.ts";
+import { decodeBase64, encodeBase64 } from "../../util/encoding.ts";
 import { delegate, execDelegate } from "../delegate.ts";
 import {
   CniError,
@@ -229,7 +229,10 @@ export class CniRuntime {
     for (const e of listCache(this.cacheDir, list.name)) {
       if (keep(e)) continue;
       try {
-        const cachedList = parseConfList(decodeBase64(e.config), "cache");
+        const cachedList = parseConfList(
+          decodeBase64(e.config, { strict: true }),
+          "cache",
+        );
         await this.del(cachedList, {
           containerId: e.containerId,
           ifname: e.ifName,

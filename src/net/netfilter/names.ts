@@ -1,6 +1,8 @@
 // Chain names derived from a hash, as the reference plugins make them:
 // prefix + the first N hex digits of sha512(input).
 
+import { encodeHex } from "../../util/encoding.ts";
+
 /** `prefix` + the first `hexLen` hex digits of sha512(`input`). */
 export async function hashedChainName(
   prefix: string,
@@ -11,7 +13,6 @@ export async function hashedChainName(
     "SHA-512",
     new TextEncoder().encode(input),
   );
-  const hex = Array.from(new Uint8Array(digest))
-    .map((b) => b.toString(16).padStart(2, "0")).join("");
+  const hex = encodeHex(new Uint8Array(digest));
   return prefix + hex.slice(0, hexLen);
 }
