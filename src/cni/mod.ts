@@ -7,7 +7,6 @@ export {
   CniError,
   type Command,
   CURRENT_VERSION,
-  delegate,
   type DNS,
   ErrorCode,
   type Interface,
@@ -37,7 +36,7 @@ export {
   upgradeResult,
 } from "./version.ts";
 export { execPlugin, findPlugin, joinArgs } from "./exec.ts";
-export { execDelegate } from "./delegate.ts";
+export { delegate, execDelegate } from "./delegate.ts";
 
 /**
  * `weft cni add|del|check|gc|status <conflist> <netns> [flags]`: runs a

@@ -153,5 +153,3 @@ export const SUPPORTED_VERSIONS = [
 ] as const;
 
 export const CURRENT_VERSION = "1.1.0";
-
-export { delegate } from "./delegate.ts";

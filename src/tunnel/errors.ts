@@ -5,6 +5,11 @@ export class FrameError extends Error {
   override name = "FrameError";
 }
 
+/** A frame larger than the protocol allows (closes with "message too big"). */
+export class FrameTooBig extends FrameError {
+  override name = "FrameTooBig";
+}
+
 /** A stream failed: refused by the peer's authorizer, dial failure, reset. */
 export class StreamError extends Error {
   override name = "StreamError";

@@ -18,7 +18,7 @@
 // stream frame with id 0, more than MAX_FRAME bytes) is a FrameError, and
 // the session that received it is closed.
 
-import { FrameError } from "./errors.ts";
+import { FrameError, FrameTooBig } from "./errors.ts";
 
 export const HEADER = 5;
 /** Largest data payload a sender puts in one frame. */
@@ -109,7 +109,7 @@ function payloadOf(f: Frame): Uint8Array {
 function frameInRoom(data: Uint8Array, id: number, headroom: number) {
   const size = HEADER + data.length;
   if (size > MAX_FRAME) {
-    throw new FrameError(`frame of ${size} bytes exceeds ${MAX_FRAME}`);
+    throw new FrameTooBig(`frame of ${size} bytes exceeds ${MAX_FRAME}`);
   }
   const at = data.byteOffset - HEADER - headroom;
   const out = new Uint8Array(data.buffer, at, headroom + size);
@@ -132,7 +132,7 @@ export function encodeFrame(f: Frame, headroom = 0): Uint8Array {
   const payload = payloadOf(f);
   const size = HEADER + payload.length;
   if (size > MAX_FRAME) {
-    throw new FrameError(`frame of ${size} bytes exceeds ${MAX_FRAME}`);
+    throw new FrameTooBig(`frame of ${size} bytes exceeds ${MAX_FRAME}`);
   }
   return frameOf(f.type, id, payload, headroom);
 }
@@ -151,7 +151,7 @@ function text(p: Uint8Array, what: string): string {
 /** Decodes one websocket message; throws FrameError on anything invalid. */
 export function decodeFrame(msg: Uint8Array): Frame {
   if (msg.length > MAX_FRAME) {
-    throw new FrameError(`frame of ${msg.length} bytes exceeds ${MAX_FRAME}`);
+    throw new FrameTooBig(`frame of ${msg.length} bytes exceeds ${MAX_FRAME}`);
   }
   if (msg.length < HEADER) {
     throw new FrameError(`frame of ${msg.length} bytes is shorter than 5`);

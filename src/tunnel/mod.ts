@@ -48,4 +48,9 @@ export {
   MAX_DATA,
   MAX_FRAME,
 } from "./frame.ts";
-export { FrameError, SessionClosed, StreamError } from "./errors.ts";
+export {
+  FrameError,
+  FrameTooBig,
+  SessionClosed,
+  StreamError,
+} from "./errors.ts";

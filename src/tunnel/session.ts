@@ -9,7 +9,12 @@
 
 import { closeQuietly } from "../util/close.ts";
 import { decodeFrame, encodeFrame, type Frame } from "./frame.ts";
-import { FrameError, SessionClosed, StreamError } from "./errors.ts";
+import {
+  FrameError,
+  FrameTooBig,
+  SessionClosed,
+  StreamError,
+} from "./errors.ts";
 import { TunnelStream } from "./stream.ts";
 import { setImmediate } from "node:timers";
 import { received, Slab, SLAB_ROOM } from "./slab.ts";
@@ -146,7 +151,7 @@ export class Session {
     try {
       f = decodeFrame(msg instanceof Uint8Array ? msg : new Uint8Array(msg));
     } catch (e) {
-      const big = (e as Error).message.includes("exceeds");
+      const big = e instanceof FrameTooBig;
       this.close(
         `bad frame: ${(e as Error).message}`,
         big ? CLOSE_TOO_BIG : CLOSE_PROTOCOL,

@@ -11,12 +11,12 @@ import { chooseBackend } from "../../net/netfilter/mod.ts";
 import {
   CniError,
   CURRENT_VERSION,
-  delegate,
   ErrorCode,
   type PluginContext,
   type Result,
   type Route,
 } from "../plugin.ts";
+import { delegate } from "../delegate.ts";
 import type { BridgeConf } from "./config.ts";
 import { ensureBridge, setupVeth, waitOperUp } from "./link.ts";
 import { setupMasq } from "./ipmasq.ts";

@@ -2,12 +2,8 @@
 
 import { Netlink, NetlinkError } from "../../../ffi/mod.ts";
 import { CIDR } from "../../net/mod.ts";
-import {
-  CniError,
-  delegate,
-  ErrorCode,
-  type PluginContext,
-} from "../plugin.ts";
+import { CniError, ErrorCode, type PluginContext } from "../plugin.ts";
+import { delegate } from "../delegate.ts";
 import { gcAttachments } from "../conf.ts";
 import type { BridgeConf } from "./config.ts";
 import { gcMasq, teardownMasq } from "./ipmasq.ts";

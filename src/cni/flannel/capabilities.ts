@@ -7,12 +7,12 @@
 import {
   CniError,
   type Command,
-  delegate,
   ErrorCode,
   type NetConf,
   type PluginContext,
   type Result,
 } from "../plugin.ts";
+import { delegate } from "../delegate.ts";
 import { IFB_PREFIX } from "../bandwidth/config.ts";
 
 /** The chained plugins flannel can run in process, in ADD order. */

@@ -5,13 +5,13 @@
 
 import {
   CniError,
-  delegate,
   ErrorCode,
   type NetConf,
   type Plugin,
   type PluginContext,
   type Result,
 } from "../plugin.ts";
+import { delegate } from "../delegate.ts";
 import {
   buildDelegate,
   type FlannelConf,
