@@ -53,6 +53,14 @@ async function reaches(node: PodNode, from: TestPod, to: TestPod) {
   return r[0];
 }
 
+/** While a change is applied: both families reach (true), neither
+ * (false), or they still disagree (undefined: not settled yet; the nft
+ * update may land between the two probes). */
+async function settled(node: PodNode, from: TestPod, to: TestPod) {
+  const r = await node.probe(from, [[to.ip4, "tcp", 80], [to.ip6, "tcp", 80]]);
+  return r[0] === r[1] ? r[0] : undefined;
+}
+
 Deno.test("controller: enforces the API's policies, replaces a stale table, changes elements only for a new pod or a relabel", async () => {
   await using node = await PodNode.create("npc");
   const [xa, xb, ya] = await node.add([
@@ -141,7 +149,10 @@ Deno.test("controller: enforces the API's policies, replaces a stale table, chan
           logs.some((l) => l.includes("ignoring invalid NetworkPolicy x/bad")),
         "the invalid policy's log",
       );
-      await until(async () => await reaches(node, ya, xa), "y allowed again");
+      await until(
+        async () => (await settled(node, ya, xa)) === true,
+        "y allowed again",
+      );
       assertEquals(await reaches(node, xb, xa), false);
 
       // x/a relabelled out of the policy's pod selector: it leaves the
@@ -159,7 +170,7 @@ Deno.test("controller: enforces the API's policies, replaces a stale table, chan
       assertEquals(await reaches(node, xb, xa), true);
       api.put(PODS, podObject(xa));
       await until(
-        async () => !(await reaches(node, xb, xa)),
+        async () => (await settled(node, xb, xa)) === false,
         "x/a denied again",
       );
 
@@ -344,7 +355,10 @@ Deno.test("controller restart with a policy in force: no window where the denied
     assertEquals(counts.successes, 0);
     // The same probe passes once the policy goes (it can see a success).
     api.remove(POLICIES, "x", "deny-a");
-    await until(async () => await reaches(node, xb, xa), "x/a reachable");
+    await until(
+      async () => (await settled(node, xb, xa)) === true,
+      "x/a reachable",
+    );
     const after = await (await probeLoop(xb, xa, 500));
     assert(after.successes > 0, JSON.stringify(after));
     second.stop.abort();
