@@ -144,7 +144,7 @@ export async function cluster(opts: {
   };
   const stop = async () => {
     tunnel.close();
-    await api?.close();
+    if (api) await within(api.close(), 30_000, () => "the API server to close");
     api = null;
   };
   const c: Cluster = {
@@ -218,13 +218,37 @@ export function startAgent(
   stopped.catch((e) => ready.reject(e));
   return {
     states,
-    ready: ready.promise,
+    // Bounded, so that an agent that never connects or never stops fails
+    // its test with what it went through instead of hanging the suite.
+    get ready() {
+      return within(ready.promise, 60_000, () => `the agent ready (${states})`);
+    },
     stopped,
     async [Symbol.asyncDispose]() {
       ac.abort();
-      await stopped;
+      await within(stopped, 30_000, () => `the agent to stop (${states})`);
     },
   };
+}
+
+/** `p`, or an error naming what did not happen within `ms`. */
+export async function within<T>(
+  p: Promise<T>,
+  ms: number,
+  what: () => string,
+): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`timed out after ${ms} ms waiting for ${what()}`)),
+      ms,
+    );
+  });
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Runs a node endpoint on 127.0.0.1 (free port) answering for `name`. */
