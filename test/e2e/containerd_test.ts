@@ -180,6 +180,37 @@ Deno.test("containerd on 2 weft nodes: ctr run --cni containers get podCIDR addr
       assertEquals(mapped, { size: BLOB_KIB * 1024, sum: b.sum });
     }
 
+    // Every container attached through weft's CNI is a Pod in the API
+    // (kubectl get pods -A -o wide), on its node, with its IP.
+    const podsByIP = async () => {
+      const r = await cluster!.kubectl("get", "pods", "-A", "-o", "json");
+      assertEquals(r.code, 0, r.stderr);
+      const list = JSON.parse(r.stdout) as {
+        items: {
+          spec?: { nodeName?: string };
+          status?: { podIP?: string; phase?: string };
+        }[];
+      };
+      return new Map(
+        list.items.map((p) => [p.status?.podIP ?? "", p] as const),
+      );
+    };
+    const expected = nodes.flatMap((n) =>
+      [n.webIP, n.clientIP].map((ip) => ({ ip, node: n.node.name }))
+    );
+    let seen: Awaited<ReturnType<typeof podsByIP>> = new Map();
+    for (let i = 0; i < 60; i++) {
+      seen = await podsByIP();
+      if (expected.every((e) => seen.has(e.ip))) break;
+      await new Promise((res) => setTimeout(res, 500));
+    }
+    for (const e of expected) {
+      const pod = seen.get(e.ip);
+      assert(pod, `a Pod with IP ${e.ip} (${e.node}) is in the API`);
+      assertEquals(pod?.spec?.nodeName, e.node);
+      assertEquals(pod?.status?.phase, "Running");
+    }
+
     // Teardown: kill the tasks; each foreground ctr runs CNI DEL, deletes
     // the task and the container.
     for (const n of nodes) {
@@ -202,6 +233,16 @@ Deno.test("containerd on 2 weft nodes: ctr run --cni containers get podCIDR addr
       }
       const left = await n.rt.ctr("containers", "ls", "-q");
       assertEquals(left.stdout.trim(), "", "ctr run --rm removed them");
+    }
+
+    // CNI DEL removed their Pods.
+    for (let i = 0; i < 60; i++) {
+      seen = await podsByIP();
+      if (expected.every((e) => !seen.has(e.ip))) break;
+      await new Promise((res) => setTimeout(res, 500));
+    }
+    for (const e of expected) {
+      assert(!seen.has(e.ip), `the Pod with IP ${e.ip} is gone after DEL`);
     }
 
     // Each exec'd plugin run reached its node's agent as a record
