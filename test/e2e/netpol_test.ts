@@ -148,14 +148,29 @@ async function until(
   }
 }
 
-Deno.test("kubectl apply of NetworkPolicies changes what pods reach, on the same node and across nodes; delete restores it", async () => {
+const BACKENDS = [
+  ["vxlan", "vx"],
+  ["host-gw", "hg"],
+  ["wireguard-native", "wg"],
+] as const;
+
+for (const [backend, tag] of BACKENDS) {
+  Deno.test(`kubectl apply of NetworkPolicies changes what pods reach, on the same node and across nodes; delete restores it (${backend})`, async () => {
+    await policyFlips(backend, tag);
+  });
+}
+
+async function policyFlips(
+  backend: typeof BACKENDS[number][0],
+  tag: string,
+): Promise<void> {
   const d = new Demo({
     nodes: 3,
-    backend: "vxlan",
+    backend,
     check: true,
-    timeoutMs: 45_000,
+    timeoutMs: 60_000,
     // weft-t-<pid>-: the harness sweeps these if this test process dies.
-    prefix: `weft-t-${Deno.pid}-np-`,
+    prefix: `weft-t-${Deno.pid}-np${tag}-`,
   }, new AbortController().signal);
   let ok = false;
   try {
@@ -229,4 +244,4 @@ Deno.test("kubectl apply of NetworkPolicies changes what pods reach, on the same
     if (!ok) await d.printLogTails();
     await d.teardown(ok);
   }
-});
+}
