@@ -10,68 +10,9 @@ import { natRules, netSnapshot } from "../harness/cni_ns.ts";
 import { installPlugins } from "../../src/cli/cni_install.ts";
 import { CNI_SOCKET_ENV } from "../../src/cni/socket.ts";
 import { ipFiles, writeK3sConflist } from "./_helpers.ts";
+import { startServer } from "./_agent_server.ts";
 
 const CNI_EXEC = new URL("./_cni_exec.ts", import.meta.url).pathname;
-const SERVER = new URL("./_cni_server.ts", import.meta.url).pathname;
-
-interface Served {
-  name: string;
-  command: string;
-  code: number;
-}
-
-/** The agent-like server (a child process) inside `host`. */
-async function startServer(host: Netns, socket: string) {
-  const child = new Deno.Command("ip", {
-    args: [
-      "netns",
-      "exec",
-      host.name,
-      Deno.execPath(),
-      "run",
-      "-A",
-      SERVER,
-      socket,
-    ],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "null",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream())
-    .getReader();
-  let buf = "";
-  const served: Served[] = [];
-  let ready = () => {};
-  const isReady = new Promise<void>((r) => ready = r);
-  const pump = (async () => {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) return;
-      buf += value;
-      let nl;
-      while ((nl = buf.indexOf("\n")) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        if (line === "ready") ready();
-        else served.push(JSON.parse(line));
-      }
-    }
-  })();
-  await Promise.race([
-    isReady,
-    child.status.then((s) => {
-      throw new Error(`the CNI server exited ${s.code}`);
-    }),
-  ]);
-  return {
-    served,
-    async [Symbol.asyncDispose]() {
-      child.kill("SIGTERM");
-      await child.status;
-      await pump;
-    },
-  };
-}
 
 /** The ADD result without what differs on every ADD (MACs, veth names). */
 function scrub(result: { interfaces?: { name: string; mac?: string }[] }) {

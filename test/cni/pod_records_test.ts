@@ -8,6 +8,7 @@
 
 import { assert, assertEquals } from "@std/assert";
 import { Netns } from "../harness/netns.ts";
+import { startServer } from "./_agent_server.ts";
 import { installPlugins } from "../../src/cli/cni_install.ts";
 import { CNI_SOCKET_ENV } from "../../src/cni/socket.ts";
 import { KubeClient } from "../../src/kube/mod.ts";
@@ -22,7 +23,6 @@ import { ADMIN } from "../api/_fixture.ts";
 import { writeK3sConflist } from "./_helpers.ts";
 
 const CNI_EXEC = new URL("./_cni_exec.ts", import.meta.url).pathname;
-const SERVER = new URL("./_cni_server.ts", import.meta.url).pathname;
 const KUBECTL = "/usr/bin/kubectl";
 const haveKubectl = await Deno.stat(KUBECTL).then(() => true, () => false);
 if (!haveKubectl) {
@@ -58,42 +58,6 @@ async function until<T>(probe: () => Promise<T>, done: (v: T) => boolean) {
     v = await probe();
   }
   return v;
-}
-
-/** The agent-like CNI server (a child process) inside `host`. */
-async function startServer(host: Netns, socket: string) {
-  const child = new Deno.Command("ip", {
-    args: [
-      "netns",
-      "exec",
-      host.name,
-      Deno.execPath(),
-      "run",
-      "-A",
-      SERVER,
-      socket,
-    ],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "null",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let buf = "";
-  while (!buf.includes("ready\n")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error("the CNI server exited");
-    buf += value;
-  }
-  const drain = (async () => {
-    while (!(await reader.read()).done) { /* served lines */ }
-  })();
-  return {
-    async [Symbol.asyncDispose]() {
-      child.kill("SIGTERM");
-      await child.status;
-      await drain;
-    },
-  };
 }
 
 Deno.test({

@@ -1,0 +1,66 @@
+// The agent-like CNI server of the tests (./_cni_server.ts) as a child
+// process inside a test host's namespace: ready once it printed "ready";
+// every operation it served is one JSON line.
+
+import type { Netns } from "../harness/netns.ts";
+
+const SERVER = new URL("./_cni_server.ts", import.meta.url).pathname;
+
+export interface Served {
+  name: string;
+  command: string;
+  code: number;
+}
+
+/** The agent-like server (a child process) inside `host`. */
+export async function startServer(host: Netns, socket: string) {
+  const child = new Deno.Command("ip", {
+    args: [
+      "netns",
+      "exec",
+      host.name,
+      Deno.execPath(),
+      "run",
+      "-A",
+      SERVER,
+      socket,
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream())
+    .getReader();
+  let buf = "";
+  const served: Served[] = [];
+  let ready = () => {};
+  const isReady = new Promise<void>((r) => ready = r);
+  const pump = (async () => {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      buf += value;
+      let nl;
+      while ((nl = buf.indexOf("\n")) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        if (line === "ready") ready();
+        else served.push(JSON.parse(line));
+      }
+    }
+  })();
+  await Promise.race([
+    isReady,
+    child.status.then((s) => {
+      throw new Error(`the CNI server exited ${s.code}`);
+    }),
+  ]);
+  return {
+    served,
+    async [Symbol.asyncDispose]() {
+      child.kill("SIGTERM");
+      await child.status;
+      await pump;
+    },
+  };
+}
