@@ -12,6 +12,7 @@
 // would make Deno load its whole graph (ffi, every plugin) on each start.
 
 import {
+  AGENT_LOST_ARG,
   type CniAck,
   type CniReply,
   type CniRequestHeader,
@@ -22,6 +23,7 @@ import {
   MAX_REPLY,
   MAX_STDIN,
   netnsId,
+  NO_AGENT_ARG,
   readFrame,
   writeAll,
 } from "./socket.ts";
@@ -50,13 +52,22 @@ const STDIN_COMMANDS = new Set(["ADD", "DEL", "CHECK", "GC", "STATUS"]);
 export async function runClient(
   name: string,
   local: () => Promise<LocalPlugin>,
+  args: readonly string[] = [],
 ): Promise<number> {
   const env = Deno.env.toObject();
   const cmd = env.CNI_COMMAND ?? "";
   const stdin = STDIN_COMMANDS.has(cmd)
     ? readAllSync(Deno.stdin, MAX_STDIN)
     : new Uint8Array(0);
-  const header = cmd !== "" && stdin ? headerOf(name, env) : null;
+  // Exec'd by the native launcher: the agent declined (run it here) or
+  // stopped during the operation (its stdin is gone: "try again").
+  if (args.includes(AGENT_LOST_ARG)) {
+    const lost = agentLost(stdin ?? new Uint8Array(0), "the agent closed");
+    writeAllSync(Deno.stdout, new TextEncoder().encode(lost.stdout));
+    return lost.code;
+  }
+  const ask = !args.includes(NO_AGENT_ARG);
+  const header = ask && cmd !== "" && stdin ? headerOf(name, env) : null;
   if (header && stdin) {
     const reply = await askAgent(cniSocketPath(env), header, stdin);
     if (reply) {

@@ -23,8 +23,11 @@ export function loadLocal(base = import.meta.url): Promise<LocalPlugin> {
 
 if (import.meta.main) {
   const arg = Deno.args[0] ?? "";
-  const name = isPluginName(arg) ? arg : programName(argv0());
+  const named = isPluginName(arg);
+  const name = named ? arg : programName(argv0());
   // Exit at once: every output is written synchronously, and skipping the
   // runtime's orderly teardown saves a few ms of each pod operation.
-  Deno.exit(await runClient(name, loadLocal));
+  Deno.exit(
+    await runClient(name, loadLocal, Deno.args.slice(named ? 1 : 0)),
+  );
 }

@@ -131,6 +131,30 @@ export interface PluginContext {
   env: Record<string, string>;
   /** Diagnostics (stderr for an exec'd plugin). */
   log?: (msg: string) => void;
+  /**
+   * Takes work the answer does not depend on — a durability fsync, the
+   * kernel's slow teardown of a deleted link — when the caller can run it
+   * after answering: the agent serving the operation runs it right after
+   * the answer is sent and before its next operation. Absent (a plugin
+   * process, the in-process runtime), the work runs at once: see later().
+   */
+  defer?: (work: Deferred) => void;
+}
+
+/** Work handed to PluginContext.defer. */
+export type Deferred = () => void | Promise<void>;
+
+/**
+ * Runs `work` after the answer when the caller defers (ctx.defer), else now.
+ * Deferred work cannot fail the operation: its error is the deferrer's to
+ * log; run now, it throws as usual.
+ */
+export async function later(
+  ctx: Pick<PluginContext, "defer">,
+  work: Deferred,
+): Promise<void> {
+  if (ctx.defer) ctx.defer(work);
+  else await work();
 }
 
 export interface Plugin {

@@ -15,11 +15,17 @@
 //   working directory that names a relative path, is handed back to the
 //   plugin process (it would resolve differently here);
 // - a plugin's failure is its answer (CNI error JSON, exit code 1); no
-//   request can end the server.
+//   request can end the server;
+// - work the answer does not depend on (PluginContext.defer: fsyncs, the
+//   kernel's slow teardown of a deleted veth or ifb) runs after the answer
+//   is sent and before the next operation starts, so a pod's DEL costs
+//   its runtime a round trip, not the kernel's RCU grace periods.
 
 import { closeQuietly } from "../util/close.ts";
 import { isPluginName } from "./argv0.ts";
-import { type PluginIO, runPlugin } from "./skel.ts";
+import { type PluginIO, runPlugin, stdinTooLarge } from "./skel.ts";
+import { type Peer, procRequest } from "./proc_request.ts";
+import type { Deferred } from "./plugin.ts";
 import { OPS_LOG } from "./op_record.ts";
 import { loadPlugin } from "./registry.ts";
 import {
@@ -29,9 +35,11 @@ import {
   cniSocketPath,
   FrameError,
   jsonFrame,
+  LAUNCHER_MAGIC,
   MAX_HEADER,
   MAX_STDIN,
   netnsId,
+  readExact,
   readFrame,
   writeAll,
 } from "./socket.ts";
@@ -101,29 +109,49 @@ export async function serveCni(opts: CniServerOptions): Promise<void> {
     loadPlugin(name).catch(() => {});
   }
 
-  const handle = async (conn: Deno.UnixConn): Promise<void> => {
-    const req = await readRequest(conn, opts.readTimeoutMs ?? 10_000);
-    if (!req) return;
-    const why = refusal(req, ownNs);
-    if (why) {
-      tell(why, `CNI requests from ${why} run in the plugin's own process`);
-      return void await send(conn, { state: "fallback", why });
-    }
-    const turn = tail.then(() => run(conn, req));
-    tail = turn.catch(() => {});
-    await turn;
+  const decline = async (peer: Peer, why: string): Promise<void> => {
+    tell(why, `CNI requests from ${why} run in the plugin's own process`);
+    await peer.decline(why);
   };
 
-  const run = async (conn: Deno.UnixConn, req: Request): Promise<void> => {
-    if (opts.signal.aborted) {
-      return void await send(conn, { state: "fallback", why: "stopping" });
+  const handle = async (conn: Deno.UnixConn): Promise<void> => {
+    const own = { ns: ownNs, cwd: Deno.cwd() };
+    const req = await readRequest(conn, opts.readTimeoutMs ?? 10_000, own);
+    if (!req) return;
+    try {
+      const why = "declined" in req ? req.declined : refusal(req, ownNs);
+      if ("declined" in req || why) {
+        return void await decline(req.peer, why ?? "");
+      }
+      const turn = tail.then(() => run(req));
+      tail = turn.catch(() => {});
+      await turn;
+    } finally {
+      req.peer.close();
+    }
+  };
+
+  const run = async (req: Incoming): Promise<void> => {
+    // A launcher whose stdin the agent has read cannot run the plugin
+    // itself any more: a stopping agent still serves it.
+    if (opts.signal.aborted && req.peer.canDecline) {
+      return void await req.peer.decline("stopping");
     }
     // The client may have gone (its runtime timed out): then nothing runs.
-    if (!await send(conn, { state: "accepted" })) return;
+    if (!await req.peer.accept()) return;
     const t0 = performance.now();
-    const reply = await operate(req, opts.opTimeoutMs ?? 120_000, log);
+    const deferred: Deferred[] = [];
+    const reply = await operate(
+      req,
+      opts.opTimeoutMs ?? 120_000,
+      log,
+      (work) => void deferred.push(work),
+    );
     const ms = performance.now() - t0;
-    await sendReply(conn, reply);
+    await req.peer.answer(reply);
+    // The work the answer did not wait for (fsyncs, link teardown) runs
+    // now, inside this operation's turn: the next operation starts after.
+    await runDeferred(deferred, req, log);
     tell(
       "served",
       `served the first CNI operation (${req.header.name} ${
@@ -202,18 +230,54 @@ function removeIfOurs(path: string, ino: number | null): void {
   } catch { /* gone already */ }
 }
 
+/** A request and the way back to its plugin process. */
+type Incoming = Request & { peer: Peer; tooLarge?: boolean };
+
+/** The JSON-framed thin client (src/cni/client.ts) as a Peer. */
+class FramedPeer implements Peer {
+  readonly canDecline = true;
+  constructor(private readonly conn: Deno.UnixConn) {}
+  accept(): Promise<boolean> {
+    return send(this.conn, { state: "accepted" });
+  }
+  async decline(why: string): Promise<void> {
+    await send(this.conn, { state: "fallback", why });
+  }
+  answer(reply: CniReply): Promise<void> {
+    return sendReply(this.conn, reply);
+  }
+  close(): void {
+    closeQuietly(this.conn);
+  }
+}
+
+/**
+ * Reads one request: the launcher's (LAUNCHER_MAGIC, then /proc) or the
+ * thin client's two frames. Null when the client sent nothing.
+ */
 async function readRequest(
   conn: Deno.UnixConn,
   timeoutMs: number,
-): Promise<Request | null> {
+  own: { ns: string; cwd: string },
+): Promise<Incoming | { declined: string; peer: Peer } | null> {
   const timer = setTimeout(() => closeQuietly(conn), timeoutMs);
   try {
-    const head = await readFrame(conn, MAX_HEADER);
-    if (!head) return null;
+    const first = await readExact(conn, 4);
+    if (!first) return null;
+    const v = new DataView(first.buffer);
+    if (v.getUint32(0, true) === LAUNCHER_MAGIC) {
+      return await procRequest(conn, own);
+    }
+    const len = v.getUint32(0);
+    if (len > MAX_HEADER) {
+      throw new FrameError(`frame of ${len} bytes exceeds ${MAX_HEADER}`);
+    }
+    const head = len === 0 ? new Uint8Array(0) : await readExact(conn, len);
+    if (!head) throw new FrameError("stream ended before a frame's body");
     const header = parseHeader(new TextDecoder().decode(head));
     const stdin = await readFrame(conn, MAX_STDIN);
     if (!stdin) throw new FrameError("the request has no stdin frame");
-    return { header, stdin };
+    return { header, stdin, peer: new FramedPeer(conn) };
   } finally {
     clearTimeout(timer);
   }
@@ -294,22 +358,45 @@ export function hasRelativePath(req: Request): boolean {
   return walk(conf, 0);
 }
 
-async function operate(
+/** Runs an operation's deferred work in order; a failure is logged, the
+ * rest still runs (the answer was sent: nothing can change it now). */
+async function runDeferred(
+  deferred: Deferred[],
   req: Request,
+  log: (msg: string) => void,
+): Promise<void> {
+  for (const work of deferred) {
+    try {
+      await work();
+    } catch (err) {
+      log(
+        `after ${req.header.name} ${req.header.env.CNI_COMMAND ?? ""} of ${
+          req.header.env.CNI_CONTAINERID ?? "?"
+        }: ${(err as Error).message}`,
+      );
+    }
+  }
+}
+
+async function operate(
+  req: Incoming,
   timeoutMs: number,
   log: (msg: string) => void,
+  defer: (work: Deferred) => void,
 ): Promise<CniReply> {
   let stdout = "";
   let stderr = "";
   const io: PluginIO = {
     env: req.header.env,
-    readStdin: () => Promise.resolve(req.stdin),
+    readStdin: () =>
+      req.tooLarge ? stdinTooLarge() : Promise.resolve(req.stdin),
     stdout: (t) => void (stdout += t),
     stderr: (t) => {
       if (stderr.length < MAX_STDERR) stderr += t.slice(0, MAX_STDERR);
     },
     // Served operations are counted like exec'd ones (the cni-ops task).
     opsLog: OPS_LOG,
+    defer,
   };
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<"timeout">((resolve) => {

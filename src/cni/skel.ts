@@ -5,6 +5,7 @@ import {
   CniError,
   type Command,
   CURRENT_VERSION,
+  type Deferred,
   ErrorCode,
   type NetConf,
   type PluginContext,
@@ -61,11 +62,14 @@ export interface PluginIO {
   stderr: (text: string) => void;
   /** Where the run's record for the agent goes (op_record.ts). */
   opsLog?: string;
+  /** Takes the run's deferrable work (PluginContext.defer); absent, it
+   * runs at once. */
+  defer?: (work: Deferred) => void;
 }
 
 export { MAX_STDIN };
 
-function tooLarge(): Promise<never> {
+export function stdinTooLarge(): Promise<never> {
   return Promise.reject(
     new CniError(
       ErrorCode.DecodingFailure,
@@ -80,7 +84,7 @@ function processIO(): PluginIO {
     env: Deno.env.toObject(),
     readStdin: () => {
       const bytes = readAllSync(Deno.stdin, MAX_STDIN);
-      return bytes ? Promise.resolve(bytes) : tooLarge();
+      return bytes ? Promise.resolve(bytes) : stdinTooLarge();
     },
     stdout: (t) => writeAllSync(Deno.stdout, new TextEncoder().encode(t)),
     stderr: (t) => writeAllSync(Deno.stderr, new TextEncoder().encode(t)),
@@ -99,7 +103,7 @@ export function localIO(
   return {
     ...processIO(),
     env,
-    readStdin: () => stdin ? Promise.resolve(stdin) : tooLarge(),
+    readStdin: () => stdin ? Promise.resolve(stdin) : stdinTooLarge(),
   };
 }
 
@@ -272,6 +276,7 @@ function contextOf(
     config,
     env,
     log: (msg) => io.stderr(msg + "\n"),
+    defer: io.defer,
   };
 }
 

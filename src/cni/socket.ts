@@ -8,6 +8,14 @@
 // the plugin then runs in its own process) and, when accepted, a second
 // frame {code, stdout, stderr}. A frame is a 4-byte big-endian length and
 // that many bytes.
+//
+// The native launcher (src/cni/launcher/) speaks a smaller dialect: it
+// sends LAUNCHER_MAGIC and its pid (8 bytes, little-endian); the agent
+// reads everything else from /proc/<pid> (environment, argv[0], working
+// directory, network namespace, stdin) and writes the plugin's stdout and
+// stderr to /proc/<pid>/fd/1 and 2; it answers one byte, LAUNCHER_ACCEPT
+// (then one more: the exit code) or LAUNCHER_FALLBACK. A header frame's
+// first byte is 0 (it is at most MAX_HEADER long), the magic's is not.
 
 /**
  * The socket's path. /run/flannel is the agent's run dir (subnet.env lives
@@ -18,6 +26,19 @@ export const CNI_SOCKET = "/run/flannel/weft-cni.sock";
 
 /** Overrides CNI_SOCKET for the plugin and the agent alike (tests, bench). */
 export const CNI_SOCKET_ENV = "WEFT_CNI_SOCKET";
+
+/** The launcher's first four bytes, "WFT\x01", read as a little-endian u32. */
+export const LAUNCHER_MAGIC = 0x01544657;
+/** The agent runs the launcher's operation; its exit code follows. */
+export const LAUNCHER_ACCEPT = 0x41; // "A"
+/** The agent will not run it: the launcher execs weft's own plugin. */
+export const LAUNCHER_FALLBACK = 0x46; // "F"
+
+/** Arguments the launcher passes to weft's plugin entry when it execs it:
+ * run the plugin in this process without asking the agent (it declined),
+ * or print "try again" (the agent stopped during the operation). */
+export const NO_AGENT_ARG = "--weft-no-agent";
+export const AGENT_LOST_ARG = "--weft-agent-lost";
 
 /** The largest network config (with prevResult) a plugin reads from stdin. */
 export const MAX_STDIN = 4 * 1024 * 1024;
@@ -88,7 +109,7 @@ export class FrameError extends Error {
 }
 
 /** Reads exactly `n` bytes; null on end of stream before the first byte. */
-async function readExact(
+export async function readExact(
   r: Readable,
   n: number,
 ): Promise<Uint8Array | null> {

@@ -49,9 +49,16 @@ export async function writeFileAtomic(
 /**
  * Replaces `path` with `text` atomically: a temp file (0600) beside it,
  * fsync, rename; the parent directory is created (0700) when missing. The
- * temp file is removed on failure and the error rethrown.
+ * temp file is removed on failure and the error rethrown. With `sync`
+ * false the fsync is the caller's (syncFileSync later): readers still see
+ * the old or the whole new content, a crash before that fsync may leave an
+ * empty file.
  */
-export function writeFileAtomicSync(path: string, text: string): void {
+export function writeFileAtomicSync(
+  path: string,
+  text: string,
+  sync = true,
+): void {
   const tmp = `${path}.${Deno.pid}.tmp`;
   try {
     Deno.mkdirSync(path.slice(0, path.lastIndexOf("/")) || "/", {
@@ -65,7 +72,7 @@ export function writeFileAtomicSync(path: string, text: string): void {
       mode: 0o600,
     });
     writeAllSync(f, new TextEncoder().encode(text));
-    f.syncSync();
+    if (sync) f.syncSync();
     Deno.renameSync(tmp, path);
   } catch (err) {
     try {
@@ -73,6 +80,19 @@ export function writeFileAtomicSync(path: string, text: string): void {
     } catch { /* not created, or already renamed */ }
     throw err;
   }
+}
+
+/** Flushes a file written earlier to disk; a file removed since is fine. */
+export function syncFileSync(path: string): void {
+  let file: Deno.FsFile;
+  try {
+    file = Deno.openSync(path, { read: true });
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return;
+    throw err;
+  }
+  using _ = file;
+  file.syncSync();
 }
 
 async function syncDir(dir: string): Promise<void> {

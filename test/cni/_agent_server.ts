@@ -57,6 +57,20 @@ export async function startServer(host: Netns, socket: string) {
   ]);
   return {
     served,
+    /**
+     * Resolves once `n` operations were served. A served operation is
+     * printed after its deferred work (PluginContext.defer) ran, so what a
+     * DEL deletes after its answer is gone by then. Bounded: 10 s.
+     */
+    async settled(n: number): Promise<void> {
+      const end = Date.now() + 10_000;
+      while (served.length < n) {
+        if (Date.now() > end) {
+          throw new Error(`${served.length} operations served, not ${n}`);
+        }
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    },
     async [Symbol.asyncDispose]() {
       child.kill("SIGTERM");
       await child.status;

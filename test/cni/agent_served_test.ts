@@ -83,6 +83,8 @@ Deno.test("through the agent and through the fallback, ADD/CHECK/GC/STATUS/DEL l
       await cni(sock, "gc");
       assertEquals(await picture(), attached, "GC changed a live pod");
       await cni(sock, "del");
+      // The agent deletes the veth and ifb after its answer: wait for it.
+      if (sock === socket) await server.settled(before + 5);
       const detached = await picture();
       const ops = server.served.slice(before).map((s) => s.command);
       seen.push({ added, attached, detached, ops });
@@ -102,6 +104,66 @@ Deno.test("through the agent and through the fallback, ADD/CHECK/GC/STATUS/DEL l
       "no DNAT rule",
     );
     assertEquals((agent.detached as typeof a).ips, []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("through the agent, DEL's deferred veth deletion runs before the next operation: ADD/DEL of one pod in one netns, five times over", async () => {
+  await using host = await Netns.create("asdh");
+  await using pod = await Netns.create("asdp");
+  const dir = await Deno.makeTempDir({ prefix: "weft-agent-defer-" });
+  try {
+    const bin = `${dir}/bin`;
+    await installPlugins(bin);
+    const conflist = writeK3sConflist(
+      dir,
+      "10-flannel.conflist",
+      "10.42.8.1/24",
+      [],
+    );
+    const list = JSON.parse(Deno.readTextFileSync(conflist));
+    list.plugins = [list.plugins[0]];
+    list.plugins[0].capabilities = { portMappings: true, bandwidth: true };
+    Deno.writeTextFileSync(conflist, JSON.stringify(list));
+    const socket = `${dir}/cni.sock`;
+    await using server = await startServer(host, socket);
+    const cni = async (verb: string) => {
+      const r = await host.run([
+        Deno.execPath(),
+        "run",
+        "-A",
+        CNI_EXEC,
+        verb,
+        conflist,
+        bin,
+        `${dir}/cache`,
+        pod.path,
+        "pod1",
+        "{}",
+      ], { env: { [CNI_SOCKET_ENV]: socket } });
+      assertEquals(r.code, 0, `${verb}: ${r.stdout}${r.stderr}`);
+    };
+    for (let i = 0; i < 5; i++) {
+      // No wait between DEL and ADD: the agent runs the ADD only after the
+      // previous DEL's deferred deletion of eth0 (else "already exists").
+      await cni("add");
+      // The IP file is whole at the answer (only its fsync is deferred).
+      const held = ipFiles(`${dir}/ipam/cbr0`);
+      assertEquals(held.length, 1, `round ${i}: ${held}`);
+      assertEquals(
+        Deno.readTextFileSync(`${dir}/ipam/cbr0/${held[0]}`),
+        "pod1\r\neth0",
+      );
+      await cni("del");
+    }
+    await server.settled(10);
+    assertEquals(server.served.map((s) => s.code), new Array(10).fill(0));
+    const links = await pod.run(["ip", "-j", "link", "show"]);
+    const names = (JSON.parse(links.stdout) as { ifname: string }[])
+      .map((l) => l.ifname);
+    assertEquals(names, ["lo"], "eth0 is gone once the DEL settled");
+    assertEquals(ipFiles(`${dir}/ipam/cbr0`), []);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

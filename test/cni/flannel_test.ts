@@ -283,6 +283,18 @@ Deno.test("flannel: DEL with an unparsable saved file logs and succeeds (flannel
   assertEquals(filesIn(`${s.dir}/flannel`), []);
 });
 
+Deno.test("flannel: DEL with a saved file torn by a crash (empty) re-renders the delegate and releases the IP", async () => {
+  await using s = await setup();
+  assertEquals((await runIn("flannel", s.env("ADD"), s.conf)).code, 0);
+  assertEquals(s.ipFiles().length, 1);
+  Deno.writeTextFileSync(`${s.dir}/flannel/c1`, "");
+  const r = await runIn("flannel", s.env("DEL"), s.conf);
+  assertEquals(r.code, 0, r.stdout);
+  assertMatch(r.stderr, /unparsable saved config/);
+  assertEquals(s.ipFiles(), [], "the IP is released");
+  assertEquals(filesIn(`${s.dir}/flannel`), []);
+});
+
 Deno.test("flannel: CHECK delegates with the saved config; fails without it", async () => {
   await using s = await setup();
   const add = await runIn("flannel", s.env("ADD"), s.conf);

@@ -6,6 +6,7 @@ import { type Link, Netlink, NetlinkError } from "../../../ffi/mod.ts";
 import { hashedChainName } from "../../net/netfilter/mod.ts";
 import {
   CniError,
+  later,
   type Plugin,
   type PluginContext,
   type Result,
@@ -96,13 +97,17 @@ async function add(ctx: PluginContext): Promise<Result> {
 async function del(ctx: PluginContext): Promise<void> {
   parseLimits(ctx.config);
   const name = await ifbName(ctx.config.name, ctx.containerId);
-  using host = Netlink.open();
-  try {
-    if (host.linkGet(name)) host.linkDel(name);
-  } catch (err) {
-    if (err instanceof NetlinkError && err.code === "ENODEV") return;
-    throw cniFail(`failed to delete "${name}"`, err);
-  }
+  // Deleting a link waits for RCU grace periods: deferrable (an agent runs
+  // it after its answer, before its next operation).
+  await later(ctx, () => {
+    using host = Netlink.open();
+    try {
+      if (host.linkGet(name)) host.linkDel(name);
+    } catch (err) {
+      if (err instanceof NetlinkError && err.code === "ENODEV") return;
+      throw cniFail(`failed to delete "${name}"`, err);
+    }
+  });
 }
 
 async function check(ctx: PluginContext): Promise<void> {

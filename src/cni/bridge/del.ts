@@ -2,7 +2,7 @@
 
 import { Netlink, NetlinkError } from "../../../ffi/mod.ts";
 import { CIDR } from "../../net/mod.ts";
-import { CniError, ErrorCode, type PluginContext } from "../plugin.ts";
+import { CniError, ErrorCode, later, type PluginContext } from "../plugin.ts";
 import { delegate } from "../delegate.ts";
 import { gcAttachments } from "../conf.ts";
 import type { BridgeConf } from "./config.ts";
@@ -13,21 +13,29 @@ import { spoofCheckPresent, teardownSpoofCheck } from "./spoofcheck.ts";
 /**
  * IPAM DEL, the container interface (a missing netns or link is fine), and
  * the masquerade rules — those also with an empty CNI_NETNS (plugins#810).
+ * The interface's deletion is deferrable (PluginContext.defer): the address
+ * is released and the rules are gone before the answer either way.
  */
 export async function del(ctx: PluginContext, conf: BridgeConf): Promise<void> {
   if (conf.net.ipam?.type) {
     await delegate(conf.net.ipam.type, "DEL", conf.net, ctx);
   }
   if (ctx.netns && netnsExists(ctx.netns)) {
-    using cont = openNetns(ctx.netns);
-    try {
-      const link = cont.linkGet(ctx.ifname);
-      if (link) cont.linkDel(link.index);
-    } catch (err) {
-      if (!(err instanceof NetlinkError && err.code === "ENODEV")) {
-        throw cniFail(`failed to delete "${ctx.ifname}"`, err);
+    // The handle is opened now (it keeps the namespace alive after the
+    // runtime unmounts it); deleting a veth waits for the kernel's RCU
+    // grace periods (~15 ms), which an agent runs after its answer.
+    const cont = openNetns(ctx.netns);
+    await later(ctx, () => {
+      using _ = cont;
+      try {
+        const link = cont.linkGet(ctx.ifname);
+        if (link) cont.linkDel(link.index);
+      } catch (err) {
+        if (!(err instanceof NetlinkError && err.code === "ENODEV")) {
+          throw cniFail(`failed to delete "${ctx.ifname}"`, err);
+        }
       }
-    }
+    });
   }
   if (conf.macSpoofChk) {
     await teardownSpoofCheck(ctx.containerId, ctx.ifname);

@@ -54,7 +54,7 @@ function rendered(
 async function add(ctx: PluginContext): Promise<Result> {
   const fc = flannelConf(ctx.config);
   const conf = rendered(ctx, fc);
-  saveConf(fc.dataDir, ctx.containerId, JSON.stringify(conf));
+  saveConf(fc.dataDir, ctx.containerId, JSON.stringify(conf), ctx.defer);
   let result: Result | undefined;
   try {
     result = await delegate(conf.type, "ADD", conf, ctx);
@@ -124,10 +124,10 @@ function savedDelegate(
 }
 
 /**
- * DEL with the saved config; without one (never saved, or lost), the
- * delegate is rendered again from subnet.env so host-local still releases
- * the container's IP (upstream leaks it). Unparsable saved file: logged,
- * success (flannel#1662).
+ * DEL with the saved config; without a usable one (never saved, lost, or
+ * unparsable: logged and removed, flannel#1662), the delegate is rendered
+ * again from subnet.env so host-local still releases the container's IP
+ * (upstream leaks it).
  */
 async function del(ctx: PluginContext): Promise<void> {
   const fc = flannelConf(ctx.config);
@@ -147,8 +147,10 @@ async function del(ctx: PluginContext): Promise<void> {
 }
 
 async function delDelegate(ctx: PluginContext, fc: FlannelConf): Promise<void> {
-  let conf = savedDelegate(ctx, fc.dataDir);
-  if (conf === "unparsable") return;
+  const saved = savedDelegate(ctx, fc.dataDir);
+  // Unparsable (torn by a crash, or edited) is treated as missing: the
+  // delegate is rendered again so host-local still releases the address.
+  let conf = saved === "unparsable" ? null : saved;
   if (!conf) {
     try {
       conf = rendered(ctx, fc);

@@ -1,10 +1,11 @@
 // The delegate config flannel saves per container for DEL:
 // <dataDir>/<containerID>, directory 0700, file 0600, written atomically
-// (temp, fsync, rename) before the delegate ADD runs.
+// (temp, fsync, rename) before the delegate ADD runs; an agent serving the
+// ADD fsyncs after its answer (PluginContext.defer).
 
-import { writeFileAtomicSync } from "../../util/fs.ts";
+import { syncFileSync, writeFileAtomicSync } from "../../util/fs.ts";
 import { ioFailure } from "../files.ts";
-import { CniError, ErrorCode } from "../plugin.ts";
+import { CniError, type Deferred, ErrorCode } from "../plugin.ts";
 
 function pathOf(dataDir: string, cid: string): string {
   if (!cid || cid.includes("/") || cid.startsWith(".")) {
@@ -16,13 +17,24 @@ function pathOf(dataDir: string, cid: string): string {
   return `${dataDir.replace(/\/+$/, "")}/${cid}`;
 }
 
-export function saveConf(dataDir: string, cid: string, text: string): void {
+/**
+ * Saves the delegate config; with `defer` (an agent serving the ADD) its
+ * fsync runs after the answer — a crash in between is no worse than a lost
+ * file: DEL renders the delegate again from subnet.env.
+ */
+export function saveConf(
+  dataDir: string,
+  cid: string,
+  text: string,
+  defer?: (work: Deferred) => void,
+): void {
   const path = pathOf(dataDir, cid);
   try {
-    writeFileAtomicSync(path, text);
+    writeFileAtomicSync(path, text, !defer);
   } catch (err) {
     throw ioFailure(`failed to save delegate config ${path}`, err);
   }
+  defer?.(() => syncFileSync(path));
 }
 
 /** The saved text, or null when there is none. */

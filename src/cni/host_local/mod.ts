@@ -29,7 +29,7 @@ export { type Allocation, DiskStore } from "./store.ts";
 async function add(ctx: PluginContext): Promise<Result> {
   const conf = loadConfig(ctx);
   const dns = conf.resolvConf ? parseResolvConf(conf.resolvConf) : undefined;
-  const store = DiskStore.open(conf.dataDir, conf.name);
+  const store = DiskStore.open(conf.dataDir, conf.name, ctx.defer);
   const ips = await store.withLock(() => {
     const wanted = [...conf.requestedIPs];
     const got: IPConfig[] = [];

@@ -5,6 +5,8 @@
 
 import { IP } from "../../net/mod.ts";
 import { ioFailure, writeAllSync } from "../files.ts";
+import { syncFileSync } from "../../util/fs.ts";
+import type { Deferred } from "../plugin.ts";
 
 export const LINE_BREAK = "\r\n";
 const LAST_PREFIX = "last_reserved_ip.";
@@ -17,17 +19,27 @@ export interface Allocation {
 }
 
 export class DiskStore {
-  private constructor(readonly dir: string) {}
+  private constructor(
+    readonly dir: string,
+    private readonly defer?: (work: Deferred) => void,
+  ) {}
 
-  /** Opens (creating, 0755) `<dataDir>/<network>`. */
-  static open(dataDir: string, network: string): DiskStore {
+  /**
+   * Opens (creating, 0755) `<dataDir>/<network>`. With `defer` (an agent
+   * serving the operation) a reserved IP file's fsync runs after the answer.
+   */
+  static open(
+    dataDir: string,
+    network: string,
+    defer?: (work: Deferred) => void,
+  ): DiskStore {
     const dir = `${dataDir.replace(/\/+$/, "")}/${network}`;
     try {
       Deno.mkdirSync(dir, { recursive: true, mode: 0o755 });
     } catch (err) {
       throw ioFailure(`cannot create host-local data dir ${dir}`, err);
     }
-    return new DiskStore(dir);
+    return new DiskStore(dir, defer);
   }
 
   /** Runs `fn` holding the exclusive flock on `<dir>/lock`. */
@@ -53,8 +65,9 @@ export class DiskStore {
 
   /**
    * Creates the file of `ip` (O_EXCL); false when the IP is taken. The
-   * content is written and fsynced before returning; on any failure the file
-   * is removed again, so no empty IP file is ever left (plugins#498).
+   * content is written before returning and fsynced (then, or after the
+   * answer when deferred); on any failure the file is removed again, so no
+   * empty IP file is ever left (plugins#498).
    */
   reserve(id: string, ifname: string, ip: IP, rangeId: number): boolean {
     const path = `${this.dir}/${ip}`;
@@ -71,7 +84,7 @@ export class DiskStore {
     }
     try {
       writeAllSync(file, new TextEncoder().encode(id + LINE_BREAK + ifname));
-      file.syncSync();
+      if (!this.defer) file.syncSync();
       file.close();
     } catch (err) {
       try {
@@ -86,6 +99,7 @@ export class DiskStore {
       Deno.removeSync(path); // all or nothing: no IP held by a failed ADD
       throw err;
     }
+    this.defer?.(() => syncFileSync(path));
     return true;
   }
 

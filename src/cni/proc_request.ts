@@ -1,0 +1,219 @@
+// The agent's side of the native launcher (src/cni/launcher/): the launcher
+// sends only its pid; the operation's environment, plugin name (argv[0]),
+// working directory, network namespace and stdin are read from /proc/<pid>,
+// and the plugin's stdout and stderr are written to /proc/<pid>/fd/1 and 2.
+// The launcher blocks on the socket meanwhile, so the pid stays its own.
+//
+// Hostile input, bounded like the framed requests: the pid is a number in
+// the kernel's range, /proc reads are size-bounded (environ as a header,
+// stdin as MAX_STDIN), the variables are counted. Anything that cannot be
+// read or opened before stdin is consumed declines the operation (the
+// launcher runs weft's own plugin, which reads its stdin itself); after,
+// the operation runs and its error is the answer. Only root reaches the
+// socket (0600 in a 0700 dir): the pid is trusted to be the caller's.
+
+import { closeQuietly } from "../util/close.ts";
+import { isPluginName, programName } from "./argv0.ts";
+import {
+  type CniReply,
+  type CniRequestHeader,
+  FrameError,
+  LAUNCHER_ACCEPT,
+  LAUNCHER_FALLBACK,
+  MAX_HEADER,
+  MAX_STDIN,
+  readExact,
+  writeAll,
+} from "./socket.ts";
+
+/** How a served operation talks back to its plugin process. */
+export interface Peer {
+  /** Whether declining still lets the plugin run itself (its stdin is
+   * unread). */
+  readonly canDecline: boolean;
+  /** The operation starts; false when the plugin process is gone. */
+  accept(): Promise<boolean>;
+  /** The plugin runs itself. */
+  decline(why: string): Promise<void>;
+  /** The operation's result and exit code. */
+  answer(reply: CniReply): Promise<void>;
+  close(): void;
+}
+
+/** A request read from /proc, or why it goes back to the plugin. */
+export type ProcRequest =
+  | {
+    header: CniRequestHeader;
+    stdin: Uint8Array;
+    /** stdin held more than MAX_STDIN bytes (the plugin's decoding error). */
+    tooLarge: boolean;
+    peer: Peer;
+  }
+  | { declined: string; peer: Peer };
+
+const MAX_PID = 4 * 1024 * 1024;
+const MAX_CMDLINE = 64 * 1024;
+const MAX_ENV_VARS = 4096;
+/** The verbs whose config arrives on stdin. */
+const STDIN_COMMANDS = new Set(["ADD", "DEL", "CHECK", "GC", "STATUS"]);
+
+/** Reads up to `max` + 1 bytes of `file` (one more tells "too large"). */
+async function readBounded(file: Deno.FsFile, max: number) {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  while (size <= max) {
+    const buf = new Uint8Array(Math.min(256 * 1024, max + 1 - size));
+    const n = await file.read(buf);
+    if (n === null) break;
+    chunks.push(buf.subarray(0, n));
+    size += n;
+  }
+  const out = new Uint8Array(size);
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.length;
+  }
+  return out;
+}
+
+async function readProcFile(path: string, max: number): Promise<Uint8Array> {
+  using f = await Deno.open(path, { read: true });
+  const bytes = await readBounded(f, max);
+  if (bytes.length > max) throw new FrameError(`${path} is over ${max} bytes`);
+  return bytes;
+}
+
+/** NUL-separated KEY=VALUE pairs (/proc/<pid>/environ). */
+export function parseEnviron(bytes: Uint8Array): Record<string, string> {
+  const env: Record<string, string> = {};
+  let count = 0;
+  for (const entry of new TextDecoder().decode(bytes).split("\0")) {
+    if (entry === "") continue;
+    if (++count > MAX_ENV_VARS) {
+      throw new FrameError(`the environment holds over ${MAX_ENV_VARS} vars`);
+    }
+    const eq = entry.indexOf("=");
+    if (eq <= 0) continue;
+    const key = entry.slice(0, eq);
+    if (!Object.hasOwn(env, key)) env[key] = entry.slice(eq + 1);
+  }
+  return env;
+}
+
+class LauncherPeer implements Peer {
+  canDecline = true;
+  constructor(
+    private readonly conn: Deno.UnixConn,
+    private readonly files: Deno.FsFile[] = [],
+  ) {}
+
+  async #byte(b: number): Promise<boolean> {
+    try {
+      await writeAll(this.conn, new Uint8Array([b]));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  accept(): Promise<boolean> {
+    return this.#byte(LAUNCHER_ACCEPT);
+  }
+
+  async decline(): Promise<void> {
+    await this.#byte(LAUNCHER_FALLBACK);
+  }
+
+  async answer(reply: CniReply): Promise<void> {
+    const [out, err] = this.files;
+    const enc = new TextEncoder();
+    try {
+      if (reply.stderr && err) await writeAll(err, enc.encode(reply.stderr));
+      if (reply.stdout && out) await writeAll(out, enc.encode(reply.stdout));
+    } catch { /* the runtime stopped reading: the exit code still goes */ }
+    this.closeFiles();
+    await this.#byte(reply.code & 0xff);
+  }
+
+  closeFiles(): void {
+    for (const f of this.files.splice(0)) closeQuietly(f);
+  }
+
+  close(): void {
+    this.closeFiles();
+    closeQuietly(this.conn);
+  }
+}
+
+/**
+ * Reads a launcher's request (its magic already read from `conn`): the pid,
+ * then /proc. `own` is the agent's network namespace and working directory:
+ * a plugin elsewhere runs itself.
+ */
+export async function procRequest(
+  conn: Deno.UnixConn,
+  own: { ns: string; cwd: string },
+): Promise<ProcRequest> {
+  const raw = await readExact(conn, 4);
+  if (!raw) throw new FrameError("the launcher sent no pid");
+  const pid = new DataView(raw.buffer).getUint32(0, true);
+  if (pid < 1 || pid > MAX_PID) throw new FrameError(`pid ${pid} is invalid`);
+  const dir = `/proc/${pid}`;
+  const peer = new LauncherPeer(conn);
+  const decline = (why: string): ProcRequest => ({ declined: why, peer });
+  let cmdline: Uint8Array, environ: Uint8Array, cwd: string, ns: string;
+  try {
+    cmdline = await readProcFile(`${dir}/cmdline`, MAX_CMDLINE);
+    environ = await readProcFile(`${dir}/environ`, MAX_HEADER);
+    cwd = await Deno.readLink(`${dir}/cwd`);
+    const st = await Deno.stat(`${dir}/ns/net`);
+    ns = `${st.dev}:${st.ino}`;
+  } catch (err) {
+    if (err instanceof FrameError) throw err;
+    return decline(`a process whose /proc cannot be read`);
+  }
+  const end = cmdline.indexOf(0);
+  const name = programName(
+    new TextDecoder().decode(end < 0 ? cmdline : cmdline.subarray(0, end)),
+  );
+  if (!isPluginName(name)) return decline("a launcher under another name");
+  const env = parseEnviron(environ);
+  if (ns !== own.ns) return decline("another network namespace");
+  if (cwd !== own.cwd) return decline("another working directory");
+  const files: Deno.FsFile[] = [];
+  const launcher = new LauncherPeer(conn, files);
+  try {
+    for (const fd of [1, 2]) {
+      files.push(
+        await Deno.open(`${dir}/fd/${fd}`, { write: true, append: true }),
+      );
+    }
+  } catch {
+    launcher.closeFiles();
+    return {
+      declined: "a launcher whose stdout or stderr cannot be opened",
+      peer,
+    };
+  }
+  let stdin = new Uint8Array(0);
+  if (STDIN_COMMANDS.has(env.CNI_COMMAND ?? "")) {
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(`${dir}/fd/0`, { read: true });
+    } catch {
+      launcher.closeFiles();
+      return { declined: "a launcher whose stdin cannot be opened", peer };
+    }
+    // From here on its stdin is consumed: the agent must answer.
+    launcher.canDecline = false;
+    using _ = file;
+    stdin = await readBounded(file, MAX_STDIN);
+  }
+  return {
+    header: { name, env, cwd, ns },
+    stdin,
+    tooLarge: stdin.length > MAX_STDIN,
+    peer: launcher,
+  };
+}
