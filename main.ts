@@ -19,7 +19,9 @@ if (import.meta.main) {
     // client runs it in this process.
     const { runClient } = await import("./src/cni/client.ts");
     // Every output is written synchronously: exit without the teardown.
-    Deno.exit(await runClient(name, () => import("./src/cni/skel.ts")));
+    Deno.exit(
+      await runClient(name, () => import("./src/cni/skel.ts"), Deno.args),
+    );
   } else {
     const { main } = await import("./src/cli/mod.ts");
     // The CLI's long-running commands have stopped every task by the time

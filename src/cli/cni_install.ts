@@ -2,8 +2,14 @@
 // <data-dir>/data/cni point at this very program, and the conflist goes to
 // <data-dir>/agent/etc/cni/net.d/10-flannel.conflist (K3s's layout).
 //
-// Compiled (Deno.execPath() is weft itself) the names are absolute symlinks
-// to the binary. From source (Deno.execPath() is deno) a symlink would start
+// On x86_64 Linux each name is weft's native launcher (src/cni/launcher/):
+// a static executable of under a kilobyte that hands the operation to the
+// agent over its socket — no Deno start on a pod's path — and, when no
+// agent takes it, execs the plugin below (the compiled binary under the
+// plugin's name, or deno running the bundled entry).
+//
+// Elsewhere, compiled (Deno.execPath() is weft itself) the names are
+// absolute symlinks to the binary. From source (Deno.execPath() is deno) a symlink would start
 // Deno's own CLI, so each name is a tiny /bin/sh wrapper that execs
 // `deno run --no-config <entry> <name>`, where the entry is src/cni/main.ts
 // (the thin client of the agent's CNI socket) bundled into one JavaScript
@@ -19,6 +25,8 @@ import type { TaskContext } from "../supervisor/mod.ts";
 import { untilAborted } from "../util/async.ts";
 import type { Backend, CniChain } from "./config.ts";
 import { writeFileAtomic } from "../util/fs.ts";
+import { hasLauncher, launcherImage } from "../cni/launcher/mod.ts";
+import { AGENT_LOST_ARG, cniSocketPath, NO_AGENT_ARG } from "../cni/socket.ts";
 
 export { CNI_PLUGINS as CNI_NAMES } from "../cni/argv0.ts";
 import { CNI_PLUGINS as CNI_NAMES } from "../cni/argv0.ts";
@@ -80,6 +88,8 @@ export interface CniInstallOptions {
   entry?: string;
   /** Bundle the entry for the wrappers (default true). */
   bundle?: boolean;
+  /** Install the native launcher where it exists (default true). */
+  launcher?: boolean;
 }
 
 export interface CniInstallResult {
@@ -87,7 +97,7 @@ export interface CniInstallResult {
   confDir: string;
   /** The conflist written, or null (backend none). */
   confFile: string | null;
-  mode: "symlink" | "wrapper";
+  mode: InstallMode;
 }
 
 export class CniInstallError extends Error {
@@ -268,22 +278,62 @@ export async function bundleEntry(
   return await bundleOne(deno, entry, out, sig) ? out : null;
 }
 
+/**
+ * How the plugin names are installed: the native launcher (x86_64 Linux:
+ * no Deno start on a pod's path while the agent serves), else a symlink to
+ * the compiled binary or a /bin/sh wrapper from source.
+ */
+export type InstallMode = "launcher" | "symlink" | "wrapper";
+
+/** The `deno run` options of a from-source plugin start (see wrapperScript). */
+const DENO_RUN = ["run", "-A", "-q", "--no-config"];
+
+/**
+ * What the launcher of `name` execs when the agent does not take an
+ * operation: the compiled binary under the plugin's name, or deno running
+ * the entry; `extra` says why (NO_AGENT_ARG, AGENT_LOST_ARG).
+ */
+export function fallbackArgv(
+  execPath: string,
+  entry: string,
+  name: string,
+  extra: string,
+): string[] {
+  return isCompiled(execPath)
+    ? [name, extra]
+    : [execPath, ...DENO_RUN, entry, name, extra];
+}
+
 /** Points every plugin name in `binDir` at this program, atomically. */
 export async function installPlugins(
   binDir: string,
   execPath = Deno.execPath(),
-  source: { entry?: string; bundle?: boolean } = {},
-): Promise<"symlink" | "wrapper"> {
-  const mode = isCompiled(execPath) ? "symlink" : "wrapper";
+  source: { entry?: string; bundle?: boolean; launcher?: boolean } = {},
+): Promise<InstallMode> {
+  const compiled = isCompiled(execPath);
+  const mode: InstallMode = source.launcher !== false && hasLauncher()
+    ? "launcher"
+    : compiled
+    ? "symlink"
+    : "wrapper";
   try {
     await Deno.mkdir(binDir, { recursive: true });
     let entry = source.entry ?? sourceEntry();
-    if (mode === "wrapper" && source.bundle !== false) {
+    if (!compiled && source.bundle !== false) {
       entry = await bundleEntry(binDir, execPath, entry) ?? entry;
     }
+    const socket = cniSocketPath(Deno.env.toObject());
     for (const name of CNI_NAMES) {
       const path = `${binDir}/${name}`;
-      if (mode === "symlink") await replaceSymlink(execPath, path);
+      if (mode === "launcher") {
+        const image = launcherImage({
+          socket,
+          exec: execPath,
+          argv: fallbackArgv(execPath, entry, name, NO_AGENT_ARG),
+          lostArgv: fallbackArgv(execPath, entry, name, AGENT_LOST_ARG),
+        });
+        await replaceFile(path, image, 0o755);
+      } else if (mode === "symlink") await replaceSymlink(execPath, path);
       else {
         await replaceFile(
           path,
@@ -351,11 +401,15 @@ export async function runCniInstaller(
         : ", no conflist (backend none)"),
   );
   ctx.ready();
-  if (r.mode === "wrapper" && opts.bundle !== false) {
-    const deno = opts.execPath ?? Deno.execPath();
+  const deno = opts.execPath ?? Deno.execPath();
+  if (!isCompiled(deno) && opts.bundle !== false) {
     const entry = await bundleEntry(r.binDir, deno, opts.entry, ctx.signal);
     if (entry && !ctx.signal.aborted) {
-      await installPlugins(r.binDir, deno, { entry, bundle: false });
+      await installPlugins(r.binDir, deno, {
+        entry,
+        bundle: false,
+        launcher: opts.launcher,
+      });
       ctx.log(`the plugin wrappers run the bundled entry ${entry}`);
     } else if (!ctx.signal.aborted) {
       ctx.log("deno bundle failed: the plugin wrappers run src/cni/main.ts");

@@ -14,6 +14,13 @@ import {
 import { resolveConfig } from "../../src/cli/config.ts";
 import { flagHelp } from "../../src/cli/config.ts";
 import { run } from "../harness/netns.ts";
+import { readLauncher } from "../../src/cni/launcher/mod.ts";
+import {
+  AGENT_LOST_ARG,
+  CNI_SOCKET_ENV,
+  cniSocketPath,
+  NO_AGENT_ARG,
+} from "../../src/cni/socket.ts";
 
 /** A fresh temp dir, removed on dispose. */
 async function tempDir(): Promise<{ path: string } & AsyncDisposable> {
@@ -45,6 +52,7 @@ Deno.test("a second install over a stale set replaces dangling links, files, wro
       dataDir: dir,
       backend: "vxlan",
       execPath: weft,
+      launcher: false,
     });
     assertEquals(r.mode, "symlink");
     for (const name of CNI_NAMES) {
@@ -53,8 +61,56 @@ Deno.test("a second install over a stale set replaces dangling links, files, wro
       assertEquals(await Deno.readLink(`${bin}/${name}`), weft, name);
     }
   }
+  // The launchers (x86_64) replace the symlinks the same way, and back.
+  const r = await installCni({
+    dataDir: dir,
+    backend: "vxlan",
+    execPath: weft,
+  });
+  assertEquals(r.mode, "launcher");
+  for (const name of CNI_NAMES) {
+    const st = await Deno.lstat(`${bin}/${name}`);
+    assertEquals(st.isFile, true, name);
+    assertEquals(st.mode! & 0o777, 0o755, name);
+    const l = readLauncher(await Deno.readFile(`${bin}/${name}`));
+    assertEquals(l?.exec, weft, name);
+    assertEquals(l?.argv, [name, NO_AGENT_ARG], name);
+    assertEquals(l?.lostArgv, [name, AGENT_LOST_ARG], name);
+    assertEquals(l?.socket, cniSocketPath(Deno.env.toObject()));
+  }
   const leftovers = [...Deno.readDirSync(bin)].map((e) => e.name).sort();
   assertEquals(leftovers, [...CNI_NAMES].sort());
+});
+
+Deno.test("from source on x86_64 each name is the native launcher, whose fallback runs deno on the bundled entry: VERSION and the about line without an agent", async () => {
+  await using tmp = await tempDir();
+  const dir = tmp.path;
+  const bin = `${dir}/data/cni`;
+  const r = await installCni({ dataDir: dir, backend: "vxlan" });
+  assertEquals(r.mode, "launcher");
+  const l = readLauncher(await Deno.readFile(`${bin}/flannel`));
+  assertEquals(l?.exec, Deno.execPath());
+  assertEquals(l?.argv, [
+    Deno.execPath(),
+    "run",
+    "-A",
+    "-q",
+    "--no-config",
+    `${bin}/${CNI_BUNDLE}`,
+    "flannel",
+    NO_AGENT_ARG,
+  ]);
+  for (const name of ["host-local", "flannel"]) {
+    const env = { CNI_COMMAND: "VERSION", [CNI_SOCKET_ENV]: `${dir}/none` };
+    const out = await run([`${bin}/${name}`], { env });
+    assertEquals(out.code, 0, out.stderr);
+    const v = JSON.parse(out.stdout);
+    assertEquals(v.supportedVersions.includes("1.1.0"), true);
+    const about = await run([`${bin}/${name}`], {
+      env: { ...env, CNI_COMMAND: "" },
+    });
+    assert(about.stderr.startsWith(`CNI ${name} plugin weft`), about.stderr);
+  }
 });
 
 Deno.test("from source each name is a /bin/sh wrapper running the bundled entry, and answers VERSION as that plugin", async () => {
@@ -63,7 +119,11 @@ Deno.test("from source each name is a /bin/sh wrapper running the bundled entry,
   const bin = `${dir}/data/cni`;
   await Deno.mkdir(bin, { recursive: true });
   await Deno.symlink("/nonexistent", `${bin}/host-local`);
-  const r = await installCni({ dataDir: dir, backend: "vxlan" });
+  const r = await installCni({
+    dataDir: dir,
+    backend: "vxlan",
+    launcher: false,
+  });
   assertEquals(r.mode, "wrapper");
   const st = await Deno.lstat(`${bin}/host-local`);
   assertEquals(st.isFile, true);
@@ -92,7 +152,12 @@ Deno.test("without a bundle the wrappers run src/cni/main.ts; parseWrapper reads
   await using tmp = await tempDir();
   const dir = tmp.path;
   const bin = `${dir}/data/cni`;
-  await installCni({ dataDir: dir, backend: "vxlan", bundle: false });
+  await installCni({
+    dataDir: dir,
+    backend: "vxlan",
+    bundle: false,
+    launcher: false,
+  });
   const w = parseWrapper(await Deno.readTextFile(`${bin}/bridge`));
   assertEquals(
     w?.entry,
@@ -254,7 +319,7 @@ Deno.test("the installer task reports ready and returns when stopped", async () 
   const logs: string[] = [];
   let ready = false;
   const done = runCniInstaller(
-    { dataDir: dir, backend: "host-gw", execPath: "/x/weft" },
+    { dataDir: dir, backend: "host-gw", execPath: "/x/weft", launcher: false },
     {
       signal: ac.signal,
       ready: () => {
@@ -270,7 +335,7 @@ Deno.test("the installer task reports ready and returns when stopped", async () 
   assertEquals(logs[0].includes("installed 6 plugins (symlinks)"), true);
 });
 
-Deno.test("from source the installer task is ready with TypeScript-entry wrappers, then switches them to the bundle", async () => {
+Deno.test("from source the installer task is ready with launchers falling back to the TypeScript entry, then switches them to the bundle", async () => {
   await using tmp = await tempDir();
   const dir = tmp.path;
   const ac = new AbortController();
@@ -279,9 +344,9 @@ Deno.test("from source the installer task is ready with TypeScript-entry wrapper
   const done = runCniInstaller({ dataDir: dir, backend: "vxlan" }, {
     signal: ac.signal,
     ready: () => {
-      readyEntry = parseWrapper(
-        Deno.readTextFileSync(`${dir}/data/cni/flannel`),
-      )?.entry ?? "";
+      readyEntry = readLauncher(
+        Deno.readFileSync(`${dir}/data/cni/flannel`),
+      )?.argv[5] ?? "";
     },
     log: (m) => {
       logs.push(m);
@@ -291,10 +356,10 @@ Deno.test("from source the installer task is ready with TypeScript-entry wrapper
   await done;
   assert(readyEntry.endsWith("/src/cni/main.ts"), readyEntry);
   assert(logs[1]?.includes("bundled entry"), logs.join("\n"));
-  const w = parseWrapper(await Deno.readTextFile(`${dir}/data/cni/flannel`));
-  assertEquals(w?.entry, `${dir}/data/cni/${CNI_BUNDLE}`);
+  const l = readLauncher(await Deno.readFile(`${dir}/data/cni/flannel`));
+  assertEquals(l?.argv[5], `${dir}/data/cni/${CNI_BUNDLE}`);
   const out = await run([`${dir}/data/cni/flannel`], {
-    env: { CNI_COMMAND: "VERSION" },
+    env: { CNI_COMMAND: "VERSION", [CNI_SOCKET_ENV]: `${dir}/none` },
   });
   assertEquals(out.code, 0, out.stderr);
 });

@@ -1,6 +1,7 @@
 // weft doctor: each condition is created in a namespace (or a temp data
 // dir) and detected; --fix repairs what it claims to.
 
+import { launcherImage } from "../../src/cni/launcher/mod.ts";
 import { assertEquals, assertStringIncludes } from "@std/assert";
 import {
   checkBridgeNf,
@@ -165,7 +166,7 @@ Deno.test("doctor: another CNI config sorting before 10-flannel.conflist is a co
   assertEquals((await checkCniConfigs(env)).verdict, "warn");
 });
 
-Deno.test("doctor: dangling CNI links and wrappers running a missing file are stale; --fix reinstalls", async () => {
+Deno.test("doctor: dangling CNI links, wrappers and launchers running a missing file are stale; --fix reinstalls", async () => {
   await using env = await tempEnv();
   const { dataDir } = env;
   await installCni({ dataDir, backend: "vxlan" });
@@ -177,6 +178,17 @@ Deno.test("doctor: dangling CNI links and wrappers running a missing file are st
     `${bin}/portmap`,
     `#!/bin/bash\nexec -a portmap '/gone/deno' run -A -q '/gone/main.ts' "$@"\n`,
   );
+  // A launcher whose fallback entry is gone (a moved checkout).
+  await Deno.writeFile(
+    `${bin}/loopback`,
+    launcherImage({
+      socket: "/run/x.sock",
+      exec: Deno.execPath(),
+      argv: ["deno", "run", "/gone/.weft-cni.js", "loopback"],
+      lostArgv: ["deno"],
+    }),
+  );
+  await Deno.writeTextFile(`${bin}/bandwidth`, "#!/bin/sh\necho hi\n");
   const bad = await checkCniLinks(env);
   assertEquals(bad.verdict, "fail");
   assertStringIncludes(
@@ -184,6 +196,11 @@ Deno.test("doctor: dangling CNI links and wrappers running a missing file are st
     "bridge -> /nonexistent/weft-0.0.1 (dangling)",
   );
   assertStringIncludes(bad.detail, "portmap (runs missing /gone/deno)");
+  assertStringIncludes(
+    bad.detail,
+    "loopback (runs missing /gone/.weft-cni.js)",
+  );
+  assertStringIncludes(bad.detail, "bandwidth (not weft's)");
   await bad.repair!();
   assertEquals((await checkCniLinks(env)).verdict, "ok");
 });

@@ -9,6 +9,7 @@ import {
   parseWrapper,
 } from "../cni_install.ts";
 import { exec } from "../exec.ts";
+import { readLauncher } from "../../cni/launcher/mod.ts";
 
 export type Verdict = "ok" | "warn" | "fail";
 
@@ -415,13 +416,19 @@ export async function checkCniLinks(
       stale.push(`${name} (not a file)`);
       continue;
     }
-    const text = await Deno.readTextFile(path).catch(() => "");
-    const w = parseWrapper(text);
-    if (!w) {
+    const bytes = await Deno.readFile(path).catch(() => new Uint8Array(0));
+    const launcher = readLauncher(bytes);
+    const w = launcher ? null : parseWrapper(new TextDecoder().decode(bytes));
+    if (!launcher && !w) {
       stale.push(`${name} (not weft's)`);
       continue;
     }
-    for (const p of [w.deno, w.entry]) {
+    // What the file runs: the launcher's fallback executable and entry
+    // module, or the wrapper's deno and entry.
+    const needs = launcher
+      ? [launcher.exec, ...launcher.argv.filter((a) => /^\/.*\.[jt]s$/.test(a))]
+      : [w!.deno, w!.entry];
+    for (const p of needs) {
       if (!(await Deno.stat(p).then(() => true, () => false))) {
         stale.push(`${name} (runs missing ${p})`);
         break;

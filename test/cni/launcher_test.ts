@@ -1,0 +1,368 @@
+// The native CNI launcher (src/cni/launcher/): its machine code is what
+// x86_64.s assembles to, the installer's data reads back, and the
+// executable itself — run for real — hands the operation to whatever
+// listens on the socket and obeys the answer: exit with the agent's code,
+// exec the fallback when declined or when nobody answers, exec the
+// "agent lost" argv when the agent vanishes mid-operation. Then the agent's
+// side (src/cni/proc_request.ts) with the real server: served operations
+// read stdin and write stdout through /proc, hostile requests (bad pid,
+// a process that is no plugin, another network namespace) are dropped or
+// declined, and the server goes on.
+
+import { assert, assertEquals, assertThrows } from "@std/assert";
+import {
+  hasLauncher,
+  LauncherError,
+  launcherImage,
+  type LauncherSpec,
+  readLauncher,
+} from "../../src/cni/launcher/mod.ts";
+import { CODE_HEX } from "../../src/cni/launcher/x86_64.ts";
+import { serveCni } from "../../src/cni/server.ts";
+import {
+  CNI_SOCKET_ENV,
+  LAUNCHER_ACCEPT,
+  LAUNCHER_FALLBACK,
+  LAUNCHER_MAGIC,
+} from "../../src/cni/socket.ts";
+import { Netns } from "../harness/netns.ts";
+
+const SRC = new URL("../../src/cni/launcher/x86_64.s", import.meta.url)
+  .pathname;
+
+async function tempDir(): Promise<{ path: string } & AsyncDisposable> {
+  const path = await Deno.makeTempDir({ prefix: "weft-launcher-" });
+  return {
+    path,
+    [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }),
+  };
+}
+
+function have(cmd: string): boolean {
+  try {
+    new Deno.Command(cmd, {
+      args: ["--version"],
+      stdout: "null",
+      stderr: "null",
+    })
+      .outputSync();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const assembler = have("as") && have("objcopy");
+if (!assembler) {
+  console.log(
+    "launcher_test: binutils (as, objcopy) is not installed: the check that x86_64.s assembles to CODE_HEX is skipped",
+  );
+}
+
+Deno.test({
+  name: "x86_64.s assembles to the committed machine code (binutils)",
+  ignore: !assembler,
+  fn: async () => {
+    await using tmp = await tempDir();
+    const o = `${tmp.path}/l.o`;
+    const bin = `${tmp.path}/l.bin`;
+    for (
+      const [cmd, args] of [
+        ["as", ["--64", "-o", o, SRC]],
+        ["objcopy", ["-O", "binary", "-j", ".text", o, bin]],
+      ] as const
+    ) {
+      const r = await new Deno.Command(cmd, { args: [...args] }).output();
+      assertEquals(r.code, 0, new TextDecoder().decode(r.stderr));
+    }
+    const text = await Deno.readFile(bin);
+    const hex = [...text.subarray(0, 512)]
+      .map((b) => b.toString(16).padStart(2, "0")).join("");
+    assertEquals(hex, CODE_HEX);
+    // The table of four addresses follows, zero in the source.
+    assertEquals([...text.subarray(512)], new Array(32).fill(0));
+  },
+});
+
+const SPEC: LauncherSpec = {
+  socket: "/run/flannel/weft-cni.sock",
+  exec: "/usr/local/bin/weft",
+  argv: ["flannel", "--weft-no-agent"],
+  lostArgv: ["flannel", "--weft-agent-lost"],
+};
+
+Deno.test("launcherImage: a static ELF under 2 KiB that readLauncher reads back; what cannot fit is refused", () => {
+  const img = launcherImage(SPEC);
+  assert(img.length < 2048, `${img.length} bytes`);
+  assertEquals([...img.subarray(0, 4)], [0x7f, 0x45, 0x4c, 0x46]);
+  assertEquals(readLauncher(img), SPEC);
+  assertEquals(readLauncher(new TextEncoder().encode("#!/bin/sh\n")), null);
+  assertEquals(readLauncher(img.subarray(0, 700)), null);
+  const bad: Partial<LauncherSpec>[] = [
+    { socket: "/" + "s".repeat(107) },
+    { socket: "" },
+    { exec: "/bin/x\0y" },
+    { argv: [] },
+    { lostArgv: new Array(65).fill("x") },
+  ];
+  for (const b of bad) {
+    assertThrows(() => launcherImage({ ...SPEC, ...b }), LauncherError);
+  }
+});
+
+/** A listener standing in for the agent: answers each launcher with `answer`. */
+function fakeAgent(
+  path: string,
+  answer: (pid: number, conn: Deno.UnixConn) => Promise<void>,
+) {
+  const listener = Deno.listen({ transport: "unix", path });
+  const pids: number[] = [];
+  const loop = (async () => {
+    for await (const conn of listener) {
+      const req = new Uint8Array(8);
+      let off = 0;
+      while (off < 8) {
+        const n = await conn.read(req.subarray(off));
+        if (n === null) break;
+        off += n;
+      }
+      const v = new DataView(req.buffer);
+      assertEquals(v.getUint32(0, true), LAUNCHER_MAGIC);
+      const pid = v.getUint32(4, true);
+      pids.push(pid);
+      await answer(pid, conn).catch(() => {});
+      try {
+        conn.close();
+      } catch { /* closed by answer */ }
+    }
+  })();
+  return {
+    pids,
+    async [Symbol.asyncDispose]() {
+      listener.close();
+      await loop.catch(() => {});
+    },
+  };
+}
+
+async function runLauncher(path: string, env: Record<string, string>) {
+  const child = new Deno.Command(path, {
+    env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const out = await child.output();
+  return {
+    pid: child.pid,
+    code: out.code,
+    stdout: new TextDecoder().decode(out.stdout),
+  };
+}
+
+Deno.test({
+  name:
+    "the launcher: exits with the agent's code; execs the fallback when declined, refused or unanswered; the lost argv when the agent goes mid-operation",
+  ignore: !hasLauncher(),
+  fn: async () => {
+    await using tmp = await tempDir();
+    const dir = tmp.path;
+    const sock = `${dir}/agent.sock`;
+    const launcher = `${dir}/flannel`;
+    await Deno.writeFile(
+      launcher,
+      launcherImage({
+        socket: `${dir}/default.sock`,
+        exec: "/bin/echo",
+        argv: ["echo", "fallback"],
+        lostArgv: ["echo", "lost"],
+      }),
+      { mode: 0o755 },
+    );
+    let mode = "code";
+    await using agent = fakeAgent(sock, async (_pid, conn) => {
+      if (mode === "code") {
+        await conn.write(new Uint8Array([LAUNCHER_ACCEPT, 7]));
+      }
+      if (mode === "decline") {
+        await conn.write(new Uint8Array([LAUNCHER_FALLBACK]));
+      }
+      if (mode === "lost") await conn.write(new Uint8Array([LAUNCHER_ACCEPT]));
+      // "close": nothing at all.
+    });
+    const env = { [CNI_SOCKET_ENV]: sock, PATH: "/usr/bin:/bin" };
+    const r = await runLauncher(launcher, env);
+    assertEquals([r.code, r.stdout], [7, ""]);
+    assertEquals(agent.pids.at(-1), r.pid, "it sends its own pid");
+    mode = "decline";
+    assertEquals((await runLauncher(launcher, env)).stdout, "fallback\n");
+    mode = "close";
+    assertEquals((await runLauncher(launcher, env)).stdout, "fallback\n");
+    mode = "lost";
+    assertEquals((await runLauncher(launcher, env)).stdout, "lost\n");
+    const before = agent.pids.length;
+    // No agent at the default address, an empty or a too long override.
+    const envs: Record<string, string>[] = [
+      {},
+      { [CNI_SOCKET_ENV]: "" },
+      { [CNI_SOCKET_ENV]: "/" + "x".repeat(200) },
+    ];
+    for (const e of envs) {
+      const f = await runLauncher(launcher, e);
+      assertEquals([f.code, f.stdout], [0, "fallback\n"], JSON.stringify(e));
+    }
+    assertEquals(agent.pids.length, before, "none of those reached the agent");
+  },
+});
+
+/** The real server in this process, on a socket in a temp dir. */
+async function startServer(dir: string) {
+  const path = `${dir}/run/cni.sock`;
+  const stop = new AbortController();
+  const logs: string[] = [];
+  let ready = () => {};
+  const isReady = new Promise<void>((r) => ready = r);
+  const done = serveCni({
+    path,
+    signal: stop.signal,
+    ready,
+    log: (m) => logs.push(m),
+    preload: [],
+  });
+  await Promise.race([isReady, done]);
+  return {
+    path,
+    logs,
+    async [Symbol.asyncDispose]() {
+      stop.abort();
+      await done;
+    },
+  };
+}
+
+/** Sends a launcher request for `pid`; the byte answered, or null. */
+async function ask(path: string, pid: number): Promise<number | null> {
+  using conn = await Deno.connect({ transport: "unix", path });
+  const req = new Uint8Array(8);
+  const v = new DataView(req.buffer);
+  v.setUint32(0, LAUNCHER_MAGIC, true);
+  v.setUint32(4, pid, true);
+  await conn.write(req);
+  const b = new Uint8Array(1);
+  return (await conn.read(b)) === 1 ? b[0] : null;
+}
+
+Deno.test({
+  name:
+    "the agent serves launchers through /proc (env, stdin, stdout, exit code); bad pids are dropped, a process that is no plugin and another netns are declined; the server goes on",
+  ignore: !hasLauncher(),
+  fn: async () => {
+    await using tmp = await tempDir();
+    const dir = tmp.path;
+    await using server = await startServer(dir);
+    const fallback = ["echo", "fallback"];
+    for (const name of ["loopback", "flannel"]) {
+      await Deno.writeFile(
+        `${dir}/${name}`,
+        launcherImage({
+          socket: server.path,
+          exec: "/bin/echo",
+          argv: fallback,
+          lostArgv: ["echo", "lost"],
+        }),
+        { mode: 0o755 },
+      );
+    }
+    const run = async (
+      name: string,
+      env: Record<string, string>,
+      stdin: Uint8Array,
+      cwd = Deno.cwd(),
+    ) => {
+      const child = new Deno.Command(`${dir}/${name}`, {
+        env,
+        clearEnv: true,
+        cwd,
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const w = child.stdin.getWriter();
+      await w.write(stdin).catch(() => {});
+      await w.close().catch(() => {});
+      const out = await child.output();
+      const dec = new TextDecoder();
+      return {
+        code: out.code,
+        stdout: dec.decode(out.stdout),
+        stderr: dec.decode(out.stderr),
+      };
+    };
+    const enc = new TextEncoder();
+    // VERSION: no stdin read; the answer comes from the agent.
+    const v = await run(
+      "loopback",
+      { CNI_COMMAND: "VERSION" },
+      new Uint8Array(),
+    );
+    assertEquals(v.code, 0, v.stderr);
+    assert(JSON.parse(v.stdout).supportedVersions.includes("1.1.0"), v.stdout);
+    // A loopback ADD needs a netns: a missing one is the plugin's own error
+    // (exit 1 and the CNI error JSON on stdout), from the agent: it read the
+    // environment and the config (stdin) of the launcher.
+    const addEnv = {
+      CNI_COMMAND: "ADD",
+      CNI_CONTAINERID: "c1",
+      CNI_NETNS: "/nonexistent/netns",
+      CNI_IFNAME: "lo",
+      CNI_PATH: "/opt/cni/bin",
+    };
+    const conf = enc.encode(
+      JSON.stringify({ cniVersion: "1.0.0", name: "lo", type: "loopback" }),
+    );
+    const add = await run("loopback", addEnv, conf);
+    assertEquals(add.code, 1);
+    assertEquals(
+      JSON.parse(add.stdout).msg,
+      'failed to open netns "/nonexistent/netns": no such file or directory',
+    );
+    // Stdin over 4 MiB: the decoding error, answered (stdin is consumed).
+    const big = await run(
+      "flannel",
+      addEnv,
+      new Uint8Array(4 * 1024 * 1024 + 8),
+    );
+    assertEquals(big.code, 1);
+    assertEquals(JSON.parse(big.stdout).code, 6, big.stdout);
+    // Another working directory: declined before stdin, the fallback runs.
+    const other = Deno.cwd() === "/" ? "/tmp" : "/";
+    const moved = await run("loopback", addEnv, conf, other);
+    assertEquals(moved.stdout, "fallback\n");
+    // Hostile requests: pid 0, beyond the kernel's range, not running.
+    assertEquals(await ask(server.path, 0), null);
+    assertEquals(await ask(server.path, 0xffffffff), null);
+    assertEquals(
+      await ask(server.path, 4 * 1024 * 1024 - 1),
+      LAUNCHER_FALLBACK,
+    );
+    // This test process is no plugin (argv[0] is deno): declined.
+    assertEquals(await ask(server.path, Deno.pid), LAUNCHER_FALLBACK);
+    // From another network namespace: declined, the fallback runs there.
+    await using ns = await Netns.create("lnch");
+    const r = await ns.run([`${dir}/loopback`], {
+      env: { CNI_COMMAND: "VERSION" },
+    });
+    assertEquals(r.stdout, "fallback\n");
+    assert(
+      server.logs.some((l) => l.includes("another network namespace")),
+      server.logs.join("\n"),
+    );
+    // Still serving.
+    const again = await run(
+      "loopback",
+      { CNI_COMMAND: "VERSION" },
+      new Uint8Array(),
+    );
+    assertEquals(again.code, 0, again.stderr);
+  },
+});
