@@ -14,6 +14,7 @@
 
 import { closeQuietly } from "../util/close.ts";
 import { isPluginName, programName } from "./argv0.ts";
+import { readLauncher } from "./launcher/mod.ts";
 import {
   type CniReply,
   type CniRequestHeader,
@@ -53,6 +54,8 @@ export type ProcRequest =
 
 const MAX_PID = 4 * 1024 * 1024;
 const MAX_CMDLINE = 64 * 1024;
+/** A launcher is about a kilobyte; anything far bigger is not one. */
+const MAX_LAUNCHER = 64 * 1024;
 const MAX_ENV_VARS = 4096;
 /** The verbs whose config arrives on stdin. */
 const STDIN_COMMANDS = new Set(["ADD", "DEL", "CHECK", "GC", "STATUS"]);
@@ -162,6 +165,12 @@ export async function procRequest(
   const dir = `/proc/${pid}`;
   const peer = new LauncherPeer(conn);
   const decline = (why: string): ProcRequest => ({ declined: why, peer });
+  // The pid must be a launcher's: a pid from another pid namespace (a
+  // runtime in a container, say) names some other process here.
+  const exe = await readProcFile(`${dir}/exe`, MAX_LAUNCHER).catch(() => null);
+  if (!exe || !readLauncher(exe)) {
+    return decline("a process that is no launcher");
+  }
   let cmdline: Uint8Array, environ: Uint8Array, cwd: string, ns: string;
   try {
     cmdline = await readProcFile(`${dir}/cmdline`, MAX_CMDLINE);
