@@ -8,12 +8,13 @@
 //                  packaged; bridge gets the config flannel renders)
 //   weft agent     weft's default conflist: one plugin, flannel, applying
 //                  portMappings and bandwidth in process — exec'd through
-//                  the installer's from-source wrappers (bundled entry),
-//                  whose thin client hands the operation to the agent's
-//                  CNI socket (served here by an agent-like child process,
-//                  test/cni/_cni_server.ts)
-//   weft fallback  the same with no agent: the client runs the plugin in
-//                  its own process
+//                  the installer's native launcher (x86_64), which hands
+//                  the operation to the agent's CNI socket (served here by
+//                  an agent-like child process, test/cni/_cni_server.ts)
+//   weft fallback  the same with no agent: the launcher execs deno on the
+//                  bundled entry, which runs the plugin in its own process
+//   weft thin      the same, agent serving, through the /bin/sh wrappers
+//                  and Deno thin client installed where no launcher exists
 //   weft k3s chain weft's plugins in K3s's chain (--cni-chain k3s), exec'd,
 //                  agent serving
 //   weft in proc   weft's runtime running the default conflist in process
@@ -147,6 +148,8 @@ async function inner(podPath: string, dir: string): Promise<void> {
   );
   const bin = `${dir}/bin`;
   await installPlugins(bin);
+  const binSh = `${dir}/bin-sh`;
+  await installPlugins(binSh, Deno.execPath(), { launcher: false });
   const l = lists(dir);
   const quiet = () => {};
   await using agent = await startAgent(`${dir}/cni.sock`);
@@ -176,6 +179,13 @@ async function inner(podPath: string, dir: string): Promise<void> {
     {
       label: "weft exec'd, no agent (fallback), default conflist",
       runtime: exec(bin, "f"),
+      list: l.weft,
+      add: [],
+      del: [],
+    },
+    {
+      label: "weft exec'd, Deno thin client (no launcher), agent serving",
+      runtime: exec(binSh, "t", agent.socket),
       list: l.weft,
       add: [],
       del: [],
@@ -252,7 +262,8 @@ async function inner(podPath: string, dir: string): Promise<void> {
     const goals = [
       "goal <= 0.70x, must <= 1.00x",
       "without an agent",
-      "for comparison",
+      "other arches",
+      "k3s chain",
       "goal <= 0.40x",
     ];
     rest.forEach((xs, i) => {
@@ -265,12 +276,13 @@ async function inner(podPath: string, dir: string): Promise<void> {
     });
     if (!weftAdd.length) weftAdd = cs[1].add;
   }
-  // 2 pods x 3 warm-ups + 2n iterations x (ADD + DEL) x (1 + 3 plugins).
-  const want = 2 * (3 + n) * 2 * 4;
+  // 2 pods x 3 warm-ups + 2n iterations x (ADD + DEL) x (1 + 1 + 3
+  // plugins: launcher, thin client, k3s chain).
+  const want = 2 * (3 + n) * 2 * 5;
   if (agent.served() !== want) {
     throw new Error(`the agent served ${agent.served()} of ${want} operations`);
   }
-  await startup(dir, bin, weftAdd, agent.socket);
+  await startup(dir, bin, binSh, weftAdd, agent.socket);
 }
 
 interface Agent extends AsyncDisposable {
@@ -351,6 +363,7 @@ async function timeStart(
 async function startup(
   dir: string,
   bin: string,
+  binSh: string,
   weftAdd: number[],
   socket: string,
 ) {
@@ -358,7 +371,8 @@ async function startup(
   Deno.writeTextFileSync(`${dir}/empty.js`, "");
   const bundle = `${bin}/.weft-cni.js`;
   const entry = `${ROOT}src/cni/main.ts`;
-  const forms: [string, string[]][] = [
+  // [label, command, the agent's socket when it is to answer]
+  const forms: [string, string[], string?][] = [
     ["empty Deno start (deno run empty.js)", [
       deno,
       "run",
@@ -367,13 +381,15 @@ async function startup(
       `${dir}/empty.js`,
     ]],
     ["reference bridge VERSION", [`${REF}/bridge`]],
-    ["VERSION via installed wrapper, agent serving", [
-      "env",
-      `${CNI_SOCKET_ENV}=${socket}`,
+    ["VERSION via the launcher, agent serving", [`${bin}/flannel`], socket],
+    ["VERSION via the launcher, no agent (execs deno, bundle)", [
       `${bin}/flannel`,
     ]],
-    ["VERSION via installed wrapper (sh, --no-config, bundle), no agent", [
-      `${bin}/flannel`,
+    ["VERSION via the sh wrapper + Deno thin client, agent serving", [
+      `${binSh}/flannel`,
+    ], socket],
+    ["VERSION via the sh wrapper (--no-config, bundle), no agent", [
+      `${binSh}/flannel`,
     ]],
     ["  bundle + --no-lock --no-npm --no-remote --cached-only", [
       deno,
@@ -423,8 +439,9 @@ async function startup(
   const times = forms.map(() => [] as number[]);
   // Interleaved rounds: a noisy neighbour hits every form alike.
   for (let r = 0; r < rounds; r++) {
-    for (const [i, [, cmd]] of forms.entries()) {
-      times[i].push(await timeStart(cmd, env, 8));
+    for (const [i, [, cmd, sock]] of forms.entries()) {
+      const e = sock ? { ...env, [CNI_SOCKET_ENV]: sock } : env;
+      times[i].push(await timeStart(cmd, e, 8));
     }
   }
   console.log("start breakdown (ms, p50)");
