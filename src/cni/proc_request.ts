@@ -120,8 +120,11 @@ class LauncherPeer implements Peer {
     }
   }
 
+  #accepted: Promise<boolean> | null = null;
+
+  /** Sends the accept byte once (early, when its stdin was consumed). */
   accept(): Promise<boolean> {
-    return this.#byte(LAUNCHER_ACCEPT);
+    return this.#accepted ??= this.#byte(LAUNCHER_ACCEPT);
   }
 
   async decline(): Promise<void> {
@@ -214,10 +217,13 @@ export async function procRequest(
       launcher.closeFiles();
       return { declined: "a launcher whose stdin cannot be opened", peer };
     }
-    // From here on its stdin is consumed: the agent must answer.
+    // From here on its stdin is consumed: the agent must answer. It says
+    // so now, so that a launcher waiting in a long queue gives up only
+    // after the answer's bound, not the start's.
     launcher.canDecline = false;
     using _ = file;
     stdin = await readBounded(file, MAX_STDIN);
+    await launcher.accept();
   }
   return {
     header: { name, env, cwd, ns },

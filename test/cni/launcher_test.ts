@@ -19,11 +19,13 @@ import {
 } from "../../src/cni/launcher/mod.ts";
 import { CODE_HEX } from "../../src/cni/launcher/x86_64.ts";
 import { serveCni } from "../../src/cni/server.ts";
+import { procRequest } from "../../src/cni/proc_request.ts";
 import {
   CNI_SOCKET_ENV,
   LAUNCHER_ACCEPT,
   LAUNCHER_FALLBACK,
   LAUNCHER_MAGIC,
+  netnsId,
 } from "../../src/cni/socket.ts";
 import { Netns } from "../harness/netns.ts";
 
@@ -364,5 +366,50 @@ Deno.test({
       new Uint8Array(),
     );
     assertEquals(again.code, 0, again.stderr);
+  },
+});
+
+Deno.test({
+  name:
+    "procRequest: once it has read a launcher's stdin the agent says 'accepted' at once (the launcher then waits for the answer's bound, never runs the plugin itself without its stdin)",
+  ignore: !hasLauncher(),
+  fn: async () => {
+    await using tmp = await tempDir();
+    const dir = tmp.path;
+    const sock = `${dir}/agent.sock`;
+    await Deno.writeFile(
+      `${dir}/flannel`,
+      launcherImage({
+        socket: sock,
+        exec: "/bin/echo",
+        argv: ["echo", "fallback"],
+        lostArgv: ["echo", "lost"],
+      }),
+      { mode: 0o755 },
+    );
+    using listener = Deno.listen({ transport: "unix", path: sock });
+    const own = { ns: netnsId(), cwd: Deno.cwd() };
+    for (
+      const [command, want] of [["ADD", "lost\n"], ["VERSION", "fallback\n"]]
+    ) {
+      const child = new Deno.Command(`${dir}/flannel`, {
+        env: { CNI_COMMAND: command },
+        stdin: "piped",
+        stdout: "piped",
+      }).spawn();
+      const w = child.stdin.getWriter();
+      await w.write(new TextEncoder().encode('{"cniVersion":"1.0.0"}'));
+      await w.close();
+      const conn = await listener.accept();
+      const magic = new Uint8Array(4);
+      assertEquals(await conn.read(magic), 4);
+      const req = await procRequest(conn, own);
+      if ("declined" in req) throw new Error(`declined: ${req.declined}`);
+      assertEquals(req.stdin.length, command === "ADD" ? 22 : 0);
+      // The agent goes away before running it.
+      req.peer.close();
+      const out = await child.output();
+      assertEquals(new TextDecoder().decode(out.stdout), want, command);
+    }
   },
 });
