@@ -10,7 +10,9 @@
 // read or opened before stdin is consumed declines the operation (the
 // launcher runs weft's own plugin, which reads its stdin itself); after,
 // the operation runs and its error is the answer. Only root reaches the
-// socket (0600 in a 0700 dir): the pid is trusted to be the caller's.
+// socket (0600 in a 0700 dir), and the pid must name a running launcher
+// (/proc/<pid>/exe reads back as one) in the agent's network namespace and
+// working directory; a pid from another pid namespace is declined.
 
 import { closeQuietly } from "../util/close.ts";
 import { isPluginName, programName } from "./argv0.ts";
