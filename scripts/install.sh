@@ -3,7 +3,9 @@
 # Debian packages (--no-install-recommends) and Deno 2.9.6 from the npm registry.
 # containerd, runc and busybox-static are for the containerd end-to-end test,
 # the ctr bench and `weft demo --runtime containerd` (busybox is the image);
-# prometheus (its server and promtool) for the metrics scrape test.
+# prometheus (its server and promtool) for the metrics scrape test; binutils
+# for both architectures and qemu-user-static for the CNI launcher's test
+# (its x86_64 and aarch64 machine code reassembled, the aarch64 one run).
 set -euo pipefail
 
 DENO_VERSION=2.9.6
@@ -11,7 +13,8 @@ DENO_HOME=${WEFT_DENO_HOME:-/opt/weft/deno}
 PKGS=(libnl-3-200 libnl-route-3-200 libnl-genl-3-200 iptables nftables iproute2
   containernetworking-plugins wireguard-tools wireguard-go conntrack tcpdump
   iperf3 curl ethtool kmod procps util-linux iputils-ping openssl
-  containerd runc busybox-static prometheus etcd-server)
+  containerd runc busybox-static prometheus etcd-server
+  binutils binutils-aarch64-linux-gnu qemu-user-static)
 
 log() { printf 'install: %s\n' "$*" >&2; }
 

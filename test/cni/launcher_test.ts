@@ -17,7 +17,8 @@ import {
   type LauncherSpec,
   readLauncher,
 } from "../../src/cni/launcher/mod.ts";
-import { CODE_HEX } from "../../src/cni/launcher/x86_64.ts";
+import { CODE_HEX as X86_HEX } from "../../src/cni/launcher/x86_64.ts";
+import { CODE_HEX as A64_HEX } from "../../src/cni/launcher/aarch64.ts";
 import { serveCni } from "../../src/cni/server.ts";
 import { procRequest } from "../../src/cni/proc_request.ts";
 import {
@@ -28,9 +29,6 @@ import {
   netnsId,
 } from "../../src/cni/socket.ts";
 import { Netns } from "../harness/netns.ts";
-
-const SRC = new URL("../../src/cni/launcher/x86_64.s", import.meta.url)
-  .pathname;
 
 async function tempDir(): Promise<{ path: string } & AsyncDisposable> {
   const path = await Deno.makeTempDir({ prefix: "weft-launcher-" });
@@ -54,37 +52,56 @@ function have(cmd: string): boolean {
   }
 }
 
-const assembler = have("as") && have("objcopy");
-if (!assembler) {
-  console.log(
-    "launcher_test: binutils (as, objcopy) is not installed: the check that x86_64.s assembles to CODE_HEX is skipped",
-  );
-}
-
-Deno.test({
-  name: "x86_64.s assembles to the committed machine code (binutils)",
-  ignore: !assembler,
-  fn: async () => {
-    await using tmp = await tempDir();
-    const o = `${tmp.path}/l.o`;
-    const bin = `${tmp.path}/l.bin`;
-    for (
-      const [cmd, args] of [
-        ["as", ["--64", "-o", o, SRC]],
-        ["objcopy", ["-O", "binary", "-j", ".text", o, bin]],
-      ] as const
-    ) {
-      const r = await new Deno.Command(cmd, { args: [...args] }).output();
-      assertEquals(r.code, 0, new TextDecoder().decode(r.stderr));
-    }
-    const text = await Deno.readFile(bin);
-    const hex = [...text.subarray(0, 512)]
-      .map((b) => b.toString(16).padStart(2, "0")).join("");
-    assertEquals(hex, CODE_HEX);
-    // The table of four addresses follows, zero in the source.
-    assertEquals([...text.subarray(512)], new Array(32).fill(0));
+/** Each architecture's source, its committed bytes and the binutils
+ * that assemble it (present here or not). */
+const SOURCES = [
+  { arch: "x86_64", hex: X86_HEX, as: ["as", "--64"], objcopy: "objcopy" },
+  {
+    arch: "aarch64",
+    hex: A64_HEX,
+    as: ["aarch64-linux-gnu-as"],
+    objcopy: "aarch64-linux-gnu-objcopy",
   },
-});
+];
+
+for (const src of SOURCES) {
+  const tools = have(src.as[0]) && have(src.objcopy);
+  if (!tools) {
+    console.log(
+      `launcher_test: ${
+        src.as[0]
+      }/${src.objcopy} not installed: the check that ${src.arch}.s assembles to its committed bytes is skipped`,
+    );
+  }
+  Deno.test({
+    name: `${src.arch}.s assembles to the committed machine code (binutils)`,
+    ignore: !tools,
+    fn: async () => {
+      await using tmp = await tempDir();
+      const o = `${tmp.path}/l.o`;
+      const bin = `${tmp.path}/l.bin`;
+      const s = new URL(
+        `../../src/cni/launcher/${src.arch}.s`,
+        import.meta.url,
+      ).pathname;
+      for (
+        const [cmd, ...args] of [
+          [...src.as, "-o", o, s],
+          [src.objcopy, "-O", "binary", "-j", ".text", o, bin],
+        ]
+      ) {
+        const r = await new Deno.Command(cmd, { args }).output();
+        assertEquals(r.code, 0, new TextDecoder().decode(r.stderr));
+      }
+      const text = await Deno.readFile(bin);
+      const hex = [...text.subarray(0, 512)]
+        .map((b) => b.toString(16).padStart(2, "0")).join("");
+      assertEquals(hex, src.hex);
+      // The table of four addresses follows, zero in the source.
+      assertEquals([...text.subarray(512)], new Array(32).fill(0));
+    },
+  });
+}
 
 const SPEC: LauncherSpec = {
   socket: "/run/flannel/weft-cni.sock",
@@ -94,10 +111,15 @@ const SPEC: LauncherSpec = {
 };
 
 Deno.test("launcherImage: a static ELF under 2 KiB that readLauncher reads back; what cannot fit is refused", () => {
+  for (const [arch, machine] of [["x86_64", 62], ["aarch64", 183]] as const) {
+    const img = launcherImage(SPEC, arch);
+    assert(img.length < 2048, `${img.length} bytes`);
+    assertEquals([...img.subarray(0, 4)], [0x7f, 0x45, 0x4c, 0x46]);
+    assertEquals(new DataView(img.buffer).getUint16(18, true), machine);
+    assertEquals(readLauncher(img), SPEC);
+  }
+  assertThrows(() => launcherImage(SPEC, "riscv64"), LauncherError);
   const img = launcherImage(SPEC);
-  assert(img.length < 2048, `${img.length} bytes`);
-  assertEquals([...img.subarray(0, 4)], [0x7f, 0x45, 0x4c, 0x46]);
-  assertEquals(readLauncher(img), SPEC);
   assertEquals(readLauncher(new TextEncoder().encode("#!/bin/sh\n")), null);
   assertEquals(readLauncher(img.subarray(0, 700)), null);
   const bad: Partial<LauncherSpec>[] = [
@@ -147,8 +169,12 @@ function fakeAgent(
   };
 }
 
-async function runLauncher(path: string, env: Record<string, string>) {
-  const child = new Deno.Command(path, {
+async function runLauncher(
+  cmd: string[],
+  env: Record<string, string>,
+) {
+  const child = new Deno.Command(cmd[0], {
+    args: cmd.slice(1),
     env,
     stdin: "null",
     stdout: "piped",
@@ -162,60 +188,86 @@ async function runLauncher(path: string, env: Record<string, string>) {
   };
 }
 
-Deno.test({
-  name:
-    "the launcher: exits with the agent's code; execs the fallback when declined, refused or unanswered; the lost argv when the agent goes mid-operation",
-  ignore: !hasLauncher(),
-  fn: async () => {
-    await using tmp = await tempDir();
-    const dir = tmp.path;
-    const sock = `${dir}/agent.sock`;
-    const launcher = `${dir}/flannel`;
-    await Deno.writeFile(
-      launcher,
-      launcherImage({
-        socket: `${dir}/default.sock`,
-        exec: "/bin/echo",
-        argv: ["echo", "fallback"],
-        lostArgv: ["echo", "lost"],
-      }),
-      { mode: 0o755 },
-    );
-    let mode = "code";
-    await using agent = fakeAgent(sock, async (_pid, conn) => {
-      if (mode === "code") {
-        await conn.write(new Uint8Array([LAUNCHER_ACCEPT, 7]));
-      }
-      if (mode === "decline") {
-        await conn.write(new Uint8Array([LAUNCHER_FALLBACK]));
-      }
-      if (mode === "lost") await conn.write(new Uint8Array([LAUNCHER_ACCEPT]));
-      // "close": nothing at all.
-    });
-    const env = { [CNI_SOCKET_ENV]: sock, PATH: "/usr/bin:/bin" };
-    const r = await runLauncher(launcher, env);
-    assertEquals([r.code, r.stdout], [7, ""]);
-    assertEquals(agent.pids.at(-1), r.pid, "it sends its own pid");
-    mode = "decline";
-    assertEquals((await runLauncher(launcher, env)).stdout, "fallback\n");
-    mode = "close";
-    assertEquals((await runLauncher(launcher, env)).stdout, "fallback\n");
-    mode = "lost";
-    assertEquals((await runLauncher(launcher, env)).stdout, "lost\n");
-    const before = agent.pids.length;
-    // No agent at the default address, an empty or a too long override.
-    const envs: Record<string, string>[] = [
-      {},
-      { [CNI_SOCKET_ENV]: "" },
-      { [CNI_SOCKET_ENV]: "/" + "x".repeat(200) },
-    ];
-    for (const e of envs) {
-      const f = await runLauncher(launcher, e);
-      assertEquals([f.code, f.stdout], [0, "fallback\n"], JSON.stringify(e));
-    }
-    assertEquals(agent.pids.length, before, "none of those reached the agent");
+/** Where each launcher runs: natively, or the aarch64 one under qemu-user. */
+const RUNNERS = [
+  { arch: "x86_64", prefix: [] as string[], ok: Deno.build.arch === "x86_64" },
+  {
+    arch: "aarch64",
+    prefix: Deno.build.arch === "aarch64" ? [] : ["qemu-aarch64-static"],
+    ok: Deno.build.arch === "aarch64" || have("qemu-aarch64-static"),
   },
-});
+];
+for (const r of RUNNERS) {
+  if (!r.ok) {
+    console.log(
+      `launcher_test: the ${r.arch} launcher cannot run here (no qemu-aarch64-static): its behaviour test is skipped`,
+    );
+  }
+}
+
+for (const runner of RUNNERS) {
+  Deno.test({
+    name:
+      `the ${runner.arch} launcher: exits with the agent's code; execs the fallback when declined, refused or unanswered; the lost argv when the agent goes mid-operation`,
+    ignore: !runner.ok,
+    fn: async () => {
+      await using tmp = await tempDir();
+      const dir = tmp.path;
+      const sock = `${dir}/agent.sock`;
+      const launcher = `${dir}/flannel`;
+      await Deno.writeFile(
+        launcher,
+        launcherImage({
+          socket: `${dir}/default.sock`,
+          exec: "/bin/echo",
+          argv: ["echo", "fallback"],
+          lostArgv: ["echo", "lost"],
+        }, runner.arch),
+        { mode: 0o755 },
+      );
+      const cmd = [...runner.prefix, launcher];
+      let mode = "code";
+      await using agent = fakeAgent(sock, async (_pid, conn) => {
+        if (mode === "code") {
+          await conn.write(new Uint8Array([LAUNCHER_ACCEPT, 7]));
+        }
+        if (mode === "decline") {
+          await conn.write(new Uint8Array([LAUNCHER_FALLBACK]));
+        }
+        if (mode === "lost") {
+          await conn.write(new Uint8Array([LAUNCHER_ACCEPT]));
+        }
+        // "close": nothing at all.
+      });
+      const env = { [CNI_SOCKET_ENV]: sock, PATH: "/usr/bin:/bin" };
+      const r = await runLauncher(cmd, env);
+      assertEquals([r.code, r.stdout], [7, ""]);
+      assertEquals(agent.pids.at(-1), r.pid, "it sends its own pid");
+      mode = "decline";
+      assertEquals((await runLauncher(cmd, env)).stdout, "fallback\n");
+      mode = "close";
+      assertEquals((await runLauncher(cmd, env)).stdout, "fallback\n");
+      mode = "lost";
+      assertEquals((await runLauncher(cmd, env)).stdout, "lost\n");
+      const before = agent.pids.length;
+      // No agent at the default address, an empty or a too long override.
+      const envs: Record<string, string>[] = [
+        {},
+        { [CNI_SOCKET_ENV]: "" },
+        { [CNI_SOCKET_ENV]: "/" + "x".repeat(200) },
+      ];
+      for (const e of envs) {
+        const f = await runLauncher(cmd, e);
+        assertEquals([f.code, f.stdout], [0, "fallback\n"], JSON.stringify(e));
+      }
+      assertEquals(
+        agent.pids.length,
+        before,
+        "none of those reached the agent",
+      );
+    },
+  });
+}
 
 /** The real server in this process, on a socket in a temp dir. */
 async function startServer(dir: string) {

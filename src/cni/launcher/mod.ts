@@ -1,13 +1,15 @@
 // The native CNI launcher: what the installer puts under each plugin name
-// where it can (x86_64 Linux). A static executable of under a kilobyte that
+// where it can (x86_64 and aarch64 Linux). A static executable of under a kilobyte that
 // hands the operation to the local agent in one round trip — no Deno start
 // on the pod's path — and execs weft's own plugin when no agent takes it.
-// The code is fixed (x86_64.s / x86_64.ts); the installer appends the data:
+// The code is fixed per architecture (x86_64.s, aarch64.s and their .ts
+// bytes); the installer appends the data:
 // the default socket address, the fallback's executable and its two argv
 // lists (declined, agent lost), at absolute addresses it computes here.
 
 import { ELF_HEADERS, staticElf } from "./elf.ts";
-import { CODE_HEX, TABLE_OFFSET } from "./x86_64.ts";
+import * as x86_64 from "./x86_64.ts";
+import * as aarch64 from "./aarch64.ts";
 
 export interface LauncherSpec {
   /** The agent's socket (WEFT_CNI_SOCKET, when set and not empty, wins). */
@@ -31,16 +33,25 @@ const SOCKADDR = 110;
 const MAX_ARGS = 64;
 const MAX_STRING = 4096;
 
-/** The architectures (Deno.build.arch) the launcher exists for. */
-export const LAUNCHER_ARCHES: readonly string[] = ["x86_64"];
+/** Each architecture's code (Deno.build.arch names) and ELF machine. */
+const ARCHES: Record<string, { hex: string; table: number; machine: number }> =
+  {
+    x86_64: { hex: x86_64.CODE_HEX, table: x86_64.TABLE_OFFSET, machine: 62 },
+    aarch64: {
+      hex: aarch64.CODE_HEX,
+      table: aarch64.TABLE_OFFSET,
+      machine: 183,
+    },
+  };
 
-let code: Uint8Array | null = null;
-function machineCode(): Uint8Array {
-  if (!code) {
-    code = new Uint8Array(CODE_HEX.length / 2);
-    for (let i = 0; i < code.length; i++) {
-      code[i] = parseInt(CODE_HEX.slice(2 * i, 2 * i + 2), 16);
-    }
+/** The architectures (Deno.build.arch) the launcher exists for. */
+export const LAUNCHER_ARCHES: readonly string[] = Object.keys(ARCHES);
+
+function machineCode(arch: string): Uint8Array {
+  const hex = ARCHES[arch].hex;
+  const code = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < code.length; i++) {
+    code[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
   }
   return code;
 }
@@ -53,8 +64,14 @@ export function hasLauncher(
   return os === "linux" && LAUNCHER_ARCHES.includes(arch);
 }
 
-/** The launcher executable for `spec` (x86_64 Linux). */
-export function launcherImage(spec: LauncherSpec): Uint8Array {
+/** The launcher executable for `spec`, for `arch` (LAUNCHER_ARCHES). */
+export function launcherImage(
+  spec: LauncherSpec,
+  arch: string = Deno.build.arch,
+): Uint8Array {
+  const target = ARCHES[arch];
+  if (!target) throw new LauncherError(`no launcher for ${arch}`);
+  const TABLE_OFFSET = target.table;
   const enc = new TextEncoder();
   const check = (s: string, what: string) => {
     if (s.includes("\0")) throw new LauncherError(`${what} holds a NUL byte`);
@@ -75,7 +92,7 @@ export function launcherImage(spec: LauncherSpec): Uint8Array {
     }
     list.forEach((a) => check(a, "a fallback argument"));
   }
-  const head = machineCode();
+  const head = machineCode(arch);
   const data: number[] = [];
   const at = () => TABLE_OFFSET + 32 + data.length;
   const addr = (off: number) => BigInt(BASE + ELF_HEADERS + off);
@@ -113,12 +130,22 @@ export function launcherImage(spec: LauncherSpec): Uint8Array {
     t.setBigUint64(8 * i, addr(off), true)
   );
   image.set(data, TABLE_OFFSET + 32);
-  return staticElf(image, BASE);
+  return staticElf(image, BASE, target.machine);
 }
 
-/** Reads back a launcher this module wrote; null for anything else. */
+/** Reads back a launcher this module wrote (any arch); null for anything
+ * else. */
 export function readLauncher(file: Uint8Array): LauncherSpec | null {
-  const head = machineCode();
+  for (const arch of LAUNCHER_ARCHES) {
+    const spec = readFor(arch, file);
+    if (spec) return spec;
+  }
+  return null;
+}
+
+function readFor(arch: string, file: Uint8Array): LauncherSpec | null {
+  const head = machineCode(arch);
+  const TABLE_OFFSET = ARCHES[arch].table;
   const start = ELF_HEADERS;
   if (file.length < start + TABLE_OFFSET + 32 + SOCKADDR) return null;
   for (let i = 0; i < head.length; i++) {
