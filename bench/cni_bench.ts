@@ -8,7 +8,7 @@
 //                  packaged; bridge gets the config flannel renders)
 //   weft agent     weft's default conflist: one plugin, flannel, applying
 //                  portMappings and bandwidth in process — exec'd through
-//                  the installer's native launcher (x86_64), which hands
+//                  the installer's native launcher (x86_64, aarch64), which hands
 //                  the operation to the agent's CNI socket (served here by
 //                  an agent-like child process, test/cni/_cni_server.ts)
 //   weft fallback  the same with no agent: the launcher execs deno on the

@@ -2,7 +2,7 @@
 // <data-dir>/data/cni point at this very program, and the conflist goes to
 // <data-dir>/agent/etc/cni/net.d/10-flannel.conflist (K3s's layout).
 //
-// On x86_64 Linux each name is weft's native launcher (src/cni/launcher/):
+// On x86_64 and aarch64 Linux each name is weft's native launcher (src/cni/launcher/):
 // a static executable of under a kilobyte that hands the operation to the
 // agent over its socket — no Deno start on a pod's path — and, when no
 // agent takes it, execs the plugin below (the compiled binary under the
@@ -279,7 +279,7 @@ export async function bundleEntry(
 }
 
 /**
- * How the plugin names are installed: the native launcher (x86_64 Linux:
+ * How the plugin names are installed: the native launcher (x86_64 and aarch64 Linux:
  * no Deno start on a pod's path while the agent serves), else a symlink to
  * the compiled binary or a /bin/sh wrapper from source.
  */
