@@ -1,15 +1,18 @@
 // The agent's side of the native launcher (src/cni/launcher/): the launcher
-// sends only its pid; the operation's environment, plugin name (argv[0]),
-// working directory, network namespace and stdin are read from /proc/<pid>,
-// and the plugin's stdout and stderr are written to /proc/<pid>/fd/1 and 2.
-// The launcher blocks on the socket meanwhile, so the pid stays its own.
+// sends its pid; the operation's environment, plugin name (argv[0]),
+// working directory and network namespace are read from /proc/<pid>, the
+// launcher sends its stdin over the socket when asked (verbs with a
+// config), and the plugin's stdout and stderr are written to
+// /proc/<pid>/fd/1 and 2. The launcher blocks on the socket meanwhile, so
+// the pid stays its own.
 //
 // Hostile input, bounded like the framed requests: the pid is a number in
-// the kernel's range, /proc reads are size-bounded (environ as a header,
-// stdin as MAX_STDIN), the variables are counted. Anything that cannot be
-// read or opened before stdin is consumed declines the operation (the
-// launcher runs weft's own plugin, which reads its stdin itself); after,
-// the operation runs and its error is the answer. Only root reaches the
+// the kernel's range, /proc reads are size-bounded (environ as a header),
+// the variables are counted, stdin is kept up to MAX_STDIN (the rest read
+// and dropped) and all of it is read under the server's request timeout.
+// Anything that cannot be read or opened before stdin is asked for
+// declines the operation (the launcher runs weft's own plugin, which reads
+// its stdin itself); after, the operation runs and its error is the answer. Only root reaches the
 // socket (0600 in a 0700 dir), and the pid must name a running launcher
 // (/proc/<pid>/exe reads back as one) in the agent's network namespace and
 // working directory; a pid from another pid namespace is declined.
@@ -23,6 +26,7 @@ import {
   FrameError,
   LAUNCHER_ACCEPT,
   LAUNCHER_FALLBACK,
+  LAUNCHER_SEND_STDIN,
   MAX_HEADER,
   MAX_STDIN,
   readExact,
@@ -62,13 +66,28 @@ const MAX_ENV_VARS = 4096;
 /** The verbs whose config arrives on stdin. */
 const STDIN_COMMANDS = new Set(["ADD", "DEL", "CHECK", "GC", "STATUS"]);
 
-/** Reads up to `max` + 1 bytes of `file` (one more tells "too large"). */
-async function readBounded(file: Deno.FsFile, max: number) {
+interface Reader {
+  read(p: Uint8Array): Promise<number | null>;
+}
+
+/**
+ * Reads `r` to its end, keeping at most `max` + 1 bytes (one more tells
+ * "too large"); with `drain`, what follows is read and dropped, so that a
+ * writer of too much is not left blocked (the caller bounds the time).
+ */
+async function readBounded(r: Reader, max: number, drain = false) {
   const chunks: Uint8Array[] = [];
   let size = 0;
-  while (size <= max) {
+  let scratch: Uint8Array | null = null;
+  for (;;) {
+    if (size > max) {
+      if (!drain) break;
+      scratch ??= new Uint8Array(64 * 1024);
+      if (await r.read(scratch) === null) break;
+      continue;
+    }
     const buf = new Uint8Array(Math.min(256 * 1024, max + 1 - size));
-    const n = await file.read(buf);
+    const n = await r.read(buf);
     if (n === null) break;
     chunks.push(buf.subarray(0, n));
     size += n;
@@ -123,6 +142,11 @@ class LauncherPeer implements Peer {
   }
 
   #accepted: Promise<boolean> | null = null;
+
+  /** Asks for the launcher's stdin (LAUNCHER_SEND_STDIN). */
+  askStdin(): Promise<boolean> {
+    return this.#byte(LAUNCHER_SEND_STDIN);
+  }
 
   /** Sends the accept byte once (early, when its stdin was consumed). */
   accept(): Promise<boolean> {
@@ -212,20 +236,23 @@ export async function procRequest(
   }
   let stdin = new Uint8Array(0);
   if (STDIN_COMMANDS.has(env.CNI_COMMAND ?? "")) {
-    let file: Deno.FsFile;
-    try {
-      file = await Deno.open(`${dir}/fd/0`, { read: true });
-    } catch {
-      launcher.closeFiles();
-      return { declined: "a launcher whose stdin cannot be opened", peer };
-    }
-    // From here on its stdin is consumed: the agent must answer. It says
-    // so now, so that a launcher waiting in a long queue gives up only
-    // after the answer's bound, not the start's.
+    // The launcher streams its stdin (to its end, then shuts down writing)
+    // and cannot run the plugin itself any more: the agent must answer,
+    // and says so at once, so that a launcher waiting in a long queue gives
+    // up only after the answer's bound, not the start's.
     launcher.canDecline = false;
-    using _ = file;
-    stdin = await readBounded(file, MAX_STDIN);
-    await launcher.accept();
+    try {
+      if (!await launcher.askStdin()) {
+        throw new FrameError("the launcher went away before sending stdin");
+      }
+      stdin = await readBounded(conn, MAX_STDIN, true);
+      await launcher.accept();
+    } catch (err) {
+      // Its stdout and stderr are the runtime's pipes: holding them open
+      // would keep the runtime waiting for their end.
+      launcher.closeFiles();
+      throw err;
+    }
   }
   return {
     header: { name, env, cwd, ns },

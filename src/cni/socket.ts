@@ -11,11 +11,14 @@
 //
 // The native launcher (src/cni/launcher/) speaks a smaller dialect: it
 // sends LAUNCHER_MAGIC and its pid (8 bytes, little-endian); the agent
-// reads everything else from /proc/<pid> (environment, argv[0], working
-// directory, network namespace, stdin) and writes the plugin's stdout and
-// stderr to /proc/<pid>/fd/1 and 2; it answers one byte, LAUNCHER_ACCEPT
-// (then one more: the exit code) or LAUNCHER_FALLBACK. A header frame's
-// first byte is 0 (it is at most MAX_HEADER long), the magic's is not.
+// reads the environment, argv[0], working directory and network namespace
+// from /proc/<pid> and writes the plugin's stdout and stderr to
+// /proc/<pid>/fd/1 and 2. It answers one byte: LAUNCHER_FALLBACK (the
+// launcher runs weft's plugin itself), LAUNCHER_SEND_STDIN (the launcher
+// sends its stdin to its end and shuts down writing; LAUNCHER_ACCEPT
+// follows) or LAUNCHER_ACCEPT; after LAUNCHER_ACCEPT one more byte, the
+// exit code. A header frame's first byte is 0 (it is at most MAX_HEADER
+// long), the magic's is not.
 
 /**
  * The socket's path. /run/flannel is the agent's run dir (subnet.env lives
@@ -31,6 +34,9 @@ export const CNI_SOCKET_ENV = "WEFT_CNI_SOCKET";
 export const LAUNCHER_MAGIC = 0x01544657;
 /** The agent runs the launcher's operation; its exit code follows. */
 export const LAUNCHER_ACCEPT = 0x41; // "A"
+/** The agent wants the launcher's stdin (to its end); LAUNCHER_ACCEPT
+ * follows. */
+export const LAUNCHER_SEND_STDIN = 0x53; // "S"
 /** The agent will not run it: the launcher execs weft's own plugin. */
 export const LAUNCHER_FALLBACK = 0x46; // "F"
 

@@ -3,11 +3,12 @@
 // executable itself — run for real — hands the operation to whatever
 // listens on the socket and obeys the answer: exit with the agent's code,
 // exec the fallback when declined or when nobody answers, exec the
-// "agent lost" argv when the agent vanishes mid-operation. Then the agent's
-// side (src/cni/proc_request.ts) with the real server: served operations
-// read stdin and write stdout through /proc, hostile requests (bad pid,
-// a process that is no plugin, another network namespace) are dropped or
-// declined, and the server goes on.
+// "agent lost" argv when the agent vanishes mid-operation, stream its stdin
+// when asked. Then the agent's side (src/cni/proc_request.ts) with the real
+// server: served operations get stdin over the socket and write stdout
+// through /proc, hostile requests (bad pid, a process that is no plugin,
+// another network namespace, a stdin that never ends) are dropped,
+// declined or cut off, and the server goes on.
 
 import { assert, assertEquals, assertThrows } from "@std/assert";
 import {
@@ -17,8 +18,14 @@ import {
   type LauncherSpec,
   readLauncher,
 } from "../../src/cni/launcher/mod.ts";
-import { CODE_HEX as X86_HEX } from "../../src/cni/launcher/x86_64.ts";
-import { CODE_HEX as A64_HEX } from "../../src/cni/launcher/aarch64.ts";
+import {
+  CODE_HEX as X86_HEX,
+  TABLE_OFFSET as X86_TABLE,
+} from "../../src/cni/launcher/x86_64.ts";
+import {
+  CODE_HEX as A64_HEX,
+  TABLE_OFFSET as A64_TABLE,
+} from "../../src/cni/launcher/aarch64.ts";
 import { serveCni } from "../../src/cni/server.ts";
 import { procRequest } from "../../src/cni/proc_request.ts";
 import {
@@ -26,6 +33,7 @@ import {
   LAUNCHER_ACCEPT,
   LAUNCHER_FALLBACK,
   LAUNCHER_MAGIC,
+  LAUNCHER_SEND_STDIN,
   netnsId,
 } from "../../src/cni/socket.ts";
 import { Netns } from "../harness/netns.ts";
@@ -55,10 +63,17 @@ function have(cmd: string): boolean {
 /** Each architecture's source, its committed bytes and the binutils
  * that assemble it (present here or not). */
 const SOURCES = [
-  { arch: "x86_64", hex: X86_HEX, as: ["as", "--64"], objcopy: "objcopy" },
+  {
+    arch: "x86_64",
+    hex: X86_HEX,
+    table: X86_TABLE,
+    as: ["as", "--64"],
+    objcopy: "objcopy",
+  },
   {
     arch: "aarch64",
     hex: A64_HEX,
+    table: A64_TABLE,
     as: ["aarch64-linux-gnu-as"],
     objcopy: "aarch64-linux-gnu-objcopy",
   },
@@ -94,11 +109,11 @@ for (const src of SOURCES) {
         assertEquals(r.code, 0, new TextDecoder().decode(r.stderr));
       }
       const text = await Deno.readFile(bin);
-      const hex = [...text.subarray(0, 512)]
+      const hex = [...text.subarray(0, src.table)]
         .map((b) => b.toString(16).padStart(2, "0")).join("");
       assertEquals(hex, src.hex);
       // The table of four addresses follows, zero in the source.
-      assertEquals([...text.subarray(512)], new Array(32).fill(0));
+      assertEquals([...text.subarray(src.table)], new Array(32).fill(0));
     },
   });
 }
@@ -172,14 +187,20 @@ function fakeAgent(
 async function runLauncher(
   cmd: string[],
   env: Record<string, string>,
+  stdin?: Uint8Array,
 ) {
   const child = new Deno.Command(cmd[0], {
     args: cmd.slice(1),
     env,
-    stdin: "null",
+    stdin: stdin ? "piped" : "null",
     stdout: "piped",
     stderr: "piped",
   }).spawn();
+  if (stdin) {
+    const w = child.stdin.getWriter();
+    await w.write(stdin).catch(() => {});
+    await w.close().catch(() => {});
+  }
   const out = await child.output();
   return {
     pid: child.pid,
@@ -208,7 +229,7 @@ for (const r of RUNNERS) {
 for (const runner of RUNNERS) {
   Deno.test({
     name:
-      `the ${runner.arch} launcher: exits with the agent's code; execs the fallback when declined, refused or unanswered; the lost argv when the agent goes mid-operation`,
+      `the ${runner.arch} launcher: exits with the agent's code; streams its stdin when asked; execs the fallback when declined, refused or unanswered; the lost argv when the agent goes mid-operation`,
     ignore: !runner.ok,
     fn: async () => {
       await using tmp = await tempDir();
@@ -226,6 +247,7 @@ for (const runner of RUNNERS) {
         { mode: 0o755 },
       );
       const cmd = [...runner.prefix, launcher];
+      const received: number[] = [];
       let mode = "code";
       await using agent = fakeAgent(sock, async (_pid, conn) => {
         if (mode === "code") {
@@ -236,6 +258,24 @@ for (const runner of RUNNERS) {
         }
         if (mode === "lost") {
           await conn.write(new Uint8Array([LAUNCHER_ACCEPT]));
+        }
+        if (mode === "stdin" || mode === "stdin-lost") {
+          // Ask for stdin, read it to its end (the launcher shuts down its
+          // writing side), then answer with the byte count's low bits.
+          await conn.write(new Uint8Array([LAUNCHER_SEND_STDIN]));
+          const buf = new Uint8Array(64 * 1024);
+          let n = 0;
+          const hash = new Uint8Array(1);
+          for (;;) {
+            const got = await conn.read(buf);
+            if (got === null) break;
+            for (let i = 0; i < got; i++) hash[0] = hash[0] * 31 + buf[i];
+            n += got;
+          }
+          received.push(n);
+          if (mode === "stdin") {
+            await conn.write(new Uint8Array([LAUNCHER_ACCEPT, hash[0]]));
+          }
         }
         // "close": nothing at all.
       });
@@ -249,6 +289,18 @@ for (const runner of RUNNERS) {
       assertEquals((await runLauncher(cmd, env)).stdout, "fallback\n");
       mode = "lost";
       assertEquals((await runLauncher(cmd, env)).stdout, "lost\n");
+      // Its stdin, asked for: all of it (several 64 KiB reads) reaches the
+      // agent; once it is sent there is no fallback, only "lost".
+      const data = new Uint8Array(300_000).map((_, i) => (i * 7) % 251);
+      const hash = new Uint8Array(1);
+      for (const b of data) hash[0] = hash[0] * 31 + b;
+      mode = "stdin";
+      const s = await runLauncher(cmd, env, data);
+      assertEquals([s.code, received.at(-1)], [hash[0], data.length]);
+      const empty = await runLauncher(cmd, env);
+      assertEquals([empty.code, received.at(-1)], [0, 0]);
+      mode = "stdin-lost";
+      assertEquals((await runLauncher(cmd, env, data)).stdout, "lost\n");
       const before = agent.pids.length;
       // No agent at the default address, an empty or a too long override.
       const envs: Record<string, string>[] = [
@@ -270,7 +322,7 @@ for (const runner of RUNNERS) {
 }
 
 /** The real server in this process, on a socket in a temp dir. */
-async function startServer(dir: string) {
+async function startServer(dir: string, readTimeoutMs = 10_000) {
   const path = `${dir}/run/cni.sock`;
   const stop = new AbortController();
   const logs: string[] = [];
@@ -282,6 +334,7 @@ async function startServer(dir: string) {
     ready,
     log: (m) => logs.push(m),
     preload: [],
+    readTimeoutMs,
   });
   await Promise.race([isReady, done]);
   return {
@@ -313,7 +366,7 @@ Deno.test({
   fn: async () => {
     await using tmp = await tempDir();
     const dir = tmp.path;
-    await using server = await startServer(dir);
+    await using server = await startServer(dir, 1000);
     const fallback = ["echo", "fallback"];
     for (const name of ["loopback", "flannel"]) {
       await Deno.writeFile(
@@ -388,6 +441,26 @@ Deno.test({
     );
     assertEquals(big.code, 1);
     assertEquals(JSON.parse(big.stdout).code, 6, big.stdout);
+    // A runtime that holds the launcher's stdin open: the agent stops
+    // waiting after its read timeout (here 1 s), lets go of the launcher's
+    // stdout and stderr, and goes on; the launcher, once its stdin ends,
+    // finds the agent gone and says "lost".
+    const hung = new Deno.Command(`${dir}/loopback`, {
+      env: addEnv,
+      clearEnv: true,
+      stdin: "piped",
+      stdout: "piped",
+    }).spawn();
+    const writer = hung.stdin.getWriter();
+    await writer.write(conf);
+    const end = Date.now() + 10_000;
+    while (!server.logs.some((l) => l.startsWith("CNI request:"))) {
+      assert(Date.now() < end, `the agent kept waiting: ${server.logs}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await writer.close();
+    const hungOut = await hung.output();
+    assertEquals(new TextDecoder().decode(hungOut.stdout), "lost\n");
     // Another working directory: declined before stdin, the fallback runs.
     const other = Deno.cwd() === "/" ? "/tmp" : "/";
     const moved = await run("loopback", addEnv, conf, other);

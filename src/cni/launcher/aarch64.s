@@ -1,12 +1,13 @@
 // weft's CNI launcher for aarch64 Linux: the same program as x86_64.s (read
 // that file's header for what it does, its data table and its wire), in
-// A64 instructions. The table of four addresses sits at 0x200.
+// A64 instructions. The table of four addresses sits at 0x300.
         .text
         .globl _start
 _start:
         ldr     x19, [sp]                   // argc
         add     x20, sp, x19, lsl #3
         add     x20, x20, #16               // envp
+        sub     sp, sp, #16, lsl #12        // [sp+256] 64 KiB stdin buffer
         sub     sp, sp, #256                // [sp] sockaddr_un, [sp+128] request, [sp+144] byte, [sp+160] timeval
         ldr     x21, t_sock                 // default socket address
         // WEFT_CNI_SOCKET=<path> (non-empty) overrides the default.
@@ -50,7 +51,11 @@ connect:
         mov     x8, #203
         svc     #0
         cbnz    x0, fallback
-        mov     x0, #30                     // answer 'A' within 30 s
+        mov     x0, #30                     // the first answer within 30 s,
+        mov     x2, #20                     // SO_RCVTIMEO
+        bl      timeout
+        mov     x0, #30                     // each send within 30 s
+        mov     x2, #21                     // SO_SNDTIMEO
         bl      timeout
         mov     x8, #172                    // getpid()
         svc     #0
@@ -71,10 +76,51 @@ connect:
         b.ne    fallback
         ldrb    w1, [sp, #144]
         cmp     w1, #0x41                   // 'A'
+        b.eq    accepted
+        cmp     w1, #0x53                   // 'S'
         b.ne    fallback
-        mov     x0, #150                    // the operation's answer within 150 s
-        bl      timeout
+        // 'S': stream stdin to the agent; from here on there is no fallback.
+pump:   mov     x0, #0                      // read(0, buf, 65536)
+        add     x1, sp, #256
+        mov     x2, #65536
+        mov     x8, #63
+        svc     #0
+        cmn     x0, #4                      // -EINTR
+        b.eq    pump
+        cmp     x0, #0
+        b.le    pumped                      // end of file (or an unreadable stdin)
+        mov     x23, x0
+        add     x24, sp, #256
+push:   mov     x0, x22                     // sendto(fd, p, n, MSG_NOSIGNAL, 0, 0)
+        mov     x1, x24
+        mov     x2, x23
+        mov     x3, #0x4000
+        mov     x4, #0
+        mov     x5, #0
+        mov     x8, #206
+        svc     #0
+        cmn     x0, #4
+        b.eq    push
+        cmp     x0, #0
+        b.le    lost
+        add     x24, x24, x0
+        subs    x23, x23, x0
+        b.ne    push
+        b       pump
+pumped: mov     x0, x22                     // shutdown(fd, SHUT_WR)
+        mov     x1, #1
+        mov     x8, #210
+        svc     #0
+        bl      wait150
         bl      recv1
+        b.ne    lost
+        ldrb    w1, [sp, #144]
+        cmp     w1, #0x41
+        b.ne    lost
+        b       answer
+accepted:
+        bl      wait150
+answer: bl      recv1
         b.ne    lost
         ldrb    w0, [sp, #144]
         mov     x8, #94                     // exit_group(code)
@@ -111,13 +157,17 @@ recv1:  mov     x0, x22
         cmp     x0, #1
         ret
 
-// timeout: SO_RCVTIMEO of x0 seconds on the socket.
+// wait150: the operation's answer within 150 s.
+wait150:
+        mov     x0, #150
+        mov     x2, #20                     // SO_RCVTIMEO
+        // fall through
+// timeout: socket option x2 (SO_RCVTIMEO, SO_SNDTIMEO) to x0 seconds.
 timeout:
         str     x0, [sp, #160]
         str     xzr, [sp, #168]
-        mov     x0, x22                     // setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, 16)
+        mov     x0, x22                     // setsockopt(fd, SOL_SOCKET, opt, &tv, 16)
         mov     x1, #1
-        mov     x2, #20
         add     x3, sp, #160
         mov     x4, #16
         mov     x8, #208
@@ -129,7 +179,7 @@ magic:  .word   0x01544657
 msg:    .ascii  "weft CNI launcher: cannot exec weft\n"
 msg_end:
 key:    .asciz  "WEFT_CNI_SOCKET="
-        .org    0x200
+        .org    0x300
 t_sock: .quad   0
 t_path: .quad   0
 t_argv: .quad   0

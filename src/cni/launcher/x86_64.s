@@ -1,27 +1,30 @@
-# weft's CNI launcher for x86_64 Linux: a static executable of a few hundred
-# bytes installed under each plugin name. It hands the operation to the
-# local agent (which reads the environment, working directory, network
-# namespace and stdin from /proc/<pid> and writes the plugin's stdout and
-# stderr to /proc/<pid>/fd/{1,2}), then exits with the agent's code. When no
-# agent takes the operation it execs weft's own plugin (the in-process
-# fallback); when the agent is lost mid-operation it execs weft to print
-# CNI error 11. No libc: raw system calls only.
+# weft's CNI launcher for x86_64 Linux: a static executable of about a
+# kilobyte installed under each plugin name. It hands the operation to the
+# local agent, which reads the environment, argv[0], working directory and
+# network namespace from /proc/<pid> and writes the plugin's stdout and
+# stderr to /proc/<pid>/fd/{1,2}; the launcher streams its own stdin over
+# the socket when asked, then exits with the agent's code. When no agent
+# takes the operation it execs weft's own plugin (the in-process fallback);
+# when the agent is lost once the launcher's stdin is gone it execs weft to
+# print CNI error 11. No libc: raw system calls only.
 #
 # Data (after the code, read-only, absolute addresses filled by the
-# installer): a table of four pointers -- the default sockaddr_un, the
-# fallback executable, the fallback argv, the agent-lost argv -- then the
-# key "WEFT_CNI_SOCKET=".
+# installer, at 0x300): a table of four pointers -- the default sockaddr_un,
+# the fallback executable, the fallback argv, the agent-lost argv.
 #
 # Wire: client -> agent  "WFT\x01" + u32 pid (little-endian)
-#       agent -> client  'A' (accepted) then one byte: the exit code
-#                        'F' or end of stream before 'A': run it yourself
+#       agent -> client  'F' or end of stream: run it yourself
+#                        'S': send your stdin (to end of file, then
+#                             shut down writing); 'A' follows
+#                        'A': accepted; one byte follows, the exit code
+# Bounds: 30 s for the first answer and for each send, 150 s for the rest.
         .intel_syntax noprefix
         .text
         .globl _start
 _start:
         mov     rbx, [rsp]                  # argc
         lea     r15, [rsp + rbx*8 + 16]     # envp
-        sub     rsp, 256                    # [rsp] sockaddr_un, [rsp+128] request, [rsp+144] byte, [rsp+160] timeval
+        sub     rsp, 65792                  # [rsp] sockaddr_un, [rsp+128] request, [rsp+144] byte, [rsp+160] timeval, [rsp+256] 64 KiB stdin buffer
         mov     r14, [rip + t_sock]         # default socket address
         # WEFT_CNI_SOCKET=<path> (non-empty) overrides the default.
         mov     rcx, r15
@@ -68,7 +71,11 @@ connect:
         syscall
         test    eax, eax
         jnz     fallback
-        mov     esi, 30                     # answer 'A' within 30 s
+        mov     esi, 30                     # the first answer within 30 s,
+        mov     edx, 20                     # SO_RCVTIMEO
+        call    timeout
+        mov     esi, 30                     # each send within 30 s
+        mov     edx, 21                     # SO_SNDTIMEO
         call    timeout
         mov     eax, 39                     # getpid()
         syscall
@@ -86,11 +93,52 @@ connect:
         jne     fallback
         call    recv1
         jne     fallback
-        cmp     byte ptr [rsp + 144], 'A'
+        mov     al, [rsp + 144]
+        cmp     al, 'A'
+        je      accepted
+        cmp     al, 'S'
         jne     fallback
-        mov     esi, 150                    # the operation's answer within 150 s
-        call    timeout
+        # 'S': stream stdin to the agent; from here on there is no fallback.
+pump:   xor     eax, eax                    # read(0, buf, 65536)
+        xor     edi, edi
+        lea     rsi, [rsp + 256]
+        mov     edx, 65536
+        syscall
+        cmp     rax, -4                     # EINTR
+        je      pump
+        test    rax, rax
+        jle     pumped                      # end of file (or an unreadable stdin)
+        mov     r13, rax
+        lea     rbp, [rsp + 256]
+push:   mov     eax, 44                     # sendto(fd, p, n, MSG_NOSIGNAL, 0, 0)
+        mov     edi, r12d
+        mov     rsi, rbp
+        mov     rdx, r13
+        mov     r10d, 0x4000
+        xor     r8d, r8d
+        xor     r9d, r9d
+        syscall
+        cmp     rax, -4
+        je      push
+        test    rax, rax
+        jle     lost
+        add     rbp, rax
+        sub     r13, rax
+        jnz     push
+        jmp     pump
+pumped: mov     eax, 48                     # shutdown(fd, SHUT_WR)
+        mov     edi, r12d
+        mov     esi, 1
+        syscall
+        call    wait150
         call    recv1
+        jne     lost
+        cmp     byte ptr [rsp + 144], 'A'
+        jne     lost
+        jmp     answer
+accepted:
+        call    wait150
+answer: call    recv1
         jne     lost
         movzx   edi, byte ptr [rsp + 144]
         mov     eax, 231                    # exit_group(code)
@@ -127,14 +175,18 @@ recv1:  mov     eax, 45                     # recvfrom(fd, buf, 1, 0, 0, 0)
         cmp     rax, 1
         ret
 
-# timeout: SO_RCVTIMEO of esi seconds on the socket.
+# wait150: the operation's answer within 150 s.
+wait150:
+        mov     esi, 150
+        mov     edx, 20                     # SO_RCVTIMEO
+        # fall through
+# timeout: socket option edx (SO_RCVTIMEO, SO_SNDTIMEO) to esi seconds.
 timeout:
         mov     [rsp + 168], rsi            # timeval {sec, 0} at caller's rsp+160
         mov     qword ptr [rsp + 176], 0
-        mov     eax, 54                     # setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, 16)
+        mov     eax, 54                     # setsockopt(fd, SOL_SOCKET, opt, &tv, 16)
         mov     edi, r12d
         mov     esi, 1
-        mov     edx, 20
         lea     r10, [rsp + 168]
         mov     r8d, 16
         syscall
@@ -143,7 +195,7 @@ timeout:
 msg:    .ascii  "weft CNI launcher: cannot exec weft\n"
 msg_end:
 key:    .asciz  "WEFT_CNI_SOCKET="
-        .balign 8
+        .org    0x300
 t_sock: .quad   0
 t_path: .quad   0
 t_argv: .quad   0
