@@ -17,10 +17,11 @@ import type {
   NetworkPolicy,
   PodView,
 } from "./types.ts";
+import { POLICIES_PATH } from "./standby.ts";
 import { networkPolicyCauses } from "./validate.ts";
 import { namespaceView, podView } from "./views.ts";
 
-export const POLICIES_PATH = "/apis/networking.k8s.io/v1/networkpolicies";
+export { POLICIES_PATH };
 export const PODS_PATH = "/api/v1/pods";
 export const NAMESPACES_PATH = "/api/v1/namespaces";
 
