@@ -12,7 +12,7 @@ import { spoofCheckPresent, teardownSpoofCheck } from "./spoofcheck.ts";
 
 /**
  * IPAM DEL, the container interface (a missing netns or link is fine), and
- * the masquerade rules — those also with an empty CNI_NETNS (plugins#810).
+ * the masquerade rules - those also with an empty CNI_NETNS (plugins#810).
  */
 export async function del(ctx: PluginContext, conf: BridgeConf): Promise<void> {
   if (conf.net.ipam?.type) {
