@@ -38,7 +38,7 @@ export {
   type SyncReport,
 } from "./controller.ts";
 export { type StandbyOptions, untilFirstPolicy } from "./standby.ts";
-export { namespaceView, podView } from "./views.ts";
+export { namespaceView, podView, slimNamespace, slimPod } from "./views.ts";
 export {
   type IPBlock,
   type LabelSelector,
