@@ -36,7 +36,7 @@ import {
   parseNetConf,
   selectInterface,
 } from "../src/flannel/mod.ts";
-import { WireguardBackend } from "../src/flannel/backend/mod.ts";
+import { WireguardBackend } from "../src/flannel/backend/wireguard.ts";
 import {
   generatePrivateKey,
   publicKeyOf,

@@ -1,4 +1,4 @@
-// `weft agent`: joins a server and runs the node's tasks — registration,
+// `weft agent`: joins a server and runs the node's tasks - registration,
 // flannel, CNI installation, the tunnel agent and the node endpoint.
 
 import { type Logger, stderrLogger, Supervisor } from "../supervisor/mod.ts";

@@ -322,10 +322,19 @@ export function agentTasks(
         ctx.ready();
         return untilAborted(ctx.signal);
       }
-      const { runNetpolController } = await import("../netpol/controller.ts");
       // Ready at once: a server that does not serve NetworkPolicy yet must
-      // not keep the node NotReady; the controller retries and logs.
+      // not keep the node NotReady; the standby and the controller retry
+      // and log. The controller is loaded with the cluster's first policy.
       ctx.ready();
+      const { untilFirstPolicy } = await import("../netpol/standby.ts");
+      await untilFirstPolicy({
+        kube: join.client,
+        signal: ctx.signal,
+        log: ctx.log,
+      });
+      if (ctx.signal.aborted) return;
+      ctx.log("a NetworkPolicy exists: starting the controller");
+      const { runNetpolController } = await import("../netpol/controller.ts");
       await runNetpolController({
         kube: join.client,
         nodeName,

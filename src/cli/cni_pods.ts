@@ -1,9 +1,9 @@
 // The agent's pod recorder: every container weft's flannel plugin attached
 // on this node (the records it leaves, src/cni/pod_record.ts) appears as a
-// Pod — namespace/name from CNI_ARGS K8S_POD_NAMESPACE/K8S_POD_NAME when
+// Pod - namespace/name from CNI_ARGS K8S_POD_NAMESPACE/K8S_POD_NAME when
 // the runtime passes them (a Pod an operator created beforehand, bound to
 // this node, gets its status filled and keeps its labels), else
-// `default/<node>-<container id prefix>` — with spec.nodeName, status.podIP
+// `default/<node>-<container id prefix>` - with spec.nodeName, status.podIP
 // (s), phase Running, and the container id and interface as annotations.
 // A DEL removes the record; the recorder then deletes the Pod it created
 // (or clears the status it filled in). A record whose network namespace is

@@ -1,7 +1,7 @@
 // Small pieces shared by `weft server` and `weft agent`.
 
 import type { Context, Hono } from "hono";
-import { releaseStartupMemory, trimMalloc } from "../../ffi/mod.ts";
+import { releaseStartupMemory } from "../../ffi/mod.ts";
 import type { Identity } from "../api/auth/mod.ts";
 import type { Logger, Supervisor, TaskStatus } from "../supervisor/mod.ts";
 import { sleep } from "../util/async.ts";
@@ -64,7 +64,7 @@ export function readinessRoutes(
   });
 }
 
-/** How often a running server or agent gives malloc's free pages back. */
+/** How often a running server or agent gives memory back. */
 export const TRIM_EVERY_MS = 30_000;
 
 /**
@@ -72,7 +72,13 @@ export const TRIM_EVERY_MS = 30_000;
  * has been ready (start-up is over), gives the kernel back the executable's
  * pages only start-up used, and logs how much; from then on, every
  * TRIM_EVERY_MS, a full garbage collection (when V8 exposes gc(), see
- * memory.ts) and malloc's free pages back to the kernel.
+ * memory.ts), malloc's free pages and, again, the executable's clean pages.
+ * The code a process runs changes over its life (start-up, the first CNI
+ * operation, a NetworkPolicy's controller, a scrape): released once, the
+ * pages of what ran after start-up and never again would stay resident for
+ * good. Released every period, the executable's share of the RSS is the
+ * code used within the last one (~20 MB of Deno's binary for an agent; a
+ * page used again is mapped back from the page cache, a minor fault).
  */
 export async function tendMemory(
   sup: Supervisor,
@@ -97,6 +103,6 @@ export async function tendMemory(
     await sleep(TRIM_EVERY_MS, signal);
     if (signal.aborted) break;
     gc?.();
-    trimMalloc();
+    releaseStartupMemory();
   }
 }

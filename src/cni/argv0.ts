@@ -1,6 +1,6 @@
 // Which plugin a process is: the basename of argv[0] (a symlink's name for
 // the compiled binary, `exec -a` for a wrapper), read without loading
-// anything else — this runs before every plugin start.
+// anything else - this runs before every plugin start.
 
 /** The CNI plugin names weft answers to. */
 export const CNI_PLUGINS = [

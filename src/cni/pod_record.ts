@@ -3,7 +3,7 @@
 // one small JSON file per container beside flannel's saved configs
 // (<dirname of flannel's dataDir>/weft-pods/<container id>, by default
 // /var/lib/cni/weft-pods). ADD writes it after everything succeeded, DEL
-// removes it. Writing is best effort — no fsync, a failure is only logged:
+// removes it. Writing is best effort - no fsync, a failure is only logged:
 // the record must never fail or slow a pod's ADD; the agent also drops
 // records whose network namespace is gone.
 

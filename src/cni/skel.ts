@@ -1,5 +1,5 @@
 // The plugin skeleton: what every exec'd plugin does before and after its
-// own work — environment, stdin, version negotiation, error JSON.
+// own work - environment, stdin, version negotiation, error JSON.
 
 import {
   CniError,
@@ -94,7 +94,7 @@ function processIO(): PluginIO {
 
 /**
  * Process stdout/stderr with an environment and stdin already read (null:
- * stdin was larger than MAX_STDIN) — the thin client's in-process fallback.
+ * stdin was larger than MAX_STDIN) - the thin client's in-process fallback.
  */
 export function localIO(
   env: Record<string, string>,

@@ -195,7 +195,7 @@ export function leaseKey(l: Lease): string {
   ]);
 }
 
-/** vxlan backend-data as flannel writes it: {"VNI":1,"VtepMAC":"…"}. */
+/** vxlan backend-data as flannel writes it: {"VNI":1,"VtepMAC":"..."}. */
 export interface VxlanBackendData {
   VNI: number;
   VtepMAC: string;

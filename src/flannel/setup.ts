@@ -77,7 +77,7 @@ export async function setupFlannel(
   log(`own subnet ${[own.v4, own.v6].filter(Boolean).join(",")}`);
 
   const annotations = own.node.metadata.annotations;
-  const backend = createBackend({
+  const backend = await createBackend({
     nl: dataplane,
     conf,
     ext: iface,

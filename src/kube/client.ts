@@ -299,7 +299,7 @@ export class KubeClient {
   informer<T extends KubeObject = KubeObject>(
     path: string,
     handlers: InformerHandlers<T>,
-    opts: InformerOptions = {},
+    opts: InformerOptions<T> = {},
   ): Informer<T> {
     return startInformer<T>(this, path, handlers, opts);
   }

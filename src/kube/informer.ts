@@ -18,12 +18,19 @@ export interface InformerHandlers<T> {
   error?(e: unknown): void;
 }
 
-export interface InformerOptions extends Selectors {
+export interface InformerOptions<T = KubeObject> extends Selectors {
   signal?: AbortSignal;
   /** First retry delay; default 500 ms. */
   initialBackoffMs?: number;
   /** Retry delay cap; default 30 s. */
   maxBackoffMs?: number;
+  /**
+   * What the cache keeps of each object, and what the handlers get (default:
+   * the object as listed or watched). A cache of a cluster-wide collection
+   * holds every object for the process's life: keep only the fields used.
+   * The result must keep metadata's name, namespace and resourceVersion.
+   */
+  slim?: (obj: T) => T;
 }
 
 export interface Informer<T> {
@@ -47,9 +54,10 @@ export function startInformer<T extends KubeObject>(
   client: KubeClient,
   path: string,
   h: InformerHandlers<T>,
-  o: InformerOptions = {},
+  o: InformerOptions<T> = {},
 ): Informer<T> {
   const cache = new Map<string, T>();
+  const slim = o.slim ?? ((x: T) => x);
   const sel = {
     labelSelector: o.labelSelector,
     fieldSelector: o.fieldSelector,
@@ -63,7 +71,8 @@ export function startInformer<T extends KubeObject>(
   async function relist(): Promise<void> {
     const list = await client.list<T>(path, { ...sel, signal: o.signal });
     const seen = new Set<string>();
-    for (const obj of list.items) {
+    for (const item of list.items) {
+      const obj = slim(item);
       const k = keyOf(obj);
       seen.add(k);
       const old = cache.get(k);
@@ -94,12 +103,12 @@ export function startInformer<T extends KubeObject>(
       })
     ) {
       progressed = true;
-      const obj = ev.object;
-      const evRv = obj.metadata?.resourceVersion;
+      const evRv = ev.object.metadata?.resourceVersion;
       if (ev.type === "BOOKMARK") {
         if (evRv) rv = evRv;
         continue;
       }
+      const obj = slim(ev.object);
       const k = keyOf(obj);
       const old = cache.get(k);
       if (ev.type === "DELETED") {

@@ -4,7 +4,9 @@
 // reuse it while the server still accepts it.
 
 import { join } from "node:path";
-import { caHashOf, parseToken, randomSecret } from "../tls/mod.ts";
+// The token's part of tls/ only: tls/mod.ts also carries the server's PKI
+// (certificate building, DER), which a joining agent never runs.
+import { caHashOf, parseToken, randomSecret } from "../tls/token.ts";
 import { readTextIfExists, writeFileAtomic } from "../util/fs.ts";
 import { httpsFetchOnce } from "./_https.ts";
 import type { Balancer } from "./balancer.ts";

@@ -17,10 +17,11 @@ import type {
   NetworkPolicy,
   PodView,
 } from "./types.ts";
+import { POLICIES_PATH } from "./standby.ts";
 import { networkPolicyCauses } from "./validate.ts";
-import { namespaceView, podView } from "./views.ts";
+import { namespaceView, podView, slimNamespace, slimPod } from "./views.ts";
 
-export const POLICIES_PATH = "/apis/networking.k8s.io/v1/networkpolicies";
+export { POLICIES_PATH };
 export const PODS_PATH = "/api/v1/pods";
 export const NAMESPACES_PATH = "/api/v1/namespaces";
 
@@ -107,14 +108,16 @@ export async function runNetpolController(
     ...h,
     error: onError("list/watch networkpolicies"),
   }, opts);
+  // Every pod and namespace of the cluster is cached: only what the
+  // compiler reads of them (views.ts).
   const pods = o.kube.informer<Pod>(PODS_PATH, {
     ...h,
     error: onError("list/watch pods"),
-  }, opts);
+  }, { ...opts, slim: slimPod });
   const namespaces = o.kube.informer<Namespace>(NAMESPACES_PATH, {
     ...h,
     error: onError("list/watch namespaces"),
-  }, opts);
+  }, { ...opts, slim: slimNamespace });
   await Promise.all([policies.synced, pods.synced, namespaces.synced]);
   // Validity by object (the informer replaces an object when it changes).
   const checked = new WeakMap<NetworkPolicy, boolean>();

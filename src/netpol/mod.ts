@@ -1,7 +1,8 @@
 // NetworkPolicy (networking.k8s.io/v1) enforced with nftables on each node:
 // validation, the pure compiler to weft's own table `inet weft-netpol`, the
 // diff that updates it incrementally, and the controller that watches
-// policies, pods and namespaces.
+// policies, pods and namespaces, loaded by the agent with the first policy
+// (standby.ts).
 
 export {
   causeReason,
@@ -36,7 +37,8 @@ export {
   runNetpolController,
   type SyncReport,
 } from "./controller.ts";
-export { namespaceView, podView } from "./views.ts";
+export { type StandbyOptions, untilFirstPolicy } from "./standby.ts";
+export { namespaceView, podView, slimNamespace, slimPod } from "./views.ts";
 export {
   type IPBlock,
   type LabelSelector,

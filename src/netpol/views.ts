@@ -68,6 +68,51 @@ export function podView(pod: Pod): PodView | null {
   };
 }
 
+/**
+ * What the controller's cache keeps of a Pod (its informer's `slim`): the
+ * fields podView reads, as they came, and the identity the informer needs.
+ * podView(slimPod(p)) is podView(p); the rest (managed fields, annotations,
+ * volumes, container specs, conditions) is not kept for every pod of the
+ * cluster.
+ */
+export function slimPod(pod: Pod): Pod {
+  const meta = obj(pod.metadata), spec = obj(pod.spec);
+  const status = obj(pod.status);
+  return {
+    metadata: {
+      name: str(meta.name) ?? "",
+      namespace: str(meta.namespace),
+      resourceVersion: str(meta.resourceVersion),
+      labels: labels(meta.labels),
+    },
+    spec: {
+      nodeName: spec.nodeName as string | undefined,
+      hostNetwork: spec.hostNetwork as boolean | undefined,
+      containers: arr(spec.containers).map((c) => ({
+        name: str(obj(c).name) ?? "",
+        ports: obj(c).ports,
+      })) as unknown as NonNullable<Pod["spec"]>["containers"],
+    },
+    status: {
+      phase: status.phase as NonNullable<Pod["status"]>["phase"],
+      podIP: status.podIP as string | undefined,
+      podIPs: status.podIPs as { ip: string }[] | undefined,
+    },
+  };
+}
+
+/** What the controller's cache keeps of a Namespace: identity and labels. */
+export function slimNamespace(ns: Namespace): Namespace {
+  const meta = obj(ns.metadata);
+  return {
+    metadata: {
+      name: str(meta.name) ?? "",
+      resourceVersion: str(meta.resourceVersion),
+      labels: labels(meta.labels),
+    },
+  };
+}
+
 /** The namespace's labels, with kubernetes.io/metadata.name as Kubernetes sets it. */
 export function namespaceView(ns: Namespace): NamespaceView {
   const meta = obj(ns.metadata);

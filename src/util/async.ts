@@ -1,7 +1,7 @@
 // Waiting on an AbortSignal. No imports: safe on the CNI start path.
 
 /**
- * Resolves after `ms`, or early (without error) when `signal` aborts —
+ * Resolves after `ms`, or early (without error) when `signal` aborts -
  * at once when it has already aborted.
  */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {

@@ -158,3 +158,34 @@ Deno.test("informer.synced resolves when it stops before the first list", async 
   await inf.done;
   assertEquals(inf.cache.size, 0);
 });
+
+Deno.test("informer with slim: the cache and the handlers hold only what slim keeps, listed and watched", () =>
+  withInformerEnv(async (env) => {
+    const slim = (n: Node): Node => ({
+      metadata: {
+        name: n.metadata.name,
+        resourceVersion: n.metadata.resourceVersion,
+      },
+    });
+    env.fake.put({
+      metadata: { name: "a", labels: { big: "x".repeat(1000) } },
+    });
+    const seen: Node[] = [];
+    const inf = env.client.informer<Node>("/api/v1/nodes", {
+      added: (o) => void seen.push(o),
+      updated: (o) => void seen.push(o),
+    }, { signal: env.ac.signal, slim });
+    await inf.synced;
+    await until(() => env.fake.watchCount === 1, "the watch");
+    env.fake.put({ metadata: { name: "a", labels: { v: "2" } } });
+    env.fake.put({ metadata: { name: "b", labels: { v: "1" } } });
+    await until(() => seen.length === 3, "an update and an add");
+    for (const o of [...seen, ...inf.cache.values()]) {
+      assertEquals(Object.keys(o.metadata).sort(), ["name", "resourceVersion"]);
+    }
+    // Changes are still told apart by resourceVersion.
+    assertEquals(seen.map((o) => o.metadata.name), ["a", "a", "b"]);
+    assertEquals([...inf.cache.keys()].sort(), ["a", "b"]);
+    env.ac.abort();
+    await inf.done;
+  }));

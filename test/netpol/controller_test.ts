@@ -366,7 +366,7 @@ Deno.test("controller restart with a policy in force: no window where the denied
   });
 });
 
-Deno.test("agent task: enabled, it starts the controller, reports ready at once and writes nothing while the API does not answer", async () => {
+Deno.test("agent task: enabled, it reports ready at once and writes nothing while the API does not answer (the controller waits for a policy)", async () => {
   await using node = await PodNode.create("npe2");
   await node.host.sh("nft", "add table inet weft-netpol");
   await node.host.sh("nft", "add chain inet weft-netpol from-before");

@@ -12,7 +12,7 @@ import { spoofCheckPresent, teardownSpoofCheck } from "./spoofcheck.ts";
 
 /**
  * IPAM DEL, the container interface (a missing netns or link is fine), and
- * the masquerade rules — those also with an empty CNI_NETNS (plugins#810).
+ * the masquerade rules - those also with an empty CNI_NETNS (plugins#810).
  * The interface's deletion is deferrable (PluginContext.defer): the address
  * is released and the rules are gone before the answer either way.
  */

@@ -1,6 +1,6 @@
 // weft's one-plugin conflist: flannel declares the `portMappings` and
 // `bandwidth` capabilities and applies them itself, after its delegate,
-// with the portmap and bandwidth plugins called in this process — one exec
+// with the portmap and bandwidth plugins called in this process - one exec
 // per pod operation instead of three (K3s's flannel -> portmap -> bandwidth
 // chain). A plugin is only loaded when its capability has work to do.
 
@@ -55,7 +55,7 @@ function active(config: NetConf, step: Step, command: Command): boolean {
       !(Array.isArray(v) && v.length === 0);
   }
   // bandwidth: DEL removes the ifb device whatever the runtime passes (it
-  // may pass nothing on DEL) — unless prevResult, the result of this ADD,
+  // may pass nothing on DEL) - unless prevResult, the result of this ADD,
   // shows none was made (bandwidth lists its ifb device there); the other
   // verbs need limits.
   if (command === "DEL") {

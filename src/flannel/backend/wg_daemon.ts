@@ -94,7 +94,7 @@ export async function stopDaemon(paths: DaemonPaths): Promise<void> {
 async function tail(path: string): Promise<string> {
   try {
     const t = (await Deno.readTextFile(path)).trim();
-    return t.length > 600 ? `…${t.slice(-600)}` : t;
+    return t.length > 600 ? `\u2026${t.slice(-600)}` : t;
   } catch {
     return "";
   }

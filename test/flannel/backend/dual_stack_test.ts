@@ -21,7 +21,7 @@ Deno.test("vxlan dual-stack: flannel.1 and flannel-v6.1 with their own MACs, ent
     const parts = await Promise.all(u.nodes.map(async (n, i) => {
       const nl = nls[i];
       const ext = selectInterface(nl, {}, { v4: true, v6: true });
-      const be = createBackend({
+      const be = await createBackend({
         nl,
         conf,
         ext,

@@ -402,7 +402,7 @@ Deno.test("wireguard dual-stack (separate mode): flannel-wg and flannel-wg-v6 on
       const nl = Netlink.open({ netns: n.ns.path });
       nls.push(nl);
       const runDir = `${dir}/n${i}`;
-      const be = createBackend({
+      const be = await createBackend({
         nl,
         conf,
         ext: selectInterface(nl, {}, { v4: true, v6: true }),
