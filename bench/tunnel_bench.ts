@@ -57,13 +57,27 @@ async function writeAll(c: Deno.Conn, b: Uint8Array) {
   for (let off = 0; off < b.length;) off += await c.write(b.subarray(off));
 }
 
-// A sink reads each connection to EOF, then answers one byte.
+/** The first byte a client sends to download instead (0x44, "D"). */
+const DOWN = 0x44;
+
+// A sink reads each connection to EOF, then answers one byte; a connection
+// that starts with DOWN is sent ONE bytes instead (its client closes).
 function serveSink(l: AsyncIterable<Deno.Conn>): void {
   (async () => {
     for await (const c of l) {
       (async () => {
         const buf = new Uint8Array(256 * 1024);
-        while ((await c.read(buf)) !== null);
+        const n = await c.read(buf);
+        if (n !== null && buf[0] === DOWN) {
+          const chunk = new Uint8Array(256 * 1024);
+          for (let sent = 0; sent < ONE; sent += chunk.length) {
+            await writeAll(c, chunk);
+          }
+          while ((await c.read(buf)) !== null);
+          c.close();
+          return;
+        }
+        while (n !== null && (await c.read(buf)) !== null);
         await writeAll(c, new Uint8Array([1]));
         c.close();
       })().catch(() => {});
@@ -340,6 +354,23 @@ async function send(
   c.close();
 }
 
+/** MiB/s of ONE bytes downloaded through one connection. */
+async function download(open: () => Promise<Deno.Conn>): Promise<number> {
+  const t0 = performance.now();
+  const c = await open();
+  await writeAll(c, new Uint8Array([DOWN]));
+  const buf = new Uint8Array(256 * 1024);
+  let got = 0;
+  while (got < ONE) {
+    const n = await c.read(buf);
+    if (n === null) throw new Error(`download ended after ${got} bytes`);
+    got += n;
+  }
+  const s = (performance.now() - t0) / 1000;
+  c.close();
+  return ONE / MiB / s;
+}
+
 async function rate(
   streams: number,
   bytes: number,
@@ -418,6 +449,14 @@ try {
   row("1 stream throughput", one, oneDirect, "MiB/s");
   row("1 stream throughput (goal)", one, oneTls, "MiB/s", "direct TLS");
   row("1 stream throughput", one, oneNoHop, "MiB/s", "TLS no hop");
+  // The other way: the agent masks what it sends (RFC 6455 client frames).
+  await download(viaTunnel);
+  await download(directTls);
+  const [down, downTls] = await interleaved(ROUNDS, [
+    () => download(viaTunnel),
+    () => download(directTls),
+  ]);
+  row("1 stream download", down, downTls, "MiB/s", "direct TLS");
   const many = await rate(MANY, EACH, viaTunnel);
   row(
     `${MANY} streams throughput (total)`,
