@@ -3,15 +3,20 @@
 //     through CONNECT on the API server's TLS port -> websocket session ->
 //     agent -> a TCP sink; peer: the same bytes on a direct TCP connection
 //     to the sink.
-//     A second peer, "direct TLS", is the fairer one for the CONNECT path
+//     A second peer, "direct TLS", is the fair one for the CONNECT path
 //     (whose client speaks TLS to the API and whose agent speaks TLS to it):
-//     a TLS connection through a plain TCP relay (a JS copy loop, as the
-//     API's front listener is) to a TLS sink (goal: one stream >= 0.8 of
-//     direct TLS).
+//     a TLS connection over the same path, i.e. through a plain TCP relay in
+//     the server's place (this process, a JS copy loop as the API's front
+//     listener is) and one in the agent's place (its own process, as the
+//     agent is) to a TLS sink (goal: one stream >= 0.8 of direct TLS). The
+//     peer of earlier runs, without the agent's hop, is printed too ("TLS
+//     no hop"): it skips the crossing into and out of a second process that
+//     every tunnelled byte pays, so it is not the same path.
 //  2. time to open a stream (CONNECT until "200"), peers: a TCP connect and
-//     a TLS connect through the relay (goal: <= 1.5x direct TLS).
+//     a TLS connect over the same path (goal: <= 1.5x direct TLS).
 //  3. CPU time per GiB of one stream, weft (this process and the agent's)
-//     and direct TLS: unlike throughput, not skewed by a busy machine.
+//     and direct TLS (this process and the hop's): unlike throughput, not
+//     skewed by a busy machine.
 
 import {
   adminIdentity,
@@ -35,7 +40,7 @@ const ONE = 512 * MiB;
 const MANY = 16;
 const EACH = 64 * MiB;
 const OPENS = 200;
-const ROUNDS = 3;
+const ROUNDS = 5;
 
 const authenticate = (req: Request): Promise<Identity | null> => {
   const h = req.headers.get("authorization");
@@ -52,13 +57,27 @@ async function writeAll(c: Deno.Conn, b: Uint8Array) {
   for (let off = 0; off < b.length;) off += await c.write(b.subarray(off));
 }
 
-// A sink reads each connection to EOF, then answers one byte.
+/** The first byte a client sends to download instead (0x44, "D"). */
+const DOWN = 0x44;
+
+// A sink reads each connection to EOF, then answers one byte; a connection
+// that starts with DOWN is sent ONE bytes instead (its client closes).
 function serveSink(l: AsyncIterable<Deno.Conn>): void {
   (async () => {
     for await (const c of l) {
       (async () => {
         const buf = new Uint8Array(256 * 1024);
-        while ((await c.read(buf)) !== null);
+        const n = await c.read(buf);
+        if (n !== null && buf[0] === DOWN) {
+          const chunk = new Uint8Array(256 * 1024);
+          for (let sent = 0; sent < ONE; sent += chunk.length) {
+            await writeAll(c, chunk);
+          }
+          while ((await c.read(buf)) !== null);
+          c.close();
+          return;
+        }
+        while (n !== null && (await c.read(buf)) !== null);
         await writeAll(c, new Uint8Array([1]));
         c.close();
       })().catch(() => {});
@@ -94,23 +113,64 @@ async function copy(from: Deno.Conn, to: Deno.Conn) {
   }
   await to.closeWrite();
 }
-const relay = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-const relayPort = (relay.addr as Deno.NetAddr).port;
-(async () => {
-  for await (const c of relay) {
-    (async () => {
-      const up = await Deno.connect({
-        hostname: "127.0.0.1",
-        port: tlsSinkPort,
-      });
-      await Promise.all([copy(c, up), copy(up, c)]);
-      c.close();
-      up.close();
-    })().catch(() => {});
+/** A plain TCP relay in this process to `port`; its listener. */
+function relayTo(port: number): Deno.TcpListener {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  (async () => {
+    for await (const c of l) {
+      (async () => {
+        const up = await Deno.connect({ hostname: "127.0.0.1", port });
+        await Promise.all([copy(c, up), copy(up, c)]);
+        c.close();
+        up.close();
+      })().catch(() => {});
+    }
+  })().catch(() => {});
+  return l;
+}
+// The agent's hop: the same relay in its own process, in front of the TLS
+// sink (a tunnelled byte goes into the agent's process and out again).
+const hopCode = `
+const port = Number(Deno.args[0]);
+async function copy(from, to) {
+  const buf = new Uint8Array(256 * 1024);
+  for (let n = await from.read(buf); n !== null; n = await from.read(buf)) {
+    for (let off = 0; off < n;) off += await to.write(buf.subarray(off, n));
   }
-})().catch(() => {});
-const directTls = async (): Promise<Deno.Conn> => {
-  const tcp = await Deno.connect({ hostname: "127.0.0.1", port: relayPort });
+  await to.closeWrite();
+}
+const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+console.log(l.addr.port);
+for await (const c of l) {
+  (async () => {
+    const up = await Deno.connect({ hostname: "127.0.0.1", port });
+    await Promise.all([copy(c, up), copy(up, c)]);
+    c.close();
+    up.close();
+  })().catch(() => {});
+}
+`;
+const hopProc = new Deno.Command(Deno.execPath(), {
+  args: ["eval", hopCode, String(tlsSinkPort)],
+  stdout: "piped",
+  stderr: "inherit",
+}).spawn();
+const hopOut = hopProc.stdout.pipeThrough(new TextDecoderStream())
+  .getReader();
+let hopPort = 0;
+for (let seen = ""; !hopPort;) {
+  const { value, done } = await hopOut.read();
+  if (done) throw new Error("the relay process exited before its port");
+  seen += value;
+  if (seen.includes("\n")) hopPort = Number(seen.trim());
+}
+const relay = relayTo(hopPort);
+const relayNoHop = relayTo(tlsSinkPort);
+const tlsVia = (l: Deno.TcpListener) => async (): Promise<Deno.Conn> => {
+  const tcp = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: (l.addr as Deno.NetAddr).port,
+  });
   tcp.setNoDelay(true);
   const c = await Deno.startTls(tcp, {
     hostname: "127.0.0.1",
@@ -119,6 +179,8 @@ const directTls = async (): Promise<Deno.Conn> => {
   await c.handshake();
   return c;
 };
+const directTls = tlsVia(relay);
+const directTlsNoHop = tlsVia(relayNoHop);
 const store = openSqliteStore(`${dir}/state.db`);
 await store.create(
   "/registry/nodes/a",
@@ -292,6 +354,23 @@ async function send(
   c.close();
 }
 
+/** MiB/s of ONE bytes downloaded through one connection. */
+async function download(open: () => Promise<Deno.Conn>): Promise<number> {
+  const t0 = performance.now();
+  const c = await open();
+  await writeAll(c, new Uint8Array([DOWN]));
+  const buf = new Uint8Array(256 * 1024);
+  let got = 0;
+  while (got < ONE) {
+    const n = await c.read(buf);
+    if (n === null) throw new Error(`download ended after ${got} bytes`);
+    got += n;
+  }
+  const s = (performance.now() - t0) / 1000;
+  c.close();
+  return ONE / MiB / s;
+}
+
 async function rate(
   streams: number,
   bytes: number,
@@ -342,31 +421,42 @@ async function interleaved(
   return runs.map((xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]);
 }
 
-/** CPU time (ms) this process and the agent process spent in `fn`. */
-async function cpuOf(fn: () => Promise<unknown>) {
-  const agentMs = () => {
-    const f = Deno.readTextFileSync(`/proc/${agentProc.pid}/stat`)
+/** CPU time (ms) this process and process `pid` spent in `fn`. */
+async function cpuOf(pid: number, fn: () => Promise<unknown>) {
+  const otherMs = () => {
+    const f = Deno.readTextFileSync(`/proc/${pid}/stat`)
       .split(") ")[1].split(" ");
     return (Number(f[11]) + Number(f[12])) * 10; // clock ticks of 10 ms
   };
   const m0 = cpuUsage();
-  const a0 = agentMs();
+  const a0 = otherMs();
   await fn();
   const m = cpuUsage(m0);
-  return { main: (m.user + m.system) / 1000, agent: agentMs() - a0 };
+  return { main: (m.user + m.system) / 1000, other: otherMs() - a0 };
 }
 
 try {
   await rate(1, 16 * MiB, viaTunnel); // warm-up
   await rate(1, 16 * MiB, direct);
   await rate(1, 16 * MiB, directTls);
-  const [one, oneDirect, oneTls] = await interleaved(ROUNDS, [
+  await rate(1, 16 * MiB, directTlsNoHop);
+  const [one, oneDirect, oneTls, oneNoHop] = await interleaved(ROUNDS, [
     () => rate(1, ONE, viaTunnel),
     () => rate(1, ONE, direct),
     () => rate(1, ONE, directTls),
+    () => rate(1, ONE, directTlsNoHop),
   ]);
   row("1 stream throughput", one, oneDirect, "MiB/s");
-  row("1 stream throughput", one, oneTls, "MiB/s", "direct TLS");
+  row("1 stream throughput (goal)", one, oneTls, "MiB/s", "direct TLS");
+  row("1 stream throughput", one, oneNoHop, "MiB/s", "TLS no hop");
+  // The other way: the agent masks what it sends (RFC 6455 client frames).
+  await download(viaTunnel);
+  await download(directTls);
+  const [down, downTls] = await interleaved(ROUNDS, [
+    () => download(viaTunnel),
+    () => download(directTls),
+  ]);
+  row("1 stream download", down, downTls, "MiB/s", "direct TLS");
   const many = await rate(MANY, EACH, viaTunnel);
   row(
     `${MANY} streams throughput (total)`,
@@ -387,42 +477,53 @@ try {
     await rate(1, ONE, direct),
     "MiB/s",
   );
-  const [tOpen, tDirect, tTls] = await interleaved(ROUNDS, [
+  const [tOpen, tDirect, tTls, tNoHop] = await interleaved(ROUNDS, [
     () => openTime(viaTunnel),
     () => openTime(direct),
     () => openTime(directTls),
+    () => openTime(directTlsNoHop),
   ]);
-  const opened = (peerName: string, peer: number) =>
+  const opened = (what: string, peerName: string, peer: number) =>
     console.log(
-      `${"open a stream (p50)".padEnd(34)} weft ${
-        tOpen.toFixed(3).padStart(8)
-      } ms    ${peerName.padStart(10)} ${
-        peer.toFixed(3).padStart(8)
-      } ms      ratio ${(tOpen / peer).toFixed(1)}x`,
+      `${what.padEnd(34)} weft ${tOpen.toFixed(3).padStart(8)} ms    ${
+        peerName.padStart(10)
+      } ${peer.toFixed(3).padStart(8)} ms      ratio ${
+        (tOpen / peer).toFixed(1)
+      }x`,
     );
-  opened("direct", tDirect);
-  opened("direct TLS", tTls);
+  opened("open a stream (p50)", "direct", tDirect);
+  opened("open a stream (p50, goal)", "direct TLS", tTls);
+  opened("open a stream (p50)", "TLS no hop", tNoHop);
   // CPU time per GiB moved through one stream: independent of what else
   // the machine runs. weft's path has three TLS passes (client, front,
-  // websocket) in this process and one in the agent's; direct TLS has two.
+  // websocket) in this process and one in the agent's; direct TLS has two
+  // here and none in the hop's.
   const perGiB = (ms: number) => (ms * 1024 * MiB / ONE).toFixed(0);
-  const w = await cpuOf(() => rate(1, ONE, viaTunnel));
-  const t = await cpuOf(() => rate(1, ONE, directTls));
+  const w = await cpuOf(agentProc.pid, () => rate(1, ONE, viaTunnel));
+  const t = await cpuOf(hopProc.pid, () => rate(1, ONE, directTls));
   console.log(
     `${"CPU per GiB, 1 stream".padEnd(34)} weft ${perGiB(w.main)} ms here + ${
-      perGiB(w.agent)
-    } ms agent   direct TLS ${perGiB(t.main)} ms   ratio (here) ${
-      (t.main / w.main).toFixed(2)
+      perGiB(w.other)
+    } ms agent   direct TLS ${perGiB(t.main)} ms here + ${
+      perGiB(t.other)
+    } ms hop   ratio (here) ${(t.main / w.main).toFixed(2)}, (both) ${
+      ((t.main + t.other) / (w.main + w.other)).toFixed(2)
     }`,
   );
   console.log(
     "(weft: client -TLS-> CONNECT -> wss session -> agent process -> TCP; direct: TCP;",
   );
   console.log(
-    `direct TLS: client -TLS-> TCP relay -> TLS sink; medians of ${ROUNDS} interleaved runs)`,
+    "direct TLS: client -TLS-> TCP relay -> relay process -> TLS sink; TLS no hop: without",
+  );
+  console.log(
+    `the relay process; medians of ${ROUNDS} interleaved runs)`,
   );
 } finally {
   ac.abort();
+  hopProc.kill("SIGTERM");
+  await hopOut.cancel();
+  await hopProc.status;
   agentProc.kill("SIGTERM");
   await agentOut.cancel();
   await agentProc.status;
@@ -433,6 +534,7 @@ try {
   await api.close();
   sink.close();
   relay.close();
+  relayNoHop.close();
   tlsSink.close();
   store.close();
   await Deno.remove(dir, { recursive: true });

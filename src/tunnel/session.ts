@@ -332,12 +332,15 @@ const nextTurn = () =>
   new Promise<typeof TURN>((r) => setImmediate(() => r(TURN)));
 
 /** Copies `conn` into `s` until EOF. Reads that complete within one event
- * loop turn of each other go out as one data frame (a TLS connection
- * yields one 16 KiB record per read; a frame each would multiply the
- * per-message cost of every hop behind). A read that takes longer sends
- * what has arrived, so a lone small write waits one turn at most. The
- * bytes are read into a slab with room for the headers in front, and sent
- * without a copy. */
+ * loop turn of the first unsent one go out as one data frame (a TLS
+ * connection yields one 16 KiB record per read, and reads of records
+ * already received complete without a turn: a frame each would multiply
+ * the per-message cost of every hop behind). Once that turn has passed,
+ * what has arrived is sent, so a lone small write waits one turn at most;
+ * one timer serves the whole batch, not one per read. The bytes are read
+ * into a slab with room for the headers in front, and sent without a copy
+ * (a frame that starts right behind one sent while its read was pending
+ * has no room: its bytes are copied). */
 async function copyToStream(conn: Deno.Conn, s: TunnelStream): Promise<void> {
   // A frame sent with room holds its slab until sent: a fresh slab follows.
   // An outstanding read fills only [end, length).
@@ -348,7 +351,9 @@ async function copyToStream(conn: Deno.Conn, s: TunnelStream): Promise<void> {
   let room = SLAB_ROOM;
   let lent = false;
   let pending: Promise<number | null> | null = null;
+  let turn: Promise<typeof TURN> | null = null;
   const flush = async () => {
+    turn = null;
     if (end === start) return;
     const b = buf.subarray(start, end);
     const r = room;
@@ -374,9 +379,12 @@ async function copyToStream(conn: Deno.Conn, s: TunnelStream): Promise<void> {
         // Awaited below; a failure while a flush is waiting is not unhandled.
         pending.catch(() => {});
       }
-      const r = start === end
-        ? await pending
-        : await Promise.race([pending, nextTurn()]);
+      let r;
+      if (start === end) r = await pending;
+      else {
+        turn ??= nextTurn();
+        r = await Promise.race([pending, turn]);
+      }
       if (r === TURN) {
         await flush();
         continue;

@@ -64,14 +64,28 @@ export class WsConn {
       onMessage: (d, b) => this.onMessage(d, b),
       onControl: (op, p) => this.#control(op, p),
     });
-    this.#t.start((b) => {
-      if (this.#done) return;
-      try {
-        dec.push(b);
-      } catch (e) {
-        if (!(e instanceof WsProtocolError)) throw e;
-        this.#fail(e.code, e.message);
-      }
+    const failed = (e: unknown) => {
+      if (!(e instanceof WsProtocolError)) throw e;
+      this.#fail(e.code, e.message);
+    };
+    this.#t.start({
+      target: () => this.#done ? null : dec.target(),
+      filled: (n) => {
+        if (this.#done) return;
+        try {
+          dec.filled(n);
+        } catch (e) {
+          failed(e);
+        }
+      },
+      data: (b) => {
+        if (this.#done) return;
+        try {
+          dec.push(b);
+        } catch (e) {
+          failed(e);
+        }
+      },
     }, (err) => {
       this.#gone.resolve();
       this.#finish({

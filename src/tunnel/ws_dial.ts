@@ -14,7 +14,7 @@ import {
   parseHead,
   upgradeRequest,
 } from "./ws_handshake.ts";
-import { TlsSocketTransport } from "./ws_transport.ts";
+import { type Reader, TlsSocketTransport } from "./ws_transport.ts";
 
 export interface DialOptions {
   /** PEM: the only CA the server's certificate may chain to. */
@@ -31,10 +31,17 @@ export function dialWebSocket(url: string, o: DialOptions): Promise<WsConn> {
   const u = new URL(url);
   const host = u.hostname.replace(/^\[(.*)\]$/, "$1");
   const port = Number(u.port || 443);
-  // Reads land in one reused buffer; `sink` takes each (copying what it
-  // keeps): the answer's head first, then the websocket.
+  // Reads land in the reader's target (the rest of a large message) or in
+  // one reused buffer; `reader` takes each (copying what it keeps): the
+  // answer's head first, then the websocket.
   const readBuf = new Uint8Array(64 * 1024);
-  let sink = (_b: Uint8Array) => {};
+  const bytes = (data: (b: Uint8Array) => void): Reader => ({
+    target: () => null,
+    filled: () => {},
+    data,
+  });
+  let reader = bytes(() => {});
+  let into: Uint8Array | null = null;
   const sock = tls.connect({
     host,
     port,
@@ -42,9 +49,11 @@ export function dialWebSocket(url: string, o: DialOptions): Promise<WsConn> {
     noDelay: true,
     ALPNProtocols: ["http/1.1"],
     onread: {
-      buffer: readBuf,
+      // Called before each read; the callback reports that read.
+      buffer: () => (into = reader.target()) ?? readBuf,
       callback: (n: number) => {
-        sink(readBuf.subarray(0, n));
+        if (into) reader.filled(n);
+        else reader.data(readBuf.subarray(0, n));
         return true;
       },
     },
@@ -89,14 +98,14 @@ export function dialWebSocket(url: string, o: DialOptions): Promise<WsConn> {
       cleanup();
       // What follows the head is held until the websocket reads.
       const early = [head.slice(end)];
-      sink = (b) => early.push(b.slice());
+      reader = bytes((b) => early.push(b.slice()));
       const text = new TextDecoder().decode(head.subarray(0, end - 4));
       (async () => {
         await checkUpgradeResponse(parseHead(text), key);
         const initial = new Uint8Array(early.reduce((n, b) => n + b.length, 0));
         early.reduce((at, b) => (initial.set(b, at), at + b.length), 0);
         const ws = new WsConn(
-          new TlsSocketTransport(sock, (fn) => sink = fn, initial),
+          new TlsSocketTransport(sock, (r) => reader = r, initial),
           { role: "client", maxMessage: o.maxMessage },
         );
         resolve(ws);
@@ -113,7 +122,7 @@ export function dialWebSocket(url: string, o: DialOptions): Promise<WsConn> {
     sock.once("secureConnect", () => {
       const req = upgradeRequest(u.pathname, u.host, o.headers);
       key = req.key;
-      sink = onData;
+      reader = bytes(onData);
       sock.write(req.text);
     });
   });

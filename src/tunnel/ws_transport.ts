@@ -1,11 +1,22 @@
 // The byte pipes a websocket runs on: a Deno connection (the server side,
 // handed over by the API's front listener) and a node:tls socket (the
 // agent side, where node:tls's `ca` is the only trust anchor). Both queue
-// writes without blocking the caller, report what is queued, and push what
-// they read to one callback.
+// writes without blocking the caller, report what is queued, and hand what
+// they read to one reader: into the reader's own buffer when it offers one
+// (the rest of a large message), else into the transport's.
 
 import { closeQuietly } from "../util/close.ts";
 import type { TLSSocket } from "node:tls";
+
+/** Who takes what a transport reads. */
+export interface Reader {
+  /** Where the next read may go directly, or null (then data()). */
+  target(): Uint8Array | null;
+  /** `n` bytes were read into the last target(). */
+  filled(n: number): void;
+  /** Bytes read into the transport's buffer (valid during the call only). */
+  data(b: Uint8Array): void;
+}
 
 export interface Transport {
   /** Queues bytes; never throws (a failure ends the transport). `written`
@@ -15,9 +26,9 @@ export interface Transport {
   readonly buffered: number;
   /** Resolves once at most `n` bytes are queued (or the transport ended). */
   whenBelow(n: number): Promise<void>;
-  /** Starts reading: every chunk goes to `onData` (valid during the call
-   * only), then `onEnd` once (EOF, error or destroy). */
-  start(onData: (b: Uint8Array) => void, onEnd: (err?: Error) => void): void;
+  /** Starts reading: everything read goes to `reader`, then `onEnd` is
+   * called once (EOF, error or destroy). */
+  start(reader: Reader, onEnd: (err?: Error) => void): void;
   /** Closes at once; queued bytes are dropped. */
   destroy(): void;
 }
@@ -107,16 +118,18 @@ export class ConnTransport implements Transport {
     return new Promise((resolve) => this.#waiters.push({ n, resolve }));
   }
 
-  start(onData: (b: Uint8Array) => void, onEnd: (err?: Error) => void): void {
+  start(reader: Reader, onEnd: (err?: Error) => void): void {
     this.#onEnd = onEnd;
     (async () => {
-      if (this.#initial.length) onData(this.#initial);
+      if (this.#initial.length) reader.data(this.#initial);
       this.#initial = new Uint8Array(0);
       const buf = new Uint8Array(READ_BUF);
       while (!this.#ended) {
-        const n = await this.#conn.read(buf);
+        const into = reader.target();
+        const n = await this.#conn.read(into ?? buf);
         if (n === null) break;
-        onData(buf.subarray(0, n));
+        if (into) reader.filled(n);
+        else reader.data(buf.subarray(0, n));
       }
       this.#end();
     })().catch((e) => this.#end(e as Error));
@@ -138,20 +151,21 @@ export class ConnTransport implements Transport {
   }
 }
 
-/** Where a node:tls socket's bytes go: set by whoever reads it now. */
-export type ReadSink = (fn: (b: Uint8Array) => void) => void;
+/** Makes `r` the reader of a node:tls socket's bytes (whose `onread` asks
+ * `r` where each read goes, then tells it). */
+export type Subscribe = (r: Reader) => void;
 
 /** A connected node:tls socket whose reads arrive through `subscribe`
- * (node's `onread`, one reused buffer: no allocation per read); `initial`
- * is read first. */
+ * (node's `onread`: into the reader's target or one reused buffer, no
+ * allocation per read); `initial` is read first. */
 export class TlsSocketTransport implements Transport {
   #s: TLSSocket;
   #initial: Uint8Array;
-  #subscribe: ReadSink;
+  #subscribe: Subscribe;
   #ended = false;
   #corked = false;
 
-  constructor(s: TLSSocket, subscribe: ReadSink, initial = new Uint8Array(0)) {
+  constructor(s: TLSSocket, subscribe: Subscribe, initial = new Uint8Array(0)) {
     this.#s = s;
     this.#subscribe = subscribe;
     this.#initial = initial;
@@ -190,7 +204,7 @@ export class TlsSocketTransport implements Transport {
     });
   }
 
-  start(onData: (b: Uint8Array) => void, onEnd: (err?: Error) => void): void {
+  start(reader: Reader, onEnd: (err?: Error) => void): void {
     let done = false;
     const end = (err?: Error) => {
       if (done) return;
@@ -199,10 +213,16 @@ export class TlsSocketTransport implements Transport {
       this.#s.destroy();
       onEnd(err);
     };
-    if (this.#initial.length) onData(this.#initial);
+    if (this.#initial.length) reader.data(this.#initial);
     this.#initial = new Uint8Array(0);
-    this.#subscribe((b) => {
-      if (!done) onData(b);
+    this.#subscribe({
+      target: () => done ? null : reader.target(),
+      filled: (n) => {
+        if (!done) reader.filled(n);
+      },
+      data: (b) => {
+        if (!done) reader.data(b);
+      },
     });
     this.#s.on("end", () => end());
     this.#s.on("error", (e: Error) => end(e));

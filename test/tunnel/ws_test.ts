@@ -66,6 +66,77 @@ Deno.test("ws frame: messages of every length class round-trip, masked or not, i
   }
 });
 
+/** Feeds `bytes` as a transport does: each read of at most `step` bytes goes
+ * into the decoder's target() when it offers one, else through push(). */
+function readAll(d: WsDecoder, bytes: Uint8Array, step: number): number {
+  let direct = 0;
+  for (let off = 0; off < bytes.length;) {
+    const into = d.target();
+    const n = Math.min(step, bytes.length - off, into?.length ?? step);
+    if (into) {
+      into.set(bytes.subarray(off, off + n));
+      d.filled(n);
+      direct += n;
+    } else d.push(bytes.subarray(off, off + n));
+    off += n;
+  }
+  return direct;
+}
+
+Deno.test("ws frame: reads straight into a large payload (target/filled) decode the same, masked or not", () => {
+  const a = patternBytes(3, 300_001);
+  const b = patternBytes(9, 70_000);
+  const c = patternBytes(1, 20);
+  for (const masked of [true, false]) {
+    const frag = encodeWsFrame(OP.binary, b, masked);
+    frag[0] &= 0x7f; // not final: a continuation follows
+    const wire = concat(
+      encodeWsFrame(OP.binary, a, masked),
+      encodeWsFrame(OP.binary, c, masked),
+      frag,
+      encodeWsFrame(OP.ping, c, masked),
+      encodeWsFrame(OP.continuation, a, masked),
+    );
+    for (const step of [5, 4093, 16384, 65536]) {
+      const msgs: Uint8Array[] = [];
+      const ctl: number[] = [];
+      const d = new WsDecoder({
+        maxMessage: 1 << 20,
+        masked,
+        onMessage: (m) => msgs.push(m.slice()),
+        onControl: (op) => ctl.push(op),
+      });
+      const direct = readAll(d, wire, step);
+      assertEquals(msgs, [a, c, concat(b, a)]);
+      assertEquals(ctl, [OP.ping]);
+      // Most of the bulk bytes went straight into their payloads.
+      assert(direct > (a.length * 2 + b.length) / 2, `direct ${direct}`);
+    }
+  }
+});
+
+Deno.test("ws frame: a frame over the limit offers no buffer to read into; its header alone is refused (1009)", () => {
+  const d = new WsDecoder({
+    maxMessage: 100_000,
+    masked: true,
+    onMessage: () => {},
+    onControl: () => {},
+  });
+  const ok = encodeWsFrame(OP.binary, new Uint8Array(50_000), true);
+  d.push(ok.subarray(0, 8)); // header and a little payload
+  // 8 bytes in: a 4-byte header with its 4-byte mask key, no payload yet.
+  assertEquals(d.target()?.length, 50_000);
+  d.filled(d.target()!.length);
+  assertEquals(d.target(), null); // between frames: nothing to read into
+  const big = encodeWsFrame(OP.binary, new Uint8Array(100_001), true);
+  const err = assertThrows(
+    () => d.push(big.subarray(0, 14)),
+    WsProtocolError,
+    "exceeds 100000",
+  );
+  assertEquals(err.code, WS_CLOSE.tooBig);
+});
+
 Deno.test("ws frame: fragments are joined; control frames may come between them", () => {
   const frag = (fin: boolean, op: number, p: Uint8Array) => {
     const f = encodeWsFrame(op, p, false);
@@ -96,7 +167,7 @@ Deno.test("ws frame: xorMask is its own inverse at any alignment and phase", () 
       buf.set(base, off);
       const view = buf.subarray(off, off + 1000);
       xorMask(view, mask, phase);
-      for (let i = 0; i < 1000; i += 97) {
+      for (let i = 0; i < 1000; i++) {
         assertEquals(view[i], base[i] ^ mask[(phase + i) & 3]);
       }
       xorMask(view, mask, phase);
