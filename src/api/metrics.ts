@@ -1,7 +1,7 @@
 // The API's metrics: a middleware counting and timing every request by
 // verb/group/resource/subresource/code (label values only from the resource
-// table, so a client cannot invent series), and the /metrics routes — the
-// server's own, and an agent's through the node proxy — for the admin or the
+// table, so a client cannot invent series), and the /metrics routes - the
+// server's own, and an agent's through the node proxy - for the admin or the
 // metrics credential (system:monitoring).
 
 import type { Context, Hono, Next } from "hono";

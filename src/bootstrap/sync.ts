@@ -1,5 +1,5 @@
-// The bootstrap data every server of one cluster shares — the cluster CA
-// (certificate and key), the agent token's secret and the admin token —
+// The bootstrap data every server of one cluster shares - the cluster CA
+// (certificate and key), the agent token's secret and the admin token -
 // kept in the datastore under /bootstrap/<token hash>, sealed with the
 // token. The first server publishes what it created; every later server
 // (or restart) writes the datastore's copy over its local files before its

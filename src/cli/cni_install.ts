@@ -4,7 +4,7 @@
 //
 // On x86_64 and aarch64 Linux each name is weft's native launcher (src/cni/launcher/):
 // a static executable of under a kilobyte that hands the operation to the
-// agent over its socket — no Deno start on a pod's path — and, when no
+// agent over its socket - no Deno start on a pod's path - and, when no
 // agent takes it, execs the plugin below (the compiled binary under the
 // plugin's name, or deno running the bundled entry).
 //
@@ -15,10 +15,10 @@
 // (the thin client of the agent's CNI socket) bundled into one JavaScript
 // file at install time (one module to load, no TypeScript, no config or
 // lock file lookup: the fastest Deno start measured), with the skeleton and
-// plugins — the client's fallback when no agent answers — bundled beside it,
+// plugins - the client's fallback when no agent answers - bundled beside it,
 // or, when `deno bundle` is unavailable, src/cni/main.ts itself. Either way
 // every entry is replaced atomically (create under a temporary name, rename
-// over), so a stale set — dangling links, regular files, wrong targets —
+// over), so a stale set - dangling links, regular files, wrong targets -
 // never fails with "file exists" (k3s#10929).
 
 import type { TaskContext } from "../supervisor/mod.ts";
@@ -44,7 +44,7 @@ const FLANNEL_DELEGATE = {
 
 /**
  * weft's default: one plugin, flannel, which applies the portMappings and
- * bandwidth capabilities itself after its bridge/host-local delegate — one
+ * bandwidth capabilities itself after its bridge/host-local delegate - one
  * exec per pod operation instead of three.
  */
 export const WEFT_CONFLIST = {
@@ -256,7 +256,7 @@ async function bundleOne(
 }
 
 /**
- * Bundles the plugin entry into `binDir/.weft-cni.js` — the thin client —
+ * Bundles the plugin entry into `binDir/.weft-cni.js` - the thin client -
  * and the skeleton with every plugin, its in-process fallback, into
  * `binDir/.weft-cni-local.js` (the entry finds it beside itself), each
  * atomically; null when `deno bundle` fails (e.g. esbuild not cached and no

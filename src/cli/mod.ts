@@ -9,7 +9,7 @@ import { VERSION } from "./version.ts";
 export { VERSION };
 
 export const USAGE =
-  `weft — the network of an edge Kubernetes cluster in one binary
+  `weft - the network of an edge Kubernetes cluster in one binary
 
 Usage: weft <command> [flags]
 

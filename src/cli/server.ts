@@ -1,5 +1,5 @@
-// `weft server`: the control plane — datastore, PKI and tokens, the API
-// (with node IPAM, join routes, cluster settings) and the admin kubeconfig —
+// `weft server`: the control plane - datastore, PKI and tokens, the API
+// (with node IPAM, join routes, cluster settings) and the admin kubeconfig -
 // plus, unless --disable-agent, the local agent's tasks in the same process.
 
 import {

@@ -59,7 +59,7 @@ export function sharedDatastore(cfg: WeftConfig): boolean {
 /**
  * Runs `setup` (which loads or creates the PKI and admin token from the data
  * dir) with the cluster's bootstrap data in place: on a shared datastore it
- * is restored before `setup`, or — first server — published after it.
+ * is restored before `setup`, or - first server - published after it.
  */
 export async function withSharedBootstrap<T>(
   store: Store,

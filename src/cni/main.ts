@@ -4,7 +4,7 @@
 // loads the thin client (src/cni/client.ts), which hands the operation to
 // the local agent; only when no agent answers does it load the skeleton and
 // the plugin (src/cni/skel.ts, or its bundle LOCAL_BUNDLE beside this
-// one's) — nothing of the CLI, hono, YAML or npm either way.
+// one's) - nothing of the CLI, hono, YAML or npm either way.
 
 import { argv0, isPluginName, programName } from "./argv0.ts";
 import { type LocalPlugin, runClient } from "./client.ts";

@@ -132,8 +132,8 @@ export interface PluginContext {
   /** Diagnostics (stderr for an exec'd plugin). */
   log?: (msg: string) => void;
   /**
-   * Takes work the answer does not depend on — a durability fsync, the
-   * kernel's slow teardown of a deleted link — when the caller can run it
+   * Takes work the answer does not depend on - a durability fsync, the
+   * kernel's slow teardown of a deleted link - when the caller can run it
    * after answering: the agent serving the operation runs it right after
    * the answer is sent and before its next operation. Absent (a plugin
    * process, the in-process runtime), the work runs at once: see later().

@@ -240,3 +240,23 @@ Deno.test("the check sees the on-demand modules where they are: behind the agent
   assert([...why].some((w) => w.startsWith("network policy")));
   assert([...why].some((w) => w.startsWith("a CNI plugin")));
 });
+
+Deno.test("the modules weft agent and weft server load are Latin-1 text (one character beyond makes V8 hold the module's code as two-byte strings, twice the memory)", async () => {
+  // All the agent may load (its dynamic imports too) and the server's start.
+  const { merged } = await agentGraph();
+  const agent = merged.modules.map((m) => m.specifier);
+  const server = loaded(await info("main.ts"), [
+    "main.ts",
+    "src/cli/server.ts",
+  ]).statics;
+  assert(agent.some((m) => m.endsWith("/src/cni/server.ts")), "walked");
+  const wide: string[] = [];
+  for (const m of new Set([...agent, ...server])) {
+    // `weft demo` prints arrows and dashes; it is no long-running role.
+    if (!m.startsWith(ROOT.href) || m.includes("/src/cli/demo/")) continue;
+    const text = await Deno.readTextFile(new URL(m));
+    const at = [...text].findIndex((c) => c.codePointAt(0)! > 0xff);
+    if (at >= 0) wide.push(`${m.slice(ROOT.href.length)} (${[...text][at]})`);
+  }
+  assertEquals(wide, []);
+});

@@ -1,6 +1,6 @@
 // The metrics credential: a bearer token of a read-only identity that may
 // scrape /metrics (the server's, and the agents' through the node proxy) and
-// nothing else — kube-apiserver's `system:monitoring` group. The server
+// nothing else - kube-apiserver's `system:monitoring` group. The server
 // writes it once to <data-dir>/server/cred/metrics-token (0600); give it to
 // Prometheus as its bearer token (`authorization.credentials_file`).
 

@@ -19,7 +19,7 @@ function pathOf(dataDir: string, cid: string): string {
 
 /**
  * Saves the delegate config; with `defer` (an agent serving the ADD) its
- * fsync runs after the answer — a crash in between is no worse than a lost
+ * fsync runs after the answer - a crash in between is no worse than a lost
  * file: DEL renders the delegate again from subnet.env.
  */
 export function saveConf(

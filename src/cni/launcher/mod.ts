@@ -1,7 +1,7 @@
 // The native CNI launcher: what the installer puts under each plugin name
 // where it can (x86_64 and aarch64 Linux). A static executable of under a kilobyte that
-// hands the operation to the local agent in one round trip — no Deno start
-// on the pod's path — and execs weft's own plugin when no agent takes it.
+// hands the operation to the local agent in one round trip - no Deno start
+// on the pod's path - and execs weft's own plugin when no agent takes it.
 // The code is fixed per architecture (x86_64.s, aarch64.s and their .ts
 // bytes); the installer appends the data:
 // the default socket address, the fallback's executable and its two argv
