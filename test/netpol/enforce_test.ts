@@ -67,6 +67,11 @@ Deno.test("network policy truth table on two nodes: 3 namespaces x 3 pods, every
         pods,
         namespaces: NAMESPACES,
       }));
+      // Each step probes new flows: a UDP probe whose random source port
+      // matches an earlier step's still-tracked flow would be "established"
+      // (accepted whatever the policy), so the earlier flows are forgotten.
+      const r = await n.node.host.run(["conntrack", "-F"]);
+      assertEquals(r.code, 0, r.stderr);
     }
   };
   const check = async (
