@@ -25,6 +25,7 @@ import type { TaskContext } from "../supervisor/mod.ts";
 import { untilAborted } from "../util/async.ts";
 import type { Backend, CniChain } from "./config.ts";
 import { writeFileAtomic } from "../util/fs.ts";
+import { sourceRoot } from "./source_bundle.ts";
 import { hasLauncher, launcherImage } from "../cni/launcher/mod.ts";
 import { AGENT_LOST_ARG, cniSocketPath, NO_AGENT_ARG } from "../cni/socket.ts";
 
@@ -224,7 +225,7 @@ export function parseWrapper(text: string): Wrapper | null {
 }
 
 function sourceEntry(): string {
-  return new URL("../cni/main.ts", import.meta.url).pathname;
+  return `${sourceRoot()}src/cni/main.ts`;
 }
 
 /** Bundles `src` into `out` atomically; false when `deno bundle` fails. */
@@ -270,7 +271,7 @@ export async function bundleEntry(
 ): Promise<string | null> {
   const timeout = AbortSignal.timeout(60_000);
   const sig = signal ? AbortSignal.any([signal, timeout]) : timeout;
-  const local = new URL("../cni/skel.ts", import.meta.url).pathname;
+  const local = `${sourceRoot()}src/cni/skel.ts`;
   if (!await bundleOne(deno, local, `${binDir}/${LOCAL_BUNDLE}`, sig)) {
     return null;
   }

@@ -17,6 +17,7 @@
 // after these and win.
 
 import { execSelf, selfArgv } from "../../ffi/mod.ts";
+import { ensureBundle, SOURCE_ROOT_ENV, sourceRoot } from "./source_bundle.ts";
 
 export type Role = "server" | "agent";
 
@@ -71,26 +72,48 @@ export function tunedEnv(
 }
 
 /**
- * The argv to re-execute with: from source (`deno run ... main.ts`), Deno's
+ * The argv to re-execute with. From source (`deno run ... main.ts`):
+ * main.ts becomes `bundle` when one is given (source_bundle.ts; its
+ * `--config` gives way to `--no-config`, the other flags stay), and Deno's
  * code cache is turned off (`--no-code-cache`): a cached module brings the
  * bytecode of all its functions into the heap at once, where compiling them
  * on first call brings only those that run. A compiled weft is unchanged.
  */
-export function tunedArgv(argv: string[]): string[] {
-  if (argv[1] !== "run" || argv.includes("--no-code-cache")) return argv;
-  return [argv[0], "run", "--no-code-cache", ...argv.slice(2)];
+export function tunedArgv(
+  argv: string[],
+  bundle: string | null = null,
+): string[] {
+  if (argv[1] !== "run") return argv;
+  let out = argv;
+  const main = argv.findIndex((a, k) => k > 1 && /(^|\/)main\.ts$/.test(a));
+  if (bundle && main > 0) {
+    const flags: string[] = [];
+    for (let k = 2; k < main; k++) {
+      const a = argv[k];
+      if (a === "--config" || a === "-c") k++;
+      else if (!a.startsWith("--config=")) flags.push(a);
+    }
+    out = [argv[0], "run", ...flags, "--no-config", bundle];
+    out.push(...argv.slice(main + 1));
+  }
+  if (out.includes("--no-code-cache")) return out;
+  return [out[0], "run", "--no-code-cache", ...out.slice(2)];
 }
 
 /**
- * Re-executes this process with the memory settings unless it already runs
- * with them. Returns when it does, or when exec is impossible (then weft
- * runs with Deno's defaults and says so on stderr).
+ * Re-executes this process with the memory settings (and, from source, from
+ * the bundle) unless it already runs with them. Returns when it does, or
+ * when exec is impossible (then weft runs with Deno's defaults and says so
+ * on stderr).
  */
 export function applyMemorySettings(role: Role): void {
   const env = tunedEnv(Deno.env.toObject(), role);
   if (!env) return;
+  const argv = selfArgv();
+  const bundle = argv[1] === "run" ? ensureBundle(argv[0], env) : null;
+  if (bundle) env[SOURCE_ROOT_ENV] = sourceRoot();
   try {
-    execSelf(env, tunedArgv(selfArgv()));
+    execSelf(env, tunedArgv(argv, bundle));
   } catch (e) {
     console.error(
       `weft: running with Deno's default memory settings: ${

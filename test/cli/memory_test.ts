@@ -6,6 +6,13 @@ import {
   tunedEnv,
 } from "../../src/cli/memory.ts";
 import { Netns } from "../harness/netns.ts";
+import {
+  ensureBundle,
+  NO_BUNDLE_ENV,
+  SOURCE_ROOT,
+  SOURCE_ROOT_ENV,
+  sourceKey,
+} from "../../src/cli/source_bundle.ts";
 import { weftArgv } from "../harness/weft.ts";
 
 const OURS = MEMORY_V8_FLAGS.agent.join(",");
@@ -40,6 +47,83 @@ Deno.test("tunedEnv() adds weft's V8 flags and malloc arenas, keeping the operat
     tunedEnv({ DENO_V8_FLAGS: `${OURS}x` }, "agent")?.DENO_V8_FLAGS,
     `${OURS},${OURS}x`,
   );
+});
+
+Deno.test("tunedArgv() runs a bundle instead of main.ts when given one, keeping the other deno flags", () => {
+  assertEquals(
+    tunedArgv([
+      "deno",
+      "run",
+      "-A",
+      "-q",
+      "--config",
+      "/w/deno.json",
+      "/w/main.ts",
+      "agent",
+      "--config",
+      "x.yaml",
+    ], "/c/bundle-1/main.js"),
+    [
+      "deno",
+      "run",
+      "--no-code-cache",
+      "-A",
+      "-q",
+      "--no-config",
+      "/c/bundle-1/main.js",
+      "agent",
+      "--config",
+      "x.yaml",
+    ],
+  );
+  assertEquals(
+    tunedArgv(
+      ["deno", "run", "-A", "--config=d.json", "main.ts", "server"],
+      "b.js",
+    ),
+    ["deno", "run", "--no-code-cache", "-A", "--no-config", "b.js", "server"],
+  );
+  // No main.ts to replace, or no bundle: as before.
+  assertEquals(
+    tunedArgv(["deno", "run", "-A", "other.ts", "agent"], "b.js"),
+    ["deno", "run", "--no-code-cache", "-A", "other.ts", "agent"],
+  );
+});
+
+Deno.test("ensureBundle(): one bundle per state of the checkout, built once, reused; WEFT_NO_BUNDLE=1 or no cache dir: none", async () => {
+  const cache = await Deno.makeTempDir({ prefix: "weft-t-bundle-" });
+  try {
+    const env = { XDG_CACHE_HOME: cache };
+    const entry = ensureBundle(Deno.execPath(), env);
+    assert(entry?.endsWith(`/weft/bundle-${sourceKey()}/main.js`), `${entry}`);
+    const st = Deno.statSync(entry!);
+    assertEquals(ensureBundle(Deno.execPath(), env), entry);
+    assertEquals(Deno.statSync(entry!).mtime, st.mtime, "not built again");
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--no-config", entry!, "version"],
+    }).output();
+    assertEquals(out.code, 0);
+    assert(new TextDecoder().decode(out.stdout).startsWith("weft version"));
+    assertEquals(
+      ensureBundle(Deno.execPath(), { ...env, [NO_BUNDLE_ENV]: "1" }),
+      null,
+    );
+    assertEquals(ensureBundle(Deno.execPath(), {}), null);
+    // While another process builds (its lock is fresh): none, no waiting.
+    const other = { XDG_CACHE_HOME: `${cache}/y` };
+    Deno.mkdirSync(`${cache}/y/weft/bundle-${sourceKey()}.building`, {
+      recursive: true,
+    });
+    assertEquals(ensureBundle(Deno.execPath(), other), null);
+    // A deno that cannot bundle: none, and nothing half-built is left.
+    assertEquals(
+      ensureBundle("/bin/false", { XDG_CACHE_HOME: `${cache}/x` }),
+      null,
+    );
+    assertEquals([...Deno.readDirSync(`${cache}/x/weft`)], []);
+  } finally {
+    await Deno.remove(cache, { recursive: true });
+  }
 });
 
 Deno.test("tunedArgv() turns Deno's code cache off for source runs and leaves a compiled weft alone", () => {
@@ -115,6 +199,14 @@ Deno.test("weft agent runs with the memory settings in the process that was star
     );
     assert(cmdline.includes("agent\0--server"), cmdline);
     assert(cmdline.includes("\0run\0--no-code-cache\0"), cmdline);
+    // From source it runs the cached bundle of this checkout, not main.ts,
+    // and knows where the checkout is.
+    assert(/\/bundle-[0-9a-f]{8}\/main\.js\0agent/.test(cmdline), cmdline);
+    assert(!cmdline.includes("main.ts"), cmdline);
+    assert(
+      environ.includes(`${SOURCE_ROOT_ENV}=${SOURCE_ROOT}`),
+      environ.filter((e) => e.startsWith("WEFT_")).join(" "),
+    );
   } finally {
     child.kill("SIGTERM");
     const st = await child.status;
