@@ -73,8 +73,8 @@ export function tunedEnv(
 
 /**
  * The argv to re-execute with. From source (`deno run ... main.ts`):
- * main.ts becomes `bundle` when one is given (source_bundle.ts; its
- * `--config` gives way to `--no-config`, the other flags stay), and Deno's
+ * main.ts becomes `bundle` when one is given (source_bundle.ts; the deno
+ * flags stay, deno.json's import map resolves its npm imports), and Deno's
  * code cache is turned off (`--no-code-cache`): a cached module brings the
  * bytecode of all its functions into the heap at once, where compiling them
  * on first call brings only those that run. A compiled weft is unchanged.
@@ -87,14 +87,7 @@ export function tunedArgv(
   let out = argv;
   const main = argv.findIndex((a, k) => k > 1 && /(^|\/)main\.ts$/.test(a));
   if (bundle && main > 0) {
-    const flags: string[] = [];
-    for (let k = 2; k < main; k++) {
-      const a = argv[k];
-      if (a === "--config" || a === "-c") k++;
-      else if (!a.startsWith("--config=")) flags.push(a);
-    }
-    out = [argv[0], "run", ...flags, "--no-config", bundle];
-    out.push(...argv.slice(main + 1));
+    out = [...argv.slice(0, main), bundle, ...argv.slice(main + 1)];
   }
   if (out.includes("--no-code-cache")) return out;
   return [out[0], "run", "--no-code-cache", ...out.slice(2)];

@@ -1,7 +1,8 @@
 // From source, `weft agent` and `weft server` run from a bundle of main.ts
 // (deno bundle: one minified JavaScript file per chunk, code splitting for
-// the on-demand modules, no source maps), built once per state of the
-// checkout and cached, instead of from the TypeScript modules. Deno keeps
+// the on-demand modules, no source maps; prom-client and etcd3, CommonJS,
+// stay npm imports resolved through deno.json), built once per state of
+// the checkout and cached, instead of from the TypeScript modules. Deno keeps
 // every TypeScript module's emitted code with an inline source map (the
 // source again) and its module-graph machinery; on a 2-node cluster that was
 // ~5 MB of the agent's RSS (bench/footprint_bench.ts: 59 -> 54 MB). A
@@ -94,6 +95,9 @@ export function ensureBundle(
           "deno",
           "--code-splitting",
           "--minify",
+          // CommonJS npm packages stay npm packages (bundled, they lose
+          // __dirname and their classes), loaded through deno.json's map.
+          ...EXTERNAL.flatMap((p) => ["--external", p]),
           "--outdir",
           tmp,
           `${root}main.ts`,
@@ -104,6 +108,7 @@ export function ensureBundle(
       }).outputSync();
       if (out.code !== 0) return null;
       Deno.statSync(`${tmp}/main.js`);
+      pinExternals(tmp, root);
       try {
         Deno.renameSync(tmp, dir);
       } catch {
@@ -121,6 +126,38 @@ export function ensureBundle(
     }
   } catch {
     return null;
+  }
+}
+
+/** The npm packages left out of the bundle (CommonJS). */
+const EXTERNAL = ["prom-client", "etcd3"];
+
+/**
+ * deno.json's import map does not reach modules outside the checkout, so
+ * the bundle's imports of the external packages are rewritten to the
+ * `npm:` specifiers the map gives them.
+ */
+function pinExternals(dir: string, root: string): void {
+  const map = (JSON.parse(Deno.readTextFileSync(`${root}deno.json`)) as {
+    imports?: Record<string, string>;
+  }).imports ?? {};
+  for (const e of Deno.readDirSync(dir)) {
+    if (!e.name.endsWith(".js")) continue;
+    const path = `${dir}/${e.name}`;
+    let text = Deno.readTextFileSync(path);
+    let changed = false;
+    for (const name of EXTERNAL) {
+      const to = map[name];
+      if (!to) continue;
+      for (const q of ['"', "'"]) {
+        const from = `${q}${name}${q}`;
+        if (text.includes(from)) {
+          text = text.replaceAll(from, `${q}${to}${q}`);
+          changed = true;
+        }
+      }
+    }
+    if (changed) Deno.writeTextFileSync(path, text);
   }
 }
 
