@@ -151,8 +151,12 @@ async function waitFor(what: string, fn: () => Promise<boolean>) {
 
 Deno.test("weft agent runs with the memory settings in the process that was started", async () => {
   // The bundle of this checkout exists (a first start racing another
-  // builder would run the modules this once).
-  assert(ensureBundle(Deno.execPath()), "the bundle builds");
+  // builder would run the modules this once): built here, or by another
+  // test's process holding the build lock meanwhile.
+  await waitFor(
+    "the bundle",
+    () => Promise.resolve(ensureBundle(Deno.execPath()) !== null),
+  );
   await using ns = await Netns.create("mem");
   const dir = await Deno.makeTempDir({ prefix: "weft-t-mem-" });
   const log = `${dir}/agent.log`;
