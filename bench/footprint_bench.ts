@@ -237,7 +237,7 @@ async function main(): Promise<number> {
         MEMORY_V8_FLAGS.server.join(",")
       }, MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX}; the executable's clean pages unmapped once all tasks are ready and every ${
         TRIM_EVERY_MS / 1000
-      } s with a full GC and malloc_trim (src/cli/run.ts, ffi/memory.ts)`,
+      } s with a full GC and malloc_trim (src/cli/run.ts, ffi/memory.ts); from source both run the cached bundle of main.ts (src/cli/source_bundle.ts: no TypeScript emit or inline source maps held; WEFT_NO_BUNDLE=1 runs the modules)`,
     );
     console.log(
       "  peer (text only, not run here): flanneld alone; kube-flannel.yml requests and limits it at 50Mi",
