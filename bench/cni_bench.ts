@@ -74,6 +74,8 @@ async function outer(): Promise<void> {
 
 interface Contender {
   label: string;
+  /** Operations of one ADD (and of one DEL) the agent serves. */
+  agentOps?: number;
   runtime: CniRuntime;
   list: ReturnType<typeof parseConfList>;
   add: number[];
@@ -171,6 +173,7 @@ async function inner(podPath: string, dir: string): Promise<void> {
     },
     {
       label: "weft exec'd, agent serving, default conflist",
+      agentOps: 1,
       runtime: exec(bin, "w", agent.socket),
       list: l.weft,
       add: [],
@@ -185,6 +188,7 @@ async function inner(podPath: string, dir: string): Promise<void> {
     },
     {
       label: "weft exec'd, Deno thin client (no launcher), agent serving",
+      agentOps: 1,
       runtime: exec(binSh, "t", agent.socket),
       list: l.weft,
       add: [],
@@ -192,6 +196,7 @@ async function inner(podPath: string, dir: string): Promise<void> {
     },
     {
       label: "weft exec'd, agent serving, --cni-chain k3s",
+      agentOps: 3,
       runtime: exec(bin, "k", agent.socket),
       list: l.k3s,
       add: [],
@@ -221,8 +226,15 @@ async function inner(podPath: string, dir: string): Promise<void> {
       ifname: "eth0",
       capabilityArgs: caps,
     };
+    // Operations handed to the agent so far: each contender's timing starts
+    // once the agent has answered them all and run their deferred work (a
+    // DEL's veth deletion), so no contender is timed while the agent is
+    // still tearing down another's pod.
+    let issued = agent.served();
     for (let i = 0; i < 3 + n; i++) {
       for (const c of cs) {
+        await agent.until(issued);
+        issued += 2 * (c.agentOps ?? 0);
         const t0 = performance.now();
         const result = await c.runtime.add(c.list, rt);
         const t1 = performance.now();
@@ -289,6 +301,8 @@ interface Agent extends AsyncDisposable {
   socket: string;
   /** Operations the agent answered so far. */
   served(): number;
+  /** Resolves once `n` operations were served (their deferred work done). */
+  until(n: number): Promise<void>;
   /** How long each served operation ran inside the agent (ms). */
   ops: { command: string; ms: number }[];
 }
@@ -328,6 +342,15 @@ async function startAgent(socket: string): Promise<Agent> {
   return {
     socket,
     served: () => served,
+    async until(n: number) {
+      const end = Date.now() + 10_000;
+      while (served < n) {
+        if (Date.now() > end) {
+          throw new Error(`the agent served ${served} of ${n}`);
+        }
+        await new Promise((r) => setTimeout(r, 1));
+      }
+    },
     ops,
     async [Symbol.asyncDispose]() {
       child.kill("SIGTERM");
