@@ -10,6 +10,7 @@
 // read after that drops it again, so idle pumps hold SMALL bytes each.
 
 import { setImmediate } from "node:timers";
+import { concatBytes } from "../util/sync_io.ts";
 
 const MAX_BUFFERED = 1 << 20;
 const BULK = 16 * 1024;
@@ -74,14 +75,7 @@ export async function pump(
       if (lastRead < BULK) await new Promise((r) => setImmediate(r));
       const taken = chunks.splice(0);
       let out = taken[0];
-      if (taken.length > 1) {
-        out = new Uint8Array(size);
-        let off = 0;
-        for (const c of taken) {
-          out.set(c, off);
-          off += c.length;
-        }
-      }
+      if (taken.length > 1) out = concatBytes(taken, size);
       size = 0;
       wake.reader?.();
       let written = 0;

@@ -25,6 +25,7 @@ import {
   netnsId,
   NO_AGENT_ARG,
   readFrame,
+  STDIN_COMMANDS,
   writeAll,
 } from "./socket.ts";
 import { readAllSync, writeAllSync } from "../util/sync_io.ts";
@@ -40,9 +41,6 @@ export interface LocalPlugin {
  * with others), and to answer it (it bounds an operation at 120 s). */
 const ACK_TIMEOUT_MS = 30_000;
 const ANSWER_TIMEOUT_MS = 150_000;
-
-/** The verbs whose config arrives on stdin (VERSION's is not needed). */
-const STDIN_COMMANDS = new Set(["ADD", "DEL", "CHECK", "GC", "STATUS"]);
 
 /**
  * Runs plugin `name` as an exec'd CNI plugin, through the agent or (none

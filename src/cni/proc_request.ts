@@ -18,6 +18,7 @@
 // working directory; a pid from another pid namespace is declined.
 
 import { closeQuietly } from "../util/close.ts";
+import { concatBytes } from "../util/sync_io.ts";
 import { isPluginName, programName } from "./argv0.ts";
 import { readLauncher } from "./launcher/mod.ts";
 import {
@@ -27,9 +28,11 @@ import {
   LAUNCHER_ACCEPT,
   LAUNCHER_FALLBACK,
   LAUNCHER_SEND_STDIN,
+  MAX_ENV_VARS,
   MAX_HEADER,
   MAX_STDIN,
   readExact,
+  STDIN_COMMANDS,
   writeAll,
 } from "./socket.ts";
 
@@ -62,9 +65,6 @@ const MAX_PID = 4 * 1024 * 1024;
 const MAX_CMDLINE = 64 * 1024;
 /** A launcher is about a kilobyte; anything far bigger is not one. */
 const MAX_LAUNCHER = 64 * 1024;
-const MAX_ENV_VARS = 4096;
-/** The verbs whose config arrives on stdin. */
-const STDIN_COMMANDS = new Set(["ADD", "DEL", "CHECK", "GC", "STATUS"]);
 
 interface Reader {
   read(p: Uint8Array): Promise<number | null>;
@@ -92,13 +92,7 @@ async function readBounded(r: Reader, max: number, drain = false) {
     chunks.push(buf.subarray(0, n));
     size += n;
   }
-  const out = new Uint8Array(size);
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.length;
-  }
-  return out;
+  return concatBytes(chunks, size);
 }
 
 async function readProcFile(path: string, max: number): Promise<Uint8Array> {

@@ -36,6 +36,7 @@ import {
   FrameError,
   jsonFrame,
   LAUNCHER_MAGIC,
+  MAX_ENV_VARS,
   MAX_HEADER,
   MAX_STDIN,
   netnsId,
@@ -79,8 +80,6 @@ export interface ServedOp {
 
 /** The largest stderr kept for an answer (diagnostics, not results). */
 const MAX_STDERR = 64 * 1024;
-/** Bounds on the forwarded environment. */
-const MAX_ENV_VARS = 4096;
 
 /** Serves the CNI socket until `signal` aborts. */
 export async function serveCni(opts: CniServerOptions): Promise<void> {

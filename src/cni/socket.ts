@@ -46,6 +46,18 @@ export const LAUNCHER_FALLBACK = 0x46; // "F"
 export const NO_AGENT_ARG = "--weft-no-agent";
 export const AGENT_LOST_ARG = "--weft-agent-lost";
 
+/** The verbs whose network config arrives on stdin (VERSION's does not). */
+export const STDIN_COMMANDS: ReadonlySet<string> = new Set([
+  "ADD",
+  "DEL",
+  "CHECK",
+  "GC",
+  "STATUS",
+]);
+
+/** The most environment variables a request may carry. */
+export const MAX_ENV_VARS = 4096;
+
 /** The largest network config (with prevResult) a plugin reads from stdin. */
 export const MAX_STDIN = 4 * 1024 * 1024;
 

@@ -8,6 +8,7 @@
 
 import https from "node:https";
 import type { IncomingMessage } from "node:http";
+import { concatBytes } from "../util/sync_io.ts";
 
 export interface HttpsInit {
   method?: string;
@@ -131,13 +132,7 @@ async function readCapped(
     }
     parts.push(c);
   }
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const c of parts) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
+  return concatBytes(parts, n);
 }
 
 /** One request with its own pool of `trust`, closed once the answer (at

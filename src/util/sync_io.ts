@@ -1,5 +1,6 @@
 // Synchronous whole-stream reads and writes, for the CNI start path (no
-// streams to load): a bounded read to end of file and a write loop.
+// streams to load): a bounded read to end of file, a write loop, and the
+// join of read chunks (also for async readers elsewhere). No imports.
 
 /**
  * Reads `file` to its end, synchronously; null when it holds more than `max`
@@ -19,13 +20,7 @@ export function readAllSync(
     size += n;
     if (size > max) return null;
   }
-  const out = new Uint8Array(size);
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.length;
-  }
-  return out;
+  return concatBytes(chunks, size);
 }
 
 /** Writes all of `data` (writeSync may write less than asked). */
@@ -35,4 +30,19 @@ export function writeAllSync(
 ): void {
   let off = 0;
   while (off < data.length) off += file.writeSync(data.subarray(off));
+}
+
+/** The chunks one after another in one array of `size` bytes (their sum,
+ * when the caller has counted it). */
+export function concatBytes(
+  chunks: readonly Uint8Array[],
+  size = chunks.reduce((n, c) => n + c.length, 0),
+): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(size);
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.length;
+  }
+  return out;
 }
