@@ -1,9 +1,12 @@
 // Helpers for the CNI tests: run a plugin in process (through the same
 // skeleton an exec'd plugin uses) or as a real process started under its
-// CNI name, and write tiny script plugins into a temp CNI_PATH.
+// CNI name, write tiny script plugins into a temp CNI_PATH, and run a pod
+// operation through the exec'ing runtime as a container runtime does.
 
+import { assertEquals } from "@std/assert";
 import { type PluginIO, runPlugin } from "../../src/cni/mod.ts";
-import type { RunResult } from "../harness/netns.ts";
+import type { Netns, RunResult } from "../harness/netns.ts";
+import { CNI_SOCKET_ENV } from "../../src/cni/socket.ts";
 import { REFERENCE_DIR, runCleanEnv, weftAs } from "../harness/cni_ns.ts";
 
 export { MAIN, REFERENCE_DIR } from "../harness/cni_ns.ts";
@@ -152,4 +155,45 @@ export function writeK3sConflist(
     }),
   );
   return path;
+}
+
+const CNI_EXEC = new URL("./_cni_exec.ts", import.meta.url).pathname;
+
+/** A pod operation through the exec'ing runtime (./_cni_exec.ts). */
+export interface ExecCni {
+  verb: "add" | "del" | "check" | "status" | "gc";
+  conflist: string;
+  bin: string;
+  cache: string;
+  netns: string;
+  cid: string;
+  /** The agent's socket the plugins are pointed at (WEFT_CNI_SOCKET). */
+  socket: string;
+  /** Capability arguments (runtime config), JSON; default none. */
+  caps?: string;
+  /** CNI_ARGS; default none. */
+  args?: string;
+}
+
+/**
+ * Runs `op` inside `host` as a container runtime does (every plugin
+ * exec'd from `op.bin`); fails the test unless it succeeds; its stdout.
+ */
+export async function execCni(host: Netns, op: ExecCni): Promise<string> {
+  const r = await host.run([
+    Deno.execPath(),
+    "run",
+    "-A",
+    CNI_EXEC,
+    op.verb,
+    op.conflist,
+    op.bin,
+    op.cache,
+    op.netns,
+    op.cid,
+    op.caps ?? "{}",
+    op.args ?? "",
+  ], { env: { [CNI_SOCKET_ENV]: op.socket } });
+  assertEquals(r.code, 0, `${op.verb} ${op.cid}: ${r.stdout}${r.stderr}`);
+  return r.stdout;
 }

@@ -8,11 +8,13 @@ import { assert, assertEquals } from "@std/assert";
 import { Netns } from "../harness/netns.ts";
 import { natRules, netSnapshot } from "../harness/cni_ns.ts";
 import { installPlugins } from "../../src/cli/cni_install.ts";
-import { CNI_SOCKET_ENV } from "../../src/cni/socket.ts";
-import { ipFiles, writeK3sConflist } from "./_helpers.ts";
+import {
+  type ExecCni,
+  execCni,
+  ipFiles,
+  writeK3sConflist,
+} from "./_helpers.ts";
 import { startServer } from "./_agent_server.ts";
-
-const CNI_EXEC = new URL("./_cni_exec.ts", import.meta.url).pathname;
 
 /** The ADD result without what differs on every ADD (MACs, veth names). */
 function scrub(result: { interfaces?: { name: string; mac?: string }[] }) {
@@ -21,6 +23,21 @@ function scrub(result: { interfaces?: { name: string; mac?: string }[] }) {
     i.name = i.name.replace(/^veth[0-9a-f]{8}$/, "veth*");
   }
   return result;
+}
+
+/**
+ * The installer's plugins in `dir/bin` and weft's one-plugin conflist (K3s's
+ * flannel entry declaring the portMappings and bandwidth capabilities).
+ */
+async function weftConflist(dir: string, subnet: string, cniVersion?: string) {
+  const bin = `${dir}/bin`;
+  await installPlugins(bin);
+  const conflist = writeK3sConflist(dir, "10-flannel.conflist", subnet, []);
+  const list = JSON.parse(Deno.readTextFileSync(conflist));
+  list.plugins[0].capabilities = { portMappings: true, bandwidth: true };
+  if (cniVersion) list.cniVersion = cniVersion;
+  Deno.writeTextFileSync(conflist, JSON.stringify(list));
+  return { bin, conflist };
 }
 
 const PORTS = {
@@ -32,38 +49,21 @@ Deno.test("through the agent and through the fallback, ADD/CHECK/GC/STATUS/DEL l
   await using pod = await Netns.create("asvp");
   const dir = await Deno.makeTempDir({ prefix: "weft-agent-served-" });
   try {
-    const bin = `${dir}/bin`;
-    await installPlugins(bin);
-    const conflist = writeK3sConflist(
-      dir,
-      "10-flannel.conflist",
-      "10.42.7.1/24",
-      [],
-    );
-    const list = JSON.parse(Deno.readTextFileSync(conflist));
-    list.plugins[0].capabilities = { portMappings: true, bandwidth: true };
-    list.cniVersion = "1.1.0";
-    Deno.writeTextFileSync(conflist, JSON.stringify(list));
+    const { bin, conflist } = await weftConflist(dir, "10.42.7.1/24", "1.1.0");
     const socket = `${dir}/cni.sock`;
     await using server = await startServer(host, socket);
 
-    const cni = async (sock: string, verb: string) => {
-      const r = await host.run([
-        Deno.execPath(),
-        "run",
-        "-A",
-        CNI_EXEC,
+    const cni = (sock: string, verb: ExecCni["verb"]) =>
+      execCni(host, {
         verb,
         conflist,
         bin,
-        `${dir}/cache`,
-        pod.path,
-        "pod1",
-        JSON.stringify(PORTS),
-      ], { env: { [CNI_SOCKET_ENV]: sock } });
-      assertEquals(r.code, 0, `${verb}: ${r.stdout}${r.stderr}`);
-      return r.stdout;
-    };
+        cache: `${dir}/cache`,
+        netns: pod.path,
+        cid: "pod1",
+        socket: sock,
+        caps: JSON.stringify(PORTS),
+      });
     const picture = async () => ({
       host: await netSnapshot(host),
       pod: await netSnapshot(pod),
@@ -114,36 +114,19 @@ Deno.test("through the agent, DEL's deferred veth deletion runs before the next 
   await using pod = await Netns.create("asdp");
   const dir = await Deno.makeTempDir({ prefix: "weft-agent-defer-" });
   try {
-    const bin = `${dir}/bin`;
-    await installPlugins(bin);
-    const conflist = writeK3sConflist(
-      dir,
-      "10-flannel.conflist",
-      "10.42.8.1/24",
-      [],
-    );
-    const list = JSON.parse(Deno.readTextFileSync(conflist));
-    list.plugins = [list.plugins[0]];
-    list.plugins[0].capabilities = { portMappings: true, bandwidth: true };
-    Deno.writeTextFileSync(conflist, JSON.stringify(list));
+    const { bin, conflist } = await weftConflist(dir, "10.42.8.1/24");
     const socket = `${dir}/cni.sock`;
     await using server = await startServer(host, socket);
-    const cni = async (verb: string) => {
-      const r = await host.run([
-        Deno.execPath(),
-        "run",
-        "-A",
-        CNI_EXEC,
+    const cni = (verb: ExecCni["verb"]) =>
+      execCni(host, {
         verb,
         conflist,
         bin,
-        `${dir}/cache`,
-        pod.path,
-        "pod1",
-        "{}",
-      ], { env: { [CNI_SOCKET_ENV]: socket } });
-      assertEquals(r.code, 0, `${verb}: ${r.stdout}${r.stderr}`);
-    };
+        cache: `${dir}/cache`,
+        netns: pod.path,
+        cid: "pod1",
+        socket,
+      });
     for (let i = 0; i < 5; i++) {
       // No wait between DEL and ADD: the agent runs the ADD only after the
       // previous DEL's deferred deletion of eth0 (else "already exists").

@@ -10,7 +10,6 @@ import { assert, assertEquals } from "@std/assert";
 import { Netns } from "../harness/netns.ts";
 import { startServer } from "./_agent_server.ts";
 import { installPlugins } from "../../src/cli/cni_install.ts";
-import { CNI_SOCKET_ENV } from "../../src/cni/socket.ts";
 import { KubeClient } from "../../src/kube/mod.ts";
 import {
   podKey,
@@ -20,9 +19,8 @@ import {
 import { readPodRecords } from "../../src/cni/pod_record.ts";
 import { type TestServer, testServer } from "../api/_server.ts";
 import { ADMIN } from "../api/_fixture.ts";
-import { writeK3sConflist } from "./_helpers.ts";
+import { type ExecCni, execCni, writeK3sConflist } from "./_helpers.ts";
 
-const CNI_EXEC = new URL("./_cni_exec.ts", import.meta.url).pathname;
 const KUBECTL = "/usr/bin/kubectl";
 const haveKubectl = await Deno.stat(KUBECTL).then(() => true, () => false);
 if (!haveKubectl) {
@@ -84,29 +82,23 @@ Deno.test({
       );
       const socket = `${dir}/cni.sock`;
       await using _server = await startServer(host, socket);
-      const cni = async (
+      const cni = (
         sock: string,
-        verb: string,
+        verb: ExecCni["verb"],
         netns: Netns,
         cid: string,
         args = "",
-      ) => {
-        const r = await host.run([
-          Deno.execPath(),
-          "run",
-          "-A",
-          CNI_EXEC,
+      ) =>
+        execCni(host, {
           verb,
           conflist,
           bin,
-          `${dir}/cache`,
-          netns.path,
+          cache: `${dir}/cache`,
+          netns: netns.path,
           cid,
-          "{}",
+          socket: sock,
           args,
-        ], { env: { [CNI_SOCKET_ENV]: sock } });
-        assertEquals(r.code, 0, `${verb} ${cid}: ${r.stdout}${r.stderr}`);
-      };
+        }).then(() => {});
       const absent = `${dir}/absent.sock`;
 
       // An operator's pod, bound to n1, that the runtime names in CNI_ARGS.
