@@ -26,7 +26,6 @@ import {
   CODE_HEX as A64_HEX,
   TABLE_OFFSET as A64_TABLE,
 } from "../../src/cni/launcher/aarch64.ts";
-import { serveCni } from "../../src/cni/server.ts";
 import { procRequest } from "../../src/cni/proc_request.ts";
 import {
   CNI_SOCKET_ENV,
@@ -37,6 +36,7 @@ import {
   netnsId,
 } from "../../src/cni/socket.ts";
 import { Netns } from "../harness/netns.ts";
+import { startCniServer } from "./_serve.ts";
 
 async function tempDir(): Promise<{ path: string } & AsyncDisposable> {
   const path = await Deno.makeTempDir({ prefix: "weft-launcher-" });
@@ -321,32 +321,6 @@ for (const runner of RUNNERS) {
   });
 }
 
-/** The real server in this process, on a socket in a temp dir. */
-async function startServer(dir: string, readTimeoutMs = 10_000) {
-  const path = `${dir}/run/cni.sock`;
-  const stop = new AbortController();
-  const logs: string[] = [];
-  let ready = () => {};
-  const isReady = new Promise<void>((r) => ready = r);
-  const done = serveCni({
-    path,
-    signal: stop.signal,
-    ready,
-    log: (m) => logs.push(m),
-    preload: [],
-    readTimeoutMs,
-  });
-  await Promise.race([isReady, done]);
-  return {
-    path,
-    logs,
-    async [Symbol.asyncDispose]() {
-      stop.abort();
-      await done;
-    },
-  };
-}
-
 /** Sends a launcher request for `pid`; the byte answered, or null. */
 async function ask(path: string, pid: number): Promise<number | null> {
   using conn = await Deno.connect({ transport: "unix", path });
@@ -366,7 +340,10 @@ Deno.test({
   fn: async () => {
     await using tmp = await tempDir();
     const dir = tmp.path;
-    await using server = await startServer(dir, 1000);
+    await using server = await startCniServer({
+      readTimeoutMs: 1000,
+      preload: [],
+    });
     const fallback = ["echo", "fallback"];
     for (const name of ["loopback", "flannel"]) {
       await Deno.writeFile(

@@ -6,7 +6,6 @@
 // answered or dropped without ending the server.
 
 import { assert, assertEquals } from "@std/assert";
-import { serveCni } from "../../src/cni/server.ts";
 import { askAgent } from "../../src/cni/client.ts";
 import {
   type CniReply,
@@ -17,42 +16,7 @@ import {
   readFrame,
 } from "../../src/cni/socket.ts";
 import { scriptPlugin } from "./_helpers.ts";
-
-interface Server extends AsyncDisposable {
-  path: string;
-  dir: string;
-  logs: string[];
-}
-
-async function start(
-  opts: { readTimeoutMs?: number; maxWaiting?: number; opTimeoutMs?: number } =
-    {},
-): Promise<Server> {
-  const dir = await Deno.makeTempDir({ prefix: "weft-cni-server-" });
-  const path = `${dir}/run/cni.sock`;
-  const stop = new AbortController();
-  const logs: string[] = [];
-  let ready = () => {};
-  const isReady = new Promise<void>((r) => ready = r);
-  const done = serveCni({
-    ...opts,
-    path,
-    signal: stop.signal,
-    ready,
-    log: (m) => logs.push(m),
-  });
-  await Promise.race([isReady, done]);
-  return {
-    path,
-    dir,
-    logs,
-    async [Symbol.asyncDispose]() {
-      stop.abort();
-      await done;
-      await Deno.remove(dir, { recursive: true });
-    },
-  };
-}
+import { type Server, startCniServer } from "./_serve.ts";
 
 const enc = new TextEncoder();
 
@@ -90,7 +54,7 @@ async function raw(s: Server, bytes: Uint8Array, half = true): Promise<string> {
 Deno.test("serveCni: the socket is 0600, answers VERSION, and is removed when stopped", async () => {
   let path: string;
   {
-    await using s = await start();
+    await using s = await startCniServer();
     path = s.path;
     assertEquals(Deno.statSync(s.path).mode! & 0o777, 0o600);
     const r = await ask(s, VERSION);
@@ -107,7 +71,7 @@ Deno.test("serveCni: the socket is 0600, answers VERSION, and is removed when st
 });
 
 Deno.test("serveCni: a plugin's failure is its CNI error answer; the server goes on", async () => {
-  await using s = await start();
+  await using s = await startCniServer();
   const bad = await ask(s, {
     CNI_COMMAND: "ADD",
     CNI_CONTAINERID: "c1",
@@ -121,7 +85,7 @@ Deno.test("serveCni: a plugin's failure is its CNI error answer; the server goes
 });
 
 Deno.test("serveCni: hostile frames are dropped without an answer and without ending the server", async () => {
-  await using s = await start({ readTimeoutMs: 300 });
+  await using s = await startCniServer({ readTimeoutMs: 300 });
   const huge = new Uint8Array(4);
   new DataView(huge.buffer).setUint32(0, MAX_HEADER + 1);
   assertEquals(await raw(s, huge), "");
@@ -147,7 +111,7 @@ Deno.test("serveCni: hostile frames are dropped without an answer and without en
 });
 
 Deno.test("serveCni: requests from another network namespace, or another working directory naming a relative path, go back to the plugin process", async () => {
-  await using s = await start();
+  await using s = await startCniServer();
   const env = VERSION;
   const stdin = new Uint8Array(0);
   const other = Deno.cwd() === "/" ? "/tmp" : "/";
@@ -201,7 +165,7 @@ Deno.test("serveCni: requests from another network namespace, or another working
 });
 
 Deno.test("serveCni: beyond maxWaiting connections a new one is refused (the plugin runs itself)", async () => {
-  await using s = await start({ maxWaiting: 1, readTimeoutMs: 1000 });
+  await using s = await startCniServer({ maxWaiting: 1, readTimeoutMs: 1000 });
   // An idle client holds the only slot until its read timeout.
   const idle = await Deno.connect({ transport: "unix", path: s.path });
   try {
@@ -261,7 +225,7 @@ fi`,
 }
 
 Deno.test("serveCni: delegation to a foreign plugin gets each request's environment, one operation at a time", async () => {
-  await using s = await start();
+  await using s = await startCniServer();
   const { conf, env, log } = await foreign(s);
   const [a, b] = await Promise.all([
     ask(s, env("ca", { MARK: "one" }), conf),
@@ -281,7 +245,7 @@ Deno.test("serveCni: delegation to a foreign plugin gets each request's environm
 });
 
 Deno.test("serveCni: an operation that overruns answers 'try again later' and the queue moves on", async () => {
-  await using s = await start({ opTimeoutMs: 200 });
+  await using s = await startCniServer({ opTimeoutMs: 200 });
   const { conf, env } = await foreign(s);
   const slow = await ask(s, env("cs", { SLEEP: "1" }), conf);
   assertEquals(slow?.code, 1);
