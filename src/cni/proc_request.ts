@@ -31,6 +31,7 @@ import {
   MAX_ENV_VARS,
   MAX_HEADER,
   MAX_STDIN,
+  netnsId,
   readExact,
   STDIN_COMMANDS,
   writeAll,
@@ -121,10 +122,24 @@ export function parseEnviron(bytes: Uint8Array): Record<string, string> {
 
 class LauncherPeer implements Peer {
   canDecline = true;
-  constructor(
-    private readonly conn: Deno.UnixConn,
-    private readonly files: Deno.FsFile[] = [],
-  ) {}
+  /** The launcher's stdout and stderr, once opened. */
+  private readonly files: Deno.FsFile[] = [];
+  constructor(private readonly conn: Deno.UnixConn) {}
+
+  /** Opens /proc/<pid>/fd/1 and 2 for the answer; false when it cannot. */
+  async openOutputs(dir: string): Promise<boolean> {
+    try {
+      for (const fd of [1, 2]) {
+        this.files.push(
+          await Deno.open(`${dir}/fd/${fd}`, { write: true, append: true }),
+        );
+      }
+      return true;
+    } catch {
+      this.closeFiles();
+      return false;
+    }
+  }
 
   async #byte(b: number): Promise<boolean> {
     try {
@@ -199,8 +214,7 @@ export async function procRequest(
     cmdline = await readProcFile(`${dir}/cmdline`, MAX_CMDLINE);
     environ = await readProcFile(`${dir}/environ`, MAX_HEADER);
     cwd = await Deno.readLink(`${dir}/cwd`);
-    const st = await Deno.stat(`${dir}/ns/net`);
-    ns = `${st.dev}:${st.ino}`;
+    ns = netnsId(`${dir}/ns/net`);
   } catch (err) {
     if (err instanceof FrameError) throw err;
     return decline(`a process whose /proc cannot be read`);
@@ -213,20 +227,8 @@ export async function procRequest(
   const env = parseEnviron(environ);
   if (ns !== own.ns) return decline("another network namespace");
   if (cwd !== own.cwd) return decline("another working directory");
-  const files: Deno.FsFile[] = [];
-  const launcher = new LauncherPeer(conn, files);
-  try {
-    for (const fd of [1, 2]) {
-      files.push(
-        await Deno.open(`${dir}/fd/${fd}`, { write: true, append: true }),
-      );
-    }
-  } catch {
-    launcher.closeFiles();
-    return {
-      declined: "a launcher whose stdout or stderr cannot be opened",
-      peer,
-    };
+  if (!await peer.openOutputs(dir)) {
+    return decline("a launcher whose stdout or stderr cannot be opened");
   }
   let stdin = new Uint8Array(0);
   if (STDIN_COMMANDS.has(env.CNI_COMMAND ?? "")) {
@@ -234,17 +236,17 @@ export async function procRequest(
     // and cannot run the plugin itself any more: the agent must answer,
     // and says so at once, so that a launcher waiting in a long queue gives
     // up only after the answer's bound, not the start's.
-    launcher.canDecline = false;
+    peer.canDecline = false;
     try {
-      if (!await launcher.askStdin()) {
+      if (!await peer.askStdin()) {
         throw new FrameError("the launcher went away before sending stdin");
       }
       stdin = await readBounded(conn, MAX_STDIN, true);
-      await launcher.accept();
+      await peer.accept();
     } catch (err) {
       // Its stdout and stderr are the runtime's pipes: holding them open
       // would keep the runtime waiting for their end.
-      launcher.closeFiles();
+      peer.closeFiles();
       throw err;
     }
   }
@@ -252,6 +254,6 @@ export async function procRequest(
     header: { name, env, cwd, ns },
     stdin,
     tooLarge: stdin.length > MAX_STDIN,
-    peer: launcher,
+    peer,
   };
 }

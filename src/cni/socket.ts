@@ -99,8 +99,8 @@ export interface CniReply {
 }
 
 /** The network namespace this process runs in, as the header's `ns`. */
-export function netnsId(): string {
-  const st = Deno.statSync("/proc/self/ns/net");
+export function netnsId(path = "/proc/self/ns/net"): string {
+  const st = Deno.statSync(path);
   return `${st.dev}:${st.ino}`;
 }
 
