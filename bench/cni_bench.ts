@@ -30,10 +30,10 @@ import { CniRuntime, parseConfList } from "../src/cni/runtime/mod.ts";
 import type { RuntimeConf } from "../src/cni/runtime/mod.ts";
 import { installPlugins } from "../src/cli/cni_install.ts";
 import { CNI_SOCKET_ENV } from "../src/cni/socket.ts";
+import { startServer } from "../test/cni/_agent_server.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const SELF = new URL(import.meta.url).pathname;
-const SERVER = new URL("../test/cni/_cni_server.ts", import.meta.url).pathname;
 const REF = "/usr/lib/cni";
 
 function pct(xs: number[], p: number): number {
@@ -154,7 +154,8 @@ async function inner(podPath: string, dir: string): Promise<void> {
   await installPlugins(binSh, Deno.execPath(), { launcher: false });
   const l = lists(dir);
   const quiet = () => {};
-  await using agent = await startAgent(`${dir}/cni.sock`);
+  const agentSocket = `${dir}/cni.sock`;
+  await using agent = await startServer(null, agentSocket, true);
   const exec = (binDir: string, tag: string, socket = `${dir}/none.sock`) =>
     new CniRuntime({
       inProcess: false,
@@ -174,7 +175,7 @@ async function inner(podPath: string, dir: string): Promise<void> {
     {
       label: "weft exec'd, agent serving, default conflist",
       agentOps: 1,
-      runtime: exec(bin, "w", agent.socket),
+      runtime: exec(bin, "w", agentSocket),
       list: l.weft,
       add: [],
       del: [],
@@ -189,7 +190,7 @@ async function inner(podPath: string, dir: string): Promise<void> {
     {
       label: "weft exec'd, Deno thin client (no launcher), agent serving",
       agentOps: 1,
-      runtime: exec(binSh, "t", agent.socket),
+      runtime: exec(binSh, "t", agentSocket),
       list: l.weft,
       add: [],
       del: [],
@@ -197,7 +198,7 @@ async function inner(podPath: string, dir: string): Promise<void> {
     {
       label: "weft exec'd, agent serving, --cni-chain k3s",
       agentOps: 3,
-      runtime: exec(bin, "k", agent.socket),
+      runtime: exec(bin, "k", agentSocket),
       list: l.k3s,
       add: [],
       del: [],
@@ -219,7 +220,7 @@ async function inner(podPath: string, dir: string): Promise<void> {
   let weftAdd: number[] = [];
   for (const [what, caps] of pods) {
     const cs = contenders();
-    const firstOp = agent.ops.length;
+    const firstOp = agent.served.length;
     const rt: RuntimeConf = {
       containerId: "benchpod",
       netns: podPath,
@@ -230,10 +231,10 @@ async function inner(podPath: string, dir: string): Promise<void> {
     // once the agent has answered them all and run their deferred work (a
     // DEL's veth deletion), so no contender is timed while the agent is
     // still tearing down another's pod.
-    let issued = agent.served();
+    let issued = agent.served.length;
     for (let i = 0; i < 3 + n; i++) {
       for (const c of cs) {
-        await agent.until(issued);
+        await agent.settled(issued);
         issued += 2 * (c.agentOps ?? 0);
         const t0 = performance.now();
         const result = await c.runtime.add(c.list, rt);
@@ -260,7 +261,7 @@ async function inner(podPath: string, dir: string): Promise<void> {
     }
     const inAgent = (cmd: string) =>
       fmt(pct(
-        agent.ops.slice(firstOp).filter((o) => o.command === cmd).map((o) =>
+        agent.served.slice(firstOp).filter((o) => o.command === cmd).map((o) =>
           o.ms
         ),
         50,
@@ -291,73 +292,12 @@ async function inner(podPath: string, dir: string): Promise<void> {
   // 2 pods x 3 warm-ups + 2n iterations x (ADD + DEL) x (1 + 1 + 3
   // plugins: launcher, thin client, k3s chain).
   const want = 2 * (3 + n) * 2 * 5;
-  if (agent.served() !== want) {
-    throw new Error(`the agent served ${agent.served()} of ${want} operations`);
+  if (agent.served.length !== want) {
+    throw new Error(
+      `the agent served ${agent.served.length} of ${want} operations`,
+    );
   }
-  await startup(dir, bin, binSh, weftAdd, agent.socket);
-}
-
-interface Agent extends AsyncDisposable {
-  socket: string;
-  /** Operations the agent answered so far. */
-  served(): number;
-  /** Resolves once `n` operations were served (their deferred work done). */
-  until(n: number): Promise<void>;
-  /** How long each served operation ran inside the agent (ms). */
-  ops: { command: string; ms: number }[];
-}
-
-/** Starts the agent-like socket server (a child process) on `socket`. */
-async function startAgent(socket: string): Promise<Agent> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", SERVER, socket],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let buf = "";
-  let served = 0;
-  const ops: { command: string; ms: number }[] = [];
-  let ready = () => {};
-  const isReady = new Promise<void>((r) => ready = r);
-  const pump = (async () => {
-    for (;;) {
-      const { value, done } = await lines.read();
-      if (done) return;
-      buf += value;
-      let nl;
-      while ((nl = buf.indexOf("\n")) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        if (line === "ready") ready();
-        else {
-          served++;
-          ops.push(JSON.parse(line));
-        }
-      }
-    }
-  })();
-  await Promise.race([isReady, child.status]);
-  return {
-    socket,
-    served: () => served,
-    async until(n: number) {
-      const end = Date.now() + 10_000;
-      while (served < n) {
-        if (Date.now() > end) {
-          throw new Error(`the agent served ${served} of ${n}`);
-        }
-        await new Promise((r) => setTimeout(r, 1));
-      }
-    },
-    ops,
-    async [Symbol.asyncDispose]() {
-      child.kill("SIGTERM");
-      await child.status;
-      await pump;
-    },
-  };
+  await startup(dir, bin, binSh, weftAdd, agentSocket);
 }
 
 /** p50 wall time of starting `cmd` `runs` times (2 warm-ups dropped). */

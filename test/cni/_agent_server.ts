@@ -1,6 +1,7 @@
-// The agent-like CNI server of the tests (./_cni_server.ts) as a child
-// process inside a test host's namespace: ready once it printed "ready";
-// every operation it served is one JSON line.
+// The agent-like CNI server of the tests and the CNI bench
+// (./_cni_server.ts) as a child process, inside a test host's namespace or
+// this process's: ready once it printed "ready"; every operation it served
+// (after its deferred work) is one JSON line.
 
 import type { Netns } from "../harness/netns.ts";
 
@@ -10,24 +11,27 @@ export interface Served {
   name: string;
   command: string;
   code: number;
+  /** How long the plugin ran inside the server (ms). */
+  ms: number;
 }
 
-/** The agent-like server (a child process) inside `host`. */
-export async function startServer(host: Netns, socket: string) {
-  const child = new Deno.Command("ip", {
-    args: [
-      "netns",
-      "exec",
-      host.name,
-      Deno.execPath(),
-      "run",
-      "-A",
-      SERVER,
-      socket,
-    ],
+/**
+ * The agent-like server (a child process) inside `host` (null: this
+ * process's namespace); its log lines go to this process's stderr when
+ * `logs` is set.
+ */
+export async function startServer(
+  host: Netns | null,
+  socket: string,
+  logs = false,
+) {
+  const deno = [Deno.execPath(), "run", "-A", SERVER, socket];
+  const argv = host ? ["ip", "netns", "exec", host.name, ...deno] : deno;
+  const child = new Deno.Command(argv[0], {
+    args: argv.slice(1),
     stdin: "null",
     stdout: "piped",
-    stderr: "null",
+    stderr: logs ? "inherit" : "null",
   }).spawn();
   const reader = child.stdout.pipeThrough(new TextDecoderStream())
     .getReader();
@@ -68,7 +72,7 @@ export async function startServer(host: Netns, socket: string) {
         if (Date.now() > end) {
           throw new Error(`${served.length} operations served, not ${n}`);
         }
-        await new Promise((r) => setTimeout(r, 5));
+        await new Promise((r) => setTimeout(r, 1));
       }
     },
     async [Symbol.asyncDispose]() {
