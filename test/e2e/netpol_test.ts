@@ -189,6 +189,17 @@ async function policyFlips(
     const far = await addPod(d, n3, "far", { role: "client" });
     const stranger = await addPod(d, n3, "stranger", { role: "other" });
     const clients = [near, far, stranger];
+    // The agents record each pod after its CNI ADD has answered: wait for
+    // the four, so that apply patches them (it would race the recorder's
+    // create otherwise).
+    const server = d.topo.nodes[0];
+    const end = Date.now() + 20_000;
+    for (;;) {
+      const r = await d.kubectl(server, "get", "pods", "-n", NS, "-o", "name");
+      if (r.stdout.trim().split("\n").filter((l) => l).length === 4) break;
+      if (Date.now() > end) throw new Error(`pods not recorded: ${r.stdout}`);
+      await new Promise((res) => setTimeout(res, 100));
+    }
     await kubectlFile(d, "apply", "pods.yaml", podsYaml([web, ...clients]));
 
     const open = { near: true, far: true, stranger: true };
